@@ -1,0 +1,47 @@
+# Two commands matter: `make run` and `make test`. Both install what is missing first.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+HOTLINE := $(VENV)/bin/hotline
+export HOTLINE_TEST_PG_URL ?= postgresql+psycopg://hotline:hotline@127.0.0.1:5432/postgres
+
+.PHONY: run test setup system venv asterisk lint unit integration bench clean
+
+run: setup asterisk
+	$(HOTLINE) up
+
+test: setup asterisk lint
+	$(PY) -m pytest -p no:cacheprovider tests
+
+setup: system venv
+
+system:
+	bash scripts/setup-system.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# Builds (or reuses) the Asterisk 22 root filesystem in the cache directory.
+asterisk: venv
+	$(HOTLINE) asterisk build
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+integration: setup asterisk
+	$(PY) -m pytest tests/integration
+
+bench: setup asterisk
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,201 @@
+"""AMI events as small immutable objects.
+
+Only the events the engine acts on get a class; everything else parses to ``None`` and is
+ignored.  A known event with missing or malformed headers raises :class:`MalformedEvent` so the
+consumer can log it with its raw headers and go on: one bad event must never stop the bridge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class MalformedEvent(ValueError):
+    """A known AMI event whose headers do not make sense."""
+
+
+@dataclass(frozen=True, slots=True)
+class AmiEvent:
+    at: float
+    """Asterisk's own timestamp (manager.conf timestampevents), else the time it was received."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived(AmiEvent):
+    call_id: str
+    linked_id: str
+    caller: str
+    dialled: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class IvrExited(AmiEvent):
+    call_id: str
+    ivr_path: str
+    skill: str
+    priority: int
+    agi_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueuedInAsterisk(AmiEvent):
+    call_id: str
+    skill: str
+    priority: int
+    channel: str
+    caller: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegAnswered(AmiEvent):
+    call_id: str
+    agent_id: str
+    channel: str
+    unique_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHungUp(AmiEvent):
+    unique_id: str
+    linked_id: str
+    channel: str
+    cause: int
+    cause_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AsteriskBooted(AmiEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AsteriskShutdown(AmiEvent):
+    pass
+
+
+def _req(headers: Mapping[str, Any], key: str) -> str:
+    value = headers.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedEvent(f"missing header {key}")
+    return value.strip()
+
+
+def _opt(headers: Mapping[str, Any], key: str, default: str = "") -> str:
+    value = headers.get(key, default)
+    return value.strip() if isinstance(value, str) else default
+
+
+def _int(headers: Mapping[str, Any], key: str, default: int = 0) -> int:
+    raw = _opt(headers, key)
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise MalformedEvent(f"header {key}={raw!r} is not an integer") from None
+
+
+def _call_arrived(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return CallArrived(
+        at=at,
+        call_id=_req(h, "CallId"),
+        linked_id=_opt(h, "LinkedId") or _opt(h, "Linkedid"),
+        caller=_opt(h, "Caller"),
+        dialled=_opt(h, "Dialled"),
+        channel=_req(h, "Channel"),
+    )
+
+
+def _ivr_exited(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return IvrExited(
+        at=at,
+        call_id=_req(h, "CallId"),
+        ivr_path=_opt(h, "IvrPath"),
+        skill=_opt(h, "Skill"),
+        priority=_int(h, "Priority"),
+        agi_status=_opt(h, "AgiStatus"),
+    )
+
+
+def _queued(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return CallQueuedInAsterisk(
+        at=at,
+        call_id=_req(h, "CallId"),
+        skill=_req(h, "Skill"),
+        priority=_int(h, "Priority"),
+        channel=_req(h, "Channel"),
+        caller=_opt(h, "CallerIDNum"),
+    )
+
+
+def _agent_answered(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return AgentLegAnswered(
+        at=at,
+        call_id=_req(h, "CallId"),
+        agent_id=_req(h, "Agent"),
+        channel=_req(h, "Channel"),
+        unique_id=_req(h, "Uniqueid"),
+    )
+
+
+def _hangup(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return ChannelHungUp(
+        at=at,
+        unique_id=_req(h, "Uniqueid"),
+        linked_id=_opt(h, "Linkedid"),
+        channel=_opt(h, "Channel"),
+        cause=_int(h, "Cause"),
+        cause_text=_opt(h, "Cause-txt"),
+    )
+
+
+_USER_EVENTS: dict[str, Callable[[Mapping[str, Any], float], AmiEvent]] = {
+    "hotlinearrived": _call_arrived,
+    "hotlineivrexit": _ivr_exited,
+    "hotlinequeued": _queued,
+    "hotlineagentanswered": _agent_answered,
+}
+
+
+def parse_event(headers: Mapping[str, Any], received_at: float) -> AmiEvent | None:
+    """Turn one AMI event (header name -> value) into a typed event, or ``None`` if we ignore it.
+
+    Header names are matched case-insensitively, as AMI itself does.
+    """
+    h = {str(k).lower(): v for k, v in headers.items()}
+    lowered = _Lower(h)
+    name = lowered.get("Event")
+    if not isinstance(name, str):
+        raise MalformedEvent("no Event header")
+    at = _timestamp(lowered, received_at)
+    kind = name.strip().lower()
+    if kind == "userevent":
+        parser = _USER_EVENTS.get(_opt(lowered, "UserEvent").lower())
+        return parser(lowered, at) if parser else None
+    if kind == "hangup":
+        return _hangup(lowered, at)
+    if kind == "fullybooted":
+        return AsteriskBooted(at=at)
+    if kind == "shutdown":
+        return AsteriskShutdown(at=at)
+    return None
+
+
+class _Lower(dict[str, Any]):
+    """Case-insensitive read access over already-lowered keys."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+
+def _timestamp(h: Mapping[str, Any], received_at: float) -> float:
+    raw = h.get("Timestamp")
+    if isinstance(raw, str):
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+    return received_at

@@ -1,0 +1,180 @@
+"""AMI events in: each typed event goes to the call tracker and to the ACD core.
+
+Also reconciles with Asterisk after (re)connecting: calls and agent legs whose channels are
+gone (Asterisk restarted) are closed, and callers found waiting in ``hotline-queue`` that the
+ACD does not know (the engine restarted while they waited) are queued again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from acd.ami.client import AmiActionError, AmiClient, Reconnected
+from acd.ami.events import (
+    AgentLegAnswered,
+    AmiEvent,
+    AsteriskBooted,
+    CallArrived,
+    CallQueuedInAsterisk,
+    ChannelHungUp,
+)
+from acd.calltracker import CallTracker
+from acd.events import AgentAnswered, CallEnded, CallerHungUp, CallQueued, OfferFailed
+from acd.notifier import AcdNotifier
+from acd.services import AcdService
+from tickets.records import CallRecord
+
+log = logging.getLogger(__name__)
+
+RecordSink = Callable[[CallRecord], Any]
+
+
+class AmiConsumer:
+    def __init__(
+        self,
+        ami: AmiClient,
+        service: AcdService,
+        tracker: CallTracker,
+        notifier: AcdNotifier,
+        record_sink: RecordSink,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._ami = ami
+        self._service = service
+        self._tracker = tracker
+        self._notifier = notifier
+        self._sink = record_sink
+        self._clock = clock
+        self.handled = 0
+
+    async def run(self) -> None:
+        async for event in self._ami.events():
+            try:
+                await self.dispatch(event)
+            except Exception:  # one bad event must not stop call handling
+                log.exception("error handling %r", event)
+
+    async def dispatch(self, event: AmiEvent | Reconnected) -> None:
+        self.handled += 1
+        if isinstance(event, Reconnected | AsteriskBooted):
+            await self.reconcile()
+            return
+        changed, record = self._tracker.feed(event)
+        if isinstance(event, CallArrived):
+            self._notifier.call_arrived(event.call_id, event.caller, event.dialled, event.at)
+        elif isinstance(event, CallQueuedInAsterisk):
+            self._notifier.call_queued(
+                event.call_id, event.skill, event.priority, event.channel, event.at
+            )
+            await self._service.offer(
+                CallQueued(
+                    call_id=event.call_id,
+                    skill=event.skill,
+                    priority=event.priority,
+                    caller=event.caller,
+                    channel=event.channel,
+                    at=event.at,
+                )
+            )
+        elif isinstance(event, AgentLegAnswered):
+            await self._service.leg_answered(event.unique_id, event.call_id, event.agent_id)
+            await self._service.offer(
+                AgentAnswered(call_id=event.call_id, agent_id=event.agent_id, at=event.at)
+            )
+        elif isinstance(event, ChannelHungUp):
+            await self._hung_up(event)
+        if changed is not None and record is None:
+            await self._service.save()
+        if record is not None:
+            await self._finished(record)
+
+    async def _hung_up(self, event: ChannelHungUp) -> None:
+        leg = self._service.leg(event.unique_id)
+        if leg is not None:
+            if leg.answered:
+                await self._service.offer(
+                    CallEnded(call_id=leg.call_id, agent_id=leg.agent_id, at=event.at)
+                )
+            return  # an unanswered leg ends through its Originate result
+        await self._service.offer(CallerHungUp(call_id=event.unique_id, at=event.at))
+
+    async def _finished(self, record: CallRecord) -> None:
+        await self._service.save()
+        self._notifier.call_ended(record)
+        result = self._sink(record)
+        if hasattr(result, "__await__"):
+            await result
+
+    async def reconcile(self) -> None:
+        try:
+            response = await self._ami.send({"Action": "CoreShowChannels"})
+        except AmiActionError as exc:
+            log.error("cannot reconcile with Asterisk: %s", exc)
+            return
+        messages = response if isinstance(response, list) else [response]
+        live = {
+            str(m.get("Uniqueid")): m
+            for m in messages
+            if str(m.get("Event", "")).lower() == "coreshowchannel"
+        }
+        now = self._clock()
+        lost = 0
+        for call_id in list(self._tracker.calls):
+            if call_id not in live:
+                record = self._tracker.lose(call_id, now, "channel lost (Asterisk restarted)")
+                if record is not None:
+                    lost += 1
+                    await self._finished(record)
+        for leg in list(self._service.legs.values()):
+            if leg.leg_id not in live:
+                event: Any = (
+                    CallEnded(call_id=leg.call_id, agent_id=leg.agent_id, at=now)
+                    if leg.answered
+                    else OfferFailed(
+                        call_id=leg.call_id,
+                        agent_id=leg.agent_id,
+                        reason="channel lost",
+                        at=now,
+                    )
+                )
+                await self._service.offer(event)
+                self._service.legs.pop(leg.leg_id, None)
+        for view in self._service.acd.waiting_calls():
+            if view.call_id not in live:
+                await self._service.offer(CallerHungUp(call_id=view.call_id, at=now))
+        known = {view.call_id for view in self._service.acd.waiting_calls()}
+        for uid, chan in live.items():
+            if str(chan.get("Context")) == "hotline-queue" and uid not in known:
+                await self._requeue(uid, chan)
+        log.info("reconciled with Asterisk: %d live channels, %d lost calls", len(live), lost)
+
+    async def _requeue(self, uid: str, chan: Any) -> None:
+        async def var(name: str, default: str) -> str:
+            try:
+                resp = await self._ami.send(
+                    {"Action": "Getvar", "Channel": str(chan.get("Channel")), "Variable": name}
+                )
+                return str(resp.get("Value") or default)
+            except AmiActionError:
+                return default
+
+        skill = await var("HOTLINE_SKILL", "general")
+        try:
+            priority = int(await var("HOTLINE_PRIORITY", "0"))
+        except ValueError:
+            priority = 0
+        log.info("found caller %s waiting in Asterisk; queueing again (skill %s)", uid, skill)
+        await self._service.offer(
+            CallQueued(
+                call_id=uid,
+                skill=skill,
+                priority=priority,
+                caller=str(chan.get("CallerIDNum", "")),
+                channel=str(chan.get("Channel")),
+                at=self._clock(),
+            )
+        )

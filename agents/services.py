@@ -1,0 +1,56 @@
+"""Agent actions (log in to a seat, ready, not ready, log out) turned into ACD events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from acd.events import AgentLoggedIn, AgentLoggedOut, AgentNotReady, AgentReady
+
+from acd.services import AcdService
+from hotline.config import AgentSeed
+
+
+class UnknownAgent(LookupError):
+    pass
+
+
+class AgentService:
+    def __init__(
+        self,
+        acd: AcdService,
+        seeds: Mapping[str, AgentSeed],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._acd = acd
+        self._seeds = dict(seeds)
+        self._clock = clock
+
+    def seed(self, agent_id: str) -> AgentSeed:
+        try:
+            return self._seeds[agent_id]
+        except KeyError:
+            raise UnknownAgent(f"no agent {agent_id!r} in the configuration") from None
+
+    async def login(self, agent_id: str, seat: str | None = None) -> None:
+        seed = self.seed(agent_id)
+        await self._acd.handle(
+            AgentLoggedIn(
+                agent_id=agent_id,
+                seat=seat or seed.dial_string,
+                skills=tuple(sorted(seed.skills.items())),
+                at=self._clock(),
+            )
+        )
+
+    async def ready(self, agent_id: str) -> None:
+        self.seed(agent_id)
+        await self._acd.handle(AgentReady(agent_id=agent_id, at=self._clock()))
+
+    async def not_ready(self, agent_id: str, reason: str) -> None:
+        self.seed(agent_id)
+        await self._acd.handle(AgentNotReady(agent_id=agent_id, reason=reason, at=self._clock()))
+
+    async def logout(self, agent_id: str) -> None:
+        self.seed(agent_id)
+        await self._acd.handle(AgentLoggedOut(agent_id=agent_id, at=self._clock()))

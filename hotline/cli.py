@@ -1,0 +1,206 @@
+"""``hotline``: the one console command.
+
+hotline up                 build/start the managed Asterisk, then run the engine (foreground)
+hotline engine             run the engine only (Asterisk already running)
+hotline asterisk build|start|stop|status|cli CMD
+hotline db upgrade         migrate the ticket store
+hotline config check|show  validate / print the effective configuration
+hotline status             ask the running engine what it is doing
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from hotline.config import Config, ConfigError, load_config
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("panoramisk").setLevel(logging.WARNING if not verbose else logging.DEBUG)
+
+
+async def _serve(cfg: Config) -> None:
+    from hotline.engine import run_engine
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_engine(cfg, stop)
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    asyncio.run(_serve(_load(args)))
+    return 0
+
+
+def _managed(cfg: Config) -> Any:
+    from hotline.asterisk.instance import ManagedAsterisk
+
+    return ManagedAsterisk(cfg)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    from hotline.secrets import api_token
+
+    asterisk = None
+    if cfg.asterisk.mode == "managed":
+        asterisk = _managed(cfg)
+        print("starting Asterisk 22 (first run builds its root filesystem, about a minute)...")
+        asterisk.start()
+    else:
+        print(f"using the external Asterisk at AMI {cfg.ami.host}:{cfg.ami.port}")
+    token = api_token(cfg.paths.state_dir, cfg.http.api_token)
+    print(_banner(cfg, token))
+    try:
+        asyncio.run(_serve(cfg))
+    finally:
+        if asterisk is not None:
+            asterisk.stop()
+    return 0
+
+
+def _banner(cfg: Config, token: str) -> str:
+    agents = ", ".join(f"{a.id} ({a.dial_string})" for a in cfg.agents)
+    api = f"http://{cfg.http.host}:{cfg.http.port}"
+    return f"""
+12345 hotline engine running
+  Asterisk AMI   {cfg.ami.host}:{cfg.ami.port}   SIP {cfg.asterisk.sip_bind}:{cfg.asterisk.sip_port}
+  FastAGI IVR    {cfg.fastagi.host}:{cfg.fastagi.port}
+  HTTP API       {api}   (token in {cfg.paths.state_dir}/api-token)
+  ticket store   {cfg.database_url}
+  Redis {cfg.redis.url}   MQTT {cfg.mqtt.host}:{cfg.mqtt.port} topics {cfg.mqtt.topic_prefix}/#
+  agents         {agents}
+
+Place a test call:
+  1. register a softphone as agent 1001 (user 1001, password demo-1001, server
+     {cfg.asterisk.sip_bind}:{cfg.asterisk.sip_port}) and log the agent in:
+       curl -H 'Authorization: Bearer {token}' -X POST {api}/api/v1/agents/1001/login
+       curl -H 'Authorization: Bearer {token}' -X POST {api}/api/v1/agents/1001/ready
+  2. dial 12345 from agent 1002's softphone, or from the Asterisk console:
+       hotline asterisk cli "channel originate Local/12345@citizen application Wait 60"
+  3. watch: mosquitto_sub -v -t '{cfg.mqtt.topic_prefix}/#'   and   hotline status
+Ctrl-C stops the engine and Asterisk.
+"""
+
+
+def cmd_asterisk(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    asterisk = _managed(cfg)
+    if args.action == "build":
+        from hotline.asterisk.rootfs import ensure_rootfs
+
+        print(ensure_rootfs(cfg))
+    elif args.action == "start":
+        asterisk.start()
+        print(f"Asterisk instance {cfg.asterisk.instance} running; AMI {cfg.ami.port}")
+    elif args.action == "stop":
+        asterisk.stop()
+    elif args.action == "status":
+        print("running" if asterisk.is_running() else "stopped")
+        return 0 if asterisk.is_running() else 3
+    elif args.action == "cli":
+        print(asterisk.cli(" ".join(args.command)))
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from tickets.migrate import upgrade
+
+    cfg = _load(args)
+    upgrade(cfg.database_url)
+    print(f"ticket store at {cfg.database_url} is at the latest schema")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    if args.action == "show":
+        print(json.dumps(cfg.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    else:
+        print("configuration is valid")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from hotline.secrets import api_token
+
+    cfg = _load(args)
+    token = api_token(cfg.paths.state_dir, cfg.http.api_token)
+    url = f"http://{cfg.http.host}:{cfg.http.port}/api/v1/status"
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            print(json.dumps(json.load(resp), indent=2, ensure_ascii=False))
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"the engine is not answering at {url}: {exc}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML configuration file (default: $HOTLINE_CONFIG, else built-in)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start Asterisk and the engine").set_defaults(func=cmd_up)
+    sub.add_parser("engine", help="run the engine only").set_defaults(func=cmd_engine)
+    ast = sub.add_parser("asterisk", help="manage the bundled Asterisk")
+    ast.add_argument("action", choices=["build", "start", "stop", "status", "cli"])
+    ast.add_argument("command", nargs="*")
+    ast.set_defaults(func=cmd_asterisk)
+    db = sub.add_parser("db", help="ticket store")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(func=cmd_db)
+    conf = sub.add_parser("config", help="check or show the configuration")
+    conf.add_argument("action", choices=["check", "show"])
+    conf.set_defaults(func=cmd_config)
+    sub.add_parser("status", help="what the running engine is doing").set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"hotline: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from hotline.engine import StartupError
+
+        if isinstance(exc, StartupError):
+            print(f"hotline: cannot start: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

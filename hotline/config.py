@@ -1,0 +1,235 @@
+"""Configuration: one TOML file, environment overrides, every key validated.
+
+Rules:
+- Every setting has a default (documented in ``hotline.example.toml`` and below), so an
+  empty file is a working demo configuration.
+- ``HOTLINE_<SECTION>__<KEY>=value`` overrides ``[section] key`` (double underscore between
+  section and key).  ``HOTLINE_CONFIG`` names the TOML file.
+- A wrong setting (unknown key, wrong type, value out of range) stops start-up with
+  :class:`ConfigError`, whose message names the key, e.g. ``ami.port``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "HOTLINE_"
+CONFIG_ENV = "HOTLINE_CONFIG"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathsConfig(_Section):
+    state_dir: Path = Path("/var/lib/hotline")
+    """Generated secrets, the SQLite store, the call-record spool."""
+    cache_dir: Path = Path("/var/cache/hotline")
+    """Rebuildable things: the Asterisk root filesystem, generated prompts."""
+
+
+class AsteriskConfig(_Section):
+    mode: Literal["managed", "external"] = "managed"
+    """managed: the engine builds and runs Asterisk 22 in a chroot; external: an installed one."""
+    instance: str = Field(default="main", pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+    """Name of a managed instance; several instances share one root filesystem."""
+    mirror: str = ""
+    """Debian mirror for debootstrap; empty: the one apt already uses."""
+    suite: str = "testing"
+    config_install_path: Path | None = None
+    """external mode: where our configuration is written (e.g. /etc/asterisk); unset: never."""
+    sip_bind: str = "127.0.0.1"
+    sip_port: int = Field(default=5060, ge=1, le=65535)
+    rtp_start: int = Field(default=10000, ge=1024, le=65535)
+    rtp_end: int = Field(default=10999, ge=1024, le=65535)
+    start_timeout_s: float = Field(default=60.0, gt=0)
+    test_contexts: bool = False
+    """Install the dialplan contexts the tests use (a phone that answers, a department line)."""
+
+
+class AmiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = "hotline"
+    secret: str = ""
+    """Empty: generated at setup and kept in <state_dir>/ami-secret."""
+    action_timeout_s: float = Field(default=10.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+
+
+class FastAgiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=4573, ge=1, le=65535)
+
+
+class DatabaseConfig(_Section):
+    url: str = ""
+    """SQLAlchemy URL; empty: SQLite at <state_dir>/hotline.db."""
+    spool_dir: Path | None = None
+    """Where finished call records wait while the database is away; unset: <state_dir>/spool."""
+
+
+class RedisConfig(_Section):
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "hotline:"
+
+
+class MqttConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    topic_prefix: str = "hotline"
+    username: str = ""
+    password: str = ""
+
+
+class HttpConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8345, ge=1, le=65535)
+    api_token: str = ""
+    """Bearer token for the HTTP API; empty: generated at setup into <state_dir>/api-token."""
+
+
+class AcdConfig(_Section):
+    ring_timeout_s: float = Field(default=15.0, gt=0, le=120)
+    """How long an agent's phone rings before the call goes back to the head of the queue."""
+    wrapup_s: float = Field(default=10.0, ge=0, le=3600)
+    """After-call work before the agent is offered the next call."""
+    default_skill: str = "general"
+    tick_s: float = Field(default=0.5, gt=0, le=10)
+
+
+class IvrConfig(_Section):
+    digit_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    max_failures: int = Field(default=3, ge=1, le=10)
+    """Wrong or missing keys before the caller goes straight to an agent."""
+    menu: dict[str, str] = Field(
+        default_factory=lambda: {"1": "consult", "2": "request", "0": "general"}
+    )
+    """Digit -> ACD skill of the one-digit main menu (1 consultation, 2 help/complaint/report,
+    0 an agent)."""
+
+    @field_validator("menu")
+    @classmethod
+    def _digits(cls, menu: dict[str, str]) -> dict[str, str]:
+        for key in menu:
+            if len(key) != 1 or key not in "0123456789*#":
+                raise ValueError(f"menu key {key!r} is not one DTMF digit")
+        return menu
+
+
+class AgentSeed(_Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    name: str = ""
+    seat: str = ""
+    """Dial string of the agent's phone; empty: PJSIP/<id>."""
+    sip_password: str = ""
+    """Password of the PJSIP endpoint <id>; empty: no endpoint is generated."""
+    skills: dict[str, int] = Field(default_factory=lambda: {"general": 1})
+
+    @property
+    def dial_string(self) -> str:
+        return self.seat or f"PJSIP/{self.id}"
+
+
+_DEMO_SKILLS = {"general": 1, "consult": 1, "request": 1}
+
+
+class Config(_Section):
+    paths: PathsConfig = PathsConfig()
+    asterisk: AsteriskConfig = AsteriskConfig()
+    ami: AmiConfig = AmiConfig()
+    fastagi: FastAgiConfig = FastAgiConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    redis: RedisConfig = RedisConfig()
+    mqtt: MqttConfig = MqttConfig()
+    http: HttpConfig = HttpConfig()
+    acd: AcdConfig = AcdConfig()
+    ivr: IvrConfig = IvrConfig()
+    agents: list[AgentSeed] = Field(
+        default_factory=lambda: [
+            AgentSeed(
+                id="1001", name="Demo agent 1001", sip_password="demo-1001", skills=_DEMO_SKILLS
+            ),
+            AgentSeed(
+                id="1002", name="Demo agent 1002", sip_password="demo-1002", skills=_DEMO_SKILLS
+            ),
+        ]
+    )
+
+    # -- derived values -------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.paths.state_dir / 'hotline.db'}"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.database.spool_dir or self.paths.state_dir / "spool"
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        value: Any = raw
+        if raw[:1] in "[{":  # lists and tables may be given as JSON
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(
+                    f"{section}.{key}: environment {name} is not valid JSON: {exc}"
+                ) from None
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{key}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the TOML file (if any), apply environment overrides, validate."""
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get(CONFIG_ENV):
+        path = environ[CONFIG_ENV]
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file {p} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"configuration file {p} is not valid TOML: {exc}") from None
+    data = _merge(data, _env_overrides(environ))
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting: {_describe(exc)}") from None

@@ -1,0 +1,234 @@
+"""Shared fixtures: one managed Asterisk test instance per session, the engine as a subprocess.
+
+Real parts only. When a part cannot start the fixture FAILS with the reason (never skips).
+Ports differ from the demo's (`make run`) so the suite can run beside a running centre.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotline.config import Config, load_config
+
+RUN_ID = uuid.uuid4().hex[:8]
+CACHE_DIR = Path(os.environ.get("HOTLINE_TEST_CACHE_DIR", "/var/cache/hotline"))
+PG_URL = os.environ.get(
+    "HOTLINE_TEST_PG_URL", "postgresql+psycopg://hotline:hotline@127.0.0.1:5432/postgres"
+)
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+PORTS = {"ami": 25038, "sip": 25060, "fastagi": 24573, "http": 28345, "rtp": 20000}
+
+
+def config_toml(state_dir: Path, db_url: str) -> str:
+    return f"""
+[paths]
+state_dir = "{state_dir}"
+cache_dir = "{CACHE_DIR}"
+
+[asterisk]
+instance = "test"
+sip_port = {PORTS["sip"]}
+rtp_start = {PORTS["rtp"]}
+rtp_end = {PORTS["rtp"] + 999}
+test_contexts = true
+
+[ami]
+port = {PORTS["ami"]}
+reconnect_max_s = 2.0
+
+[fastagi]
+port = {PORTS["fastagi"]}
+
+[http]
+port = {PORTS["http"]}
+
+[database]
+url = "{db_url}"
+
+[redis]
+url = "redis://127.0.0.1:6379/15"
+key_prefix = "hotline-test-{RUN_ID}:"
+
+[mqtt]
+topic_prefix = "hotline-test-{RUN_ID}"
+
+[acd]
+ring_timeout_s = 8
+wrapup_s = 1
+tick_s = 0.2
+
+[ivr]
+digit_timeout_s = 3
+max_failures = 2
+
+[[agents]]
+id = "1001"
+name = "Test agent 1001"
+seat = "Local/1001@test-phone"
+skills = {{ general = 1, consult = 1, request = 1 }}
+
+[[agents]]
+id = "1002"
+name = "Test agent 1002 (baresip)"
+sip_password = "pw-1002-{RUN_ID}"
+skills = {{ general = 1, consult = 1, request = 1 }}
+"""
+
+
+@dataclass
+class TestSetup:
+    cfg: Config
+    path: Path
+    state_dir: Path
+
+
+@pytest.fixture(scope="session")
+def hotline_setup(tmp_path_factory: pytest.TempPathFactory) -> TestSetup:
+    state = tmp_path_factory.mktemp("hotline-state")
+    path = state / "hotline.toml"
+    path.write_text(config_toml(state, f"sqlite:///{state / 'hotline.db'}"), encoding="utf-8")
+    return TestSetup(cfg=load_config(path, environ={}), path=path, state_dir=state)
+
+
+@pytest.fixture(scope="session")
+def asterisk(hotline_setup: TestSetup) -> Iterator[Any]:
+    from hotline.asterisk.instance import ManagedAsterisk
+
+    instance = ManagedAsterisk(hotline_setup.cfg)
+    try:
+        instance.start()
+    except Exception as exc:
+        pytest.fail(f"the managed Asterisk 22 test instance did not start: {exc}")
+    yield instance
+    instance.stop()
+
+
+class EngineProcess:
+    """`python -m hotline engine` with the test configuration, its log kept for failures."""
+
+    def __init__(self, setup: TestSetup, name: str) -> None:
+        self.setup = setup
+        self.cfg = setup.cfg
+        self.log_path = setup.state_dir / f"engine-{name}.log"
+        self.base = f"http://127.0.0.1:{self.cfg.http.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def token(self) -> str:
+        return (self.setup.state_dir / "api-token").read_text().strip()
+
+    def start(self, timeout: float = 30.0) -> None:
+        env = dict(os.environ, HOTLINE_CONFIG=str(self.setup.path))
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hotline", "-v", "engine"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"engine exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if self.status().get("ami_connected"):
+                    return
+            except (OSError, urllib.error.URLError, FileNotFoundError):
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"engine not ready (AMI connected) within {timeout} s:\n{self.log_tail()}")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def log_tail(self, lines: int = 80) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.base + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return json.load(resp)
+
+    def status(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.api("GET", "/api/v1/status")
+        return result
+
+    def agent(self, agent_id: str, action: str, body: dict[str, Any] | None = None) -> Any:
+        return self.api("POST", f"/api/v1/agents/{agent_id}/{action}", body or {})
+
+
+@pytest.fixture
+def engine(
+    asterisk: Any, hotline_setup: TestSetup, request: pytest.FixtureRequest
+) -> Iterator[EngineProcess]:
+    _flush_redis_prefix(hotline_setup.cfg)
+    proc = EngineProcess(hotline_setup, request.node.name)
+    proc.start()
+    yield proc
+    proc.stop()
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(proc.log_path, ARTIFACTS / proc.log_path.name)
+        print(f"\n--- engine log ({proc.log_path}) ---\n{proc.log_tail(200)}")
+
+
+def _flush_redis_prefix(cfg: Config) -> None:
+    import redis
+
+    client = redis.Redis.from_url(cfg.redis.url, socket_connect_timeout=3)
+    try:
+        keys = list(client.scan_iter(f"{cfg.redis.key_prefix}*"))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {cfg.redis.url} is not reachable: {exc}")
+    finally:
+        client.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
