@@ -50,6 +50,9 @@ class AsteriskConfig(_Section):
     config_install_path: Path | None = None
     """external mode: where our configuration is written (e.g. /etc/asterisk); unset: never."""
     sip_bind: str = "127.0.0.1"
+    """Address the SIP transport listens on (agents' softphones and the citizen trunk)."""
+    trunk_match: str = "127.0.0.1"
+    """IP/network of the carrier's trunk; its calls land in the citizen context (12345)."""
     sip_port: int = Field(default=5060, ge=1, le=65535)
     rtp_start: int = Field(default=10000, ge=1024, le=65535)
     rtp_end: int = Field(default=10999, ge=1024, le=65535)

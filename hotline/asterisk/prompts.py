@@ -1,0 +1,131 @@
+"""IVR prompts: recorded files where present, otherwise spoken by espeak-ng at setup.
+
+Asterisk plays 8 kHz mono 16-bit WAV; espeak-ng speaks at 22 kHz, so sox resamples. A prompt
+that already exists is never overwritten: replacing a prompt is dropping a file in its place.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# language dir -> (espeak-ng voice, {prompt name: text})
+PROMPTS: dict[str, tuple[str, dict[str, str]]] = {
+    "zh": (
+        "cmn",
+        {
+            "greeting": "您好，12345热线。",
+            "menu": "咨询请按1，求助投诉举报请按2，人工服务请按0。",
+            "invalid": "输入有误。",
+            "transfer": "正在为您转接，请稍候。",
+            "goodbye": "感谢来电，再见。",
+        },
+    ),
+    "en": (
+        "en",
+        {
+            "greeting": "Welcome to the 12345 hotline.",
+            "menu": "For information press 1. For help or a complaint press 2. "
+            "For an agent press 0.",
+            "invalid": "Sorry, that key is not valid.",
+            "transfer": "Please hold while we connect you.",
+            "goodbye": "Thank you for calling. Goodbye.",
+        },
+    ),
+}
+
+
+class PromptError(RuntimeError):
+    pass
+
+
+def os_readlink(path: Path) -> str:
+    return os.readlink(path)
+
+
+def sounds_dir(rootfs: Path) -> Path:
+    return rootfs / "usr/share/asterisk/sounds"
+
+
+def in_root(rootfs: Path, inside: Path) -> Path:
+    """Host path of `inside`, following symlinks as the chroot would (absolute links included).
+
+    Debian points sounds/en at /etc/alternatives/..., which on the host would leave the chroot.
+    """
+    current = rootfs
+    parts = list(inside.relative_to("/").parts)
+    hops = 0
+    while parts:
+        candidate = current / parts.pop(0)
+        if candidate.is_symlink():
+            hops += 1
+            if hops > 40:
+                raise PromptError(f"symlink loop at {candidate}")
+            target = Path(os_readlink(candidate))
+            if target.is_absolute():
+                current = rootfs
+                parts = list(target.relative_to("/").parts) + parts
+            else:
+                parts = list(target.parts) + parts
+            continue
+        current = candidate.parent if candidate.name == ".." else candidate
+        if candidate.name == "..":
+            current = current.parent
+    return current
+
+
+def ensure_prompts(rootfs: Path, recorded_dir: Path | None = None) -> list[Path]:
+    """Install recorded prompts, generate the missing ones; returns the files created."""
+    created: list[Path] = []
+    for lang, (voice, texts) in PROMPTS.items():
+        target_dir = in_root(rootfs, Path("/usr/share/asterisk/sounds") / lang) / "hotline"
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            target = target_dir / f"{name}.wav"
+            if target.exists():
+                continue
+            recorded = recorded_dir / lang / f"{name}.wav" if recorded_dir else None
+            if recorded is not None and recorded.exists():
+                _to_asterisk_wav(recorded, target)
+            else:
+                speak(text, voice, target)
+            created.append(target)
+    if created:
+        log.info("installed %d IVR prompts under %s", len(created), sounds_dir(rootfs))
+    return created
+
+
+def speak(text: str, voice: str, target: Path) -> None:
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        raise PromptError("espeak-ng and sox are needed to generate prompts: run `make run`")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.wav"
+        proc = subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if proc.returncode != 0 or not raw.exists():
+            raise PromptError(f"espeak-ng -v {voice} failed: {proc.stderr.strip()}")
+        _to_asterisk_wav(raw, target)
+
+
+def _to_asterisk_wav(source: Path, target: Path) -> None:
+    tmp = target.with_suffix(".tmp.wav")
+    proc = subprocess.run(
+        ["sox", str(source), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(tmp)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise PromptError(f"sox could not convert {source}: {proc.stderr.strip()}")
+    tmp.replace(target)

@@ -1,0 +1,104 @@
+"""Our Asterisk configuration: the files in asterisk-config/ with {{name}} filled in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from hotline.config import Config
+from hotline.secrets import stored_secret
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "asterisk-config"
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+# Files an external Asterisk keeps its own version of (directories, modules).
+MANAGED_ONLY = ("asterisk.conf", "modules.conf")
+
+
+class RenderError(ValueError):
+    pass
+
+
+def fill(template: str, values: Mapping[str, str], name: str) -> str:
+    def sub(m: re.Match[str]) -> str:
+        try:
+            return values[m.group(1)]
+        except KeyError:
+            raise RenderError(f"{name}: no value for {{{{{m.group(1)}}}}}") from None
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+def _config_safe(value: str, key: str) -> str:
+    # A newline or ';' in a value would inject configuration lines; refuse rather than escape.
+    if re.search(r"[\r\n;\[\]]", value):
+        raise RenderError(f"{key}: value must not contain newlines, ';' or brackets")
+    return value
+
+
+def agent_endpoints(cfg: Config, config_dir: Path = CONFIG_DIR) -> str:
+    template = (config_dir / "agent-endpoint.conf.tmpl").read_text(encoding="utf-8")
+    blocks = []
+    for agent in cfg.agents:
+        if not agent.sip_password:
+            continue
+        blocks.append(
+            fill(
+                template,
+                {
+                    "agent_id": agent.id,
+                    "agent_name": _config_safe(agent.name.replace('"', "") or agent.id, "name"),
+                    "agent_password": _config_safe(agent.sip_password, "agents.sip_password"),
+                },
+                "agent-endpoint.conf.tmpl",
+            )
+        )
+    return "\n".join(blocks) if blocks else "; (no agent has a sip_password)"
+
+
+def values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
+    a = cfg.asterisk
+    return {
+        **directories,
+        "instance": a.instance,
+        "ami_port": str(cfg.ami.port),
+        "ami_bind": cfg.ami.host,
+        "ami_user": _config_safe(cfg.ami.username, "ami.username"),
+        "ami_secret": _config_safe(
+            stored_secret(cfg.paths.state_dir, "ami-secret", cfg.ami.secret), "ami.secret"
+        ),
+        "fastagi_host": cfg.fastagi.host,
+        "fastagi_port": str(cfg.fastagi.port),
+        "sip_bind": a.sip_bind,
+        "sip_port": str(a.sip_port),
+        "rtp_start": str(a.rtp_start),
+        "rtp_end": str(a.rtp_end),
+        "trunk_match": _config_safe(a.trunk_match, "asterisk.trunk_match"),
+        "default_skill": _config_safe(cfg.acd.default_skill, "acd.default_skill"),
+        "agent_endpoints": agent_endpoints(cfg),
+    }
+
+
+def render_all(
+    cfg: Config, directories: Mapping[str, str], *, managed: bool, config_dir: Path = CONFIG_DIR
+) -> dict[str, str]:
+    """File name -> rendered text, for every .conf in asterisk-config/."""
+    vals = values(cfg, directories)
+    out: dict[str, str] = {}
+    for path in sorted(config_dir.glob("*.conf")):
+        if not managed and path.name in MANAGED_ONLY:
+            continue
+        if path.name == "extensions-test.conf" and not cfg.asterisk.test_contexts:
+            out[path.name] = "; test contexts are off (asterisk.test_contexts = false)\n"
+            continue
+        out[path.name] = fill(path.read_text(encoding="utf-8"), vals, path.name)
+    return out
+
+
+def write_all(files: Mapping[str, str], target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        tmp = target / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o640)  # manager.conf and pjsip.conf carry secrets
+        tmp.replace(target / name)
