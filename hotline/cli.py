@@ -2,7 +2,7 @@
 
 hotline up                 build/start the managed Asterisk, then run the engine (foreground)
 hotline engine             run the engine only (Asterisk already running)
-hotline asterisk build|start|stop|status|cli CMD
+hotline asterisk build|start|stop|status|install-config|cli CMD
 hotline db upgrade         migrate the ticket store
 hotline config check|show  validate / print the effective configuration
 hotline status             ask the running engine what it is doing
@@ -117,9 +117,24 @@ def cmd_asterisk(args: argparse.Namespace) -> int:
     elif args.action == "status":
         print("running" if asterisk.is_running() else "stopped")
         return 0 if asterisk.is_running() else 3
+    elif args.action == "install-config":
+        print(f"configuration written to {install_external_config(cfg)}")
     elif args.action == "cli":
         print(asterisk.cli(" ".join(args.command)))
     return 0
+
+
+def install_external_config(cfg: Config) -> Path:
+    """external mode: write our dialplan, PJSIP, AMI... files where that Asterisk reads them."""
+    from hotline.asterisk.render import render_all, write_all
+
+    target = cfg.asterisk.config_install_path
+    if target is None:
+        raise ConfigError(
+            "asterisk.config_install_path: set it to install into an external Asterisk"
+        )
+    write_all(render_all(cfg, {}, managed=False), target)
+    return target
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -172,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="start Asterisk and the engine").set_defaults(func=cmd_up)
     sub.add_parser("engine", help="run the engine only").set_defaults(func=cmd_engine)
     ast = sub.add_parser("asterisk", help="manage the bundled Asterisk")
-    ast.add_argument("action", choices=["build", "start", "stop", "status", "cli"])
+    ast.add_argument(
+        "action", choices=["build", "start", "stop", "status", "cli", "install-config"]
+    )
     ast.add_argument("command", nargs="*")
     ast.set_defaults(func=cmd_asterisk)
     db = sub.add_parser("db", help="ticket store")

@@ -92,22 +92,22 @@ skills = {{ general = 1, consult = 1, request = 1 }}
 
 
 @dataclass
-class TestSetup:
+class HotlineSetup:
     cfg: Config
     path: Path
     state_dir: Path
 
 
 @pytest.fixture(scope="session")
-def hotline_setup(tmp_path_factory: pytest.TempPathFactory) -> TestSetup:
+def hotline_setup(tmp_path_factory: pytest.TempPathFactory) -> HotlineSetup:
     state = tmp_path_factory.mktemp("hotline-state")
     path = state / "hotline.toml"
     path.write_text(config_toml(state, f"sqlite:///{state / 'hotline.db'}"), encoding="utf-8")
-    return TestSetup(cfg=load_config(path, environ={}), path=path, state_dir=state)
+    return HotlineSetup(cfg=load_config(path, environ={}), path=path, state_dir=state)
 
 
 @pytest.fixture(scope="session")
-def asterisk(hotline_setup: TestSetup) -> Iterator[Any]:
+def asterisk(hotline_setup: HotlineSetup) -> Iterator[Any]:
     from hotline.asterisk.instance import ManagedAsterisk
 
     instance = ManagedAsterisk(hotline_setup.cfg)
@@ -122,7 +122,7 @@ def asterisk(hotline_setup: TestSetup) -> Iterator[Any]:
 class EngineProcess:
     """`python -m hotline engine` with the test configuration, its log kept for failures."""
 
-    def __init__(self, setup: TestSetup, name: str) -> None:
+    def __init__(self, setup: HotlineSetup, name: str) -> None:
         self.setup = setup
         self.cfg = setup.cfg
         self.log_path = setup.state_dir / f"engine-{name}.log"
@@ -194,7 +194,7 @@ class EngineProcess:
 
 @pytest.fixture
 def engine(
-    asterisk: Any, hotline_setup: TestSetup, request: pytest.FixtureRequest
+    asterisk: Any, hotline_setup: HotlineSetup, request: pytest.FixtureRequest
 ) -> Iterator[EngineProcess]:
     _flush_redis_prefix(hotline_setup.cfg)
     proc = EngineProcess(hotline_setup, request.node.name)

@@ -8,14 +8,14 @@ import pytest
 
 from ivr.agi import AgiChannel
 from ivr.server import FastAgiServer
-from tests.conftest import TestSetup
+from tests.conftest import HotlineSetup
 from tests.support.calls import AmiTestClient, user_event
 
 pytestmark = pytest.mark.asterisk
 
 
 async def test_exception_inside_the_ivr_sends_the_caller_to_the_queue(
-    asterisk: Any, hotline_setup: TestSetup
+    asterisk: Any, hotline_setup: HotlineSetup
 ) -> None:
     cfg = hotline_setup.cfg
     calls: list[str] = []
@@ -44,7 +44,7 @@ async def test_exception_inside_the_ivr_sends_the_caller_to_the_queue(
 
 
 async def test_engine_away_caller_still_reaches_the_queue(
-    asterisk: Any, hotline_setup: TestSetup
+    asterisk: Any, hotline_setup: HotlineSetup
 ) -> None:
     # Nothing listens on the FastAGI port: AGI() fails and the dialplan goes on.
     ami = AmiTestClient(hotline_setup.cfg)

@@ -1,0 +1,92 @@
+"""The Asterisk configuration we render, and the root filesystem recipe (no Asterisk needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hotline.asterisk.render import RenderError, fill, render_all
+from hotline.asterisk.rootfs import apt_mirror, recipe_hash
+from hotline.config import Config, load_config
+
+
+def cfg_with(tmp_path: Path, extra: str = "") -> Config:
+    path = tmp_path / "h.toml"
+    path.write_text(f'[paths]\nstate_dir = "{tmp_path}"\n{extra}', encoding="utf-8")
+    return load_config(path, environ={})
+
+
+DIRS = {
+    f"{n}_dir": f"/srv/hotline/t/{n}" for n in ("etc", "run", "log", "spool", "lib", "cache")
+} | {"mod_dir": "/usr/lib/x86_64-linux-gnu/asterisk/modules"}
+
+
+def test_every_placeholder_is_filled_and_secrets_land(tmp_path: Path) -> None:
+    files = render_all(cfg_with(tmp_path), DIRS, managed=True)
+    for name, text in files.items():
+        assert "{{" not in text, name
+    secret = (tmp_path / "ami-secret").read_text().strip()
+    assert f"secret = {secret}" in files["manager.conf"]
+    assert "bindaddr = 127.0.0.1" in files["manager.conf"]
+    assert "agi://127.0.0.1:4573" in files["extensions.conf"]
+    assert "astetcdir => /srv/hotline/t/etc" in files["asterisk.conf"]
+    # Demo agents have passwords, so both get endpoints; test contexts are off by default.
+    assert "[1001]" in files["pjsip.conf"] and "password = demo-1002" in files["pjsip.conf"]
+    assert "[test-caller]" not in files["extensions-test.conf"]
+
+
+def test_agents_without_password_get_no_endpoint_and_test_contexts_switch_on(
+    tmp_path: Path,
+) -> None:
+    cfg = cfg_with(
+        tmp_path,
+        '[asterisk]\ntest_contexts = true\n[[agents]]\nid = "7"\nseat = "Local/7@x"\n',
+    )
+    files = render_all(cfg, DIRS, managed=True)
+    assert "type = endpoint" in files["pjsip.conf"]  # the trunk
+    assert "[7]" not in files["pjsip.conf"]
+    assert "[test-caller]" in files["extensions-test.conf"]
+
+
+def test_external_asterisk_keeps_its_own_directories_and_modules(tmp_path: Path) -> None:
+    files = render_all(cfg_with(tmp_path), {}, managed=False)
+    assert "asterisk.conf" not in files and "modules.conf" not in files
+    assert "extensions.conf" in files
+
+
+def test_a_value_that_would_inject_config_lines_is_refused(tmp_path: Path) -> None:
+    cfg = cfg_with(
+        tmp_path, '[[agents]]\nid = "9"\nsip_password = "x\\n[evil]\\ntype = endpoint"\n'
+    )
+    with pytest.raises(RenderError, match="sip_password"):
+        render_all(cfg, DIRS, managed=True)
+
+
+def test_unknown_placeholder_names_itself() -> None:
+    with pytest.raises(RenderError, match="nope"):
+        fill("a {{nope}} b", {}, "x.conf")
+
+
+def test_recipe_hash_changes_with_the_recipe_only() -> None:
+    assert recipe_hash("testing") == recipe_hash("testing")
+    assert recipe_hash("testing") != recipe_hash("sid")
+    assert recipe_hash("testing", ("asterisk",)) != recipe_hash("testing")
+
+
+def test_mirror_is_read_from_apt_sources(tmp_path: Path) -> None:
+    d = tmp_path / "sources.list.d"
+    d.mkdir()
+    (d / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\n",
+        encoding="utf-8",
+    )
+    assert apt_mirror(tmp_path) == "http://mirror.example/debian"
+    (d / "debian.sources").unlink()
+    (tmp_path / "sources.list").write_text(
+        "# comment\ndeb [arch=amd64] http://m2.example/debian bookworm main\n", encoding="utf-8"
+    )
+    assert apt_mirror(tmp_path) == "http://m2.example/debian"
+    (tmp_path / "sources.list").unlink()
+    assert apt_mirror(tmp_path) == "http://deb.debian.org/debian"
