@@ -1,0 +1,316 @@
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TypedDict
+
+import pytest
+
+from tickets.lifecycle import (
+    ACTION_TYPES,
+    DEFAULT_RULES,
+    TABLE,
+    Action,
+    AnswerDirectly,
+    Archive,
+    CloseByUnit,
+    CorruptEventLog,
+    Dispatch,
+    GrantExtension,
+    IllegalTransition,
+    RecordSurvey,
+    RefuseExtension,
+    Reopen,
+    RequestExtension,
+    Return,
+    Review,
+    Rules,
+    SignFor,
+    StartWork,
+    TicketSnapshot,
+    TicketState,
+    TransitionEvent,
+    apply,
+    next_actions,
+    rebuild,
+)
+from tickets.workdays import SHANGHAI
+
+S = TicketState
+T0 = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
+
+
+class _Who(TypedDict):
+    actor: str
+    at: datetime
+
+
+AT: _Who = {"actor": "agent-7", "at": T0}
+
+# One valid instance of every action type; guarded entries get their passing variant.
+EXAMPLE: dict[type[Action], Action] = {
+    AnswerDirectly: AnswerDirectly(**AT),
+    Dispatch: Dispatch(**AT, unit="water-company", co_units=("district-a",)),
+    SignFor: SignFor(**AT),
+    Return: Return(**AT, reason="not our responsibility: private property"),
+    StartWork: StartWork(**AT),
+    RequestExtension: RequestExtension(**AT, days=5, reason="parts on order"),
+    GrantExtension: GrantExtension(**AT, days=3),
+    RefuseExtension: RefuseExtension(**AT, reason="no reason to wait"),
+    CloseByUnit: CloseByUnit(**AT, result="pipe repaired"),
+    Review: Review(**AT, approved=True),
+    RecordSurvey: RecordSurvey(**AT, outcome="satisfied"),
+    Reopen: Reopen(**AT),
+    Archive: Archive(**AT),
+}
+
+
+def survey(outcome: str) -> RecordSurvey:
+    return RecordSurvey(**AT, outcome=outcome)  # type: ignore[arg-type]
+
+
+TO_IN_PROGRESS = [EXAMPLE[Dispatch], EXAMPLE[SignFor], EXAMPLE[StartWork]]
+TO_REVIEWED = [*TO_IN_PROGRESS, EXAMPLE[CloseByUnit], EXAMPLE[Review]]
+
+# (state, action type) -> (actions that reach the state, the action, expected target)
+CASES: dict[tuple[TicketState, type[Action]], tuple[list[Action], Action, TicketState]] = {
+    (S.CREATED, AnswerDirectly): ([], EXAMPLE[AnswerDirectly], S.CLOSED_DIRECT),
+    (S.CREATED, Dispatch): ([], EXAMPLE[Dispatch], S.DISPATCHED),
+    (S.CLOSED_DIRECT, Archive): ([EXAMPLE[AnswerDirectly]], EXAMPLE[Archive], S.ARCHIVED),
+    (S.DISPATCHED, SignFor): ([EXAMPLE[Dispatch]], EXAMPLE[SignFor], S.SIGNED),
+    (S.DISPATCHED, Return): ([EXAMPLE[Dispatch]], EXAMPLE[Return], S.RETURNED),
+    (S.RETURNED, Dispatch): (
+        [EXAMPLE[Dispatch], EXAMPLE[Return]],
+        Dispatch(**AT, unit="housing-bureau"),
+        S.DISPATCHED,
+    ),
+    (S.RETURNED, AnswerDirectly): (
+        [EXAMPLE[Dispatch], EXAMPLE[Return]],
+        EXAMPLE[AnswerDirectly],
+        S.CLOSED_DIRECT,
+    ),
+    (S.SIGNED, StartWork): (TO_IN_PROGRESS[:2], EXAMPLE[StartWork], S.IN_PROGRESS),
+    (S.IN_PROGRESS, RequestExtension): (
+        TO_IN_PROGRESS,
+        EXAMPLE[RequestExtension],
+        S.EXTENSION_REQUESTED,
+    ),
+    (S.IN_PROGRESS, CloseByUnit): (TO_IN_PROGRESS, EXAMPLE[CloseByUnit], S.CLOSED_BY_UNIT),
+    (S.EXTENSION_REQUESTED, GrantExtension): (
+        [*TO_IN_PROGRESS, EXAMPLE[RequestExtension]],
+        EXAMPLE[GrantExtension],
+        S.IN_PROGRESS,
+    ),
+    (S.EXTENSION_REQUESTED, RefuseExtension): (
+        [*TO_IN_PROGRESS, EXAMPLE[RequestExtension]],
+        EXAMPLE[RefuseExtension],
+        S.IN_PROGRESS,
+    ),
+    (S.CLOSED_BY_UNIT, Review): (TO_REVIEWED[:-1], EXAMPLE[Review], S.REVIEWED),
+    (S.REVIEWED, RecordSurvey): (TO_REVIEWED, EXAMPLE[RecordSurvey], S.CALLBACK_DONE),
+    (S.CALLBACK_DONE, RecordSurvey): (
+        [*TO_REVIEWED, survey("unreachable")],
+        survey("satisfied"),
+        S.CALLBACK_DONE,
+    ),
+    (S.CALLBACK_DONE, Reopen): (
+        [*TO_REVIEWED, survey("unsatisfied")],
+        EXAMPLE[Reopen],
+        S.REOPENED,
+    ),
+    (S.CALLBACK_DONE, Archive): ([*TO_REVIEWED, survey("satisfied")], EXAMPLE[Archive], S.ARCHIVED),
+    (S.REOPENED, StartWork): (
+        [*TO_REVIEWED, survey("unsatisfied"), EXAMPLE[Reopen]],
+        EXAMPLE[StartWork],
+        S.IN_PROGRESS,
+    ),
+}
+
+
+def run(
+    actions: Sequence[Action], rules: Rules = DEFAULT_RULES
+) -> tuple[TicketSnapshot, list[TransitionEvent]]:
+    snap, events = TicketSnapshot(), []
+    for action in actions:
+        snap, event = apply(snap, action, rules)
+        events.append(event)
+    return snap, events
+
+
+def test_cases_cover_the_whole_table() -> None:
+    assert set(CASES) == set(TABLE)
+
+
+@pytest.mark.parametrize("key", list(CASES), ids=lambda k: f"{k[0].value}-{k[1].__name__}")
+def test_every_table_entry(key: tuple[TicketState, type[Action]]) -> None:
+    path, action, target = CASES[key]
+    before, events = run(path)
+    assert before.state == key[0]
+    after, event = apply(before, action)
+    assert after.state == target
+    assert after.last_event_seq == before.last_event_seq + 1 == event.seq
+    assert (event.from_state, event.to_state, event.action) == (key[0], target, key[1].__name__)
+    assert (event.actor, event.at, event.note) == (action.actor, action.at, action.note)
+    assert rebuild([*events, event]) == after
+
+
+def reach(state: TicketState) -> TicketSnapshot:
+    for path, action, target in CASES.values():
+        if target == state:
+            return run([*path, action])[0]
+    return TicketSnapshot()  # created
+
+
+@pytest.mark.parametrize("state", list(TicketState), ids=lambda s: s.value)
+def test_actions_outside_the_table_are_refused_and_change_nothing(state: TicketState) -> None:
+    snap = reach(state)
+    assert snap.state == state
+    frozen = copy.deepcopy(snap)
+    refused = [t for t in ACTION_TYPES if t not in next_actions(state)]
+    assert refused, "every state refuses something"
+    for action_type in refused:
+        with pytest.raises(IllegalTransition) as info:
+            apply(snap, EXAMPLE[action_type])
+        assert state.value in str(info.value) and action_type.__name__ in str(info.value)
+        assert info.value.state == state and info.value.action == action_type.__name__
+    assert snap == frozen
+
+
+def test_archived_is_final() -> None:
+    assert next_actions(S.ARCHIVED) == frozenset()
+
+
+def test_review_not_approved_goes_back_to_work() -> None:
+    snap, _ = run([*TO_REVIEWED[:-1], Review(**AT, approved=False, note="answer is false")])
+    assert snap.state == S.IN_PROGRESS
+
+
+def test_dispatch_and_return_set_and_clear_the_units() -> None:
+    snap, _ = run([EXAMPLE[Dispatch]])
+    assert (snap.unit, snap.co_units) == ("water-company", ("district-a",))
+    snap, _ = run([EXAMPLE[Dispatch], EXAMPLE[Return]])
+    assert (snap.unit, snap.co_units) == (None, ())
+
+
+def test_extensions_accumulate_and_cannot_exceed_the_request() -> None:
+    ask = EXAMPLE[RequestExtension]  # 5 days
+    snap, _ = run([*TO_IN_PROGRESS, ask, GrantExtension(**AT, days=5), ask])
+    assert (snap.extension_days, snap.pending_extension_days) == (5, 5)
+    with pytest.raises(IllegalTransition, match="only 5 were asked"):
+        apply(snap, GrantExtension(**AT, days=6))
+    snap, _ = apply(snap, GrantExtension(**AT, days=2))
+    assert (snap.extension_days, snap.pending_extension_days) == (7, 0)
+    snap, _ = run([*TO_IN_PROGRESS, ask, EXAMPLE[RefuseExtension]])
+    assert (snap.extension_days, snap.pending_extension_days) == (0, 0)
+
+
+def test_survey_guards() -> None:
+    done, _ = run([*TO_REVIEWED, survey("satisfied")])
+    with pytest.raises(IllegalTransition, match="survey already satisfied"):
+        apply(done, survey("unsatisfied"))
+    with pytest.raises(IllegalTransition, match="survey was satisfied"):
+        apply(done, EXAMPLE[Reopen])
+    unhappy, _ = run([*TO_REVIEWED, survey("unsatisfied")])
+    # The supervisor may find the unit not at fault and archive.
+    assert apply(unhappy, EXAMPLE[Archive])[0].state == S.ARCHIVED
+
+
+def test_unreachable_citizen_may_be_archived_after_n_attempts() -> None:
+    rules = Rules(archive_after_unreachable=3)
+    snap, _ = run([*TO_REVIEWED, survey("unreachable"), survey("unreachable")], rules)
+    assert snap.survey_attempts == 2
+    with pytest.raises(IllegalTransition, match="2 of 3"):
+        apply(snap, EXAMPLE[Archive], rules)
+    with pytest.raises(IllegalTransition):
+        apply(snap, EXAMPLE[Reopen], rules)
+    snap, _ = apply(snap, survey("unreachable"), rules)
+    assert apply(snap, EXAMPLE[Archive], rules)[0].state == S.ARCHIVED
+
+
+def test_reopen_goes_back_to_the_same_unit_and_restarts_the_survey() -> None:
+    snap, _ = run([*TO_REVIEWED, survey("unreachable"), survey("unsatisfied"), EXAMPLE[Reopen]])
+    assert (snap.state, snap.unit, snap.reopen_count) == (S.REOPENED, "water-company", 1)
+    assert (snap.survey_attempts, snap.survey_outcome) == (0, None)
+    with pytest.raises(IllegalTransition):
+        apply(snap, EXAMPLE[Return])  # a supervised redo cannot be returned
+
+
+def test_reopen_limit() -> None:
+    rules = Rules(max_reopens=1)
+    again = [EXAMPLE[StartWork], EXAMPLE[CloseByUnit], EXAMPLE[Review], survey("unsatisfied")]
+    snap, _ = run([*TO_REVIEWED, survey("unsatisfied"), EXAMPLE[Reopen], *again], rules)
+    with pytest.raises(IllegalTransition, match="limit 1"):
+        apply(snap, EXAMPLE[Reopen], rules)
+    assert apply(snap, EXAMPLE[Archive], rules)[0].state == S.ARCHIVED
+
+
+def test_rebuild_equals_stored_through_json() -> None:
+    actions: list[Action] = [
+        EXAMPLE[Dispatch],
+        EXAMPLE[Return],
+        Dispatch(**AT, unit="housing-bureau", co_units=("district-a", "district-b")),
+        EXAMPLE[SignFor],
+        EXAMPLE[StartWork],
+        EXAMPLE[RequestExtension],
+        EXAMPLE[GrantExtension],
+        EXAMPLE[CloseByUnit],
+        Review(**AT, approved=False),
+        EXAMPLE[CloseByUnit],
+        EXAMPLE[Review],
+        survey("unsatisfied"),
+        EXAMPLE[Reopen],
+        EXAMPLE[StartWork],
+        EXAMPLE[CloseByUnit],
+        EXAMPLE[Review],
+        survey("satisfied"),
+        EXAMPLE[Archive],
+    ]
+    stored, events = run(actions)
+    assert [e.seq for e in events] == list(range(1, len(actions) + 1))
+    rows = [e.to_json() for e in events]
+    assert rebuild(TransitionEvent.from_json(r) for r in rows) == stored
+    assert stored.co_units == ("district-a", "district-b") and stored.extension_days == 3
+    # Rebuilding from a snapshot plus the newer events gives the same result.
+    middle = rebuild(events[:7])
+    assert rebuild(events[7:], start=middle) == stored
+
+
+def test_corrupt_logs_are_refused() -> None:
+    _, events = run(TO_REVIEWED)
+    with pytest.raises(CorruptEventLog, match="seq"):
+        rebuild([events[0], events[2]])
+    wrong_state = TransitionEvent(
+        seq=2, actor="x", at=T0, from_state=S.REVIEWED, to_state=S.ARCHIVED, action="Archive"
+    )
+    with pytest.raises(CorruptEventLog, match="dispatched"):
+        rebuild([events[0], wrong_state])
+
+
+def test_actions_validate_their_fields() -> None:
+    with pytest.raises(ValueError, match="reason"):
+        Return(**AT, reason="  ")
+    with pytest.raises(ValueError, match="naive"):
+        SignFor(actor="a", at=datetime(2026, 9, 30, 10))
+    with pytest.raises(ValueError, match="actor"):
+        SignFor(actor="", at=T0)
+    with pytest.raises(ValueError, match="co-units"):
+        Dispatch(**AT, unit="u", co_units=("u",))
+    with pytest.raises(ValueError, match="outcome"):
+        survey("happy")
+    with pytest.raises(ValueError):
+        RequestExtension(**AT, days=0, reason="x")
+    with pytest.raises(ValueError):
+        GrantExtension(**AT, days=0)
+    with pytest.raises(ValueError):
+        CloseByUnit(**AT, result="")
+    with pytest.raises(ValueError):
+        RefuseExtension(**AT, reason="")
+
+
+def test_event_carries_the_action_data() -> None:
+    _, event = apply(TicketSnapshot(), EXAMPLE[Dispatch])
+    assert event.data == {"unit": "water-company", "co_units": ["district-a"]}
+    later = T0 + timedelta(hours=1)
+    _, event = apply(TicketSnapshot(), AnswerDirectly(actor="a", at=later, note="from KB 1234"))
+    assert (event.at, event.note, event.data) == (later, "from KB 1234", {})
