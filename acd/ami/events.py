@@ -76,15 +76,23 @@ class AsteriskShutdown(AmiEvent):
     pass
 
 
+def _last(value: Any) -> Any:
+    # A UserEvent raised on a channel carries the channel's snapshot headers first and our body
+    # headers after them; panoramisk turns a repeated header into a list. Ours is the last one.
+    if isinstance(value, list) and value:
+        return value[-1]
+    return value
+
+
 def _req(headers: Mapping[str, Any], key: str) -> str:
-    value = headers.get(key)
+    value = _last(headers.get(key))
     if not isinstance(value, str) or not value.strip():
         raise MalformedEvent(f"missing header {key}")
     return value.strip()
 
 
 def _opt(headers: Mapping[str, Any], key: str, default: str = "") -> str:
-    value = headers.get(key, default)
+    value = _last(headers.get(key, default))
     return value.strip() if isinstance(value, str) else default
 
 
@@ -115,7 +123,7 @@ def _ivr_exited(h: Mapping[str, Any], at: float) -> AmiEvent:
         call_id=_req(h, "CallId"),
         ivr_path=_opt(h, "IvrPath"),
         skill=_opt(h, "Skill"),
-        priority=_int(h, "Priority"),
+        priority=_int(h, "CallPriority"),
         agi_status=_opt(h, "AgiStatus"),
     )
 
@@ -125,9 +133,9 @@ def _queued(h: Mapping[str, Any], at: float) -> AmiEvent:
         at=at,
         call_id=_req(h, "CallId"),
         skill=_req(h, "Skill"),
-        priority=_int(h, "Priority"),
+        priority=_int(h, "CallPriority"),
         channel=_req(h, "Channel"),
-        caller=_opt(h, "CallerIDNum"),
+        caller=_opt(h, "Caller"),
     )
 
 

@@ -142,7 +142,7 @@ async def test_malformed_and_unknown_ami_events_are_ignored(
             "UserEvent": "HotlineQueued",
             "CallId": "x2",
             "Skill": "general",
-            "Priority": "high",
+            "CallPriority": "high",
             "Channel": "Local/x",
         }
     )

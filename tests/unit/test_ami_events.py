@@ -16,7 +16,7 @@ def test_user_event_is_typed_with_asterisk_timestamp() -> None:
             "UserEvent": "HotlineQueued",
             "CallId": "1.2",
             "Skill": "consult",
-            "Priority": "3",
+            "CallPriority": "3",
             "Channel": "PJSIP/x-1",
             "Timestamp": "1700000000.5",
         },
@@ -25,6 +25,25 @@ def test_user_event_is_typed_with_asterisk_timestamp() -> None:
     assert ev == CallQueuedInAsterisk(
         at=1700000000.5, call_id="1.2", skill="consult", priority=3, channel="PJSIP/x-1", caller=""
     )
+
+
+def test_channel_snapshot_headers_repeated_by_a_user_event_take_our_value() -> None:
+    # What Asterisk sends for UserEvent(HotlineQueued,...) raised on the caller's channel.
+    ev = parse_event(
+        {
+            "Event": "UserEvent",
+            "UserEvent": "HotlineQueued",
+            "Channel": ["Local/12345@citizen-0;2", "Local/12345@citizen-0;2"],
+            "Priority": "1",
+            "CallId": "1.1",
+            "Skill": "consult",
+            "CallPriority": "2",
+            "Caller": "138",
+        },
+        received_at=1.0,
+    )
+    assert isinstance(ev, CallQueuedInAsterisk)
+    assert (ev.channel, ev.priority, ev.caller) == ("Local/12345@citizen-0;2", 2, "138")
 
 
 def test_header_names_are_case_insensitive_and_receive_time_is_the_fallback() -> None:
@@ -50,7 +69,7 @@ def test_unknown_events_are_ignored() -> None:
             "CallId": "1",
             "Skill": "g",
             "Channel": "c",
-            "Priority": "high",
+            "CallPriority": "high",
         },
         {"Event": "UserEvent", "UserEvent": "HotlineAgentAnswered", "CallId": "1"},
         {"Event": "Hangup"},
