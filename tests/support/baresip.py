@@ -137,7 +137,7 @@ class BaresipPhone:
         if self._sock is None:
             raise BaresipError(f"baresip control port {self.ctrl_port} never opened")
         self._sock.settimeout(None)
-        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read, args=(self._sock,), daemon=True).start()
         # Registration may have happened before we connected: ask Asterisk-side state instead
         # of relying on the REGISTER_OK event alone.
         while time.monotonic() < deadline:
@@ -151,12 +151,11 @@ class BaresipPhone:
             return True
         return "200 OK" in self.log_tail(200) and "[1 binding]" in self.log_tail(200)
 
-    def _read(self) -> None:
-        assert self._sock is not None
+    def _read(self, sock: socket.socket) -> None:
         buf = b""
         while True:
             try:
-                chunk = self._sock.recv(65536)
+                chunk = sock.recv(65536)
             except OSError:
                 return
             if not chunk:
