@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from acd.core import AcdError
 from aiohttp import web
 
+from acd.core import AcdError
 from agents.services import AgentService, UnknownAgent
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable, Mapping
 
 from acd.events import AgentLoggedIn, AgentLoggedOut, AgentNotReady, AgentReady
-
 from acd.services import AcdService
 from hotline.config import AgentSeed
 

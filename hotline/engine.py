@@ -9,19 +9,16 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
-from acd.core import Acd, AcdPolicy
-from acd.events import Tick
-from acd.state import RedisAcdStore
 from aiohttp import web
-from tickets.migrate import upgrade
-from tickets.persistence import CallRecordStore
-from tickets.services import CallRecordService
 
 from acd.ami.client import AmiClient
 from acd.calltracker import CallTracker
 from acd.consumers import AmiConsumer
+from acd.core import Acd, AcdPolicy
+from acd.events import Tick
 from acd.notifier import AcdNotifier
 from acd.services import AcdService
+from acd.state import RedisAcdStore
 from agents.resources import make_app
 from agents.services import AgentService
 from hotline.bus import EventBus
@@ -29,6 +26,9 @@ from hotline.config import Config
 from hotline.secrets import api_token, stored_secret
 from ivr.flow import MenuFlow
 from ivr.server import FastAgiServer
+from tickets.migrate import upgrade
+from tickets.persistence import CallRecordStore
+from tickets.services import CallRecordService
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from tickets.persistence import CallRecordStore
 
 from tests.conftest import EngineProcess
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
+from tickets.persistence import CallRecordStore
 from tickets.records import CallOutcome, CallRecord
 
 pytestmark = pytest.mark.asterisk

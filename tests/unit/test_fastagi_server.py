@@ -17,9 +17,7 @@ def free_port() -> int:
 
 async def converse(port: int, script: str, replies: int) -> list[str]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(
-        f"agi_network: yes\nagi_network_script: {script}\nagi_uniqueid: 1.1\n\n".encode()
-    )
+    writer.write(f"agi_network: yes\nagi_network_script: {script}\nagi_uniqueid: 1.1\n\n".encode())
     commands = []
     for _ in range(replies):
         line = await asyncio.wait_for(reader.readline(), 5)
