@@ -8,7 +8,8 @@ Rules
 Agents (``AGENT_TRANSITIONS`` is the whole table; an agent not logged in is ``logged_out`` and
 is not kept):
 
-- ``AgentLoggedIn`` -> ``not_ready`` (reason ``login``). Skills are (name, level 1..10) pairs.
+- ``AgentLoggedIn`` -> ``not_ready`` (reason ``login``). Skills are (name, level 1..10) pairs;
+  level 1 is the best (as in the roster files: ``zh:1;social:2``).
 - ``AgentReady`` from ``not_ready`` or ``wrap_up`` -> ``ready``.
 - ``AgentNotReady`` from ``ready``, ``not_ready`` or ``wrap_up`` -> ``not_ready`` (the reason
   given). Refused while ``ringing`` or ``on_call``: the call has to end first.
@@ -28,7 +29,7 @@ ahead of every call of its priority queued after it, and it is offered to anothe
 
 Matching runs after every change that can free an agent or add a call. Waiting calls are taken
 in service order (priority, higher first; then the queue sequence, FIFO) and each goes to the
-ready agent with its skill at the highest level, then the longest idle, then the lowest
+ready agent with its skill at the best level (lowest number), then the longest idle, then the lowest
 agent_id (so the outcome never depends on dict order). A call whose skill has no ready agent
 does not hold up later calls of other skills. An agent has at most one call at a time.
 
@@ -480,7 +481,7 @@ class Acd:
             able = [a for a in ready if a.level(call.skill) > 0]
             if not able:
                 continue
-            agent = min(able, key=lambda a: (-a.level(call.skill), a.idle_since, a.agent_id))
+            agent = min(able, key=lambda a: (a.level(call.skill), a.idle_since, a.agent_id))
             ready.remove(agent)
             call.state, call.agent_id = CallState.OFFERED, agent.agent_id
             out.append(

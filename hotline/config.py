@@ -140,6 +140,7 @@ class AgentSeed(_Section):
     sip_password: str = ""
     """Password of the PJSIP endpoint <id>; empty: no endpoint is generated."""
     skills: dict[str, int] = Field(default_factory=lambda: {"general": 1})
+    """Skill -> level, 1 (best) to 10; the ACD offers a call to the best level first."""
 
     @property
     def dial_string(self) -> str:

@@ -272,10 +272,11 @@ def test_call_without_a_skilled_agent_does_not_hold_up_others(acd: Acd) -> None:
 
 
 def test_best_level_then_longest_idle_then_agent_id(acd: Acd) -> None:
-    ready_agent(acd, "b", at=1.0, general=5)
-    ready_agent(acd, "a", at=2.0, general=5)
-    ready_agent(acd, "c", at=0.0, general=3)  # idle longest, but a lower level
-    ready_agent(acd, "z", at=1.0, general=5)  # ties with "b" on level and idle time
+    # Level 1 is the best; 3 is a weaker level of the same skill.
+    ready_agent(acd, "b", at=1.0, general=1)
+    ready_agent(acd, "a", at=2.0, general=1)
+    ready_agent(acd, "c", at=0.0, general=3)  # idle longest, but a weaker level
+    ready_agent(acd, "z", at=1.0, general=1)  # ties with "b" on level and idle time
     calls = [f"c{n}" for n in range(4)]
     got = [offers(acd.handle(queued(call_id, 10.0 + n)))[0] for n, call_id in enumerate(calls)]
     assert got == [("c0", "b"), ("c1", "z"), ("c2", "a"), ("c3", "c")]
@@ -470,8 +471,8 @@ def test_caller_hang_up_of_an_unknown_call_is_refused(acd: Acd) -> None:
 def _busy_centre() -> tuple[Acd, list[Event]]:
     """An ACD mid-flow (waiting, ringing, on-call, wrap-up) and the events that follow."""
     acd = Acd(AcdPolicy(ring_timeout_s=9.0, wrapup_s=5.0))
-    ready_agent(acd, "a", at=0.0, general=2, tax=1)
-    ready_agent(acd, "b", at=1.0, general=1)
+    ready_agent(acd, "a", at=0.0, general=1, tax=1)
+    ready_agent(acd, "b", at=1.0, general=2)
     acd.handle(login("c", 1.5, tax=7))
     acd.handle(queued("c1", 2.0))
     acd.handle(queued("c2", 3.0, skill="tax"))

@@ -49,9 +49,9 @@ def draw_event(data: st.DataObject, acd: Acd, at: float) -> Event:
         return data.draw(st.sampled_from(CALLS)), data.draw(st.sampled_from(AGENTS))
 
     def pick_agent(*states: str) -> str:
-        pool = [a["agent_id"] for a in snap["agents"] if a["state"] in states]
-        if not states:  # logging in: an agent not logged in fits
-            pool = sorted(set(AGENTS) - {a["agent_id"] for a in snap["agents"]})
+        present: list[str] = [a["agent_id"] for a in snap["agents"] if a["state"] in states]
+        # Logging in (no states given): an agent not logged in fits.
+        pool = present if states else sorted(set(AGENTS) - {a.agent_id for a in acd.agents()})
         return data.draw(st.sampled_from(pool if fitting and pool else AGENTS))
 
     call_id = data.draw(st.sampled_from(CALLS))

@@ -1,0 +1,59 @@
+"""State that survives: kill -9 the engine with callers on hold; nothing is lost, order is kept.
+
+The callers wait on music on hold inside Asterisk, the queue and agent state sit in Redis. A new
+engine process restores the queue from Redis, reconciles it with the channels Asterisk still
+has, and serves the callers in the order they first queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.conftest import EngineProcess
+from tests.integration.test_call_path import wait_record
+from tests.support.calls import AmiTestClient, mqtt_collector
+from tickets.records import CallOutcome
+
+pytestmark = pytest.mark.asterisk
+
+CALLERS = ["13911110001", "13911110002", "13911110003"]
+
+
+async def test_kill_9_with_callers_on_hold_loses_no_call_and_keeps_their_order(
+    engine: EngineProcess,
+) -> None:
+    ami = AmiTestClient(engine.cfg)
+    await ami.connect()
+    try:
+        async with mqtt_collector(engine.cfg) as mqtt:
+            queued: list[tuple[str, str]] = []  # (call id, channel) in queue order
+            for caller in CALLERS:  # nobody is logged in: all three wait on hold
+                await ami.call_12345(caller, dtmf="1", dtmf_delay=1)
+                _t, arrived = await mqtt.wait_for(
+                    "/arrived", pred=lambda p, c=caller: p["caller"] == c
+                )
+                _t, q = await mqtt.wait_for(f"/calls/{arrived['call_id']}/queued", timeout=20)
+                queued.append((arrived["call_id"], q["channel"]))
+            waiting = [w["call_id"] for w in engine.status()["waiting"]]
+            assert waiting == [c for c, _ in queued], waiting
+
+            engine.stop(kill=True)  # SIGKILL: no clean shutdown, nothing flushed on the way out
+            await asyncio.sleep(1.0)
+            engine.start()
+            waiting = [w["call_id"] for w in engine.status()["waiting"]]
+            assert waiting == [c for c, _ in queued], f"queue after restart: {waiting}"
+
+            # One agent serves them one by one: the answers come in the original order.
+            engine.agent("1001", "login")
+            engine.agent("1001", "ready")
+            for call_id, channel in queued:
+                await mqtt.wait_for(f"/calls/{call_id}/answered", timeout=30)
+                await ami.hangup(channel)
+                record = await wait_record(engine, call_id)
+                assert record.outcome is CallOutcome.ANSWERED and record.agent_id == "1001"
+            answered = [t.split("/")[-2] for t in mqtt.topics() if t.endswith("/answered")]
+            assert answered == [c for c, _ in queued], answered
+    finally:
+        ami.close()

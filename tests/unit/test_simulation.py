@@ -1,0 +1,246 @@
+"""The simulator around the real ACD core: Erlang C agreement, invariants, hand-computed traces."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acd.core import AcdPolicy
+from acd.erlang import average_speed_of_answer, erlang_c, service_level
+from acd.simulation import (
+    AgentGroup,
+    CallRecord,
+    Scenario,
+    SimulationResult,
+    TraceCall,
+    simulate,
+)
+
+# --- (a) M/M/c: the simulation agrees with Erlang C -------------------------------------------
+
+N_AGENTS, LOAD, HANDLE_S = 10, 8.0, 180.0  # 80 % occupancy, P(wait) ~ 0.41, SL(15 s) ~ 0.65
+REPLICATIONS, HOURS = 12, 50
+
+
+def test_mmc_agrees_with_erlang_c() -> None:
+    """Independent replications, each 50 h after a 1 h warm-up (~8,000 calls).
+
+    Why the tolerance: waits of successive calls are strongly correlated, so a binomial error
+    bar for one long run would be far too narrow. Independent replications (different seeds)
+    are independent samples of the same quantity, so their spread gives an honest standard
+    error of the mean (about 0.03 per replication here, so ~0.009 for 12). A correct simulator
+    is within 4 standard errors of Erlang C except with probability ~6e-5 (t with 11 degrees
+    of freedom: ~2e-3; the seeds are fixed, so the test is deterministic either way). The error
+    bar must also be small (< 0.015), so a broken, noisy simulator cannot pass with wide bars,
+    and 4 SE is narrow enough to catch a bias such as offering to one agent too few, or
+    answering one tick late (both move P(wait) by 0.05 or more).
+    """
+    rate = LOAD / HANDLE_S
+    runs = [
+        simulate(
+            Scenario(
+                agents=(AgentGroup(N_AGENTS),),
+                arrival_rate_per_s={"general": rate},
+                mean_handle_s=HANDLE_S,
+                duration_s=3600.0 * (HOURS + 1),
+                warmup_s=3600.0,  # the centre starts empty; Erlang C is the steady state
+                tick_interval_s=60.0,  # no wrap-up: ticks change nothing, keep them cheap
+                seed=seed,
+            )
+        )
+        for seed in range(REPLICATIONS)
+    ]
+    assert all(r.abandoned == 0 and r.waiting == 0 for r in runs)
+    checks = [
+        ("P(wait)", [r.p_wait for r in runs], erlang_c(N_AGENTS, LOAD), 0.015),
+        ("SL 15 s", [r.service_level for r in runs], service_level(N_AGENTS, rate, HANDLE_S, 15),
+         0.015),
+        ("ASA", [r.asa_s for r in runs], average_speed_of_answer(N_AGENTS, rate, HANDLE_S), 3.0),
+        ("occupancy", [r.occupancy for r in runs], LOAD / N_AGENTS, 0.005),
+    ]  # fmt: skip
+    for name, values, theory, max_se in checks:
+        mean = statistics.fmean(values)
+        se = statistics.stdev(values) / len(values) ** 0.5
+        assert se < max_se, f"{name}: standard error {se:.4f} too wide to test anything"
+        assert abs(mean - theory) <= 4 * se, f"{name}: sim {mean:.4f} vs Erlang {theory:.4f}"
+
+
+# --- (b) invariants ---------------------------------------------------------------------------
+
+
+def busy_scenario(seed: int = 7, **changes: object) -> Scenario:
+    """Everything at once: two skills, a generalist group, abandonment, wrap-up, ring time,
+    ring-no-answer, priority trace calls, overload so queues form."""
+    sc = Scenario(
+        agents=(
+            AgentGroup(3, (("water", 5),)),
+            AgentGroup(2, (("tax", 5),)),
+            AgentGroup(2, (("tax", 2), ("water", 2))),
+        ),
+        arrival_rate_per_s={"water": 1 / 40, "tax": 1 / 60},
+        trace=tuple(TraceCall(600.0 + 300 * i, "water", 5, 200.0, 120.0) for i in range(6)),
+        mean_handle_s=200.0,
+        mean_patience_s=90.0,
+        ring_s=3.0,
+        ring_no_answer_p=0.1,
+        rna_recovery_s=30.0,
+        policy=AcdPolicy(ring_timeout_s=15.0, wrapup_s=10.0),
+        duration_s=4 * 3600.0,
+        seed=seed,
+    )
+    return replace(sc, **changes)  # type: ignore[arg-type]
+
+
+def check_invariants(sc: Scenario, r: SimulationResult) -> None:
+    skills = {}
+    n = 0
+    for group in sc.agents:
+        for _ in range(group.count):
+            n += 1
+            skills[f"a{n:05d}"] = {name for name, _ in group.skills}
+    by_agent: dict[str, list[CallRecord]] = defaultdict(list)
+    for c in r.calls:
+        # Exactly one fate: answered, abandoned, or still waiting at the end.
+        assert c.answered_at is None or c.abandoned_at is None
+        if c.answered_at is not None:
+            assert c.agent_id is not None and c.skill in skills[c.agent_id]
+            assert c.answered_at >= c.queued_at + sc.ring_s
+            by_agent[c.agent_id].append(c)
+        elif c.abandoned_at is not None:
+            assert c.abandoned_at >= c.queued_at and c.ended_at is None
+        else:
+            assert not sc.drain and c.ended_at is None
+    assert r.offered == r.answered + r.abandoned + r.waiting
+    # No agent ever has two calls: each agent's calls follow one another, with the wrap-up
+    # (and the ring of the next call) in between.
+    for calls in by_agent.values():
+        calls.sort(key=lambda c: c.answered_at or 0.0)
+        for before, after in zip(calls, calls[1:], strict=False):
+            assert before.ended_at is not None and after.answered_at is not None
+            gap = sc.policy.wrapup_s + sc.ring_s
+            assert after.answered_at >= before.ended_at + gap - 1e-9
+
+
+def test_invariants_hold_in_a_busy_centre() -> None:
+    sc = busy_scenario()
+    r = simulate(sc)
+    check_invariants(sc, r)
+    # The scenario really exercises what it claims to.
+    assert r.abandoned > 0 and r.answered > 100
+    assert any(c.offers > 1 for c in r.calls)  # ring-no-answer, offered again
+    assert 0 < r.service_level < 1 and 0 < r.occupancy <= 1
+
+
+def test_without_drain_calls_are_left_waiting_at_the_end() -> None:
+    sc = busy_scenario(drain=False, mean_patience_s=None, arrival_rate_per_s={"water": 1 / 10})
+    r = simulate(sc)
+    check_invariants(sc, r)
+    assert r.waiting > 0 and r.end_at == sc.duration_s
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    wrapup=st.sampled_from([0.0, 5.0, 30.0]),
+    ring=st.sampled_from([0.0, 4.0]),
+    rna=st.sampled_from([0.0, 0.3]),
+    patience=st.sampled_from([None, 20.0, 300.0]),
+    drain=st.booleans(),
+)
+def test_invariants_hold_for_any_mix(
+    seed: int, wrapup: float, ring: float, rna: float, patience: float | None, drain: bool
+) -> None:
+    sc = busy_scenario(
+        seed=seed,
+        policy=AcdPolicy(ring_timeout_s=15.0, wrapup_s=wrapup),
+        ring_s=ring,
+        ring_no_answer_p=rna,
+        mean_patience_s=patience,
+        drain=drain,
+        duration_s=3600.0,
+    )
+    check_invariants(sc, simulate(sc))
+
+
+def figures(r: SimulationResult) -> tuple[object, ...]:
+    return (r.calls, r.end_at, r.service_level, r.asa_s, r.occupancy, r.events, r.decisions)
+
+
+def test_same_seed_same_results_other_seed_other_results() -> None:
+    sc = busy_scenario(duration_s=3600.0)
+    first = simulate(sc)
+    assert figures(simulate(sc)) == figures(first)
+    assert figures(simulate(replace(sc, seed=8))) != figures(first)
+
+
+# --- (c) traces with waits worked out by hand -------------------------------------------------
+
+
+def trace_waits(sc: Scenario) -> list[float]:
+    r = simulate(sc)
+    return [c.wait_s(r.end_at) for c in r.calls]
+
+
+ONE_AGENT = (AgentGroup(1),)
+THREE_CALLS = tuple(TraceCall(float(t), "general", 0, 10.0) for t in (0, 1, 2))
+
+
+def test_one_agent_three_calls_queue_behind_each_other() -> None:
+    # Answered at 0, 10, 20: waits 0, 9, 18.
+    sc = Scenario(agents=ONE_AGENT, trace=THREE_CALLS, duration_s=100.0)
+    r = simulate(sc)
+    assert [c.wait_s(r.end_at) for c in r.calls] == [0.0, 9.0, 18.0]
+    assert [c.ended_at for c in r.calls] == [10.0, 20.0, 30.0]
+    assert (r.answered, r.abandoned, r.max_wait_s, r.asa_s) == (3, 0, 18.0, 9.0)
+    assert r.service_level == pytest.approx(2 / 3)  # 18 s is over the 15 s target
+    assert r.occupancy == pytest.approx(30 / 100)
+
+
+def test_wrap_up_and_ring_time_add_up() -> None:
+    # Wrap-up 3 s (ticks every 1 s land exactly on its end): answered 0, 13, 26.
+    wrap = Scenario(agents=ONE_AGENT, trace=THREE_CALLS, duration_s=100.0,
+                    policy=AcdPolicy(ring_timeout_s=15.0, wrapup_s=3.0))  # fmt: skip
+    assert trace_waits(wrap) == [0.0, 12.0, 24.0]
+    # Ring 2 s before each answer: answered 2, 14, 26.
+    ring = Scenario(agents=ONE_AGENT, trace=THREE_CALLS, duration_s=100.0, ring_s=2.0)
+    assert trace_waits(ring) == [2.0, 13.0, 24.0]
+
+
+def test_priority_and_patience() -> None:
+    calls = (
+        TraceCall(0.0, "general", 0, 10.0),
+        TraceCall(1.0, "general", 0, 10.0, patience_s=5.0),  # gives up at 6
+        TraceCall(2.0, "general", 0, 10.0),
+        TraceCall(3.0, "general", 9, 10.0),  # jumps the queue: answered at 10
+    )
+    r = simulate(Scenario(agents=ONE_AGENT, trace=calls, duration_s=100.0))
+    assert [c.abandoned_at for c in r.calls] == [None, 6.0, None, None]
+    assert [c.answered_at for c in r.calls] == [0.0, None, 20.0, 10.0]
+    assert [c.wait_s(r.end_at) for c in r.calls] == [0.0, 5.0, 18.0, 7.0]
+    assert (r.offered, r.answered, r.abandoned) == (4, 3, 1)
+
+
+def test_skills_route_to_the_right_agent() -> None:
+    agents = (AgentGroup(1, (("tax", 1),)), AgentGroup(1, (("water", 1),)))
+    calls = (TraceCall(0.0, "water", 0, 10.0), TraceCall(0.0, "water", 0, 10.0),
+             TraceCall(1.0, "tax", 0, 10.0))  # fmt: skip
+    r = simulate(Scenario(agents=agents, trace=calls, duration_s=100.0))
+    assert [(c.agent_id, c.answered_at) for c in r.calls] == [
+        ("a00002", 0.0),
+        ("a00002", 10.0),  # waits for the water agent; the idle tax agent cannot take it
+        ("a00001", 1.0),
+    ]
+
+
+def test_bad_scenarios_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Scenario(agents=ONE_AGENT, ring_s=20.0)  # rings longer than the ring timeout
+    with pytest.raises(ValueError):
+        Scenario(agents=ONE_AGENT, warmup_s=10.0, duration_s=5.0)
+    with pytest.raises(ValueError):
+        Scenario(agents=ONE_AGENT, arrival_rate_per_s={"general": -1.0})
