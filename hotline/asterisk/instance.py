@@ -109,6 +109,7 @@ class ManagedAsterisk:
                 "Asterisk instance %s was running; restarting it", self.cfg.asterisk.instance
             )
             self.stop()
+        self._check_ports_free()
         ensure_prompts(self.root, Path(__file__).resolve().parents[2] / "asterisk-config/sounds")
         self.install_config()
         self._mount_proc()
@@ -122,6 +123,24 @@ class ManagedAsterisk:
                 start_new_session=True,  # survives `hotline asterisk start` exiting
             )
         self._wait_ready()
+
+    def _check_ports_free(self) -> None:
+        """Another process on our AMI port would answer our login: say so instead of timing out."""
+        with socket.socket() as s:
+            s.settimeout(1)
+            if s.connect_ex((self.cfg.ami.host, self.cfg.ami.port)) == 0:
+                raise AsteriskStartError(
+                    f"ami.port: {self.cfg.ami.host}:{self.cfg.ami.port} is already in use by another "
+                    "process (another Asterisk?); stop it or choose another port"
+                )
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((self.cfg.asterisk.sip_bind, self.cfg.asterisk.sip_port))
+            except OSError as exc:
+                raise AsteriskStartError(
+                    f"asterisk.sip_port: cannot use {self.cfg.asterisk.sip_bind}:"
+                    f"{self.cfg.asterisk.sip_port} for SIP: {exc}"
+                ) from None
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.cfg.asterisk.start_timeout_s
