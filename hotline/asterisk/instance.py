@@ -130,7 +130,7 @@ class ManagedAsterisk:
             s.settimeout(1)
             if s.connect_ex((self.cfg.ami.host, self.cfg.ami.port)) == 0:
                 raise AsteriskStartError(
-                    f"ami.port: {self.cfg.ami.host}:{self.cfg.ami.port} is already in use by another "
+                    f"ami.port: {self.cfg.ami.host}:{self.cfg.ami.port} is in use by another "
                     "process (another Asterisk?); stop it or choose another port"
                 )
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
