@@ -66,6 +66,8 @@ class AcdService:
         self._lock = asyncio.Lock()
         self.legs: dict[str, AgentLeg] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.observers: list[Callable[[Any], None]] = []
+        """Called with every decision of the core (metrics, wallboards)."""
 
     # -- state -----------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -98,6 +100,11 @@ class AcdService:
                 self._forget_legs(event)
             await self._save()
         for decision in decisions:
+            for observer in self.observers:
+                try:
+                    observer(decision)
+                except Exception:  # an observer's bug must not stop the calls
+                    log.exception("ACD observer failed on %r", decision)
             self._execute(decision)
         return list(decisions)
 

@@ -164,7 +164,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(req, timeout=5) as resp:
-            print(json.dumps(json.load(resp), indent=2, ensure_ascii=False))
+            data = json.load(resp)
+        if args.json:
+            print(json.dumps(data, indent=2, ensure_ascii=False))
+        else:
+            from hotline.statusview import format_status
+
+            print(format_status(data))
     except (urllib.error.URLError, OSError) as exc:
         print(f"the engine is not answering at {url}: {exc}", file=sys.stderr)
         return 3
@@ -198,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     conf = sub.add_parser("config", help="check or show the configuration")
     conf.add_argument("action", choices=["check", "show"])
     conf.set_defaults(func=cmd_config)
-    sub.add_parser("status", help="what the running engine is doing").set_defaults(func=cmd_status)
+    status = sub.add_parser("status", help="what the running engine is doing")
+    status.add_argument("--json", action="store_true", help="the raw status JSON")
+    status.set_defaults(func=cmd_status)
     return parser
 
 

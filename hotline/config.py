@@ -111,6 +111,9 @@ class AcdConfig(_Section):
     """After-call work before the agent is offered the next call."""
     default_skill: str = "general"
     tick_s: float = Field(default=0.5, gt=0, le=10)
+    """How often the ACD checks timers (wrap-up ends, thresholds)."""
+    metrics_publish_s: float = Field(default=15.0, gt=0, le=900)
+    """How often the per-skill figures of the current 15-minute interval go out on MQTT."""
 
 
 class IvrConfig(_Section):

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -15,7 +17,8 @@ from acd.ami.client import AmiClient
 from acd.calltracker import CallTracker
 from acd.consumers import AmiConsumer
 from acd.core import Acd, AcdPolicy
-from acd.events import Tick
+from acd.events import AgentStateChanged, Tick
+from acd.metrics import ALL, MetricsBook, interval_start
 from acd.notifier import AcdNotifier
 from acd.services import AcdService
 from acd.state import RedisAcdStore
@@ -28,9 +31,17 @@ from ivr.flow import MenuFlow
 from ivr.server import FastAgiServer
 from tickets.migrate import upgrade
 from tickets.persistence import CallRecordStore
+from tickets.records import CallRecord
 from tickets.services import CallRecordService
 
 log = logging.getLogger(__name__)
+CENTRE_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def day_start(ts: float) -> float:
+    """Midnight (China time) of the day `ts` falls in: "today" for a 12345 centre."""
+    local = datetime.fromtimestamp(ts, CENTRE_TZ)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 class StartupError(Exception):
@@ -65,12 +76,14 @@ class Engine:
             action_timeout_s=cfg.ami.action_timeout_s,
         )
         self.agents = AgentService(self.service, {a.id: a for a in cfg.agents})
+        self.metrics = MetricsBook()
+        self.service.observers.append(self._observe)
         self.consumer = AmiConsumer(
             self.ami,
             self.service,
             self.service.tracker,
             AcdNotifier(self.bus),
-            self.records.record,
+            self._record,
         )
         self.fastagi = FastAgiServer(
             {"ivr": MenuFlow(cfg.ivr, cfg.acd.default_skill)},
@@ -81,6 +94,51 @@ class Engine:
         self._tasks: list[asyncio.Task[Any]] = []
         self._http: web.AppRunner | None = None
 
+    def _observe(self, decision: Any) -> None:
+        if isinstance(decision, AgentStateChanged):
+            self.metrics.agent_state(decision.agent_id, str(decision.state), decision.at)
+
+    async def _record(self, record: CallRecord) -> None:
+        self.metrics.add_record(record)
+        await self.records.record(record)
+
+    def metrics_now(self) -> dict[str, Any]:
+        now = time.time()
+        day = day_start(now)
+        today = [
+            self.metrics.totals(day, day + 86400, skill).to_json()
+            for skill in sorted({ALL, *self.metrics.skills(interval_start(now))})
+        ]
+        return {
+            "interval": [f.to_json() for f in self.metrics.current(now)],
+            "today": today,
+        }
+
+    async def _publish_metrics(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.acd.metrics_publish_s)
+            figures = self.metrics_now()
+            for current in figures["interval"]:
+                skill = current["skill"]
+                day = next((d for d in figures["today"] if d["skill"] == skill), None)
+                name = "all" if skill == ALL else skill
+                self.bus.publish(("metrics", name), {"interval": current, "today": day})
+            self.metrics.forget_before(day_start(time.time()) - 86400)
+
+    async def _load_todays_records(self) -> None:
+        start = day_start(time.time())
+        try:
+            records = await asyncio.to_thread(
+                self.records.store.list_between,
+                datetime.fromtimestamp(start, UTC),
+                datetime.fromtimestamp(start + 86400, UTC),
+            )
+        except Exception as exc:  # the store may be away; figures restart from zero
+            log.warning("could not load today's call records for the metrics: %s", exc)
+            return
+        for record in records:
+            self.metrics.add_record(record)
+
     def status(self) -> dict[str, Any]:
         return {
             "ami_connected": self.ami.connected.is_set(),
@@ -90,6 +148,7 @@ class Engine:
             "calls_in_progress": len(self.service.tracker.calls),
             "ivr_sessions": self.fastagi.sessions,
             "malformed_ami_events": self.ami.malformed_events,
+            "metrics": self.metrics_now(),
         }
 
     async def start(self) -> None:
@@ -132,8 +191,10 @@ class Engine:
             raise StartupError(
                 f"http.port: cannot listen on {cfg.http.host}:{cfg.http.port}: {exc}"
             ) from None
+        await self._load_todays_records()
         await self.ami.start()
         for coro in (
+            self._publish_metrics(),
             self.bus.run(),
             self.consumer.run(),
             self._tick(),

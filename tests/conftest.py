@@ -72,6 +72,7 @@ topic_prefix = "hotline-test-{RUN_ID}"
 ring_timeout_s = 8
 wrapup_s = 1
 tick_s = 0.2
+metrics_publish_s = 1
 
 [ivr]
 digit_timeout_s = 3

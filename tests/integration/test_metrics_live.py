@@ -1,0 +1,64 @@
+"""Live service metrics: a real call shows up in the per-skill figures on MQTT and in
+`hotline status`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.conftest import EngineProcess
+from tests.integration.test_call_path import arrived_call_id, wait_record
+from tests.support.calls import AmiTestClient, mqtt_collector
+
+pytestmark = pytest.mark.asterisk
+
+
+@pytest.fixture
+async def ami(engine: EngineProcess) -> AsyncIterator[AmiTestClient]:
+    client = AmiTestClient(engine.cfg)
+    await client.connect()
+    yield client
+    client.close()
+
+
+async def test_an_answered_call_counts_in_the_interval_figures(
+    engine: EngineProcess, ami: AmiTestClient
+) -> None:
+    async with mqtt_collector(engine.cfg) as mqtt:
+        engine.agent("1001", "login")
+        engine.agent("1001", "ready")
+        await ami.call_12345("13822220000", dtmf="1")
+        call_id = await arrived_call_id(mqtt, "13822220000")
+        _t, queued = await mqtt.wait_for(f"/calls/{call_id}/queued")
+        await mqtt.wait_for(f"/calls/{call_id}/answered", timeout=30)
+        await ami.hangup(queued["channel"])
+        record = await wait_record(engine, call_id)
+        assert record.wait_s is not None
+
+        def counted(p: dict[str, object]) -> bool:
+            interval = p["interval"]
+            return isinstance(interval, dict) and int(str(interval["answered"])) >= 1
+
+        _t, figures = await mqtt.wait_for("/metrics/consult", pred=counted, timeout=10)
+    interval = figures["interval"]
+    assert interval["offered"] >= 1 and interval["answered"] >= 1
+    assert interval["service_level"] is not None and interval["asa_s"] is not None
+    assert figures["today"]["offered"] >= interval["offered"]
+
+    env = dict(os.environ, HOTLINE_CONFIG=str(engine.setup.path))
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "hotline", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "this 15-minute interval" in out.stdout and "consult" in out.stdout, out.stdout
+    assert "agents:" in out.stdout
