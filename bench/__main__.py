@@ -11,7 +11,9 @@ import bench
 
 
 def main(argv: list[str]) -> None:
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
+    )
     wanted = argv or names
     unknown = sorted(set(wanted) - set(names))
     if unknown:

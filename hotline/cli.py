@@ -5,7 +5,8 @@ hotline engine             run the engine only (Asterisk already running)
 hotline asterisk build|start|stop|status|install-config|cli CMD
 hotline db upgrade         migrate the ticket store
 hotline config check|show  validate / print the effective configuration
-hotline status             ask the running engine what it is doing
+hotline status [--json]    ask the running engine what it is doing
+hotline staffing --date D  agents needed per half hour (Erlang C from the call records)
 """
 
 from __future__ import annotations
@@ -177,6 +178,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staffing(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+    from datetime import date
+
+    from acd.staffing import format_plan, history_window, plan_day
+    from tickets.persistence import CallRecordStore
+
+    cfg = _load(args)
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        print(f"--date: {args.date!r} is not a date like 2026-10-15", file=sys.stderr)
+        return 2
+    start, end = history_window(day, args.history_days)
+    store = CallRecordStore(cfg.database_url, cfg.spool_dir)
+    try:
+        records = store.list_between(start, end)
+    finally:
+        store.dispose()
+    plan = plan_day(day, records, goal=args.goal, wrapup_s=cfg.acd.wrapup_s)
+    if args.json:
+        print(json.dumps(asdict(plan), default=str, indent=2))
+    else:
+        print(format_plan(plan))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hotline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -204,6 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
     conf = sub.add_parser("config", help="check or show the configuration")
     conf.add_argument("action", choices=["check", "show"])
     conf.set_defaults(func=cmd_config)
+    staffing = sub.add_parser(
+        "staffing", help="agents needed per half hour for a day (Erlang C, 15 s target)"
+    )
+    staffing.add_argument("--date", required=True, help="the day to plan, YYYY-MM-DD")
+    staffing.add_argument("--goal", type=float, default=0.95, help="service level goal (0.95)")
+    staffing.add_argument(
+        "--history-days", type=int, default=56, help="days of call records to learn from (56)"
+    )
+    staffing.add_argument("--json", action="store_true")
+    staffing.set_defaults(func=cmd_staffing)
     status = sub.add_parser("status", help="what the running engine is doing")
     status.add_argument("--json", action="store_true", help="the raw status JSON")
     status.set_defaults(func=cmd_status)
