@@ -14,40 +14,20 @@ Erlang C's fewest agents holding the goal (e.g. 95 %) within the target (15 s).
 
 from __future__ import annotations
 
-import enum
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
-
 from acd.erlang import agents_for_service_level, service_level
+from hotline.daytypes import DayType, day_type
 from tickets.records import CallRecord
 
 CENTRE_TZ = ZoneInfo("Asia/Shanghai")
 SLOT_S = 30 * 60
 SLOTS_PER_DAY = 48
 MIN_ANSWERED_FOR_SLOT_AHT = 10
-
-
-class DayType(enum.StrEnum):
-    WORKDAY = "workday"
-    REST_DAY = "rest_day"
-    HOLIDAY = "holiday"
-    MAKEUP_WORKDAY = "makeup_workday"
-
-
-def day_type(day: date) -> DayType:
-    """The day's type from the national calendar (ValueError outside the package's years)."""
-    try:
-        on_holiday, name = chinese_calendar.get_holiday_detail(day)
-    except NotImplementedError as exc:
-        raise ValueError(f"{day}: outside the years chinese-calendar knows ({exc})") from None
-    if on_holiday:
-        return DayType.HOLIDAY if name else DayType.REST_DAY
-    return DayType.MAKEUP_WORKDAY if day.weekday() >= 5 else DayType.WORKDAY
 
 
 @dataclass(frozen=True)
