@@ -9,6 +9,7 @@ Outcome rules:
 - hung up before it was queued            -> abandoned_ivr
 - queued, hung up before an agent answered -> abandoned_queue
 - an agent answered                        -> answered (or transferred, once transfers exist)
+- out of hours, a message was left         -> voicemail
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from acd.ami.events import (
     CallQueuedInAsterisk,
     ChannelHungUp,
     IvrExited,
+    VoicemailStarted,
 )
 from tickets.records import CallOutcome, CallRecord
 
@@ -49,7 +51,9 @@ class CallInProgress:
     outcome_hint: str = ""
 
     def finish(self, ended_at: float, cause: str) -> CallRecord:
-        if self.answered_at is not None:
+        if self.outcome_hint == CallOutcome.VOICEMAIL:
+            outcome = CallOutcome.VOICEMAIL
+        elif self.answered_at is not None:
             outcome = CallOutcome(self.outcome_hint or CallOutcome.ANSWERED)
         elif self.queued_at is not None:
             outcome = CallOutcome.ABANDONED_QUEUE
@@ -112,6 +116,8 @@ class CallTracker:
                 queued_at=current.queued_at if current.queued_at is not None else event.at,
                 skill=event.skill or current.skill,
             )
+        elif isinstance(event, VoicemailStarted):
+            updated = replace(current, outcome_hint=CallOutcome.VOICEMAIL.value)
         elif isinstance(event, AgentLegAnswered):
             if current.answered_at is not None:
                 return None, None

@@ -21,6 +21,10 @@ Model (``Scenario``):
   (``CallerHungUp`` if not yet answered, including while the agent's phone is ringing).
 - Wrap-up is the core's policy (``policy.wrapup_s``); it ends on a ``Tick``, sent every
   ``tick_interval_s``, so an agent can be up to one interval late back to ready.
+- Whatever else the core decides is carried out or recorded: a caller it sends to voicemail
+  has left; estimates, announcements and missed-call listings change nothing; offered a
+  callback, a simulated caller declines. Decisions that would need a citizen's phone to ring
+  (callbacks) stop the run with ``SimulationError``: turn them off in the policy.
 
 Random draws come from separate streams per purpose (arrivals, handle times, patience, ring
 outcome), each seeded from ``seed``: the run is deterministic, and a change to one parameter
@@ -29,7 +33,8 @@ Handle time and patience are drawn at arrival, so they do not depend on routing 
 
 Statistics cover the calls that arrive in ``[warmup_s, duration_s)``; with ``drain`` (the
 default) the run goes on after ``duration_s`` without new arrivals until every call is answered
-or abandoned, so no wait is cut short by the end of the run.
+or has left, so no wait is cut short by the end of the run; ``drain_limit_s`` later at most
+(a call for a skill nobody has would otherwise keep it going for ever).
 """
 
 from __future__ import annotations
@@ -48,16 +53,21 @@ from acd.events import (
     AgentReady,
     AgentState,
     AgentStateChanged,
+    AnnouncePosition,
     CallAbandoned,
     CallAnswered,
     CallEnded,
     CallerHungUp,
+    CallEstimate,
     CallQueued,
     CancelOffer,
     Decision,
     Event,
+    MissedCallListed,
     OfferCall,
+    OfferCallback,
     OfferFailed,
+    SendToVoicemail,
     Tick,
 )
 
@@ -101,6 +111,7 @@ class Scenario:
     duration_s: float = 3600.0
     warmup_s: float = 0.0
     drain: bool = True
+    drain_limit_s: float = 86400.0
     target_s: float = 15.0
     seed: int = 0
 
@@ -123,16 +134,25 @@ class CallRecord:
     skill: str
     priority: int
     queued_at: float
-    answered_at: float | None  # None: abandoned or still waiting
-    abandoned_at: float | None
+    answered_at: float | None  # at most one of answered_at, abandoned_at, voicemail_at is set;
+    abandoned_at: float | None  # none of them: still waiting when the run stopped
+    voicemail_at: float | None  # the core sent the caller to voicemail
     ended_at: float | None  # None: not answered, or still talking when the run stopped
     agent_id: str | None
     offers: int  # how many times it was offered (more than 1 after ring-no-answer)
 
+    @property
+    def settled(self) -> bool:
+        """Answered, abandoned or sent to voicemail: its wait is over."""
+        return not (self.answered_at is None and self.abandoned_at is None
+                    and self.voicemail_at is None)  # fmt: skip
+
     def wait_s(self, end_at: float) -> float:
-        """Seconds from queueing to answer, to hang-up, or to ``end_at`` if still waiting."""
-        until = self.answered_at if self.answered_at is not None else self.abandoned_at
-        return (end_at if until is None else until) - self.queued_at
+        """Seconds from queueing to answer, hang-up or voicemail; to ``end_at`` if waiting."""
+        for until in (self.answered_at, self.abandoned_at, self.voicemail_at):
+            if until is not None:
+                return until - self.queued_at
+        return end_at - self.queued_at
 
 
 @dataclass(frozen=True)
@@ -144,6 +164,7 @@ class SimulationResult:
     offered: int
     answered: int
     abandoned: int
+    voicemail: int
     waiting: int  # not answered when the run stopped (none with drain)
     service_level: float  # answered within target / offered, still-undecided calls left out
     p_wait: float  # share of offered calls that waited at all
@@ -173,9 +194,15 @@ class _Call:
     queued_at: float
     answered_at: float | None = None
     abandoned_at: float | None = None
+    voicemail_at: float | None = None
     ended_at: float | None = None
     agent_id: str | None = None
     offers: int = 0
+
+    @property
+    def settled(self) -> bool:
+        return not (self.answered_at is None and self.abandoned_at is None
+                    and self.voicemail_at is None)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +274,8 @@ class _Run:
                 self.at(float(tc.arrival_at), _TraceArrival(tc))
         self.at(sc.tick_interval_s, _Tick())
         # Ticks recur, so the heap never runs dry: the clock is what ends the run.
-        while self.heap[0][0] <= sc.duration_s or (sc.drain and self.open_calls):
+        last = sc.duration_s + sc.drain_limit_s if sc.drain else sc.duration_s
+        while self.heap[0][0] <= sc.duration_s or (self.open_calls and self.heap[0][0] <= last):
             self.now, _, what = heapq.heappop(self.heap)
             self.happen(self.now, what)
         end_at = max(self.now, sc.duration_s)
@@ -277,8 +305,6 @@ class _Run:
                 call = self.calls[call_id]
                 if call.offers != offer or self.holding.get(agent_id) != call_id:
                     return  # the caller hung up while it rang; the core cancelled the offer
-                if call.answered_at is not None or call.abandoned_at is not None:
-                    return
                 if answered:
                     self.send(AgentAnswered(call_id=call_id, agent_id=agent_id, at=now))
                 else:
@@ -307,11 +333,8 @@ class _Run:
     def send(self, event: Event) -> None:
         if isinstance(event, CallerHungUp):
             call = self.calls[event.call_id]
-            if call.answered_at is not None:
+            if call.settled:
                 return  # patience only counts until answer: a talking caller does not leave
-            agent = call.agent_id
-            if agent is not None and self.holding.get(agent) == event.call_id:
-                del self.holding[agent]  # the core will cancel the ring (CancelOffer)
         decisions = self.acd.handle(event)
         self.events += 1
         self.decisions += len(decisions)
@@ -326,7 +349,7 @@ class _Run:
                         f"{d.call_id} offered to {d.agent_id}, who has {self.holding[d.agent_id]}"
                     )
                 call = self.calls[d.call_id]
-                if call.answered_at is not None or call.abandoned_at is not None:
+                if call.settled:
                     raise SimulationError(f"{d.call_id} offered again after it was settled")
                 self.holding[d.agent_id] = d.call_id
                 call.offers += 1
@@ -356,7 +379,19 @@ class _Run:
                     ready_at = d.at + self.sc.rna_recovery_s
                     self.at(ready_at, _Send(AgentReady(agent_id=d.agent_id, at=ready_at)))
             case CancelOffer():
-                pass  # the ring was dropped when the hang-up was sent
+                if self.holding.get(d.agent_id) == d.call_id:
+                    del self.holding[d.agent_id]  # its pending _RingOver is now stale
+            case SendToVoicemail():
+                self.calls[d.call_id].voicemail_at = d.at
+                self.open_calls -= 1
+            case CallEstimate() | AnnouncePosition() | OfferCallback() | MissedCallListed():
+                pass  # told to the caller or recorded; simulated callers never take a callback
+            case _:
+                # Callbacks need a simulated citizen's phone; better to stop than to leave an
+                # agent reserved for ever and report figures that are quietly wrong.
+                raise SimulationError(
+                    f"the simulator cannot carry out {type(d).__name__}; turn it off in the policy"
+                )
 
     def account(self, state: AgentState, since: float, until: float) -> None:
         """Add the part of [since, until) inside the statistics window to busy or ready time."""
@@ -372,20 +407,18 @@ class _Run:
         sc = self.sc
         records = tuple(
             CallRecord(c.call_id, c.skill, c.priority, c.queued_at, c.answered_at,
-                       c.abandoned_at, c.ended_at, c.agent_id, c.offers)
+                       c.abandoned_at, c.voicemail_at, c.ended_at, c.agent_id, c.offers)
             for c in self.calls.values()
         )  # fmt: skip
         window = [r for r in records if sc.warmup_s <= r.queued_at < sc.duration_s]
         answered = [r for r in window if r.answered_at is not None]
         abandoned = sum(1 for r in window if r.abandoned_at is not None)
-        waiting = len(window) - len(answered) - abandoned
+        voicemail = sum(1 for r in window if r.voicemail_at is not None)
+        waiting = len(window) - len(answered) - abandoned - voicemail
         waits = sorted(r.wait_s(end_at) for r in answered)
         # A call still waiting at the end has missed the target only if it already waited
         # longer; one that has not is undecided and left out of the service level.
-        undecided = sum(
-            1 for r in window if r.answered_at is None and r.abandoned_at is None
-            and r.wait_s(end_at) <= sc.target_s
-        )  # fmt: skip
+        undecided = sum(1 for r in window if not r.settled and r.wait_s(end_at) <= sc.target_s)
         decided = len(window) - undecided
         within = sum(1 for w in waits if w <= sc.target_s)
         waited = sum(1 for r in window if r.wait_s(end_at) > 0)
@@ -396,6 +429,7 @@ class _Run:
             offered=len(window),
             answered=len(answered),
             abandoned=abandoned,
+            voicemail=voicemail,
             waiting=waiting,
             service_level=within / decided if decided else math.nan,
             p_wait=waited / len(window) if window else math.nan,

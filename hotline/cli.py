@@ -205,6 +205,45 @@ def cmd_staffing(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Calls and tickets for --from .. --to (Beijing days, inclusive); see tickets/reports.py."""
+    if not args.verbose:  # alembic announces its plugins at INFO on import: noise in a report
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    from datetime import UTC, datetime
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tickets.migrate import current
+    from tickets.persistence import make_engine
+    from tickets.reports import Period, build_report, format_report
+
+    cfg = _load(args)
+    try:
+        period = Period.parse(args.date_from, args.date_to)
+    except ValueError as exc:
+        print(f"hotline report: {exc}", file=sys.stderr)
+        return 2
+    shown = make_url(cfg.database_url).render_as_string(hide_password=True)
+    try:
+        if current(cfg.database_url) is None:  # do not create an empty SQLite file to report on
+            print(
+                f"hotline report: no ticket store at {shown}; run `hotline db upgrade`",
+                file=sys.stderr,
+            )
+            return 3
+        engine = make_engine(cfg.database_url)
+        try:
+            report = build_report(engine, period, datetime.now(UTC))
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        print(f"hotline report: cannot read the ticket store at {shown}: {exc}", file=sys.stderr)
+        return 3
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else format_report(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hotline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -245,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="what the running engine is doing")
     status.add_argument("--json", action="store_true", help="the raw status JSON")
     status.set_defaults(func=cmd_status)
+    rep = sub.add_parser("report", help="calls and tickets for a period (the hotline's figures)")
+    rep.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
+    rep.add_argument("--to", dest="date_to", required=True, help="last day (inclusive)")
+    rep.add_argument("--json", action="store_true", help="the report as JSON")
+    rep.set_defaults(func=cmd_report)
     return parser
 
 

@@ -13,12 +13,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ivr.hours import HoursConfig
 
 ENV_PREFIX = "HOTLINE_"
 CONFIG_ENV = "HOTLINE_CONFIG"
@@ -125,6 +136,8 @@ class IvrConfig(_Section):
     )
     """Digit -> ACD skill of the one-digit main menu (1 consultation, 2 help/complaint/report,
     0 an agent)."""
+    voicemail_max_s: int = Field(default=180, ge=10, le=1800)
+    """Longest out-of-hours message, seconds."""
 
     @field_validator("menu")
     @classmethod
@@ -152,6 +165,73 @@ class AgentSeed(_Section):
 
 _DEMO_SKILLS = {"general": 1, "consult": 1, "request": 1}
 
+_SUBJECT_CODE = re.compile(r"^[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,8}){0,4}$")
+_DEADLINE_CATEGORIES = ("consultation", "help", "complaint", "report", "suggestion", "emergency")
+
+
+class TicketsConfig(_Section):
+    """The work-order store's city rules (defaults: the national/most common values)."""
+
+    subjects: dict[str, str] = Field(default_factory=dict)
+    """Subject classification, code -> name; dotted codes make the tree ("02" > "02.01") and
+    every code's parent must be listed. Empty: the built-in tree (tickets.ticket_types)."""
+    reply_workdays: dict[str, int] = Field(default_factory=dict)
+    """Reply deadline in working days per category, over the defaults ("2·20": consultation 2,
+    emergency 2, help/complaint/report/suggestion 20)."""
+    return_workdays: int = Field(default=2, ge=1, le=30)
+    """Sign for or return (退单) an order within this many working days of dispatch."""
+    callback_workdays: int = Field(default=2, ge=1, le=30)
+    """Review and callback (复核回访) within this many working days of closure."""
+    extension_lead_workdays: int = Field(default=2, ge=0, le=30)
+    """An extension must be asked at least this many working days before the deadline."""
+    extra_holidays: list[date] = Field(default_factory=list)
+    """Local holidays on top of the national calendar."""
+    extra_workdays: list[date] = Field(default_factory=list)
+    """Local working days (make-up days) on top of the national calendar."""
+    extra_years: list[int] = Field(default_factory=list)
+    """Years the national data does not cover yet, described fully by the two lists above."""
+    repeat_window_days: int = Field(default=7, ge=1, le=365)
+    """A call within this many days of a caller's last contact on an open ticket repeats it."""
+    key_item_threshold: int = Field(default=3, ge=2, le=1000)
+    """Distinct callers on one place and subject that make a key item (重点)."""
+    key_item_window_days: int = Field(default=30, ge=1, le=365)
+    due_soon_workdays: int = Field(default=1, ge=0, le=30)
+    """Working days before a deadline from which an order is "due soon" (the yellow card)."""
+    archive_after_unreachable: int = Field(default=3, ge=1, le=20)
+    max_reopens: int | None = Field(default=None, ge=0, le=20)
+    """None: no cap; 1: the second evaluation is final."""
+
+    @field_validator("subjects")
+    @classmethod
+    def _tree(cls, subjects: dict[str, str]) -> dict[str, str]:
+        for code, name in subjects.items():
+            if not _SUBJECT_CODE.match(code):
+                raise ValueError(f"code {code!r}: 1-8 letters/digits per level, joined by dots")
+            parent = code.rpartition(".")[0]
+            if parent and parent not in subjects:
+                raise ValueError(f"code {code!r}: its parent {parent!r} is not listed")
+            if not name.strip() or len(name) > 100:
+                raise ValueError(f"code {code!r}: the name must be 1-100 characters")
+        return subjects
+
+    @field_validator("reply_workdays")
+    @classmethod
+    def _days(cls, days: dict[str, int]) -> dict[str, int]:
+        for category, n in days.items():
+            if category not in _DEADLINE_CATEGORIES:
+                raise ValueError(f"{category!r} is not one of {', '.join(_DEADLINE_CATEGORIES)}")
+            if not 1 <= n <= 365:
+                raise ValueError(f"{category}: {n} working days is outside 1..365")
+        return days
+
+    @model_validator(mode="after")
+    def _overrides(self) -> TicketsConfig:
+        both = sorted(set(self.extra_holidays) & set(self.extra_workdays))
+        if both:
+            listed = ", ".join(d.isoformat() for d in both)
+            raise ValueError(f"extra_holidays and extra_workdays both list {listed}")
+        return self
+
 
 class Config(_Section):
     paths: PathsConfig = PathsConfig()
@@ -164,6 +244,8 @@ class Config(_Section):
     http: HttpConfig = HttpConfig()
     acd: AcdConfig = AcdConfig()
     ivr: IvrConfig = IvrConfig()
+    hours: HoursConfig = HoursConfig()
+    tickets: TicketsConfig = TicketsConfig()
     agents: list[AgentSeed] = Field(
         default_factory=lambda: [
             AgentSeed(

@@ -28,6 +28,7 @@ from hotline.bus import EventBus
 from hotline.config import Config
 from hotline.secrets import api_token, stored_secret
 from ivr.flow import MenuFlow
+from ivr.hours import BusinessHours
 from ivr.server import FastAgiServer
 from tickets.migrate import upgrade
 from tickets.persistence import CallRecordStore
@@ -86,7 +87,7 @@ class Engine:
             self._record,
         )
         self.fastagi = FastAgiServer(
-            {"ivr": MenuFlow(cfg.ivr, cfg.acd.default_skill)},
+            {"ivr": MenuFlow(cfg.ivr, cfg.acd.default_skill, BusinessHours(cfg.hours))},
             cfg.acd.default_skill,
             cfg.fastagi.host,
             cfg.fastagi.port,

@@ -50,6 +50,14 @@ class CallQueuedInAsterisk(AmiEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class VoicemailStarted(AmiEvent):
+    """Out of hours: the caller is leaving a message into `file` (Asterisk's path)."""
+
+    call_id: str
+    file: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentLegAnswered(AmiEvent):
     call_id: str
     agent_id: str
@@ -149,6 +157,10 @@ def _agent_answered(h: Mapping[str, Any], at: float) -> AmiEvent:
     )
 
 
+def _voicemail(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return VoicemailStarted(at=at, call_id=_req(h, "CallId"), file=_req(h, "File"))
+
+
 def _hangup(h: Mapping[str, Any], at: float) -> AmiEvent:
     return ChannelHungUp(
         at=at,
@@ -165,6 +177,7 @@ _USER_EVENTS: dict[str, Callable[[Mapping[str, Any], float], AmiEvent]] = {
     "hotlineivrexit": _ivr_exited,
     "hotlinequeued": _queued,
     "hotlineagentanswered": _agent_answered,
+    "hotlinevoicemail": _voicemail,
 }
 
 

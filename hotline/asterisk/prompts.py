@@ -1,7 +1,9 @@
 """IVR prompts: recorded files where present, otherwise spoken by espeak-ng at setup.
 
-Asterisk plays 8 kHz mono 16-bit WAV; espeak-ng speaks at 22 kHz, so sox resamples. A prompt
-that already exists is never overwritten: replacing a prompt is dropping a file in its place.
+Asterisk plays 8 kHz mono 16-bit WAV; espeak-ng speaks at 22 kHz, so sox resamples. A generated
+prompt has a ``.generated`` note beside it with its text, and is spoken again when the text
+changes; a prompt without that note was dropped in by people and is never overwritten:
+replacing a prompt is dropping a file in its place.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ PROMPTS: dict[str, tuple[str, dict[str, str]]] = {
             "invalid": "输入有误。",
             "transfer": "正在为您转接，请稍候。",
             "goodbye": "感谢来电，再见。",
+            "closed": "现在是非工作时间，请在提示音后留言。",
         },
     ),
     "en": (
@@ -36,6 +39,8 @@ PROMPTS: dict[str, tuple[str, dict[str, str]]] = {
             "invalid": "Sorry, that key is not valid.",
             "transfer": "Please hold while we connect you.",
             "goodbye": "Thank you for calling. Goodbye.",
+            "closed": "Our agents are not available now. Please leave a message after the "
+            "tone and we will call you back.",
         },
     ),
 }
@@ -88,13 +93,17 @@ def ensure_prompts(rootfs: Path, recorded_dir: Path | None = None) -> list[Path]
         target_dir.mkdir(parents=True, exist_ok=True)
         for name, text in texts.items():
             target = target_dir / f"{name}.wav"
-            if target.exists():
+            note = target.with_suffix(".generated")
+            if target.exists() and not note.exists():
+                continue  # a recorded prompt someone dropped in
+            if target.exists() and note.read_text(encoding="utf-8") == text:
                 continue
             recorded = recorded_dir / lang / f"{name}.wav" if recorded_dir else None
             if recorded is not None and recorded.exists():
                 _to_asterisk_wav(recorded, target)
             else:
                 speak(text, voice, target)
+                note.write_text(text, encoding="utf-8")
             created.append(target)
     if created:
         log.info("installed %d IVR prompts under %s", len(created), sounds_dir(rootfs))

@@ -13,6 +13,8 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "asterisk-config"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 # Files an external Asterisk keeps its own version of (directories, modules).
 MANAGED_ONLY = ("asterisk.conf", "modules.conf")
+# Dialplan only the tests and benchmarks run; installed with asterisk.test_contexts = true.
+TEST_ONLY = ("extensions-test.conf", "extensions-bench.conf")
 
 
 class RenderError(ValueError):
@@ -56,6 +58,11 @@ def agent_endpoints(cfg: Config, config_dir: Path = CONFIG_DIR) -> str:
     return "\n".join(blocks) if blocks else "; (no agent has a sip_password)"
 
 
+def voicemail_dir(directories: Mapping[str, str]) -> str:
+    """Where Asterisk writes voicemail (inside its own file system)."""
+    return directories.get("spool_dir", "/var/spool/asterisk") + "/hotline-voicemail"
+
+
 def values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
     a = cfg.asterisk
     return {
@@ -76,6 +83,8 @@ def values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
         "trunk_match": _config_safe(a.trunk_match, "asterisk.trunk_match"),
         "default_skill": _config_safe(cfg.acd.default_skill, "acd.default_skill"),
         "agent_endpoints": agent_endpoints(cfg),
+        "voicemail_dir": voicemail_dir(directories),
+        "voicemail_max_s": str(int(cfg.ivr.voicemail_max_s)),
     }
 
 
@@ -88,7 +97,7 @@ def render_all(
     for path in sorted(config_dir.glob("*.conf")):
         if not managed and path.name in MANAGED_ONLY:
             continue
-        if path.name == "extensions-test.conf" and not cfg.asterisk.test_contexts:
+        if path.name in TEST_ONLY and not cfg.asterisk.test_contexts:
             out[path.name] = "; test contexts are off (asterisk.test_contexts = false)\n"
             continue
         out[path.name] = fill(path.read_text(encoding="utf-8"), vals, path.name)

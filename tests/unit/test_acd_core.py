@@ -21,6 +21,7 @@ from acd.events import (
     CallAbandoned,
     CallAnswered,
     CallEnded,
+    CallEstimate,
     CallerHungUp,
     CallQueued,
     CancelOffer,
@@ -222,6 +223,8 @@ def test_logout(acd: Acd, before: str) -> None:
 def test_call_is_offered_to_a_ready_agent(acd: Acd) -> None:
     ready_agent(acd, "1001")
     assert acd.handle(queued("c1", 2.0)) == [
+        # The estimate at queue entry comes first (acd/ewt.py): first in line, an agent free.
+        CallEstimate(call_id="c1", position=1, ewt_s=0.0, at=2.0),
         OfferCall(
             call_id="c1",
             agent_id="1001",

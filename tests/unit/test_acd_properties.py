@@ -1,72 +1,111 @@
-"""Random event sequences, valid and not: the ACD's invariants hold after every event."""
+"""Random event sequences, valid and not: the ACD's invariants hold after every event.
+
+The sequences include the callback events and calls with a preferred agent and repeat callers,
+under random policies (thresholds, overflow, sticky routing, rejoin, missed-call list), and
+check that no call is offered to an agent who is not ready (busy or logged out), that no agent
+ever has two calls, and that no call is lost: every call that leaves the ACD leaves with a
+decision that says how (answered and ended, abandoned, voicemail, callback given up or
+replaced by a new call).
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd.core import Acd, AcdError, AcdPolicy
+from acd.core import Acd, AcdError, AcdPolicy, CallState
 from acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentLoggedOut,
     AgentNotReady,
     AgentReady,
+    AgentState,
+    AgentStateChanged,
+    CallAbandoned,
+    CallbackAccepted,
+    CallbackCancelled,
+    CallbackConnected,
+    CallbackFailed,
+    CallbackGaveUp,
+    CallbacksPaused,
+    CallbacksResumed,
     CallEnded,
     CallerHungUp,
     CallQueued,
     Decision,
     Event,
+    MissedCallListed,
     OfferCall,
     OfferFailed,
+    PlaceCallback,
+    SendToVoicemail,
     Tick,
 )
 
 AGENTS = ("a", "b", "c")
 CALLS = ("c0", "c1", "c2", "c3", "c4")
 SKILLS = ("general", "tax")
+CALLERS = ("A", "B", "", "13800000000")
 KINDS = (
     "login", "logout", "ready", "not_ready", "queue", "hang_up", "fail", "answer", "end", "tick",
+    "tick", "accept", "connected", "callback_failed", "pause", "resume",
 )  # fmt: skip
+CALLBACK_STATES = ("callback", "missed", "calling")
+
+
+# Strategies built once: building them on every draw costs more than the ACD itself.
+FIT = st.integers(0, 7)
+CALL = st.sampled_from(CALLS)
+AGENT = st.sampled_from(AGENTS)
+KIND = st.sampled_from(KINDS)
+SKILL = st.sampled_from(SKILLS)
+SKILL_SET = st.sampled_from((("general",), ("tax",), ("general", "tax")))
+LEVEL = st.integers(1, 10)
+PRIORITY = st.integers(0, 2)
+CALLER = st.sampled_from(CALLERS)
+PREFERRED = st.sampled_from((None, None, "a", "b", "z"))
+NUMBER = st.sampled_from(("139", "139", ""))
+INDEX = [st.integers(0, n - 1) for n in range(1, 2 * len(CALLS) + 2)]
 
 
 def draw_event(data: st.DataObject, acd: Acd, at: float) -> Event:
     """One event, most of them fitting the current state so deep states are reached."""
     snap = acd.snapshot()
-    by_state: dict[str, list[tuple[str, str]]] = {"offered": [], "answered": []}
+    by_state: dict[str, list[tuple[str, str]]] = {"offered": [], "answered": [], "calling": []}
+    waiting: list[str] = []
     for c in snap["calls"]:
         if c["agent_id"] is not None:
             by_state[c["state"]].append((c["call_id"], c["agent_id"]))
-    fitting = data.draw(st.integers(0, 7)) > 0  # 1 in 8 is drawn at random
+        elif c["state"] == "waiting":
+            waiting.append(c["call_id"])
+    fitting = data.draw(FIT) > 0  # 1 in 8 is drawn at random
 
-    def pick_pair(state: str) -> tuple[str, str]:
-        pool = by_state[state]
+    def pick(pool: list[Any]) -> Any:
+        return pool[data.draw(INDEX[len(pool) - 1])]
+
+    def pick_pair(*states: str) -> tuple[str, str]:
+        pool = [pair for state in states for pair in by_state[state]]
         if fitting and pool:
-            return data.draw(st.sampled_from(pool))
-        return data.draw(st.sampled_from(CALLS)), data.draw(st.sampled_from(AGENTS))
+            return pick(pool)  # type: ignore[no-any-return]
+        return data.draw(CALL), data.draw(AGENT)
 
     def pick_agent(*states: str) -> str:
         present: list[str] = [a["agent_id"] for a in snap["agents"] if a["state"] in states]
         # Logging in (no states given): an agent not logged in fits.
         pool = present if states else sorted(set(AGENTS) - {a.agent_id for a in acd.agents()})
-        return data.draw(st.sampled_from(pool if fitting and pool else AGENTS))
+        return pick(pool) if fitting and pool else data.draw(AGENT)  # type: ignore[no-any-return]
 
-    call_id = data.draw(st.sampled_from(CALLS))
-    match data.draw(st.sampled_from(KINDS)):
+    call_id = data.draw(CALL)
+    match data.draw(KIND):
         case "login":
             agent_id = pick_agent()
-            skills = data.draw(
-                st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 10), min_size=1)
-            )
-            return AgentLoggedIn(
-                agent_id=agent_id,
-                seat=f"PJSIP/{agent_id}",
-                skills=tuple(sorted(skills.items())),
-                at=at,
-            )
+            skills = tuple((name, data.draw(LEVEL)) for name in data.draw(SKILL_SET))
+            return AgentLoggedIn(agent_id=agent_id, seat=f"PJSIP/{agent_id}", skills=skills, at=at)
         case "logout":
             return AgentLoggedOut(agent_id=pick_agent("ready", "not_ready", "wrap_up"), at=at)
         case "ready":
@@ -77,16 +116,17 @@ def draw_event(data: st.DataObject, acd: Acd, at: float) -> Event:
         case "queue":
             return CallQueued(
                 call_id=call_id,
-                skill=data.draw(st.sampled_from(SKILLS)),
-                priority=data.draw(st.integers(0, 2)),
-                caller="13800000000",
+                skill=data.draw(SKILL),
+                priority=data.draw(PRIORITY),
+                caller=data.draw(CALLER),
                 channel=f"PJSIP/trunk-{call_id}",
                 at=at,
+                preferred_agent=data.draw(PREFERRED),
             )
         case "hang_up":
             return CallerHungUp(call_id=call_id, at=at)
         case "fail":
-            call_id, agent_id = pick_pair("offered")
+            call_id, agent_id = pick_pair("offered", "calling")
             return OfferFailed(call_id=call_id, agent_id=agent_id, reason="rna", at=at)
         case "answer":
             call_id, agent_id = pick_pair("offered")
@@ -94,20 +134,64 @@ def draw_event(data: st.DataObject, acd: Acd, at: float) -> Event:
         case "end":
             call_id, agent_id = pick_pair("answered")
             return CallEnded(call_id=call_id, agent_id=agent_id, at=at)
+        case "accept":
+            if fitting and waiting:
+                call_id = pick(waiting)
+            return CallbackAccepted(call_id=call_id, number=data.draw(NUMBER), at=at)
+        case "connected":
+            call_id, agent_id = pick_pair("calling")
+            return CallbackConnected(call_id=call_id, agent_id=agent_id, at=at)
+        case "callback_failed":
+            call_id, agent_id = pick_pair("calling")
+            return CallbackFailed(call_id=call_id, agent_id=agent_id, reason="busy", at=at)
+        case "pause":
+            return CallbacksPaused(at=at)
+        case "resume":
+            return CallbacksResumed(at=at)
     return Tick(at=at)
+
+
+STEP = st.integers(-1, 12)
 
 
 def next_time(data: st.DataObject, at: float) -> float:
     # Time mostly moves on, sometimes a little back: events come from more than one clock.
-    return at + data.draw(st.integers(-1, 12))
+    return at + data.draw(STEP)
 
 
-policies = st.builds(
+first_policies = st.builds(
     AcdPolicy, ring_timeout_s=st.sampled_from([5.0, 15.0]), wrapup_s=st.sampled_from([0.0, 5.0])
 )
+policy_rules = st.builds(
+    AcdPolicy,
+    ring_timeout_s=st.sampled_from([5.0, 15.0]),
+    wrapup_s=st.sampled_from([0.0, 5.0]),
+    handle_prior_s=st.sampled_from([30.0, 180.0]),
+    thresholds_use_ewt=st.booleans(),
+    initial_max_level=st.sampled_from([10, 3]),
+    widen_after_s=st.sampled_from([None, 0.0, 20.0]),
+    overflow_after_s=st.sampled_from([None, 30.0]),
+    overflow=st.sampled_from([{}, {"tax": ("general",)}, {"general": ("tax",)}]),
+    offer_callback_after_s=st.sampled_from([None, 15.0]),
+    voicemail_after_s=st.sampled_from([None, 60.0]),
+    announce_every_s=st.sampled_from([0.0, 10.0]),
+    sticky_wait_s=st.sampled_from([0.0, 20.0]),
+    missed_callback_after_s=st.sampled_from([None, 0.0, 5.0]),
+    missed_callback_priority=st.sampled_from([None, 1]),
+    callback_max_attempts=st.sampled_from([1, 2]),
+    callback_retry_s=st.sampled_from([0.0, 10.0]),
+    rejoin_within_s=st.sampled_from([None, 30.0]),
+    rejoin_memory=st.sampled_from([1, 100]),
+    per_skill=st.sampled_from([{}, {"tax": {"initial_max_level": 10, "widen_after_s": None}}]),
+)
+policies = st.one_of(first_policies, policy_rules)
+
+# Events after which the ACD has matched calls and agents as of the event's time.
+MATCHING = (AgentReady, CallQueued, CallerHungUp, OfferFailed, CallEnded, Tick, CallbackAccepted,
+            CallbackFailed, CallbacksResumed)  # fmt: skip
 
 
-def check_invariants(acd: Acd) -> None:
+def check_invariants(acd: Acd, matched_at: float) -> None:
     snap = acd.snapshot()
     agents = {a["agent_id"]: a for a in snap["agents"]}
     calls = {c["call_id"]: c for c in snap["calls"]}
@@ -116,61 +200,123 @@ def check_invariants(acd: Acd) -> None:
     holders = Counter(c["agent_id"] for c in calls.values() if c["agent_id"] is not None)
     assert all(n == 1 for n in holders.values()), holders
 
-    # Ringing <-> offered, on_call <-> answered, both sides pointing at each other.
-    pairs = {"ringing": "offered", "on_call": "answered"}
+    # Ringing <-> offered or calling, on_call <-> answered, both pointing at each other.
+    pairs = {"ringing": ("offered", "calling"), "on_call": ("answered",)}
     for agent in agents.values():
         if agent["state"] in pairs:
             call = calls[agent["call_id"]]
-            assert call["state"] == pairs[agent["state"]]
+            assert call["state"] in pairs[agent["state"]]
             assert call["agent_id"] == agent["agent_id"]
         else:
             assert agent["call_id"] is None
             assert agent["state"] in ("ready", "not_ready", "wrap_up")
     for call in calls.values():
-        if call["state"] == "waiting":
+        if call["state"] in ("waiting", "callback", "missed"):
             assert call["agent_id"] is None
         else:
             agent = agents[call["agent_id"]]
             assert agent["call_id"] == call["call_id"]
-            assert pairs[agent["state"]] == call["state"]
+            assert call["state"] in pairs[agent["state"]]
+        assert (call["state"] in CALLBACK_STATES) <= bool(call["number"])
+        assert call["attempts"] < acd.policy.callback_max_attempts
 
-    # Matching leaves no waiting call that a ready agent could take.
-    ready_skills = {
-        name for a in agents.values() if a["state"] == "ready" for name, _level in a["skills"]
-    }
+    # Matching leaves no call in the queue that a ready agent may take (eligibility only
+    # grows with time, so checking as of the last matching is enough).
     for call in calls.values():
-        assert not (call["state"] == "waiting" and call["skill"] in ready_skills), call
+        for agent in agents.values():
+            if agent["state"] == "ready":
+                can = acd.can_take(call["call_id"], agent["agent_id"], at=matched_at)
+                assert not can, (call, agent)
 
-    # The waiting list is in service order and holds every unanswered call.
+    # The waiting list is in service order (the missed-call list last unless it has a
+    # priority) and holds every call not answered.
+    def key(c: dict[str, Any]) -> tuple[int, int, int]:
+        if c["missed"]:
+            prio = acd.policy.missed_callback_priority
+            return (1, -c["priority"], c["seq"]) if prio is None else (0, -prio, c["seq"])
+        return (0, -c["priority"], c["seq"])
+
     waiting = acd.waiting_calls()
-    assert [(-c.priority, calls[c.call_id]["seq"]) for c in waiting] == sorted(
-        (-c["priority"], c["seq"]) for c in calls.values() if c["state"] != "answered"
-    )
+    assert [v.call_id for v in waiting] == [
+        c["call_id"] for c in sorted(calls.values(), key=key) if c["state"] != "answered"
+    ]
     assert {a.agent_id for a in acd.agents()} == set(agents)
 
+    # The estimate of one call (queue entry) and of the whole queue (views) agree.
+    at = matched_at
+    estimates = acd._estimates(at)
+    for v in waiting:
+        if v.state in (CallState.WAITING, CallState.CALLBACK, CallState.MISSED):
+            assert acd._estimate_new(acd._calls[v.call_id], at) == estimates[v.call_id]
+            assert v.position >= 1 and (v.ewt_s is None or v.ewt_s >= 0)
 
-def check_decisions(decisions: list[Decision]) -> None:
-    offered = [d.agent_id for d in decisions if isinstance(d, OfferCall)]
+    # The derived staffing figures match the agents.
+    working = [a for a in agents.values() if a["state"] not in ("not_ready", "logged_out")]
+    staffed = Counter(name for a in working for name, _ in a["skills"])
+    assert acd._all.staffed == staffed
+    assert set(acd._ready_agents) == {a["agent_id"] for a in working if a["state"] == "ready"}
+    assert acd._callback_calls == {c for c, v in calls.items() if v["state"] in CALLBACK_STATES}
+
+
+LEAVING = (CallAbandoned, SendToVoicemail, CallbackGaveUp, CallbackCancelled)
+
+
+def check_decisions(
+    event: Event, before: dict[str, Any], after: dict[str, Any], decisions: list[Decision]
+) -> None:
+    """Offers go to ready agents only, one each; every call that left says how."""
+    state = {a["agent_id"]: a["state"] for a in before["agents"]}
+    offered: list[str] = []
+    for d in decisions:
+        if isinstance(d, AgentStateChanged):
+            state[d.agent_id] = str(d.state)
+        elif isinstance(d, OfferCall | PlaceCallback):
+            assert state.get(d.agent_id) == str(AgentState.READY), (d, state.get(d.agent_id))
+            offered.append(d.agent_id)
     assert len(offered) == len(set(offered)), "one event offered an agent two calls"
 
+    was = {c["call_id"]: c["state"] for c in before["calls"]}
+    now = {c["call_id"]: c["state"] for c in after["calls"]}
+    left = {d.call_id for d in decisions if isinstance(d, LEAVING)}
+    listed = {d.call_id for d in decisions if isinstance(d, MissedCallListed)}
+    left -= listed  # abandoned, but kept on the missed-call list
+    if isinstance(event, CallEnded):
+        assert was.get(event.call_id) == "answered"
+        left.add(event.call_id)
+    if isinstance(event, CallQueued) and event.call_id not in was:
+        was[event.call_id] = "new"
+    for call_id in was.keys() - now.keys():
+        assert call_id in left, f"{call_id} ({was[call_id]}) left the ACD without a word"
+    for call_id in left:
+        assert call_id in was and call_id not in now, call_id
+    assert listed <= {c for c, s in now.items() if s == "missed"}
 
-@settings(max_examples=300, deadline=None)
+
+def run(acd: Acd, event: Event, matched_at: float) -> tuple[list[Decision] | None, float]:
+    before = acd.snapshot()
+    try:
+        decisions = acd.handle(event)
+    except AcdError:
+        assert acd.snapshot() == before, f"{event!r} was refused but changed the state"
+        return None, matched_at
+    check_decisions(event, before, acd.snapshot(), decisions)
+    sticky_logout = isinstance(event, AgentLoggedOut) and acd.policy.has_sticky
+    if isinstance(event, MATCHING) or sticky_logout:
+        matched_at = event.at
+    return decisions, matched_at
+
+
+@settings(max_examples=250, deadline=None)
 @given(policy=policies, steps=st.integers(1, 60), data=st.data())
 def test_invariants_hold_after_every_event(
     policy: AcdPolicy, steps: int, data: st.DataObject
 ) -> None:
-    acd, at = Acd(policy), 0.0
+    acd, at, matched_at = Acd(policy), 0.0, 0.0
     for _ in range(steps):
         at = next_time(data, at)
         event = draw_event(data, acd, at)
-        before = acd.snapshot()
-        try:
-            decisions = acd.handle(event)
-        except AcdError:
-            assert acd.snapshot() == before, f"{event!r} was refused but changed the state"
-        else:
-            check_decisions(decisions)
-        check_invariants(acd)
+        _decisions, matched_at = run(acd, event, matched_at)
+        check_invariants(acd, matched_at)
 
 
 def _step(acd: Acd, event: Event) -> list[Decision] | str:
@@ -180,7 +326,7 @@ def _step(acd: Acd, event: Event) -> list[Decision] | str:
         return str(exc)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(policy=policies, steps=st.integers(0, 40), after=st.integers(1, 20), data=st.data())
 def test_restore_anywhere_continues_identically(
     policy: AcdPolicy, steps: int, after: int, data: st.DataObject
@@ -192,6 +338,7 @@ def test_restore_anywhere_continues_identically(
     snap = acd.snapshot()
     restored = Acd.restore(json.loads(json.dumps(snap)), policy)
     assert restored.snapshot() == snap
+    assert restored.waiting_calls(at) == acd.waiting_calls(at)
     for _ in range(after):
         at = next_time(data, at)
         event = draw_event(data, acd, at)

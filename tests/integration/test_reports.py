@@ -1,0 +1,240 @@
+"""The hotline report against hand-counted fixtures, and the same report on both databases.
+
+Period 2024-10-08 .. 2024-10-09 (Beijing days): [Oct 8 00:00, Oct 10 00:00) +08:00.
+
+Calls (wait = queue entry to answer or hang-up):
+    c1  Oct 8 09:00  answered, wait 12 s           c5  Oct 8 10:30  answered, wait 15 s
+    c2  Oct 8 09:20  answered, wait 20 s           c7  Oct 9 23:30  answered, wait 5 s
+    c3  Oct 8 09:40  abandoned in queue, 30 s      c9  Oct 9 00:10  voicemail after 40 s queued
+    c4  Oct 8 10:05  hung up in the IVR            c6  Oct 7 23:59:59, c8 Oct 10 00:00: outside
+  inbound 7, answered 4 (c1 c2 c5 c7), answer rate 4/7; offered 6 (not c4); within 15 s:
+  c1 c5 c7 = 3, service level 3/6; ASA (12+20+15+5)/4 = 13; abandoned 1; longest wait 40.
+
+Tickets:
+    t1  Oct 8, consultation answered directly
+    t2  Oct 8, complaint: dispatched, signed, closed Oct 9 (on time), reviewed, satisfied
+    t3  Oct 8, help: dispatched, extension asked and granted (3 days)
+    t4  Sep 2, consultation dispatched Sep 2 (due Sep 4), still in progress: overdue and open
+    t5  Sep 20, consultation dispatched (due Sep 24), closed Oct 8 (late), surveyed Oct 9:
+        unreachable, then unsatisfied
+    t7  Oct 9 23:50 (in), t8 Oct 10 00:05 (out)
+  accepted 4 (t1 t2 t3 t7); dispatched 2 (t2 t3); closed 3 (t1 direct; t2 t5 by unit), on
+  time 1 of 2; extended 1; overdue and open 1 (t4); satisfied 1, unsatisfied 1, unreachable 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotline.cli import main
+from tests.integration.test_ticket_store import fresh_pg_database
+from tickets.lifecycle import (
+    AnswerDirectly,
+    CloseByUnit,
+    Dispatch,
+    GrantExtension,
+    RecordSurvey,
+    RequestExtension,
+    Review,
+    SignFor,
+    StartWork,
+)
+from tickets.migrate import upgrade
+from tickets.persistence import CallRecordStore
+from tickets.records import CallOutcome, CallRecord
+from tickets.reports import Period, build_report
+from tickets.ticket_services import UNIT_ACTIONS, TicketService
+from tickets.ticket_store import TicketStore
+from tickets.ticket_types import TicketDraft, Viewer
+from tickets.workdays import SHANGHAI
+
+PERIOD = Period.parse("2024-10-08", "2024-10-09")
+NOW = datetime(2024, 12, 1, 12, 0, tzinfo=SHANGHAI)
+AGENT = Viewer("agent")
+
+
+def bj(month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(2024, month, day, hour, minute, second, tzinfo=SHANGHAI)
+
+
+def call(uid: str, at: datetime, outcome: str, wait: float | None, talk: bool = True) -> CallRecord:
+    queued = None if wait is None else at + timedelta(seconds=20)
+    answered = None
+    if queued is not None and wait is not None and outcome == "answered":
+        answered = queued + timedelta(seconds=wait)
+    end = (answered or queued or at) + timedelta(seconds=90 if talk else (wait or 0))
+    return CallRecord(
+        unique_id=uid, linked_id=uid, caller="13800138000", dialled="12345", arrived_at=at,
+        ended_at=end, outcome=CallOutcome(outcome), ivr_exit_at=queued, queued_at=queued,
+        answered_at=answered, agent_id="1001" if answered else None, skill="general",
+    )  # fmt: skip
+
+
+CALLS = [
+    call("c1", bj(10, 8, 9, 0), "answered", 12),
+    call("c2", bj(10, 8, 9, 20), "answered", 20),
+    call("c3", bj(10, 8, 9, 40), "abandoned_queue", 30, talk=False),
+    call("c4", bj(10, 8, 10, 5), "abandoned_ivr", None),
+    call("c5", bj(10, 8, 10, 30), "answered", 15),
+    call("c6", bj(10, 7, 23, 59, 59), "answered", 1),
+    call("c7", bj(10, 9, 23, 30), "answered", 5),
+    call("c8", bj(10, 10, 0, 0), "answered", 1),
+    call("c9", bj(10, 9, 0, 10), "voicemail", 40, talk=False),
+]
+
+
+def load_fixture(url: str, spool: Path) -> None:
+    records = CallRecordStore(url, spool)
+    for rec in CALLS:
+        assert records.write(rec) == "written"
+    records.dispose()
+    store = TicketStore(url)
+    svc = TicketService(store)
+    unit = Viewer("unit", "water")
+
+    def new(category: str, at: datetime, caller: str) -> str:
+        d = TicketDraft(category=category, description="fixture", subject_code="02.01",
+                        caller_number=caller, address=f"addr {caller}")  # fmt: skip
+        return svc.create(d, actor="agent", at=at).number
+
+    def walk(n: str, *steps: Any) -> None:
+        for action in steps:
+            svc.act(n, action, unit if isinstance(action, UNIT_ACTIONS) else AGENT)
+
+    t1 = new("consultation", bj(10, 8, 9, 1), "1")
+    walk(t1, AnswerDirectly(actor="a", at=bj(10, 8, 9, 5)))
+    t2 = new("complaint", bj(10, 8, 9, 21), "2")
+    walk(t2, Dispatch(actor="d", at=bj(10, 8, 9, 30), unit="water"),
+         SignFor(actor="u", at=bj(10, 8, 10, 0)), StartWork(actor="u", at=bj(10, 8, 10, 0)),
+         CloseByUnit(actor="u", at=bj(10, 9, 10, 0), result="ok"),
+         Review(actor="s", at=bj(10, 9, 11, 0), approved=True),
+         RecordSurvey(actor="c", at=bj(10, 9, 12, 0), outcome="satisfied"))  # fmt: skip
+    t3 = new("help", bj(10, 8, 10, 31), "3")
+    walk(t3, Dispatch(actor="d", at=bj(10, 8, 10, 40), unit="water"),
+         SignFor(actor="u", at=bj(10, 8, 11, 0)), StartWork(actor="u", at=bj(10, 8, 11, 0)),
+         RequestExtension(actor="u", at=bj(10, 8, 12, 0), days=3, reason="parts"),
+         GrantExtension(actor="d", at=bj(10, 9, 9, 0), days=3))  # fmt: skip
+    t4 = new("consultation", bj(9, 2, 9, 0), "4")
+    walk(
+        t4,
+        Dispatch(actor="d", at=bj(9, 2, 9, 10), unit="water"),
+        SignFor(actor="u", at=bj(9, 2, 10, 0)),
+        StartWork(actor="u", at=bj(9, 2, 10, 0)),
+    )
+    t5 = new("consultation", bj(9, 20, 9, 0), "5")
+    walk(t5, Dispatch(actor="d", at=bj(9, 20, 9, 10), unit="water"),
+         SignFor(actor="u", at=bj(9, 20, 10, 0)), StartWork(actor="u", at=bj(9, 20, 10, 0)),
+         CloseByUnit(actor="u", at=bj(10, 8, 15, 0), result="late"),
+         Review(actor="s", at=bj(10, 8, 16, 0), approved=True),
+         RecordSurvey(actor="c", at=bj(10, 9, 9, 0), outcome="unreachable"),
+         RecordSurvey(actor="c", at=bj(10, 9, 10, 0), outcome="unsatisfied"))  # fmt: skip
+    new("help", bj(10, 9, 23, 50), "7")
+    new("help", bj(10, 10, 0, 5), "8")
+    store.dispose()
+
+
+@pytest.fixture(scope="module")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    base = tmp_path_factory.mktemp("report")
+    url = f"sqlite:///{base / 'hotline.db'}"
+    upgrade(url)
+    load_fixture(url, base / "spool")
+    return url
+
+
+@pytest.fixture(scope="module")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_pg_database() as url:
+        upgrade(url)
+        load_fixture(url, tmp_path_factory.mktemp("report-pg") / "spool")
+        yield url
+
+
+def report(url: str) -> dict[str, Any]:
+    store = TicketStore(url)
+    try:
+        return build_report(store.engine, PERIOD, NOW)
+    finally:
+        store.dispose()
+
+
+def test_figures_match_the_hand_count(sqlite_url: str) -> None:
+    r = report(sqlite_url)
+    assert r["period"] == {
+        "from": "2024-10-08",
+        "to": "2024-10-09",
+        "time_zone": "Asia/Shanghai",
+        "as_of": "2024-10-10T00:00:00+08:00",
+    }
+    assert r["calls"] == {
+        "inbound": 7,
+        "answered": 4,
+        "answer_rate": 0.5714,
+        "offered": 6,
+        "answered_within_15s": 3,
+        "service_level_15s": 0.5,
+        "asa_s": 13.0,
+        "abandoned": 1,
+        "longest_wait_s": 40.0,
+    }
+    assert r["tickets"] == {
+        "accepted": 4, "dispatched": 2, "closed": 3, "closed_direct": 1, "closed_by_unit": 2,
+        "closed_on_time": 1, "closed_on_time_rate": 0.5, "extended": 1, "overdue_open": 1,
+        "satisfied": 1, "unsatisfied": 1, "unreachable": 1, "satisfaction_rate": 0.5,
+    }  # fmt: skip
+    hours = {h["hour"]: h for h in r["hours"] if h["inbound"]}
+    assert sorted(hours) == [0, 9, 10, 23]  # Beijing hours, though stored in UTC
+    assert hours[9] == {
+        "hour": 9,
+        "inbound": 3,
+        "answered": 2,
+        "answer_rate": 0.6667,
+        "offered": 3,
+        "answered_within_15s": 1,
+        "service_level_15s": 0.3333,
+        "asa_s": 16.0,
+        "abandoned": 1,
+        "longest_wait_s": 30.0,
+    }
+    assert hours[10]["offered"] == 1 and hours[10]["service_level_15s"] == 1.0
+    assert hours[0]["answered"] == 0 and hours[0]["asa_s"] is None
+    assert hours[0]["service_level_15s"] == 0.0
+    assert r["hours"][5] == {"hour": 5, "inbound": 0, "answered": 0, "answer_rate": None,
+                             "offered": 0, "answered_within_15s": 0, "service_level_15s": None,
+                             "asa_s": None, "abandoned": 0, "longest_wait_s": None}  # fmt: skip
+
+
+def test_sqlite_and_postgresql_give_the_same_report(sqlite_url: str, pg_url: str) -> None:
+    assert report(pg_url) == report(sqlite_url)
+    # ... for other periods and instants too, including an empty one.
+    for first, last, now in [("2024-09-01", "2024-10-31", NOW),
+                             ("2024-10-09", "2024-10-09", bj(10, 9, 12, 0)),
+                             ("2025-01-01", "2025-01-02", NOW)]:  # fmt: skip
+        period = Period.parse(first, last)
+        stores = [TicketStore(u) for u in (sqlite_url, pg_url)]
+        try:
+            lite, pg = (build_report(s.engine, period, now) for s in stores)
+        finally:
+            for s in stores:
+                s.dispose()
+        assert lite == pg
+
+
+def test_cli_report(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "h.toml"
+    cfg.write_text(f'[database]\nurl = "{sqlite_url}"\n', encoding="utf-8")
+    assert main(["-c", str(cfg), "report", "--from", "2024-10-08", "--to", "2024-10-09",
+                 "--json"]) == 0  # fmt: skip
+    # The period lies in the past, so "now" does not matter: the same as the library call.
+    assert json.loads(capsys.readouterr().out) == report(sqlite_url)
+    assert main(["-c", str(cfg), "report", "--from", "2024-10-08", "--to", "2024-10-09"]) == 0
+    text = capsys.readouterr().out
+    assert "inbound calls" in text and "57.1 %" in text and "overdue and open 1" in text
+    assert main(["-c", str(cfg), "report", "--from", "2024-10-09", "--to", "2024-10-08"]) == 2
+    assert "to: 2024-10-08 is before from" in capsys.readouterr().err

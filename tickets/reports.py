@@ -1,0 +1,244 @@
+"""The figures a hotline must report (统计分析) for a period of days, from the ticket store.
+
+Days are Shanghai calendar days; ``--from 2026-10-08 --to 2026-10-09`` covers
+[2026-10-08 00:00, 2026-10-10 00:00) Beijing time. Every figure is counted in SQL (integers) on
+either database; the only floats are sums of stored wait times, rounded to 0.01 s, so SQLite and
+PostgreSQL give the same report for the same rows.
+
+Calls (``call_records``, by arrival time; definitions as in ``acd.metrics``):
+  inbound       calls that reached 12345
+  answered      calls an agent answered;      answer_rate = answered / inbound (接通率)
+  offered       calls that entered the agent queue (callers who left in the IVR never asked)
+  answered_within_15s / service_level_15s = answered with wait <= 15 s / offered
+  asa_s         mean wait of answered offered calls;  longest_wait_s over offered calls
+  abandoned     offered calls that hung up in the queue
+  hours         the same per hour of the day (Beijing time), summed over the period's days
+
+Tickets (``tickets`` and the ``ticket_events`` log):
+  accepted      tickets created in the period (受理量)
+  dispatched    tickets dispatched at least once in the period (转办量)
+  closed        tickets answered directly or closed by their unit in the period (办结量);
+                closed_direct and closed_by_unit split it
+  closed_on_time  of closed_by_unit, those closed at or before the reply deadline in force
+                (extensions included);  closed_on_time_rate = closed_on_time / closed_by_unit
+  extended      tickets granted an extension in the period (延期)
+  overdue_open  tickets still held by a unit and past their reply deadline at the end of the
+                period, or now if earlier (超期未办结量: a stock, read from current states)
+  satisfied / unsatisfied / unreachable: callback survey results recorded in the period;
+                satisfaction_rate = satisfied / (satisfied + unsatisfied) (满意率)
+A rate with a zero denominator is null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Integer, and_, case, cast, func, literal_column, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from tickets.models import CallRecordRow
+from tickets.ticket_models import TicketEventRow, TicketRow
+from tickets.ticket_types import UNIT_OPEN_STATES, FieldError
+from tickets.workdays import SHANGHAI
+
+TARGET_S = 15.0  # the national standard's longest wait for a human answer
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Period:
+    first: date
+    last: date  # inclusive
+
+    @classmethod
+    def parse(cls, first: object, last: object) -> Period:
+        days = [_day(name, value) for name, value in (("from", first), ("to", last))]
+        if days[1] < days[0]:
+            raise FieldError("to", f"{days[1]} is before from {days[0]}")
+        if (days[1] - days[0]).days >= MAX_DAYS:
+            raise FieldError("to", f"a report covers at most {MAX_DAYS} days")
+        return cls(days[0], days[1])
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, datetime.min.time(), tzinfo=SHANGHAI)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.last + timedelta(days=1), datetime.min.time(), SHANGHAI)
+
+
+def _day(name: str, value: object) -> date:
+    if not isinstance(value, str) or not value:
+        raise FieldError(name, "give a date like 2026-10-08")
+    try:
+        if len(value) > 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FieldError(name, f"{value[:40]!r} is not a date like 2026-10-08") from None
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _hour(engine: Engine) -> ColumnElement[Any]:
+    """Beijing hour of arrival, in SQL. China has kept UTC+8 without daylight saving since
+    1991; SQLite stores naive UTC text (tickets.models.UTCDateTime)."""
+    # Constants inlined, not bound: PostgreSQL matches GROUP BY to the select list by text, and
+    # two bound parameters ($1, $2) would not match.
+    col = CallRecordRow.arrived_at
+    if engine.dialect.name == "postgresql":
+        local = func.timezone(literal_column("'Asia/Shanghai'"), col)
+        return cast(func.extract("hour", local), Integer)
+    return cast(func.strftime(literal_column("'%H'"), col, literal_column("'+8 hours'")), Integer)
+
+
+def _call_rows(engine: Engine, period: Period) -> list[Any]:
+    offered = CallRecordRow.queued_at.is_not(None)
+    answered = CallRecordRow.answered_at.is_not(None)
+    served = and_(offered, answered)
+    hour = _hour(engine).label("hour")
+    stmt = (
+        select(
+            hour,
+            func.count().label("inbound"),
+            func.count(CallRecordRow.answered_at).label("answered"),
+            func.count(CallRecordRow.queued_at).label("offered"),
+            func.sum(case((and_(served, CallRecordRow.wait_s <= TARGET_S), 1), else_=0)).label(
+                "in_target"
+            ),
+            func.sum(case((served, 1), else_=0)).label("served"),
+            func.sum(case((served, CallRecordRow.wait_s), else_=0.0)).label("wait_sum"),
+            func.sum(
+                case((and_(offered, CallRecordRow.outcome == "abandoned_queue"), 1), else_=0)
+            ).label("abandoned"),
+            func.max(case((offered, CallRecordRow.wait_s))).label("longest"),
+        )
+        .where(CallRecordRow.arrived_at >= period.start, CallRecordRow.arrived_at < period.end)
+        .group_by(hour)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(stmt).all())
+
+
+def _call_figures(rows: list[Any]) -> dict[str, Any]:
+    def total(name: str) -> int:
+        return sum(int(getattr(r, name) or 0) for r in rows)
+
+    served, wait_sum = total("served"), sum(float(r.wait_sum or 0.0) for r in rows)
+    longest = max((float(r.longest) for r in rows if r.longest is not None), default=None)
+    return {
+        "inbound": total("inbound"),
+        "answered": total("answered"),
+        "answer_rate": _rate(total("answered"), total("inbound")),
+        "offered": total("offered"),
+        "answered_within_15s": total("in_target"),
+        "service_level_15s": _rate(total("in_target"), total("offered")),
+        "asa_s": round(wait_sum / served, 2) if served else None,
+        "abandoned": total("abandoned"),
+        "longest_wait_s": None if longest is None else round(longest, 2),
+    }
+
+
+def _events(engine: Engine, period: Period, actions: tuple[str, ...], *extra: Any) -> int:
+    ev = TicketEventRow
+    stmt = select(func.count(func.distinct(ev.ticket_id))).where(
+        ev.action.in_(actions), ev.at >= period.start, ev.at < period.end, *extra
+    )
+    with engine.connect() as conn:
+        return int(conn.scalar(stmt) or 0)
+
+
+def _ticket_figures(engine: Engine, period: Period, now: datetime) -> dict[str, Any]:
+    t, ev = TicketRow, TicketEventRow
+    as_of = min(now, period.end)
+    accepted = select(func.count()).where(t.created_at >= period.start, t.created_at < period.end)
+    overdue = select(func.count()).where(
+        t.state.in_([s.value for s in UNIT_OPEN_STATES]), t.reply_due_at < as_of
+    )
+    surveys = select(ev.data).where(
+        ev.action == "RecordSurvey", ev.at >= period.start, ev.at < period.end
+    )
+    with engine.connect() as conn:
+        n_accepted = int(conn.scalar(accepted) or 0)
+        n_overdue = int(conn.scalar(overdue) or 0)
+        outcomes = [str((data or {}).get("outcome")) for data in conn.scalars(surveys)]
+    by_unit = _events(engine, period, ("CloseByUnit",))
+    on_time = _events(engine, period, ("CloseByUnit",), ev.due_at.is_not(None), ev.at <= ev.due_at)
+    satisfied, unsatisfied = outcomes.count("satisfied"), outcomes.count("unsatisfied")
+    return {
+        "accepted": n_accepted,
+        "dispatched": _events(engine, period, ("Dispatch",)),
+        "closed": _events(engine, period, ("AnswerDirectly", "CloseByUnit")),
+        "closed_direct": _events(engine, period, ("AnswerDirectly",)),
+        "closed_by_unit": by_unit,
+        "closed_on_time": on_time,
+        "closed_on_time_rate": _rate(on_time, by_unit),
+        "extended": _events(engine, period, ("GrantExtension",)),
+        "overdue_open": n_overdue,
+        "satisfied": satisfied,
+        "unsatisfied": unsatisfied,
+        "unreachable": outcomes.count("unreachable"),
+        "satisfaction_rate": _rate(satisfied, satisfied + unsatisfied),
+    }
+
+
+def build_report(engine: Engine, period: Period, now: datetime) -> dict[str, Any]:
+    """The report as a JSON-ready dict (``now`` bounds the overdue stock)."""
+    rows = _call_rows(engine, period)
+    by_hour = {int(r.hour): r for r in rows}
+    hours = []
+    for h in range(24):
+        figures = _call_figures([by_hour[h]] if h in by_hour else [])
+        hours.append({"hour": h, **figures})
+    return {
+        "period": {
+            "from": period.first.isoformat(),
+            "to": period.last.isoformat(),
+            "time_zone": "Asia/Shanghai",
+            "as_of": min(now, period.end).astimezone(SHANGHAI).isoformat(),
+        },
+        "calls": _call_figures(rows),
+        "tickets": _ticket_figures(engine, period, now),
+        "hours": hours,
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """Plain text for the console."""
+    p, c, t = report["period"], report["calls"], report["tickets"]
+    lines = [
+        f"12345 hotline report {p['from']} .. {p['to']} ({p['time_zone']})",
+        "",
+        f"inbound calls      {c['inbound']:>8}   answered {c['answered']} "
+        f"({_pct(c['answer_rate'])} answer rate)",
+        f"service level 15 s {_pct(c['service_level_15s']):>8}   of {c['offered']} offered; "
+        f"ASA {c['asa_s'] if c['asa_s'] is not None else '-'} s; "
+        f"abandoned {c['abandoned']}; longest wait {c['longest_wait_s'] or '-'} s",
+        "",
+        f"accepted {t['accepted']}   dispatched {t['dispatched']}   closed {t['closed']} "
+        f"(direct {t['closed_direct']}, by unit {t['closed_by_unit']})",
+        f"closed on time {t['closed_on_time']} ({_pct(t['closed_on_time_rate'])})   "
+        f"extended {t['extended']}   overdue and open {t['overdue_open']}",
+        f"satisfaction {_pct(t['satisfaction_rate'])}   (satisfied {t['satisfied']}, "
+        f"unsatisfied {t['unsatisfied']}, unreachable {t['unreachable']})",
+        "",
+        "hour  inbound  offered  answered  SL 15 s    ASA s  abandoned",
+    ]
+    for h in report["hours"]:
+        if h["inbound"]:
+            asa = "-" if h["asa_s"] is None else f"{h['asa_s']:.2f}"
+            lines.append(
+                f"{h['hour']:02d}    {h['inbound']:>7}  {h['offered']:>7}  {h['answered']:>8}  "
+                f"{_pct(h['service_level_15s']):>7}  {asa:>7}  {h['abandoned']:>9}"
+            )
+    return "\n".join(lines)
