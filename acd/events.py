@@ -283,9 +283,10 @@ class MissedCallListed:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallbackCancelled:
-    """A pending callback (accepted or missed-call) is dropped: the caller called again
-    (``reason`` ``called_again``) and is served on the new call, which keeps the callback's
-    place when the callback was accepted."""
+    """A pending callback (accepted or missed-call, not one being placed) is dropped: the
+    caller called again (``reason`` ``called_again``) and is served on the new call. The new
+    call keeps the place of an accepted callback; of a missed call, only within the rejoin
+    window (``policy.rejoin_within_s``)."""
 
     call_id: str
     reason: str

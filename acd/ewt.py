@@ -13,9 +13,12 @@ For a call of skill ``s``::
     slot  = h / N
     EWT   = min(r, slot) + k * slot          (None when N == 0: nobody can take the call)
 
-- ``N``: agents staffed for ``s``: logged in with the skill (any level) and working, that is
-  ready, ringing, on a call or in wrap-up. An agent on a not-ready break is left out: nothing
-  says when they come back, and counting them would promise capacity that is not there.
+- ``N``: agents staffed for the call: logged in with skill ``s`` and working, that is ready,
+  ringing, on a call or in wrap-up. Before the call is widened only those at a level it may go
+  to (``initial_max_level``) count, after that every level: the estimate is the wait for the
+  agents the call may have now, which is also what decides whether it should be widened. An
+  agent on a not-ready break is left out: nothing says when they come back, and counting them
+  would promise capacity that is not there.
 - ``h``: the mean handle time of ``s`` (talk + wrap-up), a running mean learned from the calls
   that ended (``running_mean``), starting from a configured prior (e.g. 180 s).
 - ``k``: the calls ahead that compete for the same agents. A call ahead of the same skill counts
@@ -24,8 +27,9 @@ For a call of skill ``s``::
   Calls of skills that share no agent with ``s`` do not count. ``position`` is 1 + the number of
   competing calls ahead (each counted whole).
 - ``r``: the shortest expected remaining busy time among the ``N`` agents: 0 for a ready agent,
-  what is left of wrap-up, for an agent on a call the skill's mean handle time minus the time
-  already talked (at least the wrap-up still to come), a whole handle time for a ringing one.
+  what is left of wrap-up; for an agent on a call, the mean handle time of the call's skill (as
+  learned when it was answered) minus the time already talked, but at least the wrap-up still
+  to come; a whole handle time for a ringing one.
 
 Why: with all ``N`` agents busy, agents become free at a rate of about ``N / h``, so each call
 ahead uses up one ``slot`` of ``h / N`` seconds and the call itself waits for one more:
@@ -37,8 +41,10 @@ expected time to the first of ``N`` exponential departures. With one agent and a
 remaining time the formula is exact for fixed handle times; for many agents it tends to the
 fluid ``k * h / N``. What it does not forecast: callers ahead who hang up (it overestimates
 under heavy abandonment), calls of higher priority that arrive later and go ahead, agents who
-log in or out, and widening to weaker levels or overflow groups (it counts the call's own skill
-at every level, the agents who can take it once every threshold is crossed).
+log in, come back from a break or log out, sticky routing (a call waiting for one agent), and
+a later widening or overflow (overflow agents of other skills are never counted). The deviation
+is measured rather than assumed: ``CallEstimate`` is emitted at queue entry for every call, to
+be compared with its actual wait.
 """
 
 from __future__ import annotations

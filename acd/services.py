@@ -65,6 +65,8 @@ class AcdService:
         self._action_timeout_s = action_timeout_s
         self._lock = asyncio.Lock()
         self.legs: dict[str, AgentLeg] = {}
+        self._saving = False
+        self._dirty = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.observers: list[Callable[[Any], None]] = []
         """Called with every decision of the core (metrics, wallboards)."""
@@ -86,10 +88,26 @@ class AcdService:
         await self._save()
 
     async def _save(self) -> None:
+        """Save the latest state; saves requested while one is running coalesce into one.
+
+        Under load a save per event would cost more than the events (the snapshot grows with
+        the queue); the state written is always the newest, and a restarted engine reconciles
+        whatever the last save missed with the channels Asterisk still holds.
+        """
+        self._dirty = True
+        if self._saving:
+            return
+        self._saving = True
         try:
-            await self._store.save(self.snapshot())
-        except Exception as exc:  # Redis away: keep serving from memory, save on the next event
-            log.error("could not save ACD state to Redis: %s", exc)
+            while self._dirty:
+                self._dirty = False
+                try:
+                    await self._store.save(self.snapshot())
+                except Exception as exc:  # Redis away: serve from memory, save on the next event
+                    log.error("could not save ACD state to Redis: %s", exc)
+                    break
+        finally:
+            self._saving = False
 
     # -- events in -------------------------------------------------------
     async def handle(self, event: Any) -> list[Any]:
@@ -98,7 +116,7 @@ class AcdService:
             decisions = self.acd.handle(event)
             if isinstance(event, CallEnded | CallerHungUp):
                 self._forget_legs(event)
-            await self._save()
+        await self._save()  # outside the lock: events never wait for Redis
         for decision in decisions:
             for observer in self.observers:
                 try:

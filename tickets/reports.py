@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Integer, and_, case, cast, func, literal_column, select
+from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from tickets.models import CallRecordRow
@@ -86,44 +86,52 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _hour(engine: Engine) -> ColumnElement[Any]:
-    """Beijing hour of arrival, in SQL. China has kept UTC+8 without daylight saving since
-    1991; SQLite stores naive UTC text (tickets.models.UTCDateTime)."""
-    # Constants inlined, not bound: PostgreSQL matches GROUP BY to the select list by text, and
-    # two bound parameters ($1, $2) would not match.
+def _utc_hour(engine: Engine) -> ColumnElement[Any]:
+    """An expression naming the UTC hour of arrival, cheap per row (the report's hot spot).
+
+    PostgreSQL: hours since the epoch (whatever the session time zone). SQLite stores naive
+    UTC text (tickets.models.UTCDateTime), so the first 13 characters, 'YYYY-MM-DD HH', are
+    the hour. Beijing hours are UTC hours + 8: China has had no daylight saving since 1991.
+    """
     col = CallRecordRow.arrived_at
     if engine.dialect.name == "postgresql":
-        local = func.timezone(literal_column("'Asia/Shanghai'"), col)
-        return cast(func.extract("hour", local), Integer)
-    return cast(func.strftime(literal_column("'%H'"), col, literal_column("'+8 hours'")), Integer)
+        return func.floor(func.extract("epoch", col) / 3600)
+    return func.substr(col, 1, 13)
 
 
-def _call_rows(engine: Engine, period: Period) -> list[Any]:
-    offered = CallRecordRow.queued_at.is_not(None)
-    answered = CallRecordRow.answered_at.is_not(None)
-    served = and_(offered, answered)
-    hour = _hour(engine).label("hour")
+def _beijing_hour(key: Any) -> int:
+    utc_hour = int(key) % 24 if not isinstance(key, str) else int(key[11:13])
+    return (utc_hour + 8) % 24
+
+
+def _call_rows(engine: Engine, period: Period) -> dict[int, list[Any]]:
+    """Per Beijing hour of the day, the aggregate rows of the UTC hours that fall in it."""
+    c = CallRecordRow
+    offered = c.queued_at.is_not(None)
+    served = and_(offered, c.answered_at.is_not(None))
+    key = _utc_hour(engine).label("key")
+    # FILTER instead of CASE: half the work per row on both databases.
     stmt = (
         select(
-            hour,
+            key,
             func.count().label("inbound"),
-            func.count(CallRecordRow.answered_at).label("answered"),
-            func.count(CallRecordRow.queued_at).label("offered"),
-            func.sum(case((and_(served, CallRecordRow.wait_s <= TARGET_S), 1), else_=0)).label(
-                "in_target"
-            ),
-            func.sum(case((served, 1), else_=0)).label("served"),
-            func.sum(case((served, CallRecordRow.wait_s), else_=0.0)).label("wait_sum"),
-            func.sum(
-                case((and_(offered, CallRecordRow.outcome == "abandoned_queue"), 1), else_=0)
-            ).label("abandoned"),
-            func.max(case((offered, CallRecordRow.wait_s))).label("longest"),
+            func.count(c.answered_at).label("answered"),
+            func.count(c.queued_at).label("offered"),
+            func.count().filter(served, c.wait_s <= TARGET_S).label("in_target"),
+            func.count().filter(served).label("served"),
+            func.sum(c.wait_s).filter(served).label("wait_sum"),
+            func.count().filter(offered, c.outcome == "abandoned_queue").label("abandoned"),
+            func.max(c.wait_s).filter(offered).label("longest"),
         )
-        .where(CallRecordRow.arrived_at >= period.start, CallRecordRow.arrived_at < period.end)
-        .group_by(hour)
+        .where(c.arrived_at >= period.start, c.arrived_at < period.end)
+        .group_by(key)
     )
     with engine.connect() as conn:
-        return list(conn.execute(stmt).all())
+        rows = sorted(conn.execute(stmt).all(), key=lambda r: str(r.key))
+    by_hour: dict[int, list[Any]] = {}
+    for row in rows:
+        by_hour.setdefault(_beijing_hour(row.key), []).append(row)
+    return by_hour
 
 
 def _call_figures(rows: list[Any]) -> dict[str, Any]:
@@ -190,12 +198,9 @@ def _ticket_figures(engine: Engine, period: Period, now: datetime) -> dict[str, 
 
 def build_report(engine: Engine, period: Period, now: datetime) -> dict[str, Any]:
     """The report as a JSON-ready dict (``now`` bounds the overdue stock)."""
-    rows = _call_rows(engine, period)
-    by_hour = {int(r.hour): r for r in rows}
-    hours = []
-    for h in range(24):
-        figures = _call_figures([by_hour[h]] if h in by_hour else [])
-        hours.append({"hour": h, **figures})
+    by_hour = _call_rows(engine, period)
+    hours = [{"hour": h, **_call_figures(by_hour.get(h, []))} for h in range(24)]
+    rows = [row for h in sorted(by_hour) for row in by_hour[h]]
     return {
         "period": {
             "from": period.first.isoformat(),
