@@ -101,8 +101,10 @@ handle times, remembered abandons, pause flag) as plain JSON;
 
 from __future__ import annotations
 
+import bisect
 import enum
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeAlias
@@ -332,6 +334,7 @@ class CallState(enum.StrEnum):
 
 
 QUEUED = frozenset({CallState.WAITING, CallState.CALLBACK, CallState.MISSED})
+CALLBACKS = frozenset({CallState.CALLBACK, CallState.MISSED, CallState.CALLING})
 WITH_AGENT = frozenset({CallState.OFFERED, CallState.CALLING, CallState.ANSWERED})
 WORKING = frozenset({AgentState.READY, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP})
 
@@ -445,6 +448,7 @@ class _Call:
     sticky_over: bool = False
     callback_offered: bool = False
     announced_at: float | None = None  # the last announcement (its slot on the cadence)
+    key: tuple[int, int, int] = (0, 0, 0)  # service order, derived (Acd._key)
 
 
 @dataclass(slots=True)
@@ -588,6 +592,7 @@ class Acd:
         self._core = _Pool() if restricted else self._all
         self._ready_agents: dict[str, _Agent] = {}  # ready agents
         self._callback_calls: set[str] = set()  # calls in callback, missed or calling
+        self._order: list[_Call] = []  # every call, in service order (by call.key)
 
     @property
     def policy(self) -> AcdPolicy:
@@ -711,7 +716,7 @@ class Acd:
         rules = self._policy.rules(e.skill)
         # No wait for an agent who is not there (or when there is no wait at all).
         call.sticky_over = rules.sticky_wait_s <= 0 or e.preferred_agent not in self._agents
-        self._calls[e.call_id] = call
+        self._add(call)
         position, ewt_s = self._estimate_new(call, at)
         if self._latch(call, at, ewt_s) and self._core is not self._all:
             position, ewt_s = self._estimate_new(call, at)  # widened: more agents
@@ -733,8 +738,7 @@ class Acd:
             self._call_target(old.state, CALLED_AGAIN, old.call_id)
             if old.state is CallState.CALLBACK and place is None:
                 place = old.seq  # an accepted callback keeps its place
-            del self._calls[old.call_id]
-            self._callback_calls.discard(old.call_id)
+            self._drop(old)
             out.append(CallbackCancelled(call_id=old.call_id, reason="called_again", at=e.at))
         window = self._policy.rejoin_within_s
         abandon = self._abandons.get(e.caller)
@@ -763,16 +767,17 @@ class Acd:
         self._remember_abandon(call, e.at)
         out.append(CallAbandoned(call_id=call.call_id, waited_s=waited, at=e.at))
         if listed:
+            self._drop(call)  # a new place: on the missed-call list
             call.state, call.agent_id, call.missed, call.number = (
                 CallState.MISSED, None, True, call.caller
             )  # fmt: skip
+            self._add(call)
             listing = MissedCallListed(
                 call_id=call.call_id, number=call.number, waited_s=waited, at=e.at
             )
             out.append(listing)
-            self._callback_calls.add(call.call_id)
         else:
-            del self._calls[call.call_id]
+            self._drop(call)
         self._match(e.at, out)
         return out
 
@@ -835,7 +840,7 @@ class Acd:
         self._handle[call.skill] = ewt.running_mean(
             mean, samples, talk + self._policy.wrapup_s, self._policy.handle_window
         )
-        del self._calls[call.call_id]
+        self._drop(call)
         out: list[Decision] = []
         self._move(agent, state, "call_ended", e.at, out)
         self._match(e.at, out)
@@ -859,8 +864,9 @@ class Acd:
         timers = self._policy.has_route_timers
         retries = any(self._calls[c].retry_at is not None for c in self._callback_calls)
         if timers or retries:
-            use_ewt = self._policy.thresholds_use_ewt and self._policy.has_level_timers
-            estimates = self._estimates(at) if use_ewt else {}
+            estimates: Estimates = {}
+            if self._policy.thresholds_use_ewt and self._policy.has_level_timers:
+                estimates = self._estimates(at, lambda c: self._level_ewt_wanted(c, at))
             for call in (
                 self._calls.values() if timers else map(self._calls.get, self._callback_calls)
             ):
@@ -911,8 +917,7 @@ class Acd:
         self._move(agent, agent_state, "callback_failed", e.at, out)
         call.attempts += 1
         if call.attempts >= self._policy.callback_max_attempts:
-            del self._calls[call.call_id]
-            self._callback_calls.discard(call.call_id)
+            self._drop(call)
             out.append(CallbackGaveUp(call_id=call.call_id, attempts=call.attempts, at=e.at))
         else:
             call.state, call.agent_id = self._home(call), None
@@ -1034,36 +1039,50 @@ class Acd:
             call.retry_at, changed = None, True
         return changed
 
+    def _level_ewt_wanted(self, call: _Call, at: float) -> bool:
+        """Whether widening or overflow of this call may still be triggered by its EWT."""
+        rules = self._policy.rules(call.skill)
+        waited = _waited(at, call.queued_at)
+        after_s = rules.overflow_after_s
+        if after_s is not None and not call.overflowed and waited < after_s:
+            return True
+        after_s = rules.widen_after_s
+        return after_s is not None and not call.widened and waited < after_s
+
     def _speak_to_waiting(self, at: float, out: list[Decision]) -> None:
-        """Voicemail, announcements and callback offers due on a tick, in service order."""
+        """Voicemail, announcements and callback offers due on a tick, in service order, with
+        the estimates as of the tick. Estimates are worked out only for the calls that need
+        one now: the others are only counted."""
         waiting = [c for c in self._queue_order() if c.state is CallState.WAITING]
-        estimates: Estimates | None = None
-        use_ewt = self._policy.thresholds_use_ewt
+
+        def voicemail_ewt_wanted(call: _Call) -> bool:
+            after_s = self._policy.rules(call.skill).voicemail_after_s
+            return after_s is not None and _waited(at, call.queued_at) < after_s
+
+        estimates: Estimates = {}
+        if self._policy.thresholds_use_ewt and any(map(voicemail_ewt_wanted, waiting)):
+            estimates = self._estimates(at, voicemail_ewt_wanted)
         for call in waiting:
             after_s = self._policy.rules(call.skill).voicemail_after_s
-            if after_s is None:
-                continue
-            waited = _waited(at, call.queued_at)
-            if use_ewt and waited < after_s and estimates is None:
-                estimates = self._estimates(at)
-            ewt_s = estimates.get(call.call_id, (0, None))[1] if estimates else None
-            if self._crossed(after_s, waited, ewt_s):
+            ewt_s = estimates.get(call.call_id, (0, None))[1]
+            if self._crossed(after_s, _waited(at, call.queued_at), ewt_s):
                 self._to_voicemail(call, at, out)
-                estimates = None  # positions behind it have changed
-        for call in waiting:
-            if call.state is not CallState.WAITING or call.call_id not in self._calls:
-                continue
+
+        def speaks(call: _Call) -> bool:
             rules = self._policy.rules(call.skill)
             every = rules.announce_every_s
             last = call.queued_at if call.announced_at is None else call.announced_at
-            due = every > 0 and at - last >= every
+            if every > 0 and at - last >= every:
+                return True
             offer = rules.offer_callback_after_s is not None and not call.callback_offered
-            offer = offer and not self._paused
-            if not (due or offer):
-                continue
-            if estimates is None:
-                estimates = self._estimates(at)
-            self._speak(call, at, out, estimates.get(call.call_id, (0, None)), entry=False)
+            return offer and not self._paused
+
+        speaking = [c for c in waiting if c.call_id in self._calls and speaks(c)]
+        if speaking:
+            wanted = {c.call_id for c in speaking}
+            estimates = self._estimates(at, lambda c: c.call_id in wanted)
+            for call in speaking:
+                self._speak(call, at, out, estimates[call.call_id], entry=False)
 
     def _speak(
         self,
@@ -1098,7 +1117,7 @@ class Acd:
 
     def _to_voicemail(self, call: _Call, at: float, out: list[Decision]) -> None:
         self._call_target(call.state, VOICEMAIL, call.call_id)
-        del self._calls[call.call_id]
+        self._drop(call)
         out.append(
             SendToVoicemail(call_id=call.call_id, waited_s=_waited(at, call.queued_at), at=at)
         )
@@ -1148,10 +1167,21 @@ class Acd:
         if not self._ready_agents:
             return
         ready = list(self._ready_agents.values())
+        # A cheap test first: could any ready agent take the call at all? (Its skill, one of
+        # its overflow skills or its preferred agent among the ready.) Most calls of a long
+        # queue fail it, and are not ranked against every ready agent.
+        skills = Counter(name for agent in ready for name in agent.names)
+        overflow = self._policy.overflow
         for call in self._queue_order():
             if not ready:
                 return
             if call.state is not CallState.WAITING and not self._placeable(call, at):
+                continue
+            if (
+                not skills.get(call.skill)
+                and call.preferred_agent not in self._ready_agents
+                and not any(skills.get(group) for group in overflow.get(call.skill, ()))
+            ):
                 continue
             rank = self._selector(call, at)
             best: _Agent | None = None
@@ -1163,6 +1193,7 @@ class Acd:
             if best is None:
                 continue
             ready.remove(best)
+            skills.subtract(best.names)
             if call.state is CallState.WAITING:
                 self._offer(call, best, at, out)
             else:
@@ -1202,6 +1233,8 @@ class Acd:
         self._move(agent, state, "callback", at, out, call_id=call.call_id)
 
     def _key(self, call: _Call) -> tuple[int, int, int]:
+        """Service order (set as ``call.key`` when the call is queued or listed as missed):
+        live calls and accepted callbacks by priority then sequence, then the missed list."""
         if call.missed:
             priority = self._policy.missed_callback_priority
             if priority is None:
@@ -1209,12 +1242,28 @@ class Acd:
             return (0, -priority, call.seq)
         return (0, -call.priority, call.seq)
 
+    def _add(self, call: _Call) -> None:
+        """A call enters the ACD (or the missed-call list): kept in service order."""
+        call.key = self._key(call)
+        self._calls[call.call_id] = call
+        bisect.insort(self._order, call, key=_by_key)
+        if call.state in CALLBACKS:
+            self._callback_calls.add(call.call_id)
+
+    def _drop(self, call: _Call) -> None:
+        """A call leaves the ACD."""
+        del self._calls[call.call_id]
+        index = bisect.bisect_left(self._order, call.key, key=_by_key)
+        assert self._order[index] is call
+        del self._order[index]
+        self._callback_calls.discard(call.call_id)
+
     def _in_service_order(self) -> list[_Call]:
-        return sorted(self._calls.values(), key=self._key)
+        return list(self._order)
 
     def _queue_order(self) -> list[_Call]:
         """The calls in the queue (waiting, callback, missed), in service order."""
-        return sorted((c for c in self._calls.values() if c.state in QUEUED), key=self._key)
+        return [c for c in self._order if c.state in QUEUED]
 
     # -- estimates -----------------------------------------------------------------------------
     def _expected_free_at(self, agent: _Agent) -> float:
@@ -1262,30 +1311,41 @@ class Acd:
         """The agents a call may go to now, for its estimate."""
         return self._all if self._core is self._all or self._stage(call, at)[0] else self._core
 
-    def _estimates(self, at: float) -> Estimates:
-        """(position, EWT) of every call in the queue (waiting, callback, missed)."""
+    def _estimates(self, at: float, wanted: Callable[[_Call], bool] | None = None) -> Estimates:
+        """(position, EWT) of the calls in the queue (waiting, callback, missed): all of them,
+        or those ``wanted`` (the others are only counted)."""
         queue = self._queue_order()
-        pools = [self._pool(c, at) for c in queue]
-        wanted: dict[int, set[str]] = {}
+        split = self._core is not self._all
+        pools: list[_Pool | None] = [
+            None if wanted is not None and not wanted(c)
+            else (self._pool(c, at) if split else self._all)
+            for c in queue
+        ]  # fmt: skip
+        skills: dict[int, set[str]] = {}
         for call, pool in zip(queue, pools, strict=True):
-            wanted.setdefault(id(pool), set()).add(call.skill)
+            if pool is not None:
+                skills.setdefault(id(pool), set()).add(call.skill)
+        wrapup = self._policy.wrapup_s
         staffs = {
-            id(pool): pool.staffing(at, wanted[id(pool)], self._policy.wrapup_s)
+            id(pool): pool.staffing(at, skills[id(pool)], wrapup)
             for pool in (self._all, self._core)
-            if id(pool) in wanted
+            if id(pool) in skills
         }
         found = ewt.queue_estimates(
-            [(c.skill, staffs[id(p)]) for c, p in zip(queue, pools, strict=True)],
+            [
+                (c.skill, None if p is None else staffs[id(p)])
+                for c, p in zip(queue, pools, strict=True)
+            ],
             self.mean_handle_s,
         )
-        return {c.call_id: est for c, est in zip(queue, found, strict=True)}
+        return {c.call_id: est for c, est in zip(queue, found, strict=True) if est is not None}
 
     def _estimate_new(self, call: _Call, at: float) -> tuple[int, float | None]:
         """(position, EWT) of one queued call: the same as ``_estimates`` gives it, in O(calls)."""
-        key = self._key(call)
+        key = call.key
         ahead: dict[str, int] = {}
         for other in self._calls.values():
-            if other.state in QUEUED and other is not call and self._key(other) < key:
+            if other.key < key and other.state in QUEUED:
                 ahead[other.skill] = ahead.get(other.skill, 0) + 1
         staff = self._pool(call, at).staffing(at, (call.skill,), self._policy.wrapup_s)
         return ewt.estimate_call(call.skill, ahead, staff, self.mean_handle_s)
@@ -1419,9 +1479,9 @@ class Acd:
                     call.announced_at = _opt_float(c["announced_at"])
                 else:
                     call.sticky_over = True  # version 1 had no sticky routing
-                acd._calls[call.call_id] = call
-                if call.state in (CallState.CALLBACK, CallState.MISSED, CallState.CALLING):
-                    acd._callback_calls.add(call.call_id)
+                if call.call_id in acd._calls:
+                    raise ValueError(f"call {call.call_id!r} is there twice")
+                acd._add(call)
             if version >= 2:
                 acd._paused = _bool(snap["callbacks_paused"])
                 for skill, (mean, n) in snap["handle"].items():
@@ -1474,6 +1534,10 @@ class Acd:
             ):
                 raise AcdError(f"corrupt ACD snapshot: call {call.call_id!r} is {call.state} "
                                f"(missed {call.missed}, number {call.number!r})")  # fmt: skip
+
+
+def _by_key(call: _Call) -> tuple[int, int, int]:
+    return call.key
 
 
 def _bump(counts: dict[str, int], key: str, step: int) -> None:

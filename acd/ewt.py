@@ -151,18 +151,22 @@ def estimate_call(
 
 
 def queue_estimates(
-    queue: Sequence[tuple[str, Staffing]], mean_handle_s: Callable[[str], float]
-) -> list[tuple[int, float | None]]:
+    queue: Sequence[tuple[str, Staffing | None]], mean_handle_s: Callable[[str], float]
+) -> list[tuple[int, float | None] | None]:
     """(position, EWT) of each call of ``queue``: (skill, the agents it may go to) of every
-    queued call, in service order. One pass, O(len(queue) * skills)."""
+    queued call, in service order; a call given no staffing is only counted (None for it).
+    One pass, O(len(queue) + wanted calls * skills)."""
     seen: dict[str, int] = {}
     rivals: dict[tuple[str, int], list[tuple[str, float]]] = {}
-    out: list[tuple[int, float | None]] = []
+    out: list[tuple[int, float | None] | None] = []
     for skill, staff in queue:
-        comp = rivals.get((skill, id(staff)))
-        if comp is None:
-            comp = rivals[skill, id(staff)] = competitors(skill, staff)
-        out.append(_estimate(skill, comp, seen, staff, mean_handle_s))
+        if staff is None:
+            out.append(None)
+        else:
+            comp = rivals.get((skill, id(staff)))
+            if comp is None:
+                comp = rivals[skill, id(staff)] = competitors(skill, staff)
+            out.append(_estimate(skill, comp, seen, staff, mean_handle_s))
         seen[skill] = seen.get(skill, 0) + 1
     return out
 

@@ -272,11 +272,16 @@ class Player:
                 delay = started + call.arrival_s - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                self._check_connected()
                 self._spawn(self._originate(call))
             # Every call is decided (answered, or its caller gone) within its patience; what
             # happens after that (talk time running out) adds nothing to the figures.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.all_decided.wait(), drain_s)
+            decided = asyncio.ensure_future(self.all_decided.wait())
+            lost = asyncio.ensure_future(self.driver.lost.wait())
+            await asyncio.wait({decided, lost}, timeout=drain_s, return_when="FIRST_COMPLETED")
+            decided.cancel()
+            lost.cancel()
+            self._check_connected()
             self.log.undecided = len(self.trace) - len(self.answered | self.gone | self.failed)
             self.log.wall_s = loop.time() - started
         finally:
@@ -284,9 +289,16 @@ class Player:
                 timer.cancel()
             for task in list(self.tasks):
                 task.cancel()
-            await hang_up_all(self.driver)
             self.driver.on_user_event = None
+        await hang_up_all(self.driver)
         return self.log
+
+    def _check_connected(self) -> None:
+        if self.driver.lost.is_set():
+            raise BenchSetupError(
+                f"AMI: the connection to Asterisk dropped while playing into {self.side.label} "
+                "(did the bench instance stop?)"
+            )
 
 
 async def hang_up_all(driver: AmiDriver, timeout: float = 15.0) -> None:
@@ -499,27 +511,36 @@ async def run_all(site: BenchSite, args: argparse.Namespace) -> dict[str, Any]:
     drain_s = PATIENCE_MAX_S + HANDLE_MAX_S + 15.0
     driver = AmiDriver(site.cfg)
     await driver.connect()
+    results: list[Figures] = []
     try:
         # The agents' ring time, read by [bench-agent] (a global: one setting for both sides).
         await driver.send({"Action": "Setvar", "Variable": "BENCH_RING", "Value": f"{RING_WAIT_S}"})
         await hang_up_all(driver)
-        logs: list[RunLog] = []
+        version = describe(site, trace, args)
+        # Rows are printed as each run ends, so a run that breaks later keeps the earlier ones.
+        print(HEADER)
+        print("-" * len(HEADER), flush=True)
         for key in ["acd", *args.strategies]:
-            label = OURS.label if key == "acd" else app_queue(key).label
-            print(f"  playing {len(trace)} calls into {label} ...", flush=True)
             if key == "acd":
                 log = await run_ours(site, driver, trace, drain_s)
             else:
                 log = await run_app_queue(driver, key, trace, drain_s)
+            results.append(figures(log, trace, ROSTER))
+            print(row(results[-1]), flush=True)
             for error in log.errors[:5]:
                 print(f"    ! {error}", flush=True)
-            logs.append(log)
     finally:
         driver.close()
-    return report(site, trace, [figures(log, trace, ROSTER) for log in logs], args)
+    return summary(version, trace, results, args)
 
 
 # --- output --------------------------------------------------------------------------------
+
+HEADER = (
+    f"{'side':<24}{'offered':>8}{'answ.':>7}{'aband.':>7}{'SL15':>8}{'answer':>8}"
+    f"{'ASA s':>7}{'abandon':>8}{'max wait':>9}  {'dispatch p50/p95 ms (n)':<24}"
+    f"{'ring s':>7}{'dbl':>4}{'wall s':>7}"
+)
 
 
 def _fmt(value: float, spec: str) -> str:
@@ -530,41 +551,41 @@ def _ratio(ours: float, theirs: float) -> float:
     return ours / theirs if theirs and not math.isnan(theirs) else math.nan
 
 
-def report(
-    site: BenchSite, trace: Sequence[TraceCall], results: list[Figures], args: argparse.Namespace
-) -> dict[str, Any]:
-    ours, theirs = results[0], results[1:]
-    best = max(theirs, key=lambda f: (f.service_level, f.answer_rate)) if theirs else None
+def describe(site: BenchSite, trace: Sequence[TraceCall], args: argparse.Namespace) -> str:
     version = "?"
     with contextlib.suppress(Exception):
         version = site.asterisk.cli("core show version").split()[1]
     skills = ", ".join(f"{s} {sum(1 for c in trace if c.skill == s)}" for s in SKILL_SHARES)
     multi = sum(1 for a in ROSTER if len(a.skills) > 1)
     print(
-        f"\nAsterisk {version}; trace seed {args.seed}: {len(trace)} calls over "
+        f"Asterisk {version}; trace seed {args.seed}: {len(trace)} calls over "
         f"{trace[-1].arrival_s:.0f} s ({skills}); {len(ROSTER)} agents ({multi} multi-skilled); "
         f"handle {HANDLE_MIN_S:.0f}-{HANDLE_MAX_S:.0f} s (mean "
         f"{statistics.fmean(c.handle_s for c in trace):.1f}), patience "
-        f"{PATIENCE_MIN_S:.0f}-{PATIENCE_MAX_S:.0f} s, ring {RING_S} s, wrap-up 0\n"
+        f"{PATIENCE_MIN_S:.0f}-{PATIENCE_MAX_S:.0f} s, ring {RING_S} s, wrap-up 0\n",
+        flush=True,
     )
-    header = (
-        f"{'side':<24}{'offered':>8}{'answ.':>7}{'aband.':>7}{'SL15':>8}{'answer':>8}"
-        f"{'ASA s':>7}{'abandon':>8}{'max wait':>9}  {'dispatch p50/p95 ms (n)':<24}"
-        f"{'ring s':>7}{'dbl':>4}{'wall s':>7}"
+    return version
+
+
+def row(f: Figures) -> str:
+    dispatch = f"{_fmt(f.dispatch_p50_ms, '.0f')} / {_fmt(f.dispatch_p95_ms, '.0f')} " + (
+        f"({f.dispatch_n})"
     )
-    print(header)
-    print("-" * len(header))
-    for f in results:
-        dispatch = f"{_fmt(f.dispatch_p50_ms, '.0f')} / {_fmt(f.dispatch_p95_ms, '.0f')} " + (
-            f"({f.dispatch_n})"
-        )
-        print(
-            f"{f.label:<24}{f.offered:>8}{f.answered:>7}{f.abandoned:>7}"
-            f"{_fmt(100 * f.service_level, '.1f'):>7}%{_fmt(100 * f.answer_rate, '.1f'):>7}%"
-            f"{_fmt(f.asa_s, '.2f'):>7}{_fmt(100 * f.abandon_rate, '.1f'):>7}%"
-            f"{_fmt(f.max_wait_s, '.1f'):>9}  {dispatch:<24}{_fmt(f.ring_p50_s, '.2f'):>7}"
-            f"{f.double_booked:>4}{f.wall_s:>7.0f}"
-        )
+    return (
+        f"{f.label:<24}{f.offered:>8}{f.answered:>7}{f.abandoned:>7}"
+        f"{_fmt(100 * f.service_level, '.1f'):>7}%{_fmt(100 * f.answer_rate, '.1f'):>7}%"
+        f"{_fmt(f.asa_s, '.2f'):>7}{_fmt(100 * f.abandon_rate, '.1f'):>7}%"
+        f"{_fmt(f.max_wait_s, '.1f'):>9}  {dispatch:<24}{_fmt(f.ring_p50_s, '.2f'):>7}"
+        f"{f.double_booked:>4}{f.wall_s:>7.0f}"
+    )
+
+
+def summary(
+    version: str, trace: Sequence[TraceCall], results: list[Figures], args: argparse.Namespace
+) -> dict[str, Any]:
+    ours, theirs = results[0], results[1:]
+    best = max(theirs, key=lambda f: (f.service_level, f.answer_rate)) if theirs else None
     for f in results:
         if f.undecided or f.errors or f.double_booked:
             print(
@@ -584,15 +605,16 @@ def report(
         print(
             f"ours / app_queue: service level {_fmt(ratios['service_level'], '.3f')} "
             f"(goal >= 1), answer rate {_fmt(ratios['answer_rate'], '.3f')}, "
-            f"ASA {_fmt(ratios['asa'], '.3f')}, abandon rate {_fmt(ratios['abandon_rate'], '.3f')}"
+            f"ASA {_fmt(ratios['asa'], '.3f')}, abandon rate {_fmt(ratios['abandon_rate'], '.3f')},"
+            f" dispatch p50 {_fmt(ratios['dispatch_p50'], '.3f')}"
         )
     print(
         f"our dispatch latency p50 {_fmt(ours.dispatch_p50_ms, '.1f')} ms (goal <= 50), "
-        f"p95 {_fmt(ours.dispatch_p95_ms, '.1f')} ms over {ours.dispatch_n} agent frees "
+        f"p95 {_fmt(ours.dispatch_p95_ms, '.1f')} ms, over {ours.dispatch_n} agent frees "
         "with a call waiting"
     )
     print(
-        "per-skill service level: "
+        "service level per skill: "
         + "; ".join(
             f"{f.label}: "
             + ", ".join(f"{k} {_fmt(100 * v, '.0f')}%" for k, v in f.per_skill_sl.items())

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -35,6 +37,9 @@ CACHE_DIR = Path(os.environ.get("HOTLINE_BENCH_CACHE_DIR", "/var/cache/hotline")
 # Apart from the test suite's (25038, 25060, 24573, 28345, 20000-20999) and the demo's.
 PORTS = {"ami": 26038, "sip": 26060, "fastagi": 26573, "http": 29345, "rtp": 21000}
 REDIS_URL = "redis://127.0.0.1:6379/14"
+# Starting the managed instance restarts one that is already running, which would cut another
+# bench run off mid-trace: one run at a time holds this lock.
+LOCK_PATH = Path(tempfile.gettempdir()) / "hotline-bench-asterisk.lock"
 
 
 class BenchSetupError(RuntimeError):
@@ -113,12 +118,23 @@ class BenchSite:
         )
         self.cfg: Config = load_config(self.config_path, environ={})
         self.asterisk: Any = None  # hotline.asterisk.instance.ManagedAsterisk once started
+        self._lock: Any = None
 
     def start_asterisk(self) -> None:
         from hotline.asterisk.instance import ManagedAsterisk
 
         if os.geteuid() != 0:
             raise BenchSetupError("Asterisk: the managed instance needs root (chroot, mount)")
+        lock = open(LOCK_PATH, "a+")  # held, and so locked, until close()
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise BenchSetupError(
+                f"Asterisk: another bench run is using the bench instance ({LOCK_PATH} is "
+                "locked); run one at a time"
+            ) from None
+        self._lock = lock
         instance = ManagedAsterisk(self.cfg)
         self.asterisk = instance  # set first: close() stops a half-started instance too
         try:
@@ -148,6 +164,9 @@ class BenchSite:
             if self.asterisk is not None:
                 self.asterisk.stop()
         finally:
+            if self._lock is not None:
+                self._lock.close()  # releases the flock
+                self._lock = None
             with contextlib.suppress(BenchSetupError):
                 self.flush_redis()
             if not keep_state:
@@ -244,14 +263,21 @@ class AmiDriver:
         self.cfg = cfg
         self.manager: Manager | None = None
         self.on_user_event: UserEventHandler | None = None
+        self.lost = asyncio.Event()
+        """Set when the AMI connection drops: Asterisk went away, the run is void."""
 
     async def connect(self, timeout: float = 10.0) -> None:
+        # panoramisk logs (and retries) a lost connection for ever; we stop and say so instead.
+        quiet = logging.getLogger("bench.ami")
+        quiet.setLevel(logging.CRITICAL)
         self.manager = Manager(
             host=self.cfg.ami.host,
             port=self.cfg.ami.port,
             username=self.cfg.ami.username,
             secret=stored_secret(self.cfg.paths.state_dir, "ami-secret", self.cfg.ami.secret),
             ping_delay=3600,
+            log=quiet,
+            on_disconnect=self._disconnected,
         )
         self.manager.loop = asyncio.get_running_loop()
         self.manager.register_event("UserEvent", self._user_event)
@@ -267,6 +293,10 @@ class AmiDriver:
         for event in ("UserEvent", "OriginateResponse"):
             await self.send({"Action": "Filter", "Operation": "Add", "Filter": f"Event: {event}"})
 
+    def _disconnected(self, manager: Any, _exc: Any) -> None:
+        manager.reconnect_timeout = 10**9
+        self.lost.set()
+
     def _user_event(self, _manager: Any, message: Any) -> None:
         if self.on_user_event is None:
             return
@@ -281,6 +311,10 @@ class AmiDriver:
     ) -> Any:
         if self.manager is None:
             raise BenchSetupError("AMI: the bench driver is not connected")
+        if self.lost.is_set():
+            raise BenchSetupError(
+                "AMI: the connection to Asterisk dropped during the run (did Asterisk stop?)"
+            )
         future = self.manager.send_action(action, as_list=as_list)
         response = await asyncio.wait_for(future, timeout)
         first = response[0] if isinstance(response, list) else response

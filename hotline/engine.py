@@ -33,7 +33,10 @@ from ivr.server import FastAgiServer
 from tickets.migrate import upgrade
 from tickets.persistence import CallRecordStore
 from tickets.records import CallRecord
+from tickets.resources import add_ticket_routes
 from tickets.services import CallRecordService
+from tickets.ticket_services import TicketService, settings_from_config
+from tickets.ticket_store import TicketStore
 
 log = logging.getLogger(__name__)
 CENTRE_TZ = ZoneInfo("Asia/Shanghai")
@@ -184,6 +187,10 @@ class Engine:
                 f"fastagi.port: cannot listen on {cfg.fastagi.host}:{cfg.fastagi.port}: {exc}"
             ) from None
         app = make_app(api_token(cfg.paths.state_dir, cfg.http.api_token), self.agents, self.status)
+        # Work orders and reports share the API (and its token) with the agent endpoints.
+        add_ticket_routes(
+            app, TicketService(TicketStore(cfg.database_url), settings_from_config(cfg.tickets))
+        )
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
         try:

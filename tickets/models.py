@@ -139,3 +139,7 @@ def record_from_row(row: CallRecordRow) -> CallRecord:
         skill=row.skill,
         hangup_cause=row.hangup_cause,
     )
+
+
+# The work-order tables share this metadata, so Alembic and schema checks always see them.
+from tickets import ticket_models as _ticket_models  # noqa: E402, F401

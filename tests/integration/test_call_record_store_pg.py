@@ -26,7 +26,7 @@ from tests.unit.test_call_record_store import (
     make_record,
     schema_diffs,
 )
-from tickets.migrate import current, upgrade
+from tickets.migrate import current, head, upgrade
 from tickets.persistence import CallRecordStore, make_engine
 
 pytestmark = pytest.mark.postgres
@@ -77,9 +77,9 @@ def pg_store(pg_store_url: str, tmp_path: Path) -> Iterator[CallRecordStore]:
 
 
 def test_pg_migration_state_and_schema(pg_store_url: str) -> None:
-    assert current(pg_store_url) == "0001"
+    assert current(pg_store_url) == head()
     upgrade(pg_store_url)  # idempotent
-    assert current(pg_store_url) == "0001"
+    assert current(pg_store_url) == head()
     assert schema_diffs(pg_store_url) == []
 
 

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -49,6 +51,11 @@ async def test_an_answered_call_counts_in_the_interval_figures(
     assert interval["offered"] >= 1 and interval["answered"] >= 1
     assert interval["service_level"] is not None and interval["asa_s"] is not None
     assert figures["today"]["offered"] >= interval["offered"]
+
+    # The same call is in the hotline's report over HTTP (Beijing days).
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    report = engine.api("GET", f"/api/v1/reports?from={today}&to={today}")
+    assert report["calls"]["inbound"] >= 1 and report["calls"]["answered"] >= 1, report
 
     env = dict(os.environ, HOTLINE_CONFIG=str(engine.setup.path))
     out = await asyncio.to_thread(

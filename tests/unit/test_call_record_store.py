@@ -20,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import StatementError
 
-from tickets.migrate import REPO_ROOT, current, upgrade
+from tickets.migrate import REPO_ROOT, current, head, upgrade
 from tickets.models import Base, CallRecordRow
 from tickets.persistence import CallRecordStore, make_engine, spool_name
 from tickets.records import CallOutcome, CallRecord
@@ -110,9 +110,9 @@ def test_make_engine_urls() -> None:
 def test_migration_state(tmp_path: Path, db_url: str) -> None:
     assert current(f"sqlite:///{tmp_path / 'never.db'}") is None
     assert not (tmp_path / "never.db").exists()
-    assert current(db_url) == "0001"
+    assert current(db_url) == head()
     upgrade(db_url)  # idempotent
-    assert current(db_url) == "0001"
+    assert current(db_url) == head()
 
 
 def test_migrated_schema_matches_models(db_url: str) -> None:
@@ -125,7 +125,7 @@ def test_alembic_cli_finds_ini_and_migrations_from_any_directory(tmp_path: Path)
     cmd = [sys.executable, "-m", "alembic", "-c", str(ini), "-x", f"url={url}", "upgrade", "head"]
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert current(url) == "0001"
+    assert current(url) == head()
 
 
 def test_write_get_duplicate(store: CallRecordStore, db_url: str) -> None:

@@ -231,3 +231,26 @@ def test_settings_from_config_apply_local_rules(tmp_path: Any) -> None:
     assert s.policy.reply_deadline(Category.CONSULTATION, T0) == eod(2026, 10, 12)
     default = settings_from_config(load_config(None, environ={}).tickets)
     assert default.subjects.validate("02.01") == "02.01"
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("reply_workdays = { urgent = 3 }", "tickets.reply_workdays"),
+        ("reply_workdays = { help = 0 }", "tickets.reply_workdays"),
+        ("subjects = { '01.02' = 'orphan' }", "tickets.subjects"),
+        ("subjects = { 'a b' = 'space' }", "tickets.subjects"),
+        ("repeat_window_days = 0", "tickets.repeat_window_days"),
+        ("key_item_threshold = 1", "tickets.key_item_threshold"),
+        ("extra_holidays = [2026-10-09]\nextra_workdays = [2026-10-09]", "extra_workdays"),
+        ("extra_holidays = ['not a date']", "tickets.extra_holidays"),
+    ],
+)
+def test_wrong_ticket_settings_name_the_key(tmp_path: Any, toml: str, key: str) -> None:
+    from hotline.config import ConfigError
+
+    path = tmp_path / "h.toml"
+    path.write_text(f"[tickets]\n{toml}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert key in str(err.value)
