@@ -18,11 +18,23 @@ from acd.ami.events import (
     AmiEvent,
     AsteriskBooted,
     CallArrived,
+    CallbackAcceptedInIvr,
+    CallbackLegConnected,
+    CallbackLegFailed,
     CallQueuedInAsterisk,
     ChannelHungUp,
 )
 from acd.calltracker import CallTracker
-from acd.events import AgentAnswered, CallEnded, CallerHungUp, CallQueued, OfferFailed
+from acd.events import (
+    AgentAnswered,
+    CallbackAccepted,
+    CallbackConnected,
+    CallbackFailed,
+    CallEnded,
+    CallerHungUp,
+    CallQueued,
+    OfferFailed,
+)
 from acd.notifier import AcdNotifier
 from acd.services import AcdService
 from tickets.records import CallRecord
@@ -87,6 +99,26 @@ class AmiConsumer:
             )
         elif isinstance(event, ChannelHungUp):
             await self._hung_up(event)
+        elif isinstance(event, CallbackAcceptedInIvr):
+            caller = self._tracker.calls.get(event.call_id)
+            number = event.number or (caller.caller if caller else "")
+            await self._service.offer(
+                CallbackAccepted(call_id=event.call_id, number=number, at=event.at)
+            )
+        elif isinstance(event, CallbackLegConnected):
+            await self._service.leg_answered(event.leg_id, event.call_id, event.agent_id)
+            await self._service.offer(
+                CallbackConnected(call_id=event.call_id, agent_id=event.agent_id, at=event.at)
+            )
+        elif isinstance(event, CallbackLegFailed):
+            await self._service.offer(
+                CallbackFailed(
+                    call_id=event.call_id,
+                    agent_id=event.agent_id,
+                    reason=event.reason,
+                    at=event.at,
+                )
+            )
         if changed is not None and record is None:
             await self._service.save()
         if record is not None:
@@ -99,7 +131,10 @@ class AmiConsumer:
                 await self._service.offer(
                     CallEnded(call_id=leg.call_id, agent_id=leg.agent_id, at=event.at)
                 )
-            return  # an unanswered leg ends through its Originate result
+            elif leg.kind == "callback":
+                # The agent answered, the citizen did not: CallbackFailed already told the core.
+                self._service.legs.pop(leg.leg_id, None)
+            return  # an unanswered offer ends through its Originate result
         await self._service.offer(CallerHungUp(call_id=event.unique_id, at=event.at))
 
     async def _finished(self, record: CallRecord) -> None:

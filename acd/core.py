@@ -105,7 +105,7 @@ import bisect
 import enum
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeAlias
 
@@ -219,7 +219,7 @@ class AcdPolicy:
     initial_max_level: int = MAX_LEVEL
     widen_after_s: float | None = None
     overflow_after_s: float | None = None
-    overflow: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # skill -> skills
+    overflow: Mapping[str, Sequence[str]] = field(default_factory=dict)  # skill -> skills, in order
     offer_callback_after_s: float | None = None
     voicemail_after_s: float | None = None
     announce_every_s: float = 0.0  # 0: no announcements
@@ -1171,14 +1171,17 @@ class Acd:
         # its overflow skills or its preferred agent among the ready.) Most calls of a long
         # queue fail it, and are not ranked against every ready agent.
         skills = Counter(name for agent in ready for name in agent.names)
+        restricted = self._core is not self._all
+        core = Counter(n for a in ready for n in self._core_names(a)) if restricted else skills
         overflow = self._policy.overflow
         for call in self._queue_order():
             if not ready:
                 return
             if call.state is not CallState.WAITING and not self._placeable(call, at):
                 continue
+            own = core if restricted and not self._stage(call, at)[0] else skills
             if (
-                not skills.get(call.skill)
+                not own.get(call.skill)
                 and call.preferred_agent not in self._ready_agents
                 and not any(skills.get(group) for group in overflow.get(call.skill, ()))
             ):
@@ -1194,6 +1197,8 @@ class Acd:
                 continue
             ready.remove(best)
             skills.subtract(best.names)
+            if restricted:
+                core.subtract(self._core_names(best))
             if call.state is CallState.WAITING:
                 self._offer(call, best, at, out)
             else:
@@ -1287,11 +1292,16 @@ class Acd:
                 del self._ready_agents[agent.agent_id]
         self._all.update(agent, agent.names, add=add)
         if self._core is not self._all:
-            core = tuple(
-                name for name, level in agent.skills
-                if level <= self._policy.rules(name).initial_max_level
-            )  # fmt: skip
-            self._core.update(agent, core, add=add)
+            self._core.update(agent, self._core_names(agent), add=add)
+
+    def _core_names(self, agent: _Agent) -> tuple[str, ...]:
+        """The agent's skills at a level that calls not yet widened may go to."""
+        if self._core is self._all:
+            return agent.names
+        return tuple(
+            name for name, level in agent.skills
+            if level <= self._policy.rules(name).initial_max_level
+        )  # fmt: skip
 
     def _stage(self, call: _Call, at: float) -> tuple[bool, bool]:
         """(widened, overflowed): latched, or crossed by the time waited."""

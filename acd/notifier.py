@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from acd.events import AgentStateChanged, CallAbandoned, CallAnswered, OfferCall
@@ -49,6 +50,12 @@ class AcdNotifier:
                 "at": record.ended_at.timestamp(),
             },
         )
+
+    def decision(self, d: Any) -> None:
+        """Any other decision of the ACD, as calls/<id>/<kind> with its fields."""
+        kind = re.sub(r"(?<!^)(?=[A-Z])", "_", type(d).__name__).lower()
+        payload = {k: getattr(d, k) for k in d.__dataclass_fields__}
+        self._call(str(payload.get("call_id", "")), kind, payload)
 
     def agent_state(self, d: AgentStateChanged) -> None:
         self._bus.publish(

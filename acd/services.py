@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -20,18 +22,38 @@ from acd.calltracker import CallTracker
 from acd.core import Acd, AcdError
 from acd.events import (
     AgentStateChanged,
+    AnnouncePosition,
     CallAbandoned,
     CallAnswered,
+    CallbackCancelled,
+    CallbackGaveUp,
     CallEnded,
     CallerHungUp,
+    CallEstimate,
     CancelOffer,
+    MissedCallListed,
     OfferCall,
+    OfferCallback,
     OfferFailed,
+    PlaceCallback,
+    SendToVoicemail,
 )
 from acd.notifier import AcdNotifier
 from acd.state import RedisAcdStore
 
 log = logging.getLogger(__name__)
+
+# Decisions also published on MQTT as calls/<id>/<kind> (wallboards, other systems).
+PUBLISHED = (
+    CallEstimate,
+    AnnouncePosition,
+    OfferCallback,
+    SendToVoicemail,
+    MissedCallListed,
+    CallbackGaveUp,
+    CallbackCancelled,
+)
+CALLBACK_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 
 
 @dataclass
@@ -42,6 +64,8 @@ class AgentLeg:
     call_id: str
     agent_id: str
     answered: bool = False
+    kind: str = "offer"
+    """"offer": rings the agent for a waiting caller; "callback": agent first, then the citizen."""
 
 
 class AcdService:
@@ -55,7 +79,11 @@ class AcdService:
         *,
         clock: Callable[[], float] = time.time,
         action_timeout_s: float = 10.0,
+        callback_dial: str = "PJSIP/{number}@citizen-trunk",
+        callback_ring_s: float = 30.0,
     ) -> None:
+        self._callback_dial = callback_dial
+        self._callback_ring_s = callback_ring_s
         self.acd = acd
         self._ami = ami
         self._store = store
@@ -161,6 +189,23 @@ class AcdService:
             self._notifier.call_answered(decision)
         elif isinstance(decision, CallAbandoned):
             self._notifier.call_abandoned(decision)
+        elif isinstance(decision, AnnouncePosition):
+            minutes = "" if decision.ewt_s is None else str(max(1, math.ceil(decision.ewt_s / 60)))
+            self._spawn(
+                self._redirect(
+                    decision.call_id,
+                    "hotline-announce",
+                    {"HOTLINE_POSITION": str(decision.position), "HOTLINE_EWT_MIN": minutes},
+                )
+            )
+        elif isinstance(decision, OfferCallback):
+            self._spawn(self._redirect(decision.call_id, "hotline-offer-callback", {}))
+        elif isinstance(decision, SendToVoicemail):
+            self._spawn(self._redirect(decision.call_id, "hotline-voicemail", {}))
+        elif isinstance(decision, PlaceCallback):
+            self._spawn(self._place_callback(decision))
+        if isinstance(decision, PUBLISHED):
+            self._notifier.decision(decision)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -208,6 +253,79 @@ class AcdService:
                     agent_id=offer.agent_id,
                     reason=reason,
                     at=self._clock(),
+                )
+            )
+
+    def _caller_channel(self, call_id: str) -> str | None:
+        call = self.tracker.calls.get(call_id)
+        if call is not None:
+            return call.channel
+        return next((v.channel for v in self.acd.waiting_calls() if v.call_id == call_id), None)
+
+    async def _redirect(self, call_id: str, context: str, variables: dict[str, str]) -> None:
+        """Move a waiting caller to `context` (announcement, callback offer, voicemail)."""
+        channel = self._caller_channel(call_id)
+        if channel is None:
+            log.info("call %s: no channel to redirect to %s", call_id, context)
+            return
+        try:
+            for name, value in variables.items():
+                await self._ami.send(
+                    {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+                )
+            await self._ami.send(
+                {
+                    "Action": "Redirect",
+                    "Channel": channel,
+                    "Context": context,
+                    "Exten": "s",
+                    "Priority": "1",
+                }
+            )
+        except AmiActionError as exc:  # the caller may just have hung up or been bridged
+            log.info("call %s: redirect to %s failed: %s", call_id, context, exc)
+
+    async def _place_callback(self, place: PlaceCallback) -> None:
+        leg_id = f"hl-cb-{uuid.uuid4().hex[:17]}"
+        reason = ""
+        if not CALLBACK_NUMBER.fullmatch(place.number):
+            reason = f"not a diallable number: {place.number!r}"
+        else:
+            self.legs[leg_id] = AgentLeg(leg_id, place.call_id, place.agent_id, kind="callback")
+            await self._save()
+            self._notifier.decision(place)
+            action = {
+                "Action": "Originate",
+                "Channel": place.seat,
+                "Context": "hotline-callback-agent",
+                "Exten": "s",
+                "Priority": "1",
+                "Timeout": str(int(place.ring_timeout_s * 1000)),
+                "CallerID": f'"{place.number}" <{place.number}>',
+                "ChannelId": leg_id,
+                "Async": "true",
+                "Variable": [
+                    f"HOTLINE_CALL={place.call_id}",
+                    f"HOTLINE_AGENT={place.agent_id}",
+                    f"HOTLINE_CALLBACK_DIAL={self._callback_dial.format(number=place.number)}",
+                    f"HOTLINE_CALLBACK_RING={int(self._callback_ring_s)}",
+                ],
+            }
+            try:
+                response = await self._ami.send(
+                    action, timeout_s=place.ring_timeout_s + self._action_timeout_s
+                )
+                final = response[-1] if isinstance(response, list) else response
+                if str(final.get("Response", "")).lower() != "success":
+                    reason = f"agent did not answer (reason {final.get('Reason', '?')})"
+            except AmiActionError as exc:
+                reason = str(exc)
+        if reason:
+            log.info("callback %s via agent %s failed: %s", place.call_id, place.agent_id, reason)
+            self.legs.pop(leg_id, None)
+            await self.offer(
+                OfferFailed(
+                    call_id=place.call_id, agent_id=place.agent_id, reason=reason, at=self._clock()
                 )
             )
 

@@ -58,6 +58,32 @@ class VoicemailStarted(AmiEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackAcceptedInIvr(AmiEvent):
+    """The waiting caller pressed 1 for a callback that keeps their place."""
+
+    call_id: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackLegConnected(AmiEvent):
+    """A callback reached the citizen: agent and citizen are talking."""
+
+    call_id: str
+    agent_id: str
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackLegFailed(AmiEvent):
+    """The agent answered but the citizen's phone did not (busy, no answer, ...)."""
+
+    call_id: str
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentLegAnswered(AmiEvent):
     call_id: str
     agent_id: str
@@ -161,6 +187,25 @@ def _voicemail(h: Mapping[str, Any], at: float) -> AmiEvent:
     return VoicemailStarted(at=at, call_id=_req(h, "CallId"), file=_req(h, "File"))
 
 
+def _callback_accepted(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return CallbackAcceptedInIvr(at=at, call_id=_req(h, "CallId"), number=_opt(h, "Number"))
+
+
+def _callback_connected(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return CallbackLegConnected(
+        at=at, call_id=_req(h, "CallId"), agent_id=_req(h, "Agent"), leg_id=_req(h, "Leg")
+    )
+
+
+def _callback_failed(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return CallbackLegFailed(
+        at=at,
+        call_id=_req(h, "CallId"),
+        agent_id=_req(h, "Agent"),
+        reason=_opt(h, "Reason") or "failed",
+    )
+
+
 def _hangup(h: Mapping[str, Any], at: float) -> AmiEvent:
     return ChannelHungUp(
         at=at,
@@ -178,6 +223,9 @@ _USER_EVENTS: dict[str, Callable[[Mapping[str, Any], float], AmiEvent]] = {
     "hotlinequeued": _queued,
     "hotlineagentanswered": _agent_answered,
     "hotlinevoicemail": _voicemail,
+    "hotlinecallbackaccepted": _callback_accepted,
+    "hotlinecallbackconnected": _callback_connected,
+    "hotlinecallbackfailed": _callback_failed,
 }
 
 

@@ -28,6 +28,12 @@ PROMPTS: dict[str, tuple[str, dict[str, str]]] = {
             "transfer": "正在为您转接，请稍候。",
             "goodbye": "感谢来电，再见。",
             "closed": "现在是非工作时间，请在提示音后留言。",
+            "position-before": "您前面还有",
+            "position-after": "位来电。",
+            "ewt-before": "预计等待",
+            "minutes": "分钟。",
+            "callback-offer": "如需保留排队位置并由我们回电，请按1。继续等待请按其他键。",
+            "callback-ok": "好的，轮到您时我们会给您回电，再见。",
         },
     ),
     "en": (
@@ -41,6 +47,13 @@ PROMPTS: dict[str, tuple[str, dict[str, str]]] = {
             "goodbye": "Thank you for calling. Goodbye.",
             "closed": "Our agents are not available now. Please leave a message after the "
             "tone and we will call you back.",
+            "position-before": "Callers ahead of you:",
+            "position-after": ".",
+            "ewt-before": "Estimated wait in minutes:",
+            "minutes": ".",
+            "callback-offer": "To keep your place and be called back, press 1. "
+            "To keep waiting, press any other key.",
+            "callback-ok": "Thank you. We will call you back when it is your turn. Goodbye.",
         },
     ),
 }

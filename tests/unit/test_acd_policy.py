@@ -78,6 +78,11 @@ def queue(
     )
 
 
+def queue_event(call_id: str, at: float, caller: str, preferred: str | None = None) -> CallQueued:
+    return CallQueued(call_id=call_id, skill="general", priority=0, caller=caller,
+                      channel=f"PJSIP/{call_id}", at=at, preferred_agent=preferred)  # fmt: skip
+
+
 def offers(decisions: list[Decision]) -> list[tuple[str, str]]:
     return [(d.call_id, d.agent_id) for d in decisions if isinstance(d, OfferCall)]
 
@@ -359,8 +364,15 @@ def test_an_accepted_callback_keeps_its_place_and_rings_the_agent_first() -> Non
     decisions = acd.handle(CallEnded(call_id="c1", agent_id="a", at=20.0))
     assert decisions == [
         AgentStateChanged(agent_id="a", state=S.READY, reason="call_ended", at=20.0),
-        PlaceCallback(call_id="c2", agent_id="a", seat="PJSIP/a", number="13900000002",
-                      attempt=1, ring_timeout_s=15.0, at=20.0),  # fmt: skip
+        PlaceCallback(
+            call_id="c2",
+            agent_id="a",
+            seat="PJSIP/a",
+            number="13900000002",
+            attempt=1,
+            ring_timeout_s=15.0,
+            at=20.0,
+        ),
         AgentStateChanged(agent_id="a", state=S.RINGING, reason="callback", at=20.0),
     ]
     assert acd.handle(CallbackConnected(call_id="c2", agent_id="a", at=30.0)) == [
@@ -607,8 +619,7 @@ def _mid_flow() -> Acd:
         (CallbackFailed(call_id="cb", agent_id="b", reason="x", at=4.0), "not ringing agent"),
         (CallbackFailed(call_id="offered", agent_id="a", reason="x", at=4.0), "not ringing"),
         (CallbacksResumed(at=4.0), "not paused"),
-        (CallQueued(call_id="new", skill="general", priority=0, caller="", channel="",
-                    at=4.0, preferred_agent=""), "preferred agent"),  # fmt: skip
+        (queue_event("new", 4.0, caller="", preferred=""), "preferred agent"),
         (CallbackAccepted(call_id="waiting", number="1", at=float("nan")), "finite"),
     ],
 )
@@ -685,11 +696,6 @@ def _centre() -> tuple[Acd, list[Event]]:
         Tick(at=200.0),
     ]
     return acd, later
-
-
-def queue_event(call_id: str, at: float, caller: str) -> CallQueued:
-    return CallQueued(call_id=call_id, skill="general", priority=0, caller=caller,
-                      channel=f"PJSIP/{call_id}", at=at)  # fmt: skip
 
 
 def _replay(acd: Acd, events: list[Event]) -> list[Any]:

@@ -98,7 +98,7 @@ def draw_event(data: st.DataObject, acd: Acd, at: float) -> Event:
         present: list[str] = [a["agent_id"] for a in snap["agents"] if a["state"] in states]
         # Logging in (no states given): an agent not logged in fits.
         pool = present if states else sorted(set(AGENTS) - {a.agent_id for a in acd.agents()})
-        return pick(pool) if fitting and pool else data.draw(AGENT)  # type: ignore[no-any-return]
+        return str(pick(pool)) if fitting and pool else data.draw(AGENT)
 
     call_id = data.draw(CALL)
     match data.draw(KIND):
