@@ -69,12 +69,14 @@ are latched (the EWT can fall again, the call stays widened).
   ``overflow`` skills (e.g. other centres' shared seats, 多援一), after every agent of the
   call's own skill, in the order the overflow skills are listed.
 - After ``offer_callback_after_s``: ``OfferCallback`` once (waiting calls, callbacks not paused).
-- After ``voicemail_after_s``: ``SendToVoicemail`` and the call leaves the ACD.
+- After ``voicemail_after_s``: ``SendToVoicemail`` and the call leaves the ACD (the adapter's
+  later ``CallerHungUp`` for it is refused: not in the ACD). It wins over a callback offer.
 - ``announce_every_s`` > 0: ``AnnouncePosition`` when a call has to wait at queue entry, then on
   the first ``Tick`` after every further ``announce_every_s`` seconds of its wait.
-- Sticky routing: a call queued with ``preferred_agent`` is offered only to that agent for up
-  to ``sticky_wait_s`` after queue entry, then to everyone qualified (the preferred agent
-  first if qualified). No wait if that agent is not logged in when the call is queued, logs
+- Sticky routing: a call queued with ``preferred_agent`` is offered only to that agent (whatever
+  their skills: they handled the caller's ticket) for up to ``sticky_wait_s`` after queue
+  entry, then to everyone qualified (the preferred agent first if qualified, also when
+  ``sticky_wait_s`` is 0). No wait if that agent is not logged in when the call is queued, logs
   out, or does not answer the offer.
 
 Estimated wait (``acd/ewt.py`` has the formula and why): every call in the queue (waiting,
@@ -95,8 +97,9 @@ may take does not hold up later calls. An agent has at most one call at a time.
 An event that does not fit raises ``AcdError`` and changes nothing: every handler checks all
 its preconditions before it changes anything, and what follows the checks cannot fail.
 ``snapshot()`` / ``restore()`` carry the complete state (queue order, sequence counter, learned
-handle times, remembered abandons, pause flag) as plain JSON;
-``restore`` also reads version-1 snapshots.
+handle times, remembered abandons, pause flag) as plain JSON; of a call, only the fields added
+in version 2 that differ from a new call's are written (``CALL_EXTRAS``), so a queue of plain
+calls is no bigger than in version 1. ``restore`` also reads version-1 snapshots.
 """
 
 from __future__ import annotations
@@ -334,6 +337,7 @@ class CallState(enum.StrEnum):
 
 
 QUEUED = frozenset({CallState.WAITING, CallState.CALLBACK, CallState.MISSED})
+BUSY = frozenset({AgentState.RINGING, AgentState.ON_CALL})
 CALLBACKS = frozenset({CallState.CALLBACK, CallState.MISSED, CallState.CALLING})
 WITH_AGENT = frozenset({CallState.OFFERED, CallState.CALLING, CallState.ANSWERED})
 WORKING = frozenset({AgentState.READY, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP})
@@ -715,7 +719,9 @@ class Acd:
         call.preferred_agent = e.preferred_agent
         rules = self._policy.rules(e.skill)
         # No wait for an agent who is not there (or when there is no wait at all).
-        call.sticky_over = rules.sticky_wait_s <= 0 or e.preferred_agent not in self._agents
+        call.sticky_over = e.preferred_agent is not None and (
+            rules.sticky_wait_s <= 0 or e.preferred_agent not in self._agents
+        )
         self._add(call)
         position, ewt_s = self._estimate_new(call, at)
         if self._latch(call, at, ewt_s) and self._core is not self._all:
@@ -1033,7 +1039,8 @@ class Acd:
             call.overflowed = call.widened = changed = True
         if not call.widened and self._crossed(rules.widen_after_s, waited, ewt_s):
             call.widened = changed = True
-        if not call.sticky_over and at >= call.queued_at + rules.sticky_wait_s:
+        sticky = call.preferred_agent is not None and not call.sticky_over
+        if sticky and at >= call.queued_at + rules.sticky_wait_s:
             call.sticky_over = changed = True
         if call.retry_at is not None and at >= call.retry_at:
             call.retry_at, changed = None, True
@@ -1419,34 +1426,11 @@ class Acd:
                     "since": a.since,
                     "idle_since": a.idle_since,
                     "call_id": a.call_id,
-                    "free_at": a.free_at,
+                    **({"free_at": a.free_at} if a.state in BUSY else {}),
                 }
                 for a in self._agents.values()
             ],
-            "calls": [
-                {
-                    "call_id": c.call_id,
-                    "skill": c.skill,
-                    "priority": c.priority,
-                    "caller": c.caller,
-                    "channel": c.channel,
-                    "queued_at": c.queued_at,
-                    "seq": c.seq,
-                    "state": c.state.value,
-                    "agent_id": c.agent_id,
-                    "preferred_agent": c.preferred_agent,
-                    "number": c.number,
-                    "missed": c.missed,
-                    "attempts": c.attempts,
-                    "retry_at": c.retry_at,
-                    "widened": c.widened,
-                    "overflowed": c.overflowed,
-                    "sticky_over": c.sticky_over,
-                    "callback_offered": c.callback_offered,
-                    "announced_at": c.announced_at,
-                }
-                for c in self._calls.values()
-            ],
+            "calls": [_call_json(c) for c in self._calls.values()],
         }
 
     @classmethod
@@ -1468,7 +1452,7 @@ class Acd:
                 )  # fmt: skip
                 agent.names = tuple(name for name, _ in skills)
                 acd._agents[agent.agent_id] = agent
-                if version >= 2:
+                if "free_at" in a:  # ringing or on a call: when it was expected to end
                     free_at[agent.agent_id] = float(a["free_at"])
             for c in snap["calls"]:
                 call = _Call(
@@ -1476,19 +1460,18 @@ class Acd:
                     str(c["channel"]), float(c["queued_at"]), int(c["seq"]),
                     CallState(c["state"]), _opt_str(c["agent_id"]),
                 )  # fmt: skip
-                if version >= 2:
-                    call.preferred_agent = _opt_str(c["preferred_agent"])
-                    call.number = str(c["number"])
-                    call.missed = _bool(c["missed"])
-                    call.attempts = int(c["attempts"])
-                    call.retry_at = _opt_float(c["retry_at"])
-                    call.widened = _bool(c["widened"])
-                    call.overflowed = _bool(c["overflowed"])
-                    call.sticky_over = _bool(c["sticky_over"])
-                    call.callback_offered = _bool(c["callback_offered"])
-                    call.announced_at = _opt_float(c["announced_at"])
-                else:
-                    call.sticky_over = True  # version 1 had no sticky routing
+                # Only what differs from a new call is written (version 1 had none of it).
+                extra = {k: c.get(k, default) for k, default in CALL_EXTRAS.items()}
+                call.preferred_agent = _opt_str(extra["preferred_agent"])
+                call.number = str(extra["number"])
+                call.missed = _bool(extra["missed"])
+                call.attempts = int(extra["attempts"])
+                call.retry_at = _opt_float(extra["retry_at"])
+                call.widened = _bool(extra["widened"])
+                call.overflowed = _bool(extra["overflowed"])
+                call.sticky_over = _bool(extra["sticky_over"])
+                call.callback_offered = _bool(extra["callback_offered"])
+                call.announced_at = _opt_float(extra["announced_at"])
                 if call.call_id in acd._calls:
                     raise ValueError(f"call {call.call_id!r} is there twice")
                 acd._add(call)
@@ -1544,6 +1527,46 @@ class Acd:
             ):
                 raise AcdError(f"corrupt ACD snapshot: call {call.call_id!r} is {call.state} "
                                f"(missed {call.missed}, number {call.number!r})")  # fmt: skip
+
+
+# The call state a version-1 call did not have, and its value for a new call: the snapshot
+# writes only what differs, so that a queue of plain calls costs no more than before.
+CALL_EXTRAS: dict[str, Any] = {
+    "preferred_agent": None,
+    "number": "",
+    "missed": False,
+    "attempts": 0,
+    "retry_at": None,
+    "widened": False,
+    "overflowed": False,
+    "sticky_over": False,
+    "callback_offered": False,
+    "announced_at": None,
+}
+
+
+def _call_json(c: _Call) -> dict[str, Any]:
+    out = {
+        "call_id": c.call_id,
+        "skill": c.skill,
+        "priority": c.priority,
+        "caller": c.caller,
+        "channel": c.channel,
+        "queued_at": c.queued_at,
+        "seq": c.seq,
+        "state": c.state.value,
+        "agent_id": c.agent_id,
+    }
+    plain = not (
+        c.preferred_agent or c.number or c.missed or c.attempts or c.widened or c.overflowed
+        or c.sticky_over or c.callback_offered
+    ) and c.retry_at is None and c.announced_at is None  # fmt: skip
+    if not plain:
+        for name, default in CALL_EXTRAS.items():
+            value = getattr(c, name)
+            if value != default:
+                out[name] = value
+    return out
 
 
 def _by_key(call: _Call) -> tuple[int, int, int]:

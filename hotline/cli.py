@@ -7,6 +7,7 @@ hotline db upgrade         migrate the ticket store
 hotline config check|show  validate / print the effective configuration
 hotline status [--json]    ask the running engine what it is doing
 hotline staffing --date D  agents needed per half hour (Erlang C from the call records)
+hotline speech install-model ZIP_OR_DIR [--lang zh] | status [--load]   Vosk models
 """
 
 from __future__ import annotations
@@ -244,6 +245,33 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_speech(args: argparse.Namespace) -> int:
+    from ivr.models import ModelError, install_model
+    from ivr.speech import SpeechService
+
+    cfg = _load(args)
+    service = SpeechService(cfg)
+    if args.action == "install-model":
+        try:
+            entry = install_model(args.source, args.lang, service.models_dir, args.sha256)
+        except ModelError as exc:
+            print(f"hotline speech: {exc}", file=sys.stderr)
+            return 2
+        print(f"installed {entry.name} for {entry.lang} at {entry.path}")
+        if args.lang in cfg.speech.models:
+            print(f"note: speech.models.{args.lang} in the configuration still takes precedence")
+        elif args.lang not in service.languages():
+            print(f"note: add {args.lang!r} to speech.languages to offer speech intake in it")
+        return 0
+    if args.load:
+        asyncio.run(service.warm_up())  # proves each model loads; a failure turns it off
+    if args.json:
+        print(json.dumps(service.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(service.status_lines()))
+    return 0 if all(s.enabled for s in service.status()) else 3
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hotline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -289,6 +317,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--to", dest="date_to", required=True, help="last day (inclusive)")
     rep.add_argument("--json", action="store_true", help="the report as JSON")
     rep.set_defaults(func=cmd_report)
+    speech = sub.add_parser("speech", help="offline speech intake: Vosk models per language")
+    speech_sub = speech.add_subparsers(dest="action", required=True)
+    install = speech_sub.add_parser("install-model", help="check and install a Vosk model")
+    install.add_argument("source", type=Path, help="the model's zip or unpacked directory")
+    install.add_argument("--lang", default="zh", help="language the model serves (zh)")
+    install.add_argument("--sha256", default=None, help="checksum the zip must have")
+    speech_status = speech_sub.add_parser("status", help="which languages have speech intake")
+    speech_status.add_argument("--load", action="store_true", help="load each model (slow)")
+    speech_status.add_argument("--json", action="store_true")
+    speech.set_defaults(func=cmd_speech)
     return parser
 
 

@@ -125,6 +125,44 @@ class AcdConfig(_Section):
     """How often the ACD checks timers (wrap-up ends, thresholds)."""
     metrics_publish_s: float = Field(default=15.0, gt=0, le=900)
     """How often the per-skill figures of the current 15-minute interval go out on MQTT."""
+    # The 15-second target as policy (acd/core.py). None/0 switches a rule off.
+    handle_prior_s: float = Field(default=180.0, gt=0)
+    """Handle time (talk + wrap-up) assumed for the wait estimate until calls teach it."""
+    initial_max_level: int = Field(default=10, ge=1, le=10)
+    """A new call goes only to agents at this skill level or better (1 best) ..."""
+    widen_after_s: float | None = Field(default=None, ge=0)
+    """... until it has waited (or is estimated to wait) this long: then to every level."""
+    overflow_after_s: float | None = Field(default=None, ge=0)
+    """Then also to the overflow skills (other centres' shared seats, 多援一)."""
+    overflow: dict[str, list[str]] = Field(default_factory=dict)
+    """Skill -> overflow skills, e.g. {social = ["general", "shared-province"]}."""
+    announce_every_s: float = Field(default=0.0, ge=0)
+    """Tell waiting callers their position and estimated wait this often (0: never)."""
+    offer_callback_after_s: float | None = Field(default=None, ge=0)
+    """Offer a callback that keeps the caller's place after this wait (or estimate)."""
+    voicemail_after_s: float | None = Field(default=None, ge=0)
+    """Send a caller still waiting after this long to voicemail."""
+    sticky_wait_s: float = Field(default=0.0, ge=0)
+    """A caller with an open ticket waits this long for the agent who handled it."""
+    rejoin_within_s: float | None = Field(default=None, ge=0)
+    """A caller who hung up while waiting and calls again within this time gets their place."""
+    missed_callback_after_s: float | None = Field(default=None, ge=0)
+    """A caller who gave up after waiting this long is called back (漏接回拨)."""
+    missed_callback_priority: int | None = None
+    callback_max_attempts: int = Field(default=3, ge=1, le=20)
+    callback_retry_s: float = Field(default=300.0, ge=0)
+    per_skill: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Per-skill overrides of the thresholds above, e.g. {social = {widen_after_s = 10}}."""
+    callback_dial: str = "PJSIP/{number}@citizen-trunk"
+    """How a callback reaches the citizen; {number} is the caller's number."""
+    callback_ring_s: float = Field(default=30.0, gt=0, le=120)
+
+    @field_validator("callback_dial")
+    @classmethod
+    def _dial_has_number(cls, dial: str) -> str:
+        if "{number}" not in dial or re.search(r"[\r\n,]", dial):
+            raise ValueError("must contain {number} and no commas or newlines")
+        return dial
 
 
 class IvrConfig(_Section):
@@ -233,6 +271,148 @@ class TicketsConfig(_Section):
         return self
 
 
+# -- speech intake, subjects and emergencies (issue 5) ----------------------------------------
+_LANG = r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})?$"
+
+
+class SpeechConfig(_Section):
+    languages: list[str] = Field(default_factory=lambda: ["zh"])
+    """Languages whose callers may speak their request; each needs a Vosk model."""
+    models: dict[str, Path] = Field(default_factory=dict)
+    """Language -> Vosk model directory, over what `hotline speech install-model` recorded."""
+    models_dir: Path | None = None
+    """Where install-model puts models (and installed.json); unset: <state_dir>/models."""
+    sample_rate: Literal[8000, 16000] = 8000
+    """Rate the caller's utterance is recorded at (Asterisk format wav = 8000, wav16 = 16000);
+    the recogniser itself takes the rate from each WAV's header."""
+    max_utterance_s: float = Field(default=10.0, gt=0, le=60)
+    """Longest utterance recorded and recognised; voicemail is not cut."""
+    end_silence_s: float = Field(default=1.5, gt=0, le=10)
+    """Silence that ends the caller's utterance."""
+
+    @field_validator("languages")
+    @classmethod
+    def _langs(cls, langs: list[str]) -> list[str]:
+        for lang in langs:
+            if not re.match(_LANG, lang):
+                raise ValueError(f"{lang!r} is not a language code like zh or en")
+        return langs
+
+    @field_validator("models")
+    @classmethod
+    def _model_langs(cls, models: dict[str, Path]) -> dict[str, Path]:
+        cls._langs(list(models))
+        return models
+
+
+def _phrases(text: str) -> list[str]:
+    return text.split()
+
+
+_SUBJECT_PHRASES = {
+    "utilities": "停水 停电 断水 断电 没水 没电 水压 水管 爆管 自来水 燃气 煤气 天然气 暖气 "
+    "供暖 供热 采暖 水费 电费 燃气费 暖气费 电表 水表 跳闸",
+    "housing": "住房 房子 物业 物业费 房租 租房 房东 小区 装修 公租房 廉租房 房产证 不动产 "
+    "电梯 漏水 维修基金 业委会 开发商 交房 拆迁",
+    "social": "社保 医保 就业 养老金 养老保险 失业 失业金 工资 欠薪 拖欠工资 劳动合同 "
+    "工伤 退休 低保 公积金 生育保险 招聘",
+    "market": "消费投诉 退款 退货 假货 市场监管 商家 商店 超市 网购 价格 食品安全 "
+    "过期 发票 虚假宣传 质量问题 缺斤少两 预付卡",
+    "environment": "噪音 噪声 扰民 污染 垃圾 油烟 排污 污水 臭味 异味 空气 粉尘 扬尘 "
+    "废气 废水 烧烤 广场舞 施工噪音 装修噪音 垃圾分类",
+    "transport": "公交 公交车 地铁 出租车 网约车 交通 道路 马路 红绿灯 信号灯 停车 停车场 "
+    "违停 占道 路灯 井盖 坑洼 堵车 驾照 共享单车",
+}
+_CATEGORY_PHRASES = {
+    # Order matters: when two categories match, the earlier one wins (a caller who asks
+    # "请问怎么投诉" is a complainant first).
+    "report": "举报 检举 揭发",
+    "complaint": "投诉 反映 太吵 噪音太大 扰民 乱收费 不退 不给退 拖欠 态度差 不作为 没人管",
+    "help": "求助 帮帮 帮忙 救救 怎么办 困难",
+    "suggestion": "建议 提议 意见建议",
+    "consultation": "咨询 请问 怎么办理 如何 怎么 在哪 哪里 什么时候 多少钱 能不能 可以吗 "
+    "需要什么 流程 手续 政策",
+}
+
+
+class SubjectsConfig(_Section):
+    """Phrases that map a caller's sentence to a subject (an ACD skill) and a category.
+
+    A table given here replaces the built-in one whole (``hotline config show`` prints it)."""
+
+    keywords: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: _phrases(v) for k, v in _SUBJECT_PHRASES.items()}
+    )
+    """Subject (ACD skill) -> phrases; on a tie the subject listed first wins."""
+    default: str = "general"
+    """Subject when no phrase matches."""
+    categories: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: _phrases(v) for k, v in _CATEGORY_PHRASES.items()}
+    )
+    """Category -> phrases; the first category listed that matches wins."""
+    default_category: str = "consultation"
+
+    @field_validator("keywords", "categories")
+    @classmethod
+    def _non_empty(cls, table: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, phrases in table.items():
+            if not phrases or any(not p.strip() for p in phrases):
+                raise ValueError(f"{name}: give at least one phrase, none of them empty")
+        return table
+
+
+class EmergencyKind(_Section):
+    number: str = Field(pattern=r"^[0-9]{3,8}$")
+    """The number the caller is redirected to (110, 119, 120, 122)."""
+    phrases: list[str] = Field(min_length=1)
+
+
+def _kind(number: str, phrases: str) -> EmergencyKind:
+    return EmergencyKind(number=number, phrases=_phrases(phrases))
+
+
+class EmergencyConfig(_Section):
+    """Phrases that mean an emergency: the IVR redirects the call at once."""
+
+    enabled: bool = True
+    dial: str = "PJSIP/{number}@citizen-trunk"
+    """Dial string of the redirect; {number} is the kind's number."""
+    # Listed in order of precedence: a fire with injuries goes to 119 (which sends the
+    # ambulance), a knife attack with bleeding to 110; medical is the fallback.
+    kinds: dict[str, EmergencyKind] = Field(
+        default_factory=lambda: {
+            "fire": _kind("119", "着火 火灾 起火 失火 冒烟 烧起来 火警"),
+            "gas_leak": _kind(
+                "119", "煤气泄漏 燃气泄漏 天然气泄漏 煤气泄露 燃气泄露 闻到煤气味 煤气味 燃气味"
+            ),
+            "crime": _kind(
+                "110", "抢劫 打人 杀人 持刀 砍人 打架 绑架 小偷 正在偷 入室盗窃 有人闯进"
+            ),
+            "traffic": _kind("122", "车祸 撞车 交通事故 撞人 被车撞 追尾 翻车"),
+            "medical": _kind("120", "受伤 晕倒 昏倒 昏迷 流血 急救 心脏病 中风 抽搐 喘不上气 休克"),
+        }
+    )
+    negations: list[str] = Field(default_factory=lambda: _phrases("不是 没有 没 不 并非 并没有 无"))
+    """Words that cancel an emergency phrase right after them (不是着火, 没有人受伤)."""
+    not_negations: list[str] = Field(
+        default_factory=lambda: _phrases("不小心 不得了 不知道 不停 不断 不好了 是不是 不行了")
+    )
+    """Words that contain a negation but do not negate (不小心着火了 is a fire)."""
+    not_emergency: list[str] = Field(
+        default_factory=lambda: _phrases(
+            "火灾隐患 消防隐患 消防演练 火灾演练 烟囱冒烟 打人工 交通事故认定 交通事故理赔 车祸理赔"
+        )
+    )
+    """Phrases that contain an emergency phrase but are not one (火灾隐患 is a fire hazard)."""
+
+    @field_validator("dial")
+    @classmethod
+    def _dial(cls, dial: str) -> str:
+        if "{number}" not in dial:
+            raise ValueError("the dial string must contain {number}")
+        return dial
+
+
 class Config(_Section):
     paths: PathsConfig = PathsConfig()
     asterisk: AsteriskConfig = AsteriskConfig()
@@ -246,6 +426,9 @@ class Config(_Section):
     ivr: IvrConfig = IvrConfig()
     hours: HoursConfig = HoursConfig()
     tickets: TicketsConfig = TicketsConfig()
+    speech: SpeechConfig = SpeechConfig()
+    subjects: SubjectsConfig = SubjectsConfig()
+    emergency: EmergencyConfig = EmergencyConfig()
     agents: list[AgentSeed] = Field(
         default_factory=lambda: [
             AgentSeed(

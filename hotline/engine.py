@@ -17,7 +17,7 @@ from acd.ami.client import AmiClient
 from acd.calltracker import CallTracker
 from acd.consumers import AmiConsumer
 from acd.core import Acd, AcdPolicy
-from acd.events import AgentStateChanged, Tick
+from acd.events import AgentStateChanged, CallbacksPaused, CallbacksResumed, Tick
 from acd.metrics import ALL, MetricsBook, interval_start
 from acd.notifier import AcdNotifier
 from acd.services import AcdService
@@ -60,6 +60,7 @@ class Engine:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.bus = EventBus(cfg.mqtt)
+        self.hours = BusinessHours(cfg.hours)
         self.ami = AmiClient(
             cfg.ami.host,
             cfg.ami.port,
@@ -78,6 +79,8 @@ class Engine:
             AcdNotifier(self.bus),
             CallTracker(),
             action_timeout_s=cfg.ami.action_timeout_s,
+            callback_dial=cfg.acd.callback_dial,
+            callback_ring_s=cfg.acd.callback_ring_s,
         )
         self.agents = AgentService(self.service, {a.id: a for a in cfg.agents})
         self.metrics = MetricsBook()
@@ -90,7 +93,7 @@ class Engine:
             self._record,
         )
         self.fastagi = FastAgiServer(
-            {"ivr": MenuFlow(cfg.ivr, cfg.acd.default_skill, BusinessHours(cfg.hours))},
+            {"ivr": MenuFlow(cfg.ivr, cfg.acd.default_skill, self.hours)},
             cfg.acd.default_skill,
             cfg.fastagi.host,
             cfg.fastagi.port,
@@ -220,9 +223,17 @@ class Engine:
         )
 
     async def _tick(self) -> None:
+        open_before: bool | None = None
         while True:
             await asyncio.sleep(self.cfg.acd.tick_s)
-            await self.service.offer(Tick(at=time.time()))
+            now = time.time()
+            # Callbacks (accepted and missed-call) are placed only while agents work.
+            is_open = self.hours.is_open(datetime.fromtimestamp(now, UTC))
+            if is_open != open_before:
+                event = CallbacksResumed(at=now) if is_open else CallbacksPaused(at=now)
+                await self.service.offer(event)
+                open_before = is_open
+            await self.service.offer(Tick(at=now))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -760,7 +760,8 @@ def test_a_version_1_snapshot_still_restores() -> None:
         lambda s: s["calls"][0].update(number=""),  # a callback without a number
         lambda s: s.update(callbacks_paused="yes"),
         lambda s: s.pop("abandons"),
-        lambda s: s["calls"][0].pop("retry_at"),
+        lambda s: s["calls"][0].update(retry_at="soon"),
+        lambda s: s["calls"][0].update(missed=1),  # not a boolean
     ],
 )
 def test_restore_refuses_corrupt_new_state(change: Any) -> None:

@@ -1,0 +1,71 @@
+"""The 15-second policy on the real phone: a waiting caller is offered a callback that keeps
+their place, accepts with a key, hangs up; when an agent is free the ACD rings the agent first,
+then the citizen, and they talk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
+from tests.integration.test_call_path import arrived_call_id
+from tests.support.calls import AmiTestClient, mqtt_collector, user_event
+
+pytestmark = pytest.mark.asterisk
+
+
+@pytest.fixture
+def callback_engine(
+    asterisk: Any,
+    hotline_setup: HotlineSetup,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[EngineProcess]:
+    monkeypatch.setenv("HOTLINE_ACD__OFFER_CALLBACK_AFTER_S", "2")
+    monkeypatch.setenv("HOTLINE_ACD__CALLBACK_DIAL", "Local/{number}@test-phone")
+    _flush_redis_prefix(hotline_setup.cfg)
+    proc = EngineProcess(hotline_setup, request.node.name)
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+async def test_callback_keeps_the_place_and_rings_agent_then_citizen(
+    callback_engine: EngineProcess,
+) -> None:
+    engine = callback_engine
+    ami = AmiTestClient(engine.cfg)
+    await ami.connect()
+    try:
+        async with mqtt_collector(engine.cfg) as mqtt:
+            # Menu key 1, then (4 s later, while the callback offer plays) 1 again: accept.
+            await ami.call_12345("13855556666", dtmf="1" + "w" * 8 + "1", dtmf_delay=2)
+            call_id = await arrived_call_id(mqtt, "13855556666")
+            await mqtt.wait_for(f"/calls/{call_id}/offer_callback", timeout=20)
+            accepted = await ami.wait_event(user_event("HotlineCallbackAccepted"), timeout=20)
+            assert accepted["CallId"] == call_id and accepted["Number"] == "13855556666"
+            # The caller has hung up, yet the call keeps its place in the queue.
+            await ami.wait_event(
+                lambda e: e.get("Event") == "Hangup" and e.get("Uniqueid") == call_id, timeout=20
+            )
+            waiting = engine.status()["waiting"]
+            assert [(w["call_id"], w["state"]) for w in waiting] == [(call_id, "callback")]
+
+            engine.agent("1001", "login")
+            engine.agent("1001", "ready")
+            _t, placed = await mqtt.wait_for(f"/calls/{call_id}/place_callback", timeout=20)
+            assert placed["agent_id"] == "1001" and placed["number"] == "13855556666"
+            connected = await ami.wait_event(user_event("HotlineCallbackConnected"), timeout=30)
+            assert connected["CallId"] == call_id and connected["Agent"] == "1001"
+            await mqtt.wait_for(
+                "/agents/1001/state", pred=lambda p: p["state"] == "on_call", timeout=10
+            )
+            await ami.send({"Action": "Hangup", "Channel": "/^Local\\/1001@test-phone-.*;1$/"})
+            await mqtt.wait_for(
+                "/agents/1001/state", pred=lambda p: p["state"] in ("wrap_up", "ready"), timeout=20
+            )
+            assert engine.status()["waiting"] == []
+    finally:
+        ami.close()
