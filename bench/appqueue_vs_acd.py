@@ -481,9 +481,30 @@ async def run_ours(
         log = await Player(driver, OURS, trace).play(drain_s)
         if engine.proc is not None and engine.proc.poll() is not None:
             raise BenchSetupError(f"engine: died during the run:\n{engine.log_tail()}")
+        problem = await settled(engine)
+        if problem:
+            log.errors.append(f"engine after the run: {problem}")
         return log
     finally:
         await asyncio.to_thread(engine.stop)
+
+
+async def settled(engine: EngineProcess, timeout: float = 5.0) -> str:
+    """Empty if the engine's ACD is back at rest (no call, every agent ready), else what is not.
+
+    Every call has ended in Asterisk by now; an ACD still holding one, or an agent it never
+    freed, would be a bug the figures alone might hide.
+    """
+    deadline = time.monotonic() + timeout
+    problem = ""
+    while time.monotonic() < deadline:
+        status = await asyncio.to_thread(engine.status)
+        busy = [a["agent_id"] for a in status.get("agents", []) if a.get("state") != "ready"]
+        problem = f"{len(status.get('waiting', []))} calls held, agents not ready: {busy}"
+        if not status.get("waiting") and not busy:
+            return ""
+        await asyncio.sleep(0.2)
+    return problem
 
 
 async def run_app_queue(

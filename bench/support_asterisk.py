@@ -118,6 +118,7 @@ class BenchSite:
         )
         self.cfg: Config = load_config(self.config_path, environ={})
         self.asterisk: Any = None  # hotline.asterisk.instance.ManagedAsterisk once started
+        self.engines: list[EngineProcess] = []  # stopped by close(), whatever went wrong
         self._lock: Any = None
 
     def start_asterisk(self) -> None:
@@ -161,6 +162,8 @@ class BenchSite:
 
     def close(self, keep_state: bool = False) -> None:
         try:
+            for engine in self.engines:
+                engine.stop()
             if self.asterisk is not None:
                 self.asterisk.stop()
         finally:
@@ -181,6 +184,7 @@ class EngineProcess:
         self.log_path = site.state_dir / "engine.log"
         self.base = f"http://127.0.0.1:{site.cfg.http.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        site.engines.append(self)
 
     def start(self, timeout: float = 30.0) -> None:
         env = dict(os.environ, HOTLINE_CONFIG=str(self.site.config_path))

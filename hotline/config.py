@@ -150,7 +150,8 @@ class AcdConfig(_Section):
     """A caller who gave up after waiting this long is called back (漏接回拨)."""
     missed_callback_priority: int | None = None
     callback_max_attempts: int = Field(default=3, ge=1, le=20)
-    callback_retry_s: float = Field(default=300.0, ge=0)
+    callback_retry_s: float = Field(default=60.0, ge=0)
+    """At least this long between two attempts to call one citizen back."""
     per_skill: dict[str, dict[str, float]] = Field(default_factory=dict)
     """Per-skill overrides of the thresholds above, e.g. {social = {widen_after_s = 10}}."""
     callback_dial: str = "PJSIP/{number}@citizen-trunk"
