@@ -222,7 +222,7 @@ class EngineProcess:
             self.proc.kill()
             self.proc.wait(5)
 
-    def log_tail(self, lines: int = 60) -> str:
+    def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:

@@ -16,6 +16,7 @@ import asyncio
 import shutil
 import subprocess
 import time
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,3 +178,20 @@ async def test_corrupt_or_missing_recording_is_a_clear_error(
     stereo = silence(audio_dir / "stereo.wav", 1, channels=2)
     with pytest.raises(AudioError, match="2 channels"):
         await service.transcribe(stereo, "ko")
+
+
+async def test_the_measure_fails_when_the_rate_is_wrong(
+    service: SpeechService, audio_dir: Path
+) -> None:
+    """Control: the same 8 kHz samples under a 16 kHz header come out as other words, so the
+    word measure above does tell right from wrong."""
+    with wave.open(str(speak(SENTENCES[0], audio_dir / "c.wav")), "rb") as src:
+        samples = src.readframes(src.getnframes())
+    lie = audio_dir / "lie.wav"
+    with wave.open(str(lie), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(samples)
+    result = await service.transcribe(lie, "ko")
+    assert words_found(SENTENCES[0], result.text) < MIN_WORDS_FOUND, result.text

@@ -155,8 +155,7 @@ class PgServer:
         self._pg_ctl("start", "-l", str(self.log_file))
         if not port_in_use(self.port):
             raise PgServerError(
-                f"pg_ctl start returned but nothing listens on port {self.port}"
-                + self._log_tail()
+                f"pg_ctl start returned but nothing listens on port {self.port}" + self._log_tail()
             )
 
     def stop(self, mode: str = "fast") -> None:

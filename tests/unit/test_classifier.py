@@ -92,6 +92,9 @@ EMERGENCIES = [
     ("公交车出了交通事故，有人流血", "traffic", "122"),
     ("着火了，有人受伤晕倒了", "fire", "119"),
     ("车祸了，没有人受伤", "traffic", "122"),
+    ("他没有流血，但是晕倒了", "medical", "120"),
+    # documented limit, on the safe side: negation far from the phrase is not seen
+    ("我不觉得现在着火了", "fire", "119"),
 ]
 
 
