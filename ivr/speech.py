@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ivr.models import ModelError, SpeechError, check_model_dir, installed_models
+from ivr.models import (
+    ModelError,
+    SpeechError,
+    check_model_dir,
+    installed_models,
+    missing_files,
+)
 
 if TYPE_CHECKING:
     from hotline.config import Config
@@ -262,11 +268,11 @@ class SpeechService:
                 f"speech intake off for {lang}: no model at {self.models_dir} "
                 f"(install one: hotline speech install-model ZIP --lang {lang})",
             )
-        try:
-            check_model_dir(path)
-        except ModelError as exc:
+        missing = missing_files(path) if path.is_dir() else []
+        if not path.is_dir() or missing:
+            why = f" (missing {', '.join(missing)})" if missing else ""
             return LanguageStatus(
-                lang, False, path, f"speech intake off for {lang}: no model at {path} ({exc})"
+                lang, False, path, f"speech intake off for {lang}: no model at {path}{why}"
             )
         rec = self._recognizers.get(lang)
         if rec is not None and rec.error is not None:

@@ -211,9 +211,12 @@ def test_installed_and_configured_models_turn_speech_on(tmp_path: Path) -> None:
         f"{(service.models_dir / 'vosk-model-small-xx-0.1').resolve()}"
     ]
     configured = SpeechService(cfg_for(tmp_path, models={"zh": str(tmp_path / "gone")}))
-    assert configured.status_lines() == [
-        f"speech intake off for zh: no model at {tmp_path}/gone "
-        f"(no Vosk model at {tmp_path}/gone: the directory does not exist)"
+    assert configured.status_lines() == [f"speech intake off for zh: no model at {tmp_path}/gone"]
+    half = make_dir(tmp_path / "half", fake_files(LOOKAHEAD[:3]))
+    partial = SpeechService(cfg_for(tmp_path, models={"zh": str(half)}))
+    assert partial.status_lines() == [
+        f"speech intake off for zh: no model at {half} "
+        "(missing graph/HCLG.fst or graph/HCLr.fst + graph/Gr.fst)"
     ]
     both = SpeechService(cfg_for(tmp_path, languages=["zh", "en"], models={"ko": "/x"}))
     assert both.languages() == ["zh", "en", "ko"]
