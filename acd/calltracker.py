@@ -10,6 +10,7 @@ Outcome rules:
 - queued, hung up before an agent answered -> abandoned_queue
 - an agent answered                        -> answered (or transferred, once transfers exist)
 - out of hours, a message was left         -> voicemail
+- the IVR heard an emergency and redirected -> transferred
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from acd.ami.events import (
     CallArrived,
     CallQueuedInAsterisk,
     ChannelHungUp,
+    EmergencyRedirected,
     IvrExited,
     VoicemailStarted,
 )
@@ -51,8 +53,8 @@ class CallInProgress:
     outcome_hint: str = ""
 
     def finish(self, ended_at: float, cause: str) -> CallRecord:
-        if self.outcome_hint == CallOutcome.VOICEMAIL:
-            outcome = CallOutcome.VOICEMAIL
+        if self.outcome_hint in (CallOutcome.VOICEMAIL, CallOutcome.TRANSFERRED):
+            outcome = CallOutcome(self.outcome_hint)
         elif self.answered_at is not None:
             outcome = CallOutcome(self.outcome_hint or CallOutcome.ANSWERED)
         elif self.queued_at is not None:
@@ -118,6 +120,8 @@ class CallTracker:
             )
         elif isinstance(event, VoicemailStarted):
             updated = replace(current, outcome_hint=CallOutcome.VOICEMAIL.value)
+        elif isinstance(event, EmergencyRedirected):
+            updated = replace(current, outcome_hint=CallOutcome.TRANSFERRED.value)
         elif isinstance(event, AgentLegAnswered):
             if current.answered_at is not None:
                 return None, None

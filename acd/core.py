@@ -597,6 +597,10 @@ class Acd:
         self._ready_agents: dict[str, _Agent] = {}  # ready agents
         self._callback_calls: set[str] = set()  # calls in callback, missed or calling
         self._order: list[_Call] = []  # every call, in service order (by call.key)
+        # skill -> keys of its calls in the queue (waiting, callback, missed), sorted: the
+        # competing calls ahead of a call are counted by bisection, not by walking the queue.
+        self._queued_keys: dict[str, list[tuple[int, int, int]]] = {}
+        self._wrapping: dict[str, _Agent] = {}  # agents in wrap-up
 
     @property
     def policy(self) -> AcdPolicy:
@@ -803,6 +807,7 @@ class Acd:
         if call.state is CallState.CALLING:
             call_state = self._home(call)  # no attempt used: the citizen was not called
         call.state, call.agent_id = call_state, None  # keeps its seq: first again in its band
+        self._enqueue(call)
         if call.preferred_agent == agent.agent_id:
             call.sticky_over = True  # the preferred agent did not answer: no more waiting
         out: list[Decision] = []
@@ -855,8 +860,7 @@ class Acd:
     def _tick(self, e: Tick) -> list[Decision]:
         at, wrapup = e.at, self._policy.wrapup_s
         done = sorted(
-            (a for a in self._agents.values()
-             if a.state is AgentState.WRAP_UP and at - a.since >= wrapup),
+            (a for a in self._wrapping.values() if at - a.since >= wrapup),
             key=lambda a: (a.since, a.agent_id),
         )  # fmt: skip
         out: list[Decision] = []
@@ -927,6 +931,7 @@ class Acd:
             out.append(CallbackGaveUp(call_id=call.call_id, attempts=call.attempts, at=e.at))
         else:
             call.state, call.agent_id = self._home(call), None
+            self._enqueue(call)
             retry_s = self._policy.callback_retry_s
             call.retry_at = e.at + retry_s if retry_s > 0 else None
         self._match(e.at, out)
@@ -1181,7 +1186,7 @@ class Acd:
         restricted = self._core is not self._all
         core = Counter(n for a in ready for n in self._core_names(a)) if restricted else skills
         overflow = self._policy.overflow
-        for call in self._queue_order():
+        for call in self._order:  # offering a call changes no place in the order
             if not ready:
                 return
             if call.state is not CallState.WAITING and not self._placeable(call, at):
@@ -1212,6 +1217,7 @@ class Acd:
                 self._place(call, best, at, out)
 
     def _offer(self, call: _Call, agent: _Agent, at: float, out: list[Decision]) -> None:
+        self._dequeue(call)
         call.state, call.agent_id = CallState.OFFERED, agent.agent_id
         out.append(
             OfferCall(
@@ -1229,6 +1235,7 @@ class Acd:
     def _place(self, call: _Call, agent: _Agent, at: float, out: list[Decision]) -> None:
         call_state = self._call_target(call.state, PLACE, call.call_id)
         assert call_state is not None
+        self._dequeue(call)
         call.state, call.agent_id = call_state, agent.agent_id
         out.append(
             PlaceCallback(
@@ -1259,6 +1266,8 @@ class Acd:
         call.key = self._key(call)
         self._calls[call.call_id] = call
         bisect.insort(self._order, call, key=_by_key)
+        if call.state in QUEUED:
+            self._enqueue(call)
         if call.state in CALLBACKS:
             self._callback_calls.add(call.call_id)
 
@@ -1268,7 +1277,22 @@ class Acd:
         index = bisect.bisect_left(self._order, call.key, key=_by_key)
         assert self._order[index] is call
         del self._order[index]
+        if call.state in QUEUED:
+            self._dequeue(call)
         self._callback_calls.discard(call.call_id)
+
+    def _enqueue(self, call: _Call) -> None:
+        """A call (back) in the queue: counted ahead of the calls after it."""
+        bisect.insort(self._queued_keys.setdefault(call.skill, []), call.key)
+
+    def _dequeue(self, call: _Call) -> None:
+        """A call out of the queue (offered, being placed, or gone)."""
+        keys = self._queued_keys[call.skill]
+        index = bisect.bisect_left(keys, call.key)
+        assert keys[index] == call.key
+        del keys[index]
+        if not keys:
+            del self._queued_keys[call.skill]
 
     def _in_service_order(self) -> list[_Call]:
         return list(self._order)
@@ -1297,6 +1321,11 @@ class Acd:
                 self._ready_agents[agent.agent_id] = agent
             else:
                 del self._ready_agents[agent.agent_id]
+        elif agent.state is AgentState.WRAP_UP:
+            if add:
+                self._wrapping[agent.agent_id] = agent
+            else:
+                del self._wrapping[agent.agent_id]
         self._all.update(agent, agent.names, add=add)
         if self._core is not self._all:
             self._core.update(agent, self._core_names(agent), add=add)
@@ -1360,10 +1389,7 @@ class Acd:
     def _estimate_new(self, call: _Call, at: float) -> tuple[int, float | None]:
         """(position, EWT) of one queued call: the same as ``_estimates`` gives it, in O(calls)."""
         key = call.key
-        ahead: dict[str, int] = {}
-        for other in self._calls.values():
-            if other.key < key and other.state in QUEUED:
-                ahead[other.skill] = ahead.get(other.skill, 0) + 1
+        ahead = {skill: bisect.bisect_left(keys, key) for skill, keys in self._queued_keys.items()}
         staff = self._pool(call, at).staffing(at, (call.skill,), self._policy.wrapup_s)
         return ewt.estimate_call(call.skill, ahead, staff, self.mean_handle_s)
 

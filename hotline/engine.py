@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,9 +28,11 @@ from agents.services import AgentService
 from hotline.bus import EventBus
 from hotline.config import Config
 from hotline.secrets import api_token, stored_secret
-from ivr.flow import MenuFlow
+from ivr.classifier import Classifier
+from ivr.flow import MenuFlow, SpeechIntake
 from ivr.hours import BusinessHours
 from ivr.server import FastAgiServer
+from ivr.speech import SpeechService
 from tickets.migrate import upgrade
 from tickets.persistence import CallRecordStore
 from tickets.records import CallRecord
@@ -61,6 +64,7 @@ class Engine:
         self.cfg = cfg
         self.bus = EventBus(cfg.mqtt)
         self.hours = BusinessHours(cfg.hours)
+        self.speech = SpeechService(cfg)
         self.ami = AmiClient(
             cfg.ami.host,
             cfg.ami.port,
@@ -93,13 +97,38 @@ class Engine:
             self._record,
         )
         self.fastagi = FastAgiServer(
-            {"ivr": MenuFlow(cfg.ivr, cfg.acd.default_skill, self.hours)},
+            {
+                "ivr": MenuFlow(
+                    cfg.ivr, cfg.acd.default_skill, self.hours, speech=self.speech_intake()
+                )
+            },
             cfg.acd.default_skill,
             cfg.fastagi.host,
             cfg.fastagi.port,
         )
         self._tasks: list[asyncio.Task[Any]] = []
         self._http: web.AppRunner | None = None
+
+    def speech_intake(self) -> SpeechIntake:
+        cfg = self.cfg
+        if cfg.asterisk.mode == "managed":
+            from hotline.asterisk.instance import ManagedAsterisk
+
+            managed = ManagedAsterisk(cfg)
+
+            def host_path(inside: str) -> Path:
+                return managed.host_path(inside)
+        else:
+            host_path = Path
+        return SpeechIntake(
+            service=self.speech,
+            classifier=Classifier.from_config(cfg),
+            lang=cfg.speech.languages[0] if cfg.speech.languages else "zh",
+            host_path=host_path,
+            known_skills={skill for agent in cfg.agents for skill in agent.skills},
+            max_s=cfg.speech.max_utterance_s,
+            silence_s=cfg.speech.end_silence_s,
+        )
 
     def _observe(self, decision: Any) -> None:
         if isinstance(decision, AgentStateChanged):
@@ -156,6 +185,7 @@ class Engine:
             "ivr_sessions": self.fastagi.sessions,
             "malformed_ami_events": self.ami.malformed_events,
             "metrics": self.metrics_now(),
+            "speech": self.speech.status_lines(),
         }
 
     async def start(self) -> None:
@@ -203,6 +233,8 @@ class Engine:
                 f"http.port: cannot listen on {cfg.http.host}:{cfg.http.port}: {exc}"
             ) from None
         await self._load_todays_records()
+        # Loading a speech model takes seconds: in the background, calls are served meanwhile.
+        self._tasks.append(asyncio.ensure_future(self.speech.warm_up()))
         await self.ami.start()
         for coro in (
             self._publish_metrics(),

@@ -51,6 +51,8 @@ def format_status(data: dict[str, Any], now: float | None = None) -> str:
                 f"{r['abandoned']:6d}({r['abandoned_short']:d})    "
                 f"{r['longest_wait_s']:9.1f} {_pct(r['occupancy'])}"
             )
+    for line in data.get("speech") or []:
+        lines.append(str(line))
     if data.get("malformed_ami_events"):
         lines.append(f"malformed AMI events ignored: {data['malformed_ami_events']}")
     return "\n".join(lines)

@@ -99,6 +99,24 @@ class AgiChannel:
             return None
         return res.result or None
 
+    async def record(self, path: str, max_s: float, silence_s: float) -> str | None:
+        """Record what the caller says into ``path``.wav; a key pressed stops it and is returned.
+
+        Recording ends after ``silence_s`` of silence or ``max_s`` in all (Asterisk decides).
+        """
+        silence = max(1, round(silence_s))
+        res = await self.command(
+            f'RECORD FILE {path} wav "{ESCAPE_DIGITS}" {int(max_s * 1000)} s={silence}'
+        )
+        if res.result == "-1":
+            raise AgiHangup("hung up while recording")
+        return _digit(res.result) if res.data == "dtmf" else None
+
+    async def user_event(self, name: str, **headers: str) -> None:
+        """Raise an AMI UserEvent from the IVR (values lose commas: they separate headers)."""
+        body = ",".join(f"{k}: {v.replace(',', '，')}" for k, v in headers.items())
+        await self.command(f'EXEC UserEvent "{_quote(name + "," + body)}"')
+
     async def _alive_or_raise(self, prompt: str) -> None:
         # STREAM FILE says -1 both for a hang-up and for a missing prompt file.
         status = await self.command("CHANNEL STATUS")

@@ -58,6 +58,14 @@ class VoicemailStarted(AmiEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class EmergencyRedirected(AmiEvent):
+    """The IVR heard an emergency and sent the caller to 110/119/120/122."""
+
+    call_id: str
+    dial: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackAcceptedInIvr(AmiEvent):
     """The waiting caller pressed 1 for a callback that keeps their place."""
 
@@ -187,6 +195,10 @@ def _voicemail(h: Mapping[str, Any], at: float) -> AmiEvent:
     return VoicemailStarted(at=at, call_id=_req(h, "CallId"), file=_req(h, "File"))
 
 
+def _emergency(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return EmergencyRedirected(at=at, call_id=_req(h, "CallId"), dial=_opt(h, "Dial"))
+
+
 def _callback_accepted(h: Mapping[str, Any], at: float) -> AmiEvent:
     return CallbackAcceptedInIvr(at=at, call_id=_req(h, "CallId"), number=_opt(h, "Number"))
 
@@ -224,6 +236,7 @@ _USER_EVENTS: dict[str, Callable[[Mapping[str, Any], float], AmiEvent]] = {
     "hotlineagentanswered": _agent_answered,
     "hotlinevoicemail": _voicemail,
     "hotlinecallbackaccepted": _callback_accepted,
+    "hotlineemergency": _emergency,
     "hotlinecallbackconnected": _callback_connected,
     "hotlinecallbackfailed": _callback_failed,
 }

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from hotline.asterisk.prompts import ensure_prompts
-from hotline.asterisk.render import render_all, voicemail_dir, write_all
+from hotline.asterisk.render import render_all, utterance_dir, voicemail_dir, write_all
 from hotline.asterisk.rootfs import ensure_rootfs, mounts_under
 from hotline.config import Config
 from hotline.secrets import stored_secret
@@ -74,6 +74,7 @@ class ManagedAsterisk:
         for name in SUBDIRS:
             self.host_path(self.inside / name).mkdir(parents=True, exist_ok=True)
         self.host_path(voicemail_dir(dirs)).mkdir(parents=True, exist_ok=True)
+        self.host_path(utterance_dir(dirs)).mkdir(parents=True, exist_ok=True)
         etc = self.host_path(self.inside / "etc")
         write_all(render_all(self.cfg, dirs, managed=True), etc)
         return etc

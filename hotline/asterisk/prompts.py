@@ -28,6 +28,7 @@ PROMPTS: dict[str, tuple[str, dict[str, str]]] = {
             "transfer": "正在为您转接，请稍候。",
             "goodbye": "感谢来电，再见。",
             "closed": "现在是非工作时间，请在提示音后留言。",
+            "emergency": "正在为您转接紧急救援电话。",
             "position-before": "您前面还有",
             "position-after": "位来电。",
             "ewt-before": "预计等待",
@@ -47,6 +48,7 @@ PROMPTS: dict[str, tuple[str, dict[str, str]]] = {
             "goodbye": "Thank you for calling. Goodbye.",
             "closed": "Our agents are not available now. Please leave a message after the "
             "tone and we will call you back.",
+            "emergency": "Connecting you to emergency services now.",
             "position-before": "Callers ahead of you:",
             "position-after": ".",
             "ewt-before": "Estimated wait in minutes:",

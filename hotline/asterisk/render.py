@@ -63,6 +63,11 @@ def voicemail_dir(directories: Mapping[str, str]) -> str:
     return directories.get("spool_dir", "/var/spool/asterisk") + "/hotline-voicemail"
 
 
+def utterance_dir(directories: Mapping[str, str]) -> str:
+    """Where Asterisk records callers' sentences for speech intake."""
+    return directories.get("spool_dir", "/var/spool/asterisk") + "/hotline-utterances"
+
+
 def values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
     a = cfg.asterisk
     return {
@@ -84,6 +89,7 @@ def values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
         "default_skill": _config_safe(cfg.acd.default_skill, "acd.default_skill"),
         "agent_endpoints": agent_endpoints(cfg),
         "voicemail_dir": voicemail_dir(directories),
+        "utterance_dir": utterance_dir(directories),
         "voicemail_max_s": str(int(cfg.ivr.voicemail_max_s)),
     }
 
