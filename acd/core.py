@@ -1189,7 +1189,10 @@ class Acd:
         for call in self._order:  # offering a call changes no place in the order
             if not ready:
                 return
-            if call.state is not CallState.WAITING and not self._placeable(call, at):
+            state = call.state
+            if state is not CallState.WAITING and (
+                state not in QUEUED or not self._placeable(call, at)
+            ):
                 continue
             own = core if restricted and not self._stage(call, at)[0] else skills
             if (
