@@ -61,7 +61,8 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from acd.core import AcdError, AcdPolicy
 from acd.events import (
@@ -118,12 +119,11 @@ class AppQueueConfig:
             raise ValueError("wrapup_s and retry_s must be >= 0")
 
     @classmethod
-    def from_policy(cls, policy: AcdPolicy, **changes: object) -> AppQueueConfig:
-        """The same ring time-out and wrap-up as our ACD's policy: equal footing."""
-        base = cls(ring_timeout_s=policy.ring_timeout_s, wrapup_s=policy.wrapup_s)
-        fields = {k: getattr(base, k) for k in base.__dataclass_fields__}
-        fields.update(changes)
-        return cls(**fields)  # type: ignore[arg-type]
+    def from_policy(cls, policy: AcdPolicy, **changes: Any) -> AppQueueConfig:
+        """The same ring time-out and wrap-up as our ACD's policy (equal footing), and
+        ``changes``."""
+        return replace(cls(ring_timeout_s=policy.ring_timeout_s, wrapup_s=policy.wrapup_s),
+                       **changes)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -289,7 +289,9 @@ class FifoPerQueue:
             key=lambda m: (m.since, m.order),
         )  # fmt: skip
         for member in done:
-            self._move(member, AgentState.READY, "wrap_up_done", min(at, member.since + wrapup), out)
+            self._move(
+                member, AgentState.READY, "wrap_up_done", min(at, member.since + wrapup), out
+            )
         for call in self._calls.values():
             if call.retry_at is not None and at >= call.retry_at:
                 call.retry_at = None

@@ -106,6 +106,8 @@ from __future__ import annotations
 
 import bisect
 import enum
+import heapq
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -148,6 +150,9 @@ from acd.events import (
 )
 
 SNAPSHOT_VERSION = 2
+# Estimates of more than 1 / ONE_PASS_SHARE of the calls are worked out in one pass over the
+# queue rather than one by one (the same figures either way).
+ONE_PASS_SHARE = 4
 READABLE_VERSIONS = (1, 2)
 MIN_LEVEL, MAX_LEVEL = 1, 10
 
@@ -601,6 +606,16 @@ class Acd:
         # competing calls ahead of a call are counted by bisection, not by walking the queue.
         self._queued_keys: dict[str, list[tuple[int, int, int]]] = {}
         self._wrapping: dict[str, _Agent] = {}  # agents in wrap-up
+        # Timers, derived (rebuilt by restore through _add): for each queued call, the earliest
+        # time a threshold, the sticky wait, a retry or a prompt may fire for it, in a heap
+        # (lazily deleted: an entry is live while ``_armed`` holds its time), so that a Tick
+        # looks only at the calls that are due. Calls whose thresholds may also be crossed by
+        # their EWT (which moves with the staffing, not with the clock) are watched on every
+        # Tick instead (``_watched``): only those, not the whole queue, are estimated.
+        self._timers: list[tuple[float, int, str]] = []
+        self._armed: dict[str, float] = {}  # call_id -> time of its live heap entry
+        self._watched: set[str] = set()
+        self._timer_seq = itertools.count()
 
     @property
     def policy(self) -> AcdPolicy:
@@ -734,6 +749,8 @@ class Acd:
         self._match(at, out)
         if call.state is CallState.WAITING:
             self._speak(call, at, out, (position, ewt_s), entry=True)
+            if call.call_id in self._calls:
+                self._arm(call)  # latched, announced, offered: its timer moves on
         return out
 
     def _old_place(self, e: CallQueued, out: list[Decision]) -> int | None:
@@ -871,21 +888,24 @@ class Acd:
             self._move(agent, state, "wrap_up_done", min(at, agent.since + wrapup), out)
         self._forget_abandons(at)
         changed = bool(done)
+        due = self._due(at)  # the calls whose timers are due, or watched: no other can change
         timers = self._policy.has_route_timers
         retries = any(self._calls[c].retry_at is not None for c in self._callback_calls)
         if timers or retries:
             estimates: Estimates = {}
             if self._policy.thresholds_use_ewt and self._policy.has_level_timers:
-                estimates = self._estimates(at, lambda c: self._level_ewt_wanted(c, at))
-            for call in (
-                self._calls.values() if timers else map(self._calls.get, self._callback_calls)
-            ):
-                if call is not None and call.state in QUEUED:
+                wanted = [c for c in due if self._level_ewt_wanted(c, at)]
+                estimates = self._estimates_of(wanted, at)
+            for call in due:
+                if timers or call.call_id in self._callback_calls:
                     changed |= self._latch(call, at, estimates.get(call.call_id, (0, None))[1])
         if changed:
             self._match(at, out)
         if self._policy.has_prompts:
-            self._speak_to_waiting(at, out)
+            self._speak_to_waiting(at, out, due)
+        for call in due:
+            if call.call_id in self._calls and call.state in QUEUED:
+                self._arm(call)
         return out
 
     def _forget_abandons(self, at: float) -> None:
@@ -931,9 +951,9 @@ class Acd:
             out.append(CallbackGaveUp(call_id=call.call_id, attempts=call.attempts, at=e.at))
         else:
             call.state, call.agent_id = self._home(call), None
-            self._enqueue(call)
             retry_s = self._policy.callback_retry_s
             call.retry_at = e.at + retry_s if retry_s > 0 else None
+            self._enqueue(call)
         self._match(e.at, out)
         return out
 
@@ -1061,19 +1081,19 @@ class Acd:
         after_s = rules.widen_after_s
         return after_s is not None and not call.widened and waited < after_s
 
-    def _speak_to_waiting(self, at: float, out: list[Decision]) -> None:
+    def _speak_to_waiting(self, at: float, out: list[Decision], due: list[_Call]) -> None:
         """Voicemail, announcements and callback offers due on a tick, in service order, with
-        the estimates as of the tick. Estimates are worked out only for the calls that need
-        one now: the others are only counted."""
-        waiting = [c for c in self._queue_order() if c.state is CallState.WAITING]
+        the estimates as of the tick. Only the ``due`` calls (in service order) can be due;
+        estimates are worked out only for the calls that need one now."""
+        waiting = [c for c in due if c.state is CallState.WAITING]
 
         def voicemail_ewt_wanted(call: _Call) -> bool:
             after_s = self._policy.rules(call.skill).voicemail_after_s
             return after_s is not None and _waited(at, call.queued_at) < after_s
 
         estimates: Estimates = {}
-        if self._policy.thresholds_use_ewt and any(map(voicemail_ewt_wanted, waiting)):
-            estimates = self._estimates(at, voicemail_ewt_wanted)
+        if self._policy.thresholds_use_ewt:
+            estimates = self._estimates_of(list(filter(voicemail_ewt_wanted, waiting)), at)
         for call in waiting:
             after_s = self._policy.rules(call.skill).voicemail_after_s
             ewt_s = estimates.get(call.call_id, (0, None))[1]
@@ -1091,8 +1111,7 @@ class Acd:
 
         speaking = [c for c in waiting if c.call_id in self._calls and speaks(c)]
         if speaking:
-            wanted = {c.call_id for c in speaking}
-            estimates = self._estimates(at, lambda c: c.call_id in wanted)
+            estimates = self._estimates_of(speaking, at)
             for call in speaking:
                 self._speak(call, at, out, estimates[call.call_id], entry=False)
 
@@ -1283,10 +1302,73 @@ class Acd:
         if call.state in QUEUED:
             self._dequeue(call)
         self._callback_calls.discard(call.call_id)
+        self._armed.pop(call.call_id, None)
+        self._watched.discard(call.call_id)
 
     def _enqueue(self, call: _Call) -> None:
-        """A call (back) in the queue: counted ahead of the calls after it."""
+        """A call (back) in the queue: counted ahead of the calls after it, and timed."""
         bisect.insort(self._queued_keys.setdefault(call.skill, []), call.key)
+        self._arm(call)
+
+    def _arm(self, call: _Call) -> None:
+        """(Re)set the timer of a queued call: the earliest time at which ``_latch`` or
+        ``_speak`` may find something to do for it, and whether its EWT must be watched."""
+        rules, q = self._policy.rules(call.skill), call.queued_at
+        use_ewt = self._policy.thresholds_use_ewt
+        times: list[float] = []
+        watch = False
+        if rules.overflow_after_s is not None and not call.overflowed:
+            times.append(_after(q, rules.overflow_after_s))
+            watch = use_ewt
+        if rules.widen_after_s is not None and not call.widened:
+            times.append(_after(q, rules.widen_after_s))
+            watch = use_ewt
+        if call.preferred_agent is not None and not call.sticky_over:
+            times.append(q + rules.sticky_wait_s)
+        if call.retry_at is not None:
+            times.append(call.retry_at)
+        if call.state is CallState.WAITING:
+            if rules.voicemail_after_s is not None:
+                times.append(_after(q, rules.voicemail_after_s))
+                watch = watch or use_ewt
+            if rules.announce_every_s > 0:
+                last = q if call.announced_at is None else call.announced_at
+                times.append(last + rules.announce_every_s)
+            if rules.offer_callback_after_s is not None and not call.callback_offered:
+                times.append(_after(q, rules.offer_callback_after_s))
+                watch = watch or use_ewt
+        if watch:
+            self._watched.add(call.call_id)
+        else:
+            self._watched.discard(call.call_id)
+        when = min(times, default=None)
+        if when is None:
+            self._armed.pop(call.call_id, None)
+        elif self._armed.get(call.call_id) != when:
+            self._armed[call.call_id] = when
+            heapq.heappush(self._timers, (when, next(self._timer_seq), call.call_id))
+
+    def _due(self, at: float) -> list[_Call]:
+        """The queued calls whose timer is due at ``at`` or that are watched, in service
+        order. A superset of the calls a Tick may act on: each is checked exactly."""
+        limit = at + (abs(at) + 1.0) * 1e-9  # early rather than late: sums round
+        found: dict[str, _Call] = {}
+        timers, armed = self._timers, self._armed
+        while timers and timers[0][0] <= limit:
+            when, _, call_id = heapq.heappop(timers)
+            if armed.get(call_id) != when:
+                continue  # replaced by a later entry, or the call is gone
+            del armed[call_id]
+            call = self._calls[call_id]
+            if call.state in QUEUED:  # else armed again when it is back in the queue
+                found[call_id] = call
+        for call_id in list(self._watched):
+            call = self._calls[call_id]
+            if call.state in QUEUED:
+                found[call_id] = call
+            else:
+                self._watched.discard(call_id)
+        return sorted(found.values(), key=_by_key)
 
     def _dequeue(self, call: _Call) -> None:
         """A call out of the queue (offered, being placed, or gone)."""
@@ -1388,6 +1470,33 @@ class Acd:
             self.mean_handle_s,
         )
         return {c.call_id: est for c, est in zip(queue, found, strict=True) if est is not None}
+
+    def _estimates_of(self, calls: Iterable[_Call], at: float) -> Estimates:
+        """(position, EWT) of some queued calls, as ``_estimates`` gives them: one by one
+        (O(skills * log calls) each), or in one pass over the queue when they are many."""
+        calls = list(calls)
+        if len(calls) * ONE_PASS_SHARE > len(self._order):
+            wanted = {c.call_id for c in calls}
+            return self._estimates(at, lambda c: c.call_id in wanted)
+        found: Estimates = {}
+        known: dict[tuple[str, int], tuple[ewt.Staffing, list[tuple[str, float]]]] = {}
+        queued, wrapup = self._queued_keys, self._policy.wrapup_s
+        for call in calls:
+            pool = self._pool(call, at)
+            staff_rivals = known.get((call.skill, id(pool)))
+            if staff_rivals is None:
+                staff = pool.staffing(at, (call.skill,), wrapup)
+                staff_rivals = known[call.skill, id(pool)] = (
+                    staff,
+                    ewt.competitors(call.skill, staff),
+                )
+            staff, rivals = staff_rivals
+            key = call.key
+            ahead = {s: bisect.bisect_left(queued[s], key) for s, _ in rivals if s in queued}
+            found[call.call_id] = ewt.estimate_among(
+                call.skill, rivals, ahead, staff, self.mean_handle_s
+            )
+        return found
 
     def _estimate_new(self, call: _Call, at: float) -> tuple[int, float | None]:
         """(position, EWT) of one queued call: the same as ``_estimates`` gives it, in O(calls)."""
@@ -1596,6 +1705,11 @@ def _call_json(c: _Call) -> dict[str, Any]:
             if value != default:
                 out[name] = value
     return out
+
+
+def _after(start: float, threshold_s: float) -> float:
+    """When ``_waited(at, start) >= threshold_s`` becomes true (always, for 0)."""
+    return start + threshold_s if threshold_s > 0 else -math.inf
 
 
 def _by_key(call: _Call) -> tuple[int, int, int]:

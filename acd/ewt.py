@@ -150,6 +150,18 @@ def estimate_call(
     return _estimate(skill, competitors(skill, staff), ahead_by_skill, staff, mean_handle_s)
 
 
+def estimate_among(
+    skill: str,
+    rivals: Sequence[tuple[str, float]],
+    ahead_by_skill: Mapping[str, int],
+    staff: Staffing,
+    mean_handle_s: Callable[[str], float],
+) -> tuple[int, float | None]:
+    """``estimate_call`` with the ``competitors`` already worked out (for many calls of one
+    skill and staffing)."""
+    return _estimate(skill, rivals, ahead_by_skill, staff, mean_handle_s)
+
+
 def queue_estimates(
     queue: Sequence[tuple[str, Staffing | None]], mean_handle_s: Callable[[str], float]
 ) -> list[tuple[int, float | None] | None]:

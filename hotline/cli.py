@@ -8,6 +8,7 @@ hotline config check|show  validate / print the effective configuration
 hotline status [--json]    ask the running engine what it is doing
 hotline staffing --date D  agents needed per half hour (Erlang C from the call records)
 hotline speech install-model ZIP_OR_DIR [--lang zh] | status [--load]   Vosk models
+hotline simulate --roster R.csv (--trace T.csv | --calls-per-day N --aht S) [--json]   simulator
 """
 
 from __future__ import annotations
@@ -272,6 +273,137 @@ def cmd_speech(args: argparse.Namespace) -> int:
     return 0 if all(s.enabled for s in service.status()) else 3
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """A day (or a trace) through the ACD core or the app_queue model, on a virtual clock."""
+    from acd.core import AcdPolicy
+    from acd.simfiles import (
+        SimFileError,
+        generate_trace,
+        read_roster,
+        read_trace,
+        skill_mix,
+        write_trace,
+    )
+    from acd.simulation import Scenario, figures_json, format_figures, simulate
+
+    def fail(message: str) -> int:
+        print(f"hotline simulate: {message}", file=sys.stderr)
+        return 2
+
+    cfg = _load(args)
+    policy = AcdPolicy.from_config(cfg.acd)  # what the engine would run
+    if args.trace is None and (args.calls_per_day is None or args.aht is None):
+        return fail("give --trace TRACE.csv, or --calls-per-day N and --aht SECONDS")
+    if args.trace is not None and (args.calls_per_day is not None or args.aht is not None):
+        return fail("--calls-per-day and --aht generate a trace: not with --trace")
+    if not 0 <= args.ring_delay <= policy.ring_timeout_s:
+        return fail(f"--ring-delay must be within 0..{policy.ring_timeout_s:g} (ring time-out)")
+    try:
+        roster = read_roster(args.roster)
+        if args.trace is not None:
+            trace = read_trace(args.trace)
+        else:
+            if args.calls_per_day < 1 or not args.aht > 0:
+                return fail("--calls-per-day must be >= 1 and --aht > 0")
+            trace = generate_trace(args.calls_per_day, args.aht, skill_mix(roster),
+                                   shape=args.day_shape, mean_patience_s=args.patience,
+                                   seed=args.seed)  # fmt: skip
+            if args.save_trace is not None:
+                write_trace(args.save_trace, trace)
+    except SimFileError as exc:
+        return fail(str(exc))
+    except OSError as exc:
+        return fail(f"{args.save_trace}: cannot write it: {exc.strerror or exc}")
+    staffed = {name for agent in roster for name, _ in agent.skills}
+    for skill in sorted({c.skill for c in trace} - staffed):
+        n = sum(1 for c in trace if c.skill == skill)
+        print(f"hotline simulate: warning: no agent has skill {skill!r} ({n} calls)",
+              file=sys.stderr)  # fmt: skip
+    last = max(c.arrival_at for c in trace)
+    scenario = Scenario(
+        roster=roster, trace=trace, policy=policy, router=args.policy, seed=args.seed,
+        ring_s=args.ring_delay, callback_accept_p=args.callback_accept,
+        callback_answer_p=args.callback_answer, callback_ring_s=cfg.acd.callback_ring_s,
+        duration_s=max(last + 1.0, 86400.0 if args.trace is None else 0.0),
+    )  # fmt: skip
+    result = simulate(scenario)
+    if args.json:
+        print(json.dumps(figures_json(result), indent=2, ensure_ascii=False))
+    else:
+        print(f"{result.offered} calls, {len(roster)} agents, policy {args.policy}, "
+              f"seed {args.seed} ({result.wall_s:.1f} s)")  # fmt: skip
+        print(format_figures(result))
+    return 0
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability in 0..1")
+    return value
+
+
+def _add_simulate(sub: Any) -> None:
+    from acd.simfiles import DAY_SHAPES
+    from acd.simulation import ROUTERS
+
+    sim = sub.add_parser(
+        "simulate", help="simulate a trace or a generated day (offered, answered, SL 15 s...)"
+    )
+    sim.add_argument(
+        "--roster",
+        type=Path,
+        required=True,
+        help="agents: agent,skills,shift_start_s,shift_end_s (skills zh:1;social:2)",
+    )
+    sim.add_argument(
+        "--trace",
+        type=Path,
+        default=None,
+        help="calls: arrival_time_s,caller,"
+        "skill,priority,patience_s,handle_time_s (else one is generated)",
+    )
+    sim.add_argument(
+        "--policy",
+        choices=sorted(ROUTERS),
+        default="ours",
+        help="ours: the ACD core with the [acd] policy; fifo-per-queue: app_queue",
+    )
+    sim.add_argument("--json", action="store_true", help="the figures as JSON")
+    sim.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    gen = sim.add_argument_group("a generated day (without --trace)")
+    gen.add_argument("--calls-per-day", type=int, default=None, help="calls in the day")
+    gen.add_argument("--aht", type=float, default=None, help="mean handle (talk) time, seconds")
+    gen.add_argument("--day-shape", choices=sorted(DAY_SHAPES), default="workday")
+    gen.add_argument(
+        "--patience",
+        type=float,
+        default=None,
+        help="callers' mean patience in seconds (exponential; default: never hang up)",
+    )
+    gen.add_argument("--save-trace", type=Path, default=None, help="write the generated trace")
+    world = sim.add_argument_group("the simulated world")
+    world.add_argument(
+        "--ring-delay",
+        type=float,
+        default=0.0,
+        help="seconds an agent's phone rings before the agent answers (0)",
+    )
+    world.add_argument(
+        "--callback-accept",
+        type=_probability,
+        default=0.0,
+        help="probability that a caller offered a callback takes it (0)",
+    )
+    world.add_argument(
+        "--callback-answer",
+        type=_probability,
+        default=1.0,
+        help="probability that a called-back citizen answers (1)",
+    )
+    sim.set_defaults(func=cmd_simulate)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hotline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -327,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     speech_status.add_argument("--load", action="store_true", help="load each model (slow)")
     speech_status.add_argument("--json", action="store_true")
     speech.set_defaults(func=cmd_speech)
+    _add_simulate(sub)
     return parser
 
 

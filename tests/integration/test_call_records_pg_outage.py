@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import time
 from collections import Counter
@@ -169,8 +170,8 @@ async def test_postgresql_stopped_while_200_calls_end(tmp_path: Path) -> None:
     calls = hotline_calls(CALLS)
     phases = [UP, STOPPING, DOWN, AFTER]
     assert sum(phases) == CALLS
-    bounds = [sum(phases[:i]) for i in range(len(phases) + 1)]
-    up, stopping, down, after = (calls[a:b] for a, b in zip(bounds, bounds[1:], strict=False))
+    bounds = list(itertools.accumulate(phases, initial=0))
+    up, stopping, down, after = (calls[a:b] for a, b in itertools.pairwise(bounds))
     spool = tmp_path / "spool"
 
     with private_postgresql() as server:
