@@ -331,36 +331,57 @@ def plan_roster(
     *,
     shape: str | Sequence[float] = "workday",
     shift_h: int = 8,
+    min_shift_h: int = 4,
     goal: float = 0.95,
     target_s: float = 15.0,
     margin: float = 0.0,
     max_seats: int | None = None,
 ) -> tuple[RosterAgent, ...]:
-    """Shifts that cover a day: per hour, Erlang C's agents for ``goal`` within ``target_s``
-    (all calls pooled, ``handle_s`` including wrap-up), times ``1 + margin`` for what
-    splitting the staff into skills costs, at most ``max_seats`` at once. Greedy: each hour
-    short of agents starts enough ``shift_h``-hour shifts (cut at midnight). Agents are dealt
-    out to the profiles by smooth weighted round robin, so every hour gets the mix."""
-    shares = hourly_shares(shape)
+    """Shifts that follow a day's load: per hour, Erlang C's agents for ``goal`` within
+    ``target_s`` (all calls pooled, ``handle_s`` including wrap-up), times ``1 + margin`` for
+    what splitting the staff into skills costs, at most ``max_seats`` at once.
+
+    Each hour, shifts that reached ``shift_h`` hours end; if more agents are on than the hour
+    needs, the longest-working ones who did at least ``min_shift_h`` hours go home; if fewer,
+    new shifts start. Everything ends at midnight. New agents are dealt out to the profiles by
+    smooth weighted round robin, so every hour gets the mix."""
     need = []
-    for share in shares:
+    for share in hourly_shares(shape):
         rate = calls * share / 3600.0
         n = agents_for_service_level(rate, handle_s, target_s, goal) if rate > 0 else 1
         n = math.ceil(n * (1.0 + margin))
         need.append(min(n, max_seats) if max_seats is not None else n)
-    on = [0] * 24
     credit = [0.0] * len(profiles)
     total_share = sum(p.share for p in profiles)
-    agents: list[RosterAgent] = []
-    for hour in range(24):
-        for _ in range(max(0, need[hour] - on[hour])):
+    on: list[tuple[int, int]] = []  # (start hour, profile), longest-working first
+    shifts: list[tuple[int, int, int]] = []  # (start hour, end hour, profile)
+    for hour in range(25):
+        keep = []
+        for start, pick in on:
+            if hour == 24 or hour - start >= shift_h:
+                shifts.append((start, hour, pick))
+            else:
+                keep.append((start, pick))
+        on = keep
+        if hour == 24:
+            break
+        going = len(on) - need[hour]
+        stay = []
+        for start, pick in on:
+            if going > 0 and hour - start >= min_shift_h:
+                shifts.append((start, hour, pick))
+                going -= 1
+            else:
+                stay.append((start, pick))
+        on = stay
+        while len(on) < need[hour]:
             for i, p in enumerate(profiles):
                 credit[i] += p.share
             pick = max(range(len(profiles)), key=lambda i: credit[i])
             credit[pick] -= total_share
-            end = min(24, hour + shift_h)
-            agents.append(RosterAgent(f"ag{len(agents) + 1:04d}", profiles[pick].skills,
-                                      hour * 3600.0, end * 3600.0))  # fmt: skip
-            for h in range(hour, end):
-                on[h] += 1
-    return tuple(agents)
+            on.append((hour, pick))
+    shifts.sort()
+    return tuple(
+        RosterAgent(f"ag{n:04d}", profiles[pick].skills, start * 3600.0, end * 3600.0)
+        for n, (start, end, pick) in enumerate(shifts, 1)
+    )

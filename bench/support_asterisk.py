@@ -111,7 +111,7 @@ class BenchSite:
 
     def __init__(self, agents: Sequence[BenchAgent], acd: Mapping[str, float]) -> None:
         self.run_id = uuid.uuid4().hex[:8]
-        self.state_dir = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
+        self.state_dir = Path(tempfile.mkdtemp(prefix="hotline-bench-asterisk-"))
         self.config_path = self.state_dir / "hotline.toml"
         self.config_path.write_text(
             config_toml(self.state_dir, self.run_id, agents, acd), encoding="utf-8"
