@@ -605,6 +605,7 @@ class Acd:
         # skill -> keys of its calls in the queue (waiting, callback, missed), sorted: the
         # competing calls ahead of a call are counted by bisection, not by walking the queue.
         self._queued_keys: dict[str, list[tuple[int, int, int]]] = {}
+        self._queue: list[_Call] = []  # the calls in the queue, in service order
         self._wrapping: dict[str, _Agent] = {}  # agents in wrap-up
         # Timers, derived (rebuilt by restore through _add): for each queued call, the earliest
         # time a threshold, the sticky wait, a retry or a prompt may fire for it, in a heap
@@ -1205,13 +1206,10 @@ class Acd:
         restricted = self._core is not self._all
         core = Counter(n for a in ready for n in self._core_names(a)) if restricted else skills
         overflow = self._policy.overflow
-        for call in self._order:  # offering a call changes no place in the order
+        for call in self._queue_order():
             if not ready:
                 return
-            state = call.state
-            if state is not CallState.WAITING and (
-                state not in QUEUED or not self._placeable(call, at)
-            ):
+            if call.state is not CallState.WAITING and not self._placeable(call, at):
                 continue
             own = core if restricted and not self._stage(call, at)[0] else skills
             if (
@@ -1308,6 +1306,7 @@ class Acd:
     def _enqueue(self, call: _Call) -> None:
         """A call (back) in the queue: counted ahead of the calls after it, and timed."""
         bisect.insort(self._queued_keys.setdefault(call.skill, []), call.key)
+        bisect.insort(self._queue, call, key=_by_key)
         self._arm(call)
 
     def _arm(self, call: _Call) -> None:
@@ -1378,13 +1377,16 @@ class Acd:
         del keys[index]
         if not keys:
             del self._queued_keys[call.skill]
+        index = bisect.bisect_left(self._queue, call.key, key=_by_key)
+        assert self._queue[index] is call
+        del self._queue[index]
 
     def _in_service_order(self) -> list[_Call]:
         return list(self._order)
 
     def _queue_order(self) -> list[_Call]:
         """The calls in the queue (waiting, callback, missed), in service order."""
-        return [c for c in self._order if c.state in QUEUED]
+        return list(self._queue)
 
     # -- estimates -----------------------------------------------------------------------------
     def _expected_free_at(self, agent: _Agent) -> float:

@@ -33,19 +33,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, bindparam, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from tickets.models import CallRecordRow
+from tickets.models import CallRecordRow, UTCDateTime
 from tickets.ticket_models import TicketEventRow, TicketRow
 from tickets.ticket_types import UNIT_OPEN_STATES, FieldError
 from tickets.workdays import SHANGHAI
 
 TARGET_S = 15.0  # the national standard's longest wait for a human answer
 MAX_DAYS = 366
+ONE_HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -86,17 +87,13 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _utc_hour(engine: Engine) -> ColumnElement[Any]:
-    """An expression naming the UTC hour of arrival, cheap per row (the report's hot spot).
+def _utc_hour() -> ColumnElement[Any]:
+    """PostgreSQL: an expression naming the UTC hour of arrival, cheap per row.
 
-    PostgreSQL: hours since the epoch (whatever the session time zone). SQLite stores naive
-    UTC text (tickets.models.UTCDateTime), so the first 13 characters, 'YYYY-MM-DD HH', are
-    the hour. Beijing hours are UTC hours + 8: China has had no daylight saving since 1991.
+    Hours since the epoch, whatever the session time zone. Beijing hours are UTC hours + 8:
+    China has had no daylight saving since 1991.
     """
-    col = CallRecordRow.arrived_at
-    if engine.dialect.name == "postgresql":
-        return func.floor(func.extract("epoch", col) / 3600)
-    return func.substr(col, 1, 13)
+    return func.floor(func.extract("epoch", CallRecordRow.arrived_at) / 3600)
 
 
 def _beijing_hour(key: Any) -> int:
@@ -104,33 +101,78 @@ def _beijing_hour(key: Any) -> int:
     return (utc_hour + 8) % 24
 
 
-def _call_rows(engine: Engine, period: Period) -> dict[int, list[Any]]:
-    """Per Beijing hour of the day, the aggregate rows of the UTC hours that fall in it."""
+def _aggregates() -> list[ColumnElement[Any]]:
+    """The call figures of a set of call records (one hour's), counted in SQL."""
     c = CallRecordRow
     offered = c.queued_at.is_not(None)
     served = and_(offered, c.answered_at.is_not(None))
-    key = _utc_hour(engine).label("key")
     # FILTER instead of CASE: half the work per row on both databases.
+    return [
+        func.count().label("inbound"),
+        func.count(c.answered_at).label("answered"),
+        func.count(c.queued_at).label("offered"),
+        func.count().filter(served, c.wait_s <= TARGET_S).label("in_target"),
+        func.count().filter(served).label("served"),
+        func.sum(c.wait_s).filter(served).label("wait_sum"),
+        func.count().filter(offered, c.outcome == "abandoned_queue").label("abandoned"),
+        func.max(c.wait_s).filter(offered).label("longest"),
+    ]
+
+
+def _hour_rows_grouped(engine: Engine, period: Period) -> list[tuple[Any, Any]]:
+    """(UTC hour key, aggregates) per hour with calls: one GROUP BY (hash aggregation)."""
+    c = CallRecordRow
+    key = _utc_hour().label("key")
     stmt = (
-        select(
-            key,
-            func.count().label("inbound"),
-            func.count(c.answered_at).label("answered"),
-            func.count(c.queued_at).label("offered"),
-            func.count().filter(served, c.wait_s <= TARGET_S).label("in_target"),
-            func.count().filter(served).label("served"),
-            func.sum(c.wait_s).filter(served).label("wait_sum"),
-            func.count().filter(offered, c.outcome == "abandoned_queue").label("abandoned"),
-            func.max(c.wait_s).filter(offered).label("longest"),
-        )
+        select(key, *_aggregates())
         .where(c.arrived_at >= period.start, c.arrived_at < period.end)
         .group_by(key)
     )
     with engine.connect() as conn:
-        rows = sorted(conn.execute(stmt).all(), key=lambda r: str(r.key))
+        return [(row.key, row) for row in conn.execute(stmt)]
+
+
+def _hour_rows_by_range(engine: Engine, period: Period) -> list[tuple[Any, Any]]:
+    """SQLite: (UTC hour key, aggregates) per hour with calls, one range query per hour.
+
+    SQLite has no hash aggregation: a GROUP BY on the hour sorts every call of the period in
+    a temporary B-tree first (EXPLAIN QUERY PLAN: "USE TEMP B-TREE FOR GROUP BY"), more than
+    half the report's time over a million calls. A range query per hour walks
+    ix_call_records_arrived_at in order and only adds up. After an empty hour one index probe
+    (the next arrival) skips to the next hour with calls, so a long, sparse period stays cheap.
+    Keys are 'YYYY-MM-DD HH' in UTC.
+    """
+    c = CallRecordRow
+    lo, hi = bindparam("lo", type_=UTCDateTime()), bindparam("hi", type_=UTCDateTime())
+    hour = select(*_aggregates()).where(c.arrived_at >= lo, c.arrived_at < hi)
+    next_arrival = select(func.min(c.arrived_at)).where(c.arrived_at >= lo, c.arrived_at < hi)
+    end = period.end.astimezone(UTC)
+    at = period.start.astimezone(UTC)  # Beijing midnight: a whole UTC hour
+    rows = []
+    with engine.connect() as conn:
+        while at < end:
+            until = min(at + ONE_HOUR, end)
+            row = conn.execute(hour, {"lo": at, "hi": until}).one()
+            if row.inbound:
+                rows.append((at.strftime("%Y-%m-%d %H"), row))
+                at = until
+                continue
+            first: datetime | None = conn.scalar(next_arrival, {"lo": until, "hi": end})
+            if first is None:
+                break
+            at = max(until, first.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
+    return rows
+
+
+def _call_rows(engine: Engine, period: Period) -> dict[int, list[Any]]:
+    """Per Beijing hour of the day, the aggregate rows of the UTC hours that fall in it."""
+    if engine.dialect.name == "sqlite":
+        keyed = _hour_rows_by_range(engine, period)
+    else:
+        keyed = _hour_rows_grouped(engine, period)
     by_hour: dict[int, list[Any]] = {}
-    for row in rows:
-        by_hour.setdefault(_beijing_hour(row.key), []).append(row)
+    for key, row in sorted(keyed, key=lambda pair: str(pair[0])):
+        by_hour.setdefault(_beijing_hour(key), []).append(row)
     return by_hour
 
 

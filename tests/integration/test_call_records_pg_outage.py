@@ -135,9 +135,10 @@ async def end_calls(
 @contextlib.contextmanager
 def private_postgresql() -> Iterator[PgServer]:
     """A throwaway server with a migrated ``hotline`` database; FAILS the test if it cannot."""
-    server = PgServer()
+    server: PgServer | None = None
     problem = ""
     try:
+        server = PgServer()
         server.create()
         server.start()
         admin = make_engine(server.url(), poolclass=NullPool, isolation_level="AUTOCOMMIT")
@@ -149,8 +150,9 @@ def private_postgresql() -> Iterator[PgServer]:
         upgrade(server.url("hotline"))
     except Exception as exc:  # PgServerError, or the SQL of the set-up
         problem = f"{type(exc).__name__}: {exc}"
-    if problem:  # fail outside the except block: the chained traceback adds nothing
-        server.destroy()
+    if problem or server is None:  # fail outside the except block: no chained traceback
+        if server is not None:
+            server.destroy()
         pytest.fail(f"cannot run a private PostgreSQL server for the test: {problem}", False)
     try:
         yield server

@@ -228,9 +228,9 @@ class PgServer:
         done = self._exec(program, args)
         if done.returncode != 0:
             output = (done.stderr.strip() or done.stdout.strip() or "(no output)")[-2000:]
+            what = f"{program} {args[0]}" if program == "pg_ctl" else program
             raise PgServerError(
-                f"{program} {args[0]} failed (exit status {done.returncode}): {output}"
-                + self._log_tail()
+                f"{what} failed (exit status {done.returncode}): {output}" + self._log_tail()
             )
 
     def _log_tail(self, lines: int = 20) -> str:
