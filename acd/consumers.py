@@ -7,9 +7,10 @@ ACD does not know (the engine restarted while they waited) are queued again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from acd.ami.client import AmiActionError, AmiClient, Reconnected
@@ -42,6 +43,7 @@ from tickets.records import CallRecord
 log = logging.getLogger(__name__)
 
 RecordSink = Callable[[CallRecord], Any]
+STICKY_LOOKUP_S = 0.5  # a caller never waits longer than this for the ticket store
 
 
 class AmiConsumer:
@@ -54,7 +56,9 @@ class AmiConsumer:
         record_sink: RecordSink,
         *,
         clock: Callable[[], float] = time.time,
+        preferred_agent: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
+        self._preferred_agent = preferred_agent
         self._ami = ami
         self._service = service
         self._tracker = tracker
@@ -90,6 +94,7 @@ class AmiConsumer:
                     caller=event.caller,
                     channel=event.channel,
                     at=event.at,
+                    preferred_agent=await self._sticky(event.caller),
                 )
             )
         elif isinstance(event, AgentLegAnswered):
@@ -123,6 +128,16 @@ class AmiConsumer:
             await self._service.save()
         if record is not None:
             await self._finished(record)
+
+    async def _sticky(self, caller: str) -> str | None:
+        """The agent who handled this caller's open ticket, if any (sticky routing)."""
+        if self._preferred_agent is None or not caller:
+            return None
+        try:
+            return await asyncio.wait_for(self._preferred_agent(caller), STICKY_LOOKUP_S)
+        except Exception as exc:  # the ticket store is slow or away: route as usual
+            log.info("no sticky lookup for %s: %r", caller, exc)
+            return None
 
     async def _hung_up(self, event: ChannelHungUp) -> None:
         leg = self._service.leg(event.unique_id)

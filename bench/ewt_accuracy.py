@@ -1,11 +1,12 @@
 """How right the wait estimate is: ours against app_queue's formula (issue 3, must show 6).
 
 The day of bench/sim_day.py (60,000 calls, five skills, multi-skilled agents at different
-levels, 4-8 hour shifts) runs through the ACD core. Each call's estimate is the one the core
-gave when it joined the queue (``CallEstimate``); its actual wait is from queueing to the
-agent answering. Only answered calls have an actual wait (an abandoned call's is censored),
-so the errors are over the answered calls; calls the core gave no estimate (nobody staffed
-for the skill) are counted apart.
+levels, 4-8 hour shifts) runs through the ACD core twice: staffed as planned (Erlang C + 5 %,
+few calls wait) and short-staffed (Erlang C - 10 %, queues form at the peaks). Each call's
+estimate is the one the core gave when it joined the queue (``CallEstimate``); its actual wait
+is from queueing to the agent answering, ring time included. Only answered calls have an
+actual wait (an abandoned call's is censored), so the errors are over the answered calls;
+calls the core gave no estimate (nobody staffed for the skill) are counted apart.
 
 app_queue's estimate is computed on the same calls, as app_queue computes it: per skill
 (queue), a running average of the waits of answered calls, ``(3 * old + new) / 4``, starting
@@ -14,10 +15,11 @@ at 0 and updated when a call is answered; a call's estimate is the average when 
 Ties in time: the answer is counted before the arrival.
 
 Printed: median, 90th percentile and mean of the absolute error, and the mean signed error
-(estimate - actual: > 0 over-estimates), over all answered calls and over those that waited
-at least ``WAITED_S`` (most calls of a well-staffed day wait 0 s, which both estimates get
-nearly right); then the same for app_queue's formula on its own routing (the day through the
-app_queue model), where it estimates app_queue's own waits.
+(estimate - actual: > 0 over-estimates), over all answered calls and over those that queued
+(waited at least ``WAITED_S``: the 2 s ring plus a second). Our estimate is the wait for an
+agent to be free and leaves the ring out, so the row "ours + the 2 s ring" shows what adding
+it would give; app_queue's average learns the ring with the rest. Last, app_queue's own
+estimate on its own routing (the planned day through the app_queue model).
 """
 
 from __future__ import annotations

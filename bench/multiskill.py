@@ -18,7 +18,8 @@ specialists level 1 in their subject and level 2 in 普通话), about 92 % occup
 exponential mean 150 s, 10 s wrap-up, 2 s ring, patience exponential mean 120 s; 4 hours after
 a 30-minute warm-up, ``SEEDS`` replications. Printed per router: service level (answered within
 15 s / offered), answer rate, ASA, the longest wait and the worst skill's service level (means
-over the seeds), then ours minus app_queue's, paired by seed, with its standard error.
+over the seeds), then ours minus app_queue's in percentage points, paired by seed, with
+its standard error.
 """
 
 from __future__ import annotations
@@ -106,4 +107,5 @@ def main() -> None:
                     for a, b in zip(results[ours], results[base], strict=True)
                 ]
                 se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
-                print(f"{ours} - {base}: {what} {statistics.fmean(diffs):+.2%} +- {se:.2%}")
+                gap = 100 * statistics.fmean(diffs)
+                print(f"{ours} - {base}: {what} {gap:+.2f} +- {100 * se:.2f} points")

@@ -40,6 +40,7 @@ from tickets.resources import add_ticket_routes
 from tickets.services import CallRecordService
 from tickets.ticket_services import TicketService, settings_from_config
 from tickets.ticket_store import TicketStore
+from tickets.ticket_types import Viewer
 
 log = logging.getLogger(__name__)
 CENTRE_TZ = ZoneInfo("Asia/Shanghai")
@@ -65,6 +66,9 @@ class Engine:
         self.bus = EventBus(cfg.mqtt)
         self.hours = BusinessHours(cfg.hours)
         self.speech = SpeechService(cfg)
+        self.tickets = TicketService(
+            TicketStore(cfg.database_url), settings_from_config(cfg.tickets)
+        )
         self.ami = AmiClient(
             cfg.ami.host,
             cfg.ami.port,
@@ -95,6 +99,7 @@ class Engine:
             self.service.tracker,
             AcdNotifier(self.bus),
             self._record,
+            preferred_agent=self.preferred_agent,
         )
         self.fastagi = FastAgiServer(
             {
@@ -129,6 +134,19 @@ class Engine:
             max_s=cfg.speech.max_utterance_s,
             silence_s=cfg.speech.end_silence_s,
         )
+
+    async def preferred_agent(self, caller: str) -> str | None:
+        """Sticky routing: the agent who took the caller's most recent open ticket."""
+        agent_ids = {a.id for a in self.cfg.agents}
+
+        def lookup() -> str | None:
+            found = self.tickets.repeat_check(caller, Viewer("supervisor"))
+            for ticket in sorted(found.tickets, key=lambda t: t.last_contact_at, reverse=True):
+                if ticket.created_by in agent_ids:
+                    return ticket.created_by
+            return None
+
+        return await asyncio.to_thread(lookup)
 
     def _observe(self, decision: Any) -> None:
         if isinstance(decision, AgentStateChanged):
@@ -221,9 +239,7 @@ class Engine:
             ) from None
         app = make_app(api_token(cfg.paths.state_dir, cfg.http.api_token), self.agents, self.status)
         # Work orders and reports share the API (and its token) with the agent endpoints.
-        add_ticket_routes(
-            app, TicketService(TicketStore(cfg.database_url), settings_from_config(cfg.tickets))
-        )
+        add_ticket_routes(app, self.tickets)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
         try:

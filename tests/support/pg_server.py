@@ -91,6 +91,7 @@ class PgServer:
         self.port = port if port is not None else free_port()
         self.base: Path | None = None
         self._as_owner = os.geteuid() == 0
+        self._started = False  # at least once: the port is fixed from then on
 
     # -- paths and URLs ----------------------------------------------------------------------
 
@@ -133,6 +134,9 @@ class PgServer:
             ["-D", str(self.data_dir), "-U", OWNER, "-A", "trust", "-E", "UTF8",
              "--locale=C", "--no-sync", "--no-instructions"],
         )  # fmt: skip
+        self._configure()
+
+    def _configure(self) -> None:
         # Throwaway data: no fsync (the client-side spool is what the fault tests are about).
         settings = {
             "listen_addresses": "'127.0.0.1'",
@@ -145,14 +149,30 @@ class PgServer:
             "logging_collector": "off",
         }
         conf = "".join(f"{k} = {v}\n" for k, v in settings.items())
-        with open(self.data_dir / "postgresql.auto.conf", "a", encoding="utf-8") as f:
-            f.write(conf)
+        (self.data_dir / "postgresql.auto.conf").write_text(conf, encoding="utf-8")
 
     def start(self) -> None:
-        """Start the server and wait until it accepts connections."""
-        if port_in_use(self.port):
-            raise PgServerError(f"port {self.port} on 127.0.0.1 is already taken")
-        self._pg_ctl("start", "-l", str(self.log_file))
+        """Start the server and wait until it accepts connections.
+
+        Before the first start the port may still change: other test runs on the machine pick
+        free ports the same way, so a port taken meanwhile means trying the next free one.
+        Once started, the server keeps its port (clients hold its URL).
+        """
+        lost_race = False
+        for attempt in range(3):
+            if lost_race or port_in_use(self.port):
+                if self._started:
+                    raise PgServerError(f"port {self.port} on 127.0.0.1 was taken meanwhile")
+                self.port = free_port(self.port + 1)
+                self._configure()
+            try:
+                self._pg_ctl("start", "-l", str(self.log_file))
+                break
+            except PgServerError as exc:
+                lost_race = "could not bind" in str(exc) or "already in use" in str(exc)
+                if self._started or not lost_race or attempt == 2:
+                    raise
+        self._started = True
         if not port_in_use(self.port):
             raise PgServerError(
                 f"pg_ctl start returned but nothing listens on port {self.port}" + self._log_tail()

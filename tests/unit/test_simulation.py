@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 from acd import simulation
 from acd.core import Acd, AcdPolicy
 from acd.erlang import average_speed_of_answer, erlang_c, service_level
-from acd.events import CallQueued, Decision, Event, PlaceCallback
+from acd.events import (
+    AgentState,
+    AgentStateChanged,
+    CallQueued,
+    Decision,
+    Event,
+    OfferCall,
+    PlaceCallback,
+)
 from acd.simulation import (
     AgentGroup,
     CallRecord,
@@ -271,9 +279,25 @@ def test_bad_scenarios_are_refused() -> None:
 def test_a_decision_the_world_cannot_carry_out_stops_the_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A callback needs a citizen's phone; the simulator stops rather than guess."""
+    """A decision the simulator does not know, or a second call for a busy agent: it stops
+    rather than guess."""
 
-    class CallsBack(Acd):
+    @dataclass(frozen=True)
+    class Teleport:
+        call_id: str
+
+    class Strange(Acd):
+        def handle(self, event: Event) -> list[Decision]:
+            out = super().handle(event)
+            if isinstance(event, CallQueued):
+                out.append(Teleport(event.call_id))  # type: ignore[arg-type]
+            return out
+
+    monkeypatch.setattr(simulation, "Acd", Strange)
+    with pytest.raises(SimulationError, match="Teleport"):
+        simulate(Scenario(agents=ONE_AGENT, trace=THREE_CALLS, duration_s=100.0))
+
+    class DoubleBooks(Acd):
         def handle(self, event: Event) -> list[Decision]:
             out = super().handle(event)
             if isinstance(event, CallQueued):
@@ -282,6 +306,223 @@ def test_a_decision_the_world_cannot_carry_out_stops_the_run(
                                          at=event.at))  # fmt: skip
             return out
 
-    monkeypatch.setattr(simulation, "Acd", CallsBack)
-    with pytest.raises(SimulationError, match="PlaceCallback"):
+    monkeypatch.setattr(simulation, "Acd", DoubleBooks)
+    with pytest.raises(SimulationError, match="PlaceCallback: c0000001 to a00001, who has"):
         simulate(Scenario(agents=ONE_AGENT, trace=THREE_CALLS, duration_s=100.0))
+
+
+# --- (d) routers, shifts, callbacks, figures ----------------------------------------------------
+
+
+def test_the_app_queue_model_runs_in_the_same_world() -> None:
+    for router in ("fifo-per-queue", "fifo-per-queue-rrmemory"):
+        sc = busy_scenario(router=router, duration_s=3600.0)
+        r = simulate(sc)
+        check_invariants(sc, r)
+        assert r.answered > 50 and r.abandoned > 0
+    with pytest.raises(ValueError, match="unknown router"):
+        simulate(Scenario(agents=ONE_AGENT, router="ringall"))
+
+
+class Recorder:
+    """A router factory that keeps every decision with the time of the event that caused it."""
+
+    def __init__(self, policy_router: str = "ours") -> None:
+        self.router = policy_router
+        self.log: list[tuple[float, Decision]] = []
+
+    def __call__(self, policy: AcdPolicy) -> simulation.Router:
+        inner = simulation.make_router(self.router, policy)
+        log = self.log
+
+        class Logged:
+            def handle(self, event: Event) -> list[Decision]:
+                out = inner.handle(event)
+                log.extend((event.at, d) for d in out)
+                return out
+
+        return Logged()
+
+    def offers_to(self, agent: str) -> list[float]:
+        return [t for t, d in self.log if isinstance(d, OfferCall) and d.agent_id == agent]
+
+    def states(self, agent: str) -> list[tuple[float, AgentState, str]]:
+        return [(t, d.state, d.reason) for t, d in self.log
+                if isinstance(d, AgentStateChanged) and d.agent_id == agent]  # fmt: skip
+
+
+SHIFT_CALLS = (
+    TraceCall(0.0, "general", 0, 50.0),  # only "early" is there
+    TraceCall(95.0, "general", 0, 60.0),  # 5 s before "early"'s shift ends
+    TraceCall(101.0, "general", 0, 10.0),  # after it: only "late" may take it
+    TraceCall(150.0, "general", 0, 10.0),
+)
+
+
+@pytest.mark.parametrize("router", ["ours", "fifo-per-queue"])
+@pytest.mark.parametrize("wrapup", [0.0, 5.0])
+def test_shifts_log_in_and_out_and_never_cut_a_call(router: str, wrapup: float) -> None:
+    roster = (
+        simulation.RosterAgent("early", (("general", 1),), 0.0, 100.0),
+        simulation.RosterAgent("late", (("general", 2),), 20.0, 1000.0),
+    )
+    rec = Recorder(router)
+    sc = Scenario(roster=roster, trace=SHIFT_CALLS, router=rec, duration_s=300.0,
+                  policy=AcdPolicy(ring_timeout_s=15.0, wrapup_s=wrapup))  # fmt: skip
+    r = simulate(sc)
+    calls = {c.queued_at: c for c in r.calls}
+    # The first call waits for the first login, at 0 ("early"); "late" logs in at 20.
+    assert calls[0.0].agent_id == "early" and calls[0.0].ended_at == 50.0
+    # 95: "late" is on nothing, "early" is ready again: ours takes the best level (early, 1);
+    # app_queue the member idle longest (late never had a call). Either way not cut short.
+    second = calls[95.0]
+    assert second.answered_at == 95.0 and second.ended_at == 155.0
+    # Nothing is answered by "early" after its shift: it logs out when its call ends.
+    for c in r.calls:
+        if c.agent_id == "early" and c.answered_at is not None:
+            assert c.answered_at < 100.0
+    (logout,) = [
+        (t, reason) for t, st, reason in rec.states("early") if st is AgentState.LOGGED_OUT
+    ]
+    assert logout[0] == (155.0 if second.agent_id == "early" else 100.0)
+    assert calls[0.0].answered_at == 0.0 and all(c.answered_at is not None for c in r.calls)
+    late_offers = [t for t in rec.offers_to("early") if t >= 100.0]
+    if wrapup > 0:
+        assert late_offers == []  # made not ready during its wrap-up: offered nothing
+    else:
+        # Without wrap-up the router may offer the next call as the last one ends; the
+        # simulated agent declines at once and the call loses no time.
+        assert all(t == logout[0] for t in late_offers)
+    assert "late" in {c.agent_id for c in r.calls}
+
+
+@pytest.mark.parametrize(("router", "answered"), [("ours", 150.0), ("fifo-per-queue", 151.0)])
+def test_a_leaving_agent_declines_the_call_offered_as_its_last_call_ends(
+    router: str, answered: float
+) -> None:
+    """No wrap-up: as "early"'s last call ends (after its shift) the router offers it the
+    waiting call; the agent declines at once and "late", free at the same instant, takes it
+    (app_queue's caller first sleeps its 1 s retry pause)."""
+    roster = (
+        simulation.RosterAgent("early", (("general", 1),), 0.0, 100.0),
+        simulation.RosterAgent("late", (("general", 2),), 0.0, 1000.0),
+    )
+    calls = (TraceCall(0.0, "general", 0, 150.0), TraceCall(1.0, "general", 0, 149.0),
+             TraceCall(120.0, "general", 0, 10.0))  # fmt: skip
+    rec = Recorder(router)
+    r = simulate(Scenario(roster=roster, trace=calls, router=rec, duration_s=300.0))
+    assert [c.agent_id for c in r.calls] == ["early", "late", "late"]
+    assert r.calls[0].ended_at == 150.0 and r.calls[2].answered_at == answered
+    assert rec.offers_to("early") == [0.0, 150.0]  # the second one declined
+    logout = [t for t, st, _ in rec.states("early") if st is AgentState.LOGGED_OUT]
+    assert logout == [150.0]
+
+
+def test_a_shift_that_starts_later_leaves_calls_waiting_until_then() -> None:
+    roster = (simulation.RosterAgent("r1", (("general", 1),), 30.0),)
+    r = simulate(Scenario(roster=roster, trace=THREE_CALLS, duration_s=100.0))
+    assert [c.answered_at for c in r.calls] == [30.0, 40.0, 50.0]
+    with pytest.raises(ValueError):
+        Scenario(roster=(simulation.RosterAgent("r1", (("general", 1),), 50.0, 40.0),))
+    with pytest.raises(ValueError):
+        Scenario(agents=ONE_AGENT, roster=(simulation.RosterAgent("a00001", ()),))
+
+
+CALLBACK_POLICY = AcdPolicy(ring_timeout_s=15.0, wrapup_s=0.0, offer_callback_after_s=30.0,
+                            callback_max_attempts=2, callback_retry_s=60.0)  # fmt: skip
+LONG_CALLS = tuple(TraceCall(float(t), "general", 0, 100.0, caller=f"13{t:09d}")
+                   for t in (0, 1, 2))  # fmt: skip
+
+
+def test_callbacks_are_accepted_placed_and_reach_the_citizen() -> None:
+    """One agent, three 100 s calls: the two that would wait accept a callback at once (their
+    estimate crosses the 30 s threshold at entry) and keep their places."""
+    sc = Scenario(agents=ONE_AGENT, trace=LONG_CALLS, policy=CALLBACK_POLICY, ring_s=2.0,
+                  callback_accept_p=1.0, callback_answer_s=8.0, duration_s=10.0)  # fmt: skip
+    r = simulate(sc)
+    first, second, third = r.calls
+    assert first.answered_at == 2.0 and first.ended_at == 102.0
+    assert (second.accepted_at, third.accepted_at) == (1.0, 2.0)
+    # Placed when the agent is free: agent's phone 2 s, the citizen answers 8 s later.
+    assert second.called_back_at == 112.0 and second.ended_at == 212.0
+    assert third.called_back_at == 222.0 and third.attempts == 1
+    f = r.figures
+    assert (f.offered, f.answered, f.abandoned, f.called_back) == (3, 1, 0, 2)
+    assert f.answer_rate == pytest.approx(1 / 3) and f.served_rate == 1.0
+    assert r.callbacks == 2 and r.waiting == 0
+
+
+def test_a_callback_nobody_answers_is_given_up_after_the_attempts() -> None:
+    sc = Scenario(agents=ONE_AGENT, trace=LONG_CALLS[:2], policy=CALLBACK_POLICY,
+                  callback_accept_p=1.0, callback_answer_p=0.0, callback_ring_s=30.0,
+                  duration_s=10.0)  # fmt: skip
+    r = simulate(sc)
+    second = r.calls[1]
+    # Attempts at 100 (fails at 130) and, after the 60 s retry pause, at 190 (fails at 220).
+    assert second.attempts == 2 and second.called_back_at is None and second.left_at == 220.0
+    assert r.figures.called_back == 0 and r.figures.served_rate == 0.5
+    assert r.end_at < 300.0  # nothing left open: the drain stopped
+
+
+def test_missed_calls_are_called_back_and_count_as_served() -> None:
+    policy = AcdPolicy(ring_timeout_s=15.0, wrapup_s=0.0, missed_callback_after_s=3.0)
+    calls = (
+        TraceCall(0.0, "general", 0, 100.0, caller="138"),
+        TraceCall(1.0, "general", 0, 20.0, patience_s=10.0, caller="139"),  # leaves at 11
+        TraceCall(2.0, "general", 0, 20.0, patience_s=2.0, caller="137"),  # too soon to list
+    )
+    r = simulate(Scenario(agents=ONE_AGENT, trace=calls, policy=policy, duration_s=10.0))
+    _, missed, quick = r.calls
+    assert missed.abandoned_at == 11.0 and missed.called_back_at == 108.0  # 100 + 8 s ringing
+    assert quick.abandoned_at == 4.0 and quick.called_back_at is None
+    f = r.figures
+    assert (f.answered, f.abandoned, f.called_back) == (1, 2, 1)
+    assert f.served_rate == pytest.approx(2 / 3) and f.answer_rate == pytest.approx(1 / 3)
+
+
+def test_declined_callback_offers_change_nothing() -> None:
+    plain = simulate(Scenario(agents=ONE_AGENT, trace=LONG_CALLS, duration_s=10.0))
+    offered = simulate(Scenario(agents=ONE_AGENT, trace=LONG_CALLS, duration_s=10.0,
+                                policy=CALLBACK_POLICY, callback_accept_p=0.0))  # fmt: skip
+    assert [c.answered_at for c in offered.calls] == [c.answered_at for c in plain.calls]
+
+
+def test_figures_overall_and_per_skill_are_consistent() -> None:
+    policy = AcdPolicy(ring_timeout_s=15.0, wrapup_s=10.0, offer_callback_after_s=60.0,
+                       missed_callback_after_s=20.0)  # fmt: skip
+    sc = busy_scenario(policy=policy, callback_accept_p=0.5, callback_answer_p=0.7,
+                       ring_no_answer_p=0.0, duration_s=3600.0)  # fmt: skip
+    r = simulate(sc)
+    f = r.figures
+    assert f.called_back > 0 and f.abandoned > 0
+    assert f.offered == r.offered == sum(s.offered for s in r.by_skill.values())
+    assert f.answered == sum(s.answered for s in r.by_skill.values())
+    assert set(r.by_skill) == {"tax", "water"}
+    for g in (f, *r.by_skill.values()):
+        assert g.service_level_15s is not None and g.answer_rate is not None
+        assert g.served_rate is not None and g.asa_s is not None and g.max_wait_s is not None
+        assert 0 <= g.service_level_15s <= g.answer_rate <= g.served_rate <= 1
+        assert g.answer_rate == pytest.approx(g.answered / g.offered)
+        assert g.asa_s <= g.max_wait_s
+    # Everything the JSON carries, and nothing else.
+    assert set(simulation.figures_json(r)) == {"overall", "by_skill"}
+    assert list(f.as_dict()) == ["offered", "answered", "abandoned", "called_back",
+                                 "service_level_15s", "answer_rate", "served_rate", "asa_s",
+                                 "max_wait_s"]  # fmt: skip
+    assert "all" in simulation.format_figures(r) and "water" in simulation.format_figures(r)
+
+
+@pytest.mark.parametrize("router", ["ours", "fifo-per-queue"])
+def test_runs_are_deterministic_per_seed_with_shifts_and_callbacks(router: str) -> None:
+    roster = tuple(
+        simulation.RosterAgent(f"r{i}", (("water", 1 + i % 2), ("tax", 2)), 300.0 * i,
+                               1800.0 + 300.0 * i)
+        for i in range(4)
+    )  # fmt: skip
+    policy = AcdPolicy(ring_timeout_s=15.0, wrapup_s=5.0, missed_callback_after_s=10.0)
+    sc = busy_scenario(roster=roster, router=router, duration_s=2400.0, callback_answer_p=0.6,
+                       policy=policy if router == "ours" else AcdPolicy())  # fmt: skip
+    first = simulate(sc)
+    again = simulate(sc)
+    assert figures(again) == figures(first) and again.by_skill == first.by_skill
+    assert figures(simulate(replace(sc, seed=sc.seed + 1))) != figures(first)
