@@ -153,7 +153,7 @@ def private_postgresql() -> Iterator[PgServer]:
     if problem or server is None:  # fail outside the except block: no chained traceback
         if server is not None:
             server.destroy()
-        pytest.fail(f"cannot run a private PostgreSQL server for the test: {problem}", False)
+        pytest.fail(f"cannot run a private PostgreSQL server: {problem}", pytrace=False)
     try:
         yield server
     finally:

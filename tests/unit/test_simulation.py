@@ -526,3 +526,53 @@ def test_runs_are_deterministic_per_seed_with_shifts_and_callbacks(router: str) 
     again = simulate(sc)
     assert figures(again) == figures(first) and again.by_skill == first.by_skill
     assert figures(simulate(replace(sc, seed=sc.seed + 1))) != figures(first)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    router=st.sampled_from(["ours", "fifo-per-queue", "fifo-per-queue-rrmemory"]),
+    wrapup=st.sampled_from([0.0, 5.0]),
+    rna=st.sampled_from([0.0, 0.2]),
+    accept=st.sampled_from([0.0, 0.6]),
+    answer=st.sampled_from([0.3, 1.0]),
+    shifts=st.lists(st.tuples(st.integers(0, 1800), st.integers(60, 1800)), max_size=6),
+)
+def test_invariants_hold_with_shifts_callbacks_and_any_router(
+    seed: int, router: str, wrapup: float, rna: float, accept: float, answer: float,
+    shifts: list[tuple[int, int]],
+) -> None:  # fmt: skip
+    roster = tuple(
+        simulation.RosterAgent(f"r{i}", (("water", 1 + i % 3), ("tax", 2)), float(start),
+                               float(start + length))
+        for i, (start, length) in enumerate(shifts)
+    )  # fmt: skip
+    callbacks = router == "ours"  # app_queue offers no callbacks
+    policy = AcdPolicy(
+        ring_timeout_s=15.0, wrapup_s=wrapup, callback_retry_s=30.0,
+        offer_callback_after_s=40.0 if callbacks else None,
+        missed_callback_after_s=15.0 if callbacks else None,
+    )  # fmt: skip
+    sc = busy_scenario(seed=seed, router=router, policy=policy, roster=roster, ring_s=2.0,
+                       ring_no_answer_p=rna, callback_accept_p=accept, callback_answer_p=answer,
+                       duration_s=1800.0)  # fmt: skip
+    r = simulate(sc)
+    check_invariants(sc, r)
+    ends = {a.agent_id: a.shift_end_s for a in roster}
+    for c in r.calls:
+        if c.answered_at is not None and c.agent_id in ends:
+            assert c.answered_at - sc.ring_s < ends[c.agent_id]  # offered before the shift end
+        if c.called_back_at is not None:
+            assert c.accepted_at is not None or c.abandoned_at is not None
+            assert c.answered_at is None and c.ended_at is not None
+            if c.agent_id in ends:
+                assert c.called_back_at - sc.ring_s - sc.callback_answer_s < ends[c.agent_id]
+        # Drained: every call is over, one way or another.
+        if c.accepted_at is not None:
+            assert (c.called_back_at is None) != (c.left_at is None)
+        assert c.settled
+    f = r.figures
+    assert f.answer_rate is not None and f.served_rate is not None
+    assert f.answer_rate <= f.served_rate <= 1
+    if not callbacks:
+        assert f.called_back == 0 and r.callbacks == 0
