@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -25,7 +26,6 @@ from acd.events import (
 )
 from acd.simulation import (
     AgentGroup,
-    CallRecord,
     Scenario,
     SimulationError,
     SimulationResult,
@@ -117,34 +117,39 @@ def busy_scenario(seed: int = 7, **changes: object) -> Scenario:
 
 
 def check_invariants(sc: Scenario, r: SimulationResult) -> None:
-    skills = {}
+    skills = {a.agent_id: {name for name, _ in a.skills} for a in sc.roster}
     n = 0
     for group in sc.agents:
         for _ in range(group.count):
             n += 1
             skills[f"a{n:05d}"] = {name for name, _ in group.skills}
-    by_agent: dict[str, list[CallRecord]] = defaultdict(list)
+    talks: dict[str, list[tuple[float, float]]] = defaultdict(list)  # agent -> (start, end)
     for c in r.calls:
-        # Exactly one fate: answered, abandoned, sent to voicemail, or still waiting at the end.
-        fates = (c.answered_at, c.abandoned_at, c.voicemail_at)
+        # One fate: answered, abandoned, sent to voicemail, a callback accepted, or still
+        # waiting at the end; a callback reaches the citizen only after an abandon or accept.
+        fates = (c.answered_at, c.abandoned_at, c.voicemail_at, c.accepted_at)
         assert sum(t is not None for t in fates) == int(c.settled) <= 1
-        if c.answered_at is not None:
+        talked = c.answered_at if c.answered_at is not None else c.called_back_at
+        if talked is not None:
             assert c.agent_id is not None and c.skill in skills[c.agent_id]
-            assert c.answered_at >= c.queued_at + sc.ring_s
-            by_agent[c.agent_id].append(c)
-        elif c.abandoned_at is not None:
-            assert c.abandoned_at >= c.queued_at and c.ended_at is None
+            assert talked >= c.queued_at + sc.ring_s
+            # Still talking when the run stopped: only an agent's last call (checked below).
+            talks[c.agent_id].append((talked, math.inf if c.ended_at is None else c.ended_at))
         else:
-            assert not sc.drain and c.ended_at is None
-    assert r.offered == r.answered + r.abandoned + r.voicemail + r.waiting
+            assert c.ended_at is None
+        if c.called_back_at is not None:
+            assert c.answered_at is None and c.settled
+        if c.abandoned_at is not None:
+            assert c.abandoned_at >= c.queued_at
+        if not c.settled:
+            assert not sc.drain
+    assert r.offered == r.answered + r.abandoned + r.voicemail + r.callbacks + r.waiting
     # No agent ever has two calls: each agent's calls follow one another, with the wrap-up
     # (and the ring of the next call) in between.
-    for calls in by_agent.values():
-        calls.sort(key=lambda c: c.answered_at or 0.0)
-        for before, after in itertools.pairwise(calls):
-            assert before.ended_at is not None and after.answered_at is not None
-            gap = sc.policy.wrapup_s + sc.ring_s
-            assert after.answered_at >= before.ended_at + gap - 1e-9
+    for spans in talks.values():
+        spans.sort()
+        for (_, ended), (started, _) in itertools.pairwise(spans):
+            assert started >= ended + sc.policy.wrapup_s + sc.ring_s - 1e-9
 
 
 def test_invariants_hold_in_a_busy_centre() -> None:
