@@ -111,11 +111,13 @@ class AmiConsumer:
                 CallbackAccepted(call_id=event.call_id, number=number, at=event.at)
             )
         elif isinstance(event, CallbackLegConnected):
+            await self._attempt_result(event.call_id, "connected", "", event.leg_id)
             await self._service.leg_answered(event.leg_id, event.call_id, event.agent_id)
             await self._service.offer(
                 CallbackConnected(call_id=event.call_id, agent_id=event.agent_id, at=event.at)
             )
         elif isinstance(event, CallbackLegFailed):
+            await self._attempt_result(event.call_id, "failed", event.reason)
             await self._service.offer(
                 CallbackFailed(
                     call_id=event.call_id,
@@ -128,6 +130,17 @@ class AmiConsumer:
             await self._service.save()
         if record is not None:
             await self._finished(record)
+
+    async def _attempt_result(
+        self, call_id: str, outcome: str, reason: str, leg_id: str = ""
+    ) -> None:
+        log_ = self._service.attempts
+        legs = self._service.legs.values()
+        leg = self._service.leg(leg_id) or next(
+            (x for x in legs if x.call_id == call_id and x.kind == "callback"), None
+        )
+        if log_ is not None and leg is not None:
+            await log_.attempt_result(call_id, leg.attempt, outcome, reason)
 
     async def _sticky(self, caller: str) -> str | None:
         """The agent who handled this caller's open ticket, if any (sticky routing)."""

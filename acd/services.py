@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from acd.ami.client import AmiActionError, AmiClient
 from acd.calltracker import CallTracker
@@ -56,6 +56,18 @@ PUBLISHED = (
 CALLBACK_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 
 
+class CallbackLog(Protocol):
+    """Where callback attempts are written (the call record store)."""
+
+    async def attempt_placed(
+        self, call_id: str, attempt: int, agent_id: str, number: str
+    ) -> None: ...
+
+    async def attempt_result(
+        self, call_id: str, attempt: int, outcome: str, reason: str
+    ) -> None: ...
+
+
 @dataclass
 class AgentLeg:
     """A call we placed to an agent's phone for a waiting caller."""
@@ -66,6 +78,8 @@ class AgentLeg:
     answered: bool = False
     kind: str = "offer"
     """"offer": rings the agent for a waiting caller; "callback": agent first, then the citizen."""
+    attempt: int = 0
+    """For a callback: which attempt this is (1 for the first)."""
 
 
 class AcdService:
@@ -81,7 +95,9 @@ class AcdService:
         action_timeout_s: float = 10.0,
         callback_dial: str = "PJSIP/{number}@citizen-trunk",
         callback_ring_s: float = 30.0,
+        attempts: CallbackLog | None = None,
     ) -> None:
+        self.attempts = attempts
         self._callback_dial = callback_dial
         self._callback_ring_s = callback_ring_s
         self.acd = acd
@@ -291,8 +307,14 @@ class AcdService:
         if not CALLBACK_NUMBER.fullmatch(place.number):
             reason = f"not a diallable number: {place.number!r}"
         else:
-            self.legs[leg_id] = AgentLeg(leg_id, place.call_id, place.agent_id, kind="callback")
+            self.legs[leg_id] = AgentLeg(
+                leg_id, place.call_id, place.agent_id, kind="callback", attempt=place.attempt
+            )
             await self._save()
+            if self.attempts is not None:
+                await self.attempts.attempt_placed(
+                    place.call_id, place.attempt, place.agent_id, place.number
+                )
             self._notifier.decision(place)
             action = {
                 "Action": "Originate",
@@ -323,6 +345,10 @@ class AcdService:
         if reason:
             log.info("callback %s via agent %s failed: %s", place.call_id, place.agent_id, reason)
             self.legs.pop(leg_id, None)
+            if self.attempts is not None:
+                await self.attempts.attempt_result(
+                    place.call_id, place.attempt, "agent_no_answer", reason
+                )
             await self.offer(
                 OfferFailed(
                     call_id=place.call_id, agent_id=place.agent_id, reason=reason, at=self._clock()

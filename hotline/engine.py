@@ -89,6 +89,7 @@ class Engine:
             action_timeout_s=cfg.ami.action_timeout_s,
             callback_dial=cfg.acd.callback_dial,
             callback_ring_s=cfg.acd.callback_ring_s,
+            attempts=self.records,
         )
         self.agents = AgentService(self.service, {a.id: a for a in cfg.agents})
         self.metrics = MetricsBook()

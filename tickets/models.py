@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Dialect, Float, Index, MetaData, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -94,6 +105,25 @@ class CallRecordRow(Base):
     wait_s: Mapped[float | None] = mapped_column(Float)
     # When the row reached the database: later than ended_at if the record waited in the spool.
     written_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CallbackAttemptRow(Base):
+    """One attempt to call a citizen back (an accepted callback or a missed call, 漏接回拨),
+    under the call record of the call it answers (``call_id`` = that call's unique id)."""
+
+    __tablename__ = "callback_attempts"
+    __table_args__ = (UniqueConstraint("call_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(32))
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(24))
+    """placed (in progress), connected, failed (the citizen did not answer), agent_no_answer."""
+    reason: Mapped[str] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 def row_values(record: CallRecord, written_at: datetime | None = None) -> dict[str, Any]:

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, unquote
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
-from tickets.models import CallRecordRow, record_from_row, row_values
+from tickets.models import CallbackAttemptRow, CallRecordRow, record_from_row, row_values
 from tickets.records import CallRecord
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,60 @@ class CallRecordStore:
         SQLAlchemy is asked to preserve it).
         """
         return conn.execute(self._insert, row_values(record)).first() is not None
+
+    # -- callback attempts (each on the call record of the call it answers) ----------------
+    def attempt_placed(
+        self, call_id: str, attempt: int, agent_id: str, number: str, at: datetime
+    ) -> None:
+        dialect_insert = (
+            postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+        )
+        stmt = (
+            dialect_insert(CallbackAttemptRow)
+            .values(
+                call_id=call_id,
+                attempt=attempt,
+                agent_id=agent_id,
+                number=number,
+                placed_at=at,
+                outcome="placed",
+                reason="",
+            )
+            .on_conflict_do_nothing(index_elements=["call_id", "attempt"])
+        )
+        with self._writer.begin() as conn:
+            conn.execute(stmt)
+
+    def attempt_result(
+        self, call_id: str, attempt: int, outcome: str, reason: str, at: datetime
+    ) -> None:
+        stmt = (
+            update(CallbackAttemptRow)
+            .where(CallbackAttemptRow.call_id == call_id, CallbackAttemptRow.attempt == attempt)
+            .values(outcome=outcome, reason=reason[:200], ended_at=at)
+        )
+        with self._writer.begin() as conn:
+            conn.execute(stmt)
+
+    def attempts(self, call_id: str) -> list[dict[str, Any]]:
+        stmt = (
+            select(CallbackAttemptRow)
+            .where(CallbackAttemptRow.call_id == call_id)
+            .order_by(CallbackAttemptRow.attempt)
+        )
+        with Session(self._engine) as session:
+            return [
+                {
+                    "attempt": r.attempt,
+                    "agent_id": r.agent_id,
+                    "number": r.number,
+                    "placed_at": r.placed_at,
+                    "outcome": r.outcome,
+                    "reason": r.reason,
+                    "ended_at": r.ended_at,
+                }
+                for r in session.scalars(stmt)
+            ]
 
     def get(self, unique_id: str) -> CallRecord | None:
         with Session(self._engine) as session:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
 from tickets.persistence import CallRecordStore
 from tickets.records import CallRecord
 
 log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class CallRecordService:
@@ -36,6 +42,20 @@ class CallRecordService:
         level = logging.DEBUG if result == "written" else logging.INFO
         log.log(level, "call record %s %s", rec.unique_id, result)
         return result
+
+    async def attempt_placed(self, call_id: str, attempt: int, agent_id: str, number: str) -> None:
+        await self._attempt(self.store.attempt_placed, call_id, attempt, agent_id, number, _now())
+
+    async def attempt_result(self, call_id: str, attempt: int, outcome: str, reason: str) -> None:
+        await self._attempt(self.store.attempt_result, call_id, attempt, outcome, reason, _now())
+
+    async def _attempt(self, fn: Any, *args: Any) -> None:
+        # Attempts are also on MQTT (place_callback with its attempt number); a database that
+        # is away costs the row, never the callback.
+        try:
+            await asyncio.to_thread(fn, *args)
+        except Exception as exc:
+            log.error("callback attempt %s not stored: %s", args[:3], exc)
 
     async def flush(self) -> int:
         """Move spooled records into the database now; returns how many left the spool."""

@@ -4,6 +4,7 @@ then the citizen, and they talk."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import arrived_call_id
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
+from tickets.persistence import CallRecordStore
 
 pytestmark = pytest.mark.asterisk
 
@@ -67,5 +69,13 @@ async def test_callback_keeps_the_place_and_rings_agent_then_citizen(
                 "/agents/1001/state", pred=lambda p: p["state"] in ("wrap_up", "ready"), timeout=20
             )
             assert engine.status()["waiting"] == []
+            # The attempt is on the call record of the call it answers.
+            store = CallRecordStore(engine.cfg.database_url, engine.cfg.spool_dir)
+            attempts = await asyncio.to_thread(store.attempts, call_id)
+            store.dispose()
+            assert [(a["attempt"], a["agent_id"], a["outcome"]) for a in attempts] == [
+                (1, "1001", "connected")
+            ], attempts
+            assert attempts[0]["number"] == "13855556666"
     finally:
         ami.close()
