@@ -166,6 +166,8 @@ class FifoPerQueue:
         self._ready: dict[str, dict[str, _Member]] = {}  # queue -> free members
         self._rrpos: dict[str, int] = {}
         self._holdtime: dict[str, float] = {}
+        self._wrapping: dict[str, _Member] = {}  # members in wrap-up
+        self._sleeping: dict[str, _Call] = {}  # callers in their retry pause
         self._logins = self._seq = 0
 
     def holdtime_s(self, queue: str) -> float:
@@ -204,6 +206,7 @@ class FifoPerQueue:
                 call, member = self._offered(event.call_id, event.agent_id)
                 call.state, call.agent_id = "waiting", None  # keeps its place
                 call.retry_at = call.poll_origin = event.at + self.config.retry_s
+                self._sleeping[call.call_id] = call
                 self._move(member, AgentState.NOT_READY, "ring_no_answer", event.at, out)
             case AgentAnswered():
                 call, member = self._offered(event.call_id, event.agent_id)
@@ -265,6 +268,7 @@ class FifoPerQueue:
             self._move(member, AgentState.READY, "caller_hung_up", e.at, out)
         self._leave_queue(call)
         del self._calls[call.call_id]
+        self._sleeping.pop(call.call_id, None)
         out.append(CallAbandoned(call_id=call.call_id, waited_s=max(0.0, e.at - call.queued_at),
                                  at=e.at))  # fmt: skip
 
@@ -284,17 +288,16 @@ class FifoPerQueue:
     def _tick(self, at: float, out: list[Decision]) -> None:
         wrapup = self.config.wrapup_s
         done = sorted(
-            (m for m in self._members.values()
-             if m.state is AgentState.WRAP_UP and at - m.since >= wrapup),
+            (m for m in self._wrapping.values() if at - m.since >= wrapup),
             key=lambda m: (m.since, m.order),
-        )  # fmt: skip
+        )
         for member in done:
             self._move(
                 member, AgentState.READY, "wrap_up_done", min(at, member.since + wrapup), out
             )
-        for call in self._calls.values():
-            if call.retry_at is not None and at >= call.retry_at:
-                call.retry_at = None
+        for call in [c for c in self._sleeping.values() if c.retry_at is None or at >= c.retry_at]:
+            call.retry_at = None
+            del self._sleeping[call.call_id]
 
     # -- the race: who rings whom --------------------------------------------------------------
     def _dispatch(self, at: float, out: list[Decision]) -> None:
@@ -369,10 +372,13 @@ class FifoPerQueue:
         if member.state is AgentState.READY:
             for queue in member.queues:
                 del self._ready[queue][member.agent_id]
+        self._wrapping.pop(member.agent_id, None)
         member.state, member.since, member.call_id = state, at, call_id
         if state is AgentState.READY:
             for queue in member.queues:
                 self._ready.setdefault(queue, {})[member.agent_id] = member
+        elif state is AgentState.WRAP_UP:
+            self._wrapping[member.agent_id] = member
         out.append(AgentStateChanged(agent_id=member.agent_id, state=state, reason=reason, at=at))
 
     def _leave_queue(self, call: _Call) -> None:
