@@ -23,10 +23,12 @@ from acd.ami.events import (
     AgentLegAnswered,
     AmiEvent,
     CallArrived,
+    CallNeedLearned,
     CallQueuedInAsterisk,
     ChannelHungUp,
     EmergencyRedirected,
     IvrExited,
+    SpeechHeard,
     VoicemailStarted,
 )
 from tickets.records import CallOutcome, CallRecord
@@ -51,6 +53,7 @@ class CallInProgress:
     ivr_path: str = ""
     skill: str = ""
     outcome_hint: str = ""
+    speech_text: str = ""
 
     def finish(self, ended_at: float, cause: str) -> CallRecord:
         if self.outcome_hint in (CallOutcome.VOICEMAIL, CallOutcome.TRANSFERRED):
@@ -78,6 +81,7 @@ class CallInProgress:
             ivr_path=self.ivr_path,
             skill=self.skill,
             hangup_cause=cause,
+            speech_text=self.speech_text,
         )
 
 
@@ -117,7 +121,12 @@ class CallTracker:
                 current,
                 queued_at=current.queued_at if current.queued_at is not None else event.at,
                 skill=event.skill or current.skill,
+                ivr_path=current.ivr_path or event.ivr_path,
             )
+        elif isinstance(event, SpeechHeard):
+            updated = replace(current, speech_text=event.text)
+        elif isinstance(event, CallNeedLearned):
+            updated = replace(current, skill=event.skill)
         elif isinstance(event, VoicemailStarted):
             updated = replace(current, outcome_hint=CallOutcome.VOICEMAIL.value)
         elif isinstance(event, EmergencyRedirected):

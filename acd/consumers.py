@@ -22,8 +22,13 @@ from acd.ami.events import (
     CallbackAcceptedInIvr,
     CallbackLegConnected,
     CallbackLegFailed,
+    CallLeftQueue,
+    CallNeedLearned,
     CallQueuedInAsterisk,
     ChannelHungUp,
+    RecordingStarted,
+    ReviewCallbackResult,
+    SpeechHeard,
 )
 from acd.calltracker import CallTracker
 from acd.events import (
@@ -33,7 +38,9 @@ from acd.events import (
     CallbackFailed,
     CallEnded,
     CallerHungUp,
+    CallNeedChanged,
     CallQueued,
+    CallWithdrawn,
     OfferFailed,
 )
 from acd.notifier import AcdNotifier
@@ -57,7 +64,11 @@ class AmiConsumer:
         *,
         clock: Callable[[], float] = time.time,
         preferred_agent: Callable[[str], Awaitable[str | None]] | None = None,
+        recording_sink: Callable[[RecordingStarted], Any] | None = None,
+        review_result: Callable[[ReviewCallbackResult], Awaitable[None]] | None = None,
     ) -> None:
+        self._review_result = review_result  # recordings/: a voicemail reviewer's callback
+        self._recording_sink = recording_sink  # recordings/: metadata of a call's recording
         self._preferred_agent = preferred_agent
         self._ami = ami
         self._service = service
@@ -104,6 +115,26 @@ class AmiConsumer:
             )
         elif isinstance(event, ChannelHungUp):
             await self._hung_up(event)
+        elif isinstance(event, RecordingStarted):
+            if self._recording_sink is not None:
+                self._recording_sink(event)
+        elif isinstance(event, ReviewCallbackResult):
+            if self._review_result is not None:
+                await self._review_result(event)
+        elif isinstance(event, SpeechHeard):
+            self._notifier.call_speech(
+                event.call_id, event.text, event.subject, event.category, event.emergency
+            )
+        elif isinstance(event, CallNeedLearned):
+            await self._service.offer(
+                CallNeedChanged(
+                    call_id=event.call_id, skill=event.skill, priority=event.priority, at=event.at
+                )
+            )
+        elif isinstance(event, CallLeftQueue):
+            await self._service.offer(
+                CallWithdrawn(call_id=event.call_id, reason=event.reason, at=event.at)
+            )
         elif isinstance(event, CallbackAcceptedInIvr):
             caller = self._tracker.calls.get(event.call_id)
             number = event.number or (caller.caller if caller else "")

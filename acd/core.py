@@ -52,6 +52,13 @@ Calls (``CALL_TRANSITIONS``):
   of theirs waits (``callback`` or ``missed``, not one being placed) has it dropped
   (``CallbackCancelled``, reason ``called_again``); the new call takes the place of a dropped
   accepted callback.
+- ``CallNeedChanged`` (waiting or offered): the IVR learned more while the caller waited (the
+  default flow queues the call as the greeting starts, then hears the caller's sentence). The
+  call takes the new skill and priority and keeps its queue sequence and queue time (speaking
+  costs no place); an offer already ringing stands (the new need counts if it fails).
+- ``CallWithdrawn`` (waiting or offered): the caller left on purpose (an emergency sent on, a
+  message chosen): ``CallLeft``, plus ``CancelOffer`` and the agent ``ready`` again if it was
+  ringing. Not an abandon: no missed-call list, no rejoin.
 - Rejoin: a caller who hangs up while waiting or offered (an abandon) and calls again within
   ``rejoin_within_s`` gets their old queue sequence (their old place); the new call's waits are
   still measured from its own queue time. The ACD remembers the last ``rejoin_memory`` abandons
@@ -136,7 +143,10 @@ from acd.events import (
     CallEnded,
     CallerHungUp,
     CallEstimate,
+    CallLeft,
+    CallNeedChanged,
     CallQueued,
+    CallWithdrawn,
     CancelOffer,
     Decision,
     Event,
@@ -372,6 +382,7 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, Trigger], AgentState] = {
     (A.READY, PLACE): A.RINGING,
     (A.RINGING, OfferFailed): A.NOT_READY,
     (A.RINGING, CallerHungUp): A.READY,
+    (A.RINGING, CallWithdrawn): A.READY,
     (A.RINGING, AgentAnswered): A.ON_CALL,
     (A.RINGING, CallbackConnected): A.ON_CALL,
     (A.RINGING, CallbackFailed): A.READY,
@@ -388,6 +399,10 @@ CALL_TRANSITIONS: dict[tuple[CallState | None, Trigger], CallState | None] = {
     (C.WAITING, CallerHungUp): None,  # MISSED when it goes on the missed-call list
     (C.WAITING, CallbackAccepted): C.CALLBACK,
     (C.WAITING, VOICEMAIL): None,
+    (C.WAITING, CallNeedChanged): C.WAITING,
+    (C.WAITING, CallWithdrawn): None,
+    (C.OFFERED, CallNeedChanged): C.OFFERED,  # the ringing offer stands
+    (C.OFFERED, CallWithdrawn): None,
     (C.OFFERED, OfferFailed): C.WAITING,
     (C.OFFERED, AgentAnswered): C.ANSWERED,
     (C.OFFERED, CallerHungUp): None,  # MISSED when it goes on the missed-call list
@@ -671,6 +686,10 @@ class Acd:
                 return self._callbacks_paused(event)
             case CallbacksResumed():
                 return self._callbacks_resumed(event)
+            case CallNeedChanged():
+                return self._need_changed(event)
+            case CallWithdrawn():
+                return self._withdrawn(event)
         raise AcdError(f"not an ACD event: {event!r}")
 
     def _logged_in(self, e: AgentLoggedIn) -> list[Decision]:
@@ -806,6 +825,38 @@ class Acd:
             out.append(listing)
         else:
             self._drop(call)
+        self._match(e.at, out)
+        return out
+
+    def _need_changed(self, e: CallNeedChanged) -> list[Decision]:
+        call = self._call(e.call_id)
+        if not _is_name(e.skill):
+            raise AcdError(f"call {e.call_id!r}: skill {e.skill!r} is not a name")
+        if isinstance(e.priority, bool) or not isinstance(e.priority, int):
+            raise AcdError(f"call {e.call_id!r}: priority {e.priority!r} is not an int")
+        state = self._call_target(call.state, CallNeedChanged, e.call_id)
+        assert state is call.state
+        # Out and back in: the service order and the per-skill queue depend on both fields.
+        self._drop(call)
+        call.skill, call.priority = e.skill, e.priority
+        self._add(call)
+        out: list[Decision] = []
+        self._match(e.at, out)
+        return out
+
+    def _withdrawn(self, e: CallWithdrawn) -> list[Decision]:
+        call = self._call(e.call_id)
+        self._call_target(call.state, CallWithdrawn, e.call_id)
+        out: list[Decision] = []
+        if call.state is CallState.OFFERED:
+            assert call.agent_id is not None
+            agent = self._agents[call.agent_id]
+            state = self._target(agent.state, CallWithdrawn, agent.agent_id)
+            out.append(CancelOffer(call_id=call.call_id, agent_id=agent.agent_id))
+            self._move(agent, state, "caller_left", e.at, out)
+        self._drop(call)
+        waited = _waited(e.at, call.queued_at)
+        out.append(CallLeft(call_id=call.call_id, reason=e.reason, waited_s=waited, at=e.at))
         self._match(e.at, out)
         return out
 

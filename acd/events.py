@@ -139,6 +139,29 @@ class CallbackFailed:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallNeedChanged:
+    """The IVR learned more while the caller waited (the sentence they said, a key for
+    English): the call needs ``skill`` at ``priority`` from now on. It keeps its place in time
+    (queue sequence and wait); an offer already ringing stands."""
+
+    call_id: str
+    skill: str
+    priority: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallWithdrawn:
+    """The caller left the queue on purpose, not by hanging up: an emergency sent on to
+    110/119/120/122, or a caller who chose to leave a message. Not an abandon: no missed-call
+    callback and no old place to rejoin."""
+
+    call_id: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallbacksPaused:
     """Stop placing callbacks (e.g. outside working hours); calls that are already being
     placed go on."""
@@ -154,7 +177,7 @@ class CallbacksResumed:
 Event: TypeAlias = (
     AgentLoggedIn | AgentLoggedOut | AgentReady | AgentNotReady | CallQueued | CallerHungUp
     | OfferFailed | AgentAnswered | CallEnded | Tick | CallbackAccepted | CallbackConnected
-    | CallbackFailed | CallbacksPaused | CallbacksResumed
+    | CallbackFailed | CallbacksPaused | CallbacksResumed | CallNeedChanged | CallWithdrawn
 )  # fmt: skip
 
 
@@ -293,8 +316,19 @@ class CallbackCancelled:
     at: float
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallLeft:
+    """The call left the ACD on the caller's purpose (``CallWithdrawn``): not answered, not
+    abandoned."""
+
+    call_id: str
+    reason: str
+    waited_s: float
+    at: float
+
+
 Decision: TypeAlias = (
     OfferCall | CancelOffer | AgentStateChanged | CallAbandoned | CallAnswered | CallEstimate
     | AnnouncePosition | OfferCallback | SendToVoicemail | PlaceCallback | CallbackGaveUp
-    | MissedCallListed | CallbackCancelled
+    | MissedCallListed | CallbackCancelled | CallLeft
 )  # fmt: skip

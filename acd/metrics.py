@@ -6,7 +6,8 @@ reports and `hotline status` read it.
 
 Definitions (../shared/DOMAIN.md):
 - offered: calls that reached the queue (entered the ACD) in the interval, by queue entry time;
-  calls that hung up in the IVR never asked for an agent and are not offered.
+  calls that hung up in the IVR never asked for an agent and are not offered, nor are calls the
+  IVR sent on as emergencies (110/119/120/122) before an agent answered.
 - answered: offered calls an agent answered. service level = answered within the target (15 s)
   / offered — abandoned calls count against it, as the national standard counts them.
 - ASA (average speed of answer): mean wait of answered calls.
@@ -101,6 +102,10 @@ class MetricsBook:
     def add_record(self, record: CallRecord) -> bool:
         """Count one finished call once (a record seen again, e.g. reloaded, is ignored)."""
         if record.queued_at is None or record.unique_id in self._seen:
+            return False
+        if record.outcome is CallOutcome.TRANSFERRED and record.answered_at is None:
+            # Queued as the greeting began, then sent on as an emergency by the IVR: the
+            # caller never waited for an agent, so the call is not offered.
             return False
         start = interval_start(record.queued_at.timestamp(), self.interval_s)
         self._seen[record.unique_id] = start

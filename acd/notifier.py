@@ -27,6 +27,16 @@ class AcdNotifier:
             {"skill": skill, "priority": priority, "channel": channel, "at": at},
         )
 
+    def call_speech(
+        self, call_id: str, text: str, subject: str, category: str, emergency: str
+    ) -> None:
+        """What the caller said to the IVR: for the agent's screen-pop and wall displays."""
+        self._call(
+            call_id,
+            "speech",
+            {"text": text, "subject": subject, "category": category, "emergency": emergency},
+        )
+
     def call_offered(self, offer: OfferCall) -> None:
         self._call(offer.call_id, "offered", {"agent_id": offer.agent_id, "seat": offer.seat})
 

@@ -30,6 +30,7 @@ from acd.events import (
     CallEnded,
     CallerHungUp,
     CallEstimate,
+    CallLeft,
     CancelOffer,
     MissedCallListed,
     OfferCall,
@@ -52,6 +53,7 @@ PUBLISHED = (
     MissedCallListed,
     CallbackGaveUp,
     CallbackCancelled,
+    CallLeft,
 )
 CALLBACK_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 

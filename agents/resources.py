@@ -38,10 +38,28 @@ def _error(status: int, message: str) -> web.Response:
     return _json({"error": message}, status=status)
 
 
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object ({} without a body); 400 with a JSON error otherwise."""
+    if not request.can_read_body:
+        return {}
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(
+            text='{"error": "body is not JSON"}', content_type="application/json"
+        ) from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(
+            text='{"error": "body must be a JSON object"}', content_type="application/json"
+        )
+    return data
+
+
 def make_app(token: str, agents: AgentService, status: StatusProvider) -> web.Application:
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == "/healthz":
+        # The web desktop (/desk/, agents/web) has its own log-in, sessions and CSRF checks.
+        if request.path == "/healthz" or not request.path.startswith("/api/"):
             return await handler(request)
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
@@ -59,23 +77,8 @@ def make_app(token: str, agents: AgentService, status: StatusProvider) -> web.Ap
     async def get_status(_request: web.Request) -> web.Response:
         return _json(status())
 
-    async def body(request: web.Request) -> dict[str, Any]:
-        if not request.can_read_body:
-            return {}
-        try:
-            data = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise web.HTTPBadRequest(
-                text='{"error": "body is not JSON"}', content_type="application/json"
-            ) from None
-        if not isinstance(data, dict):
-            raise web.HTTPBadRequest(
-                text='{"error": "body must be a JSON object"}', content_type="application/json"
-            )
-        return data
-
     async def login(request: web.Request) -> web.Response:
-        data = await body(request)
+        data = await json_body(request)
         seat = data.get("seat")
         if seat is not None and not isinstance(seat, str):
             return _error(400, "seat must be a string")
@@ -87,7 +90,7 @@ def make_app(token: str, agents: AgentService, status: StatusProvider) -> web.Ap
         return _json({"ok": True})
 
     async def not_ready(request: web.Request) -> web.Response:
-        reason = (await body(request)).get("reason", "break")
+        reason = (await json_body(request)).get("reason", "break")
         if not isinstance(reason, str) or not _REASON.match(reason):
             return _error(400, "reason must be 1-64 letters, digits, spaces or -_.:")
         await agents.not_ready(request.match_info["agent_id"], reason)

@@ -8,6 +8,11 @@ hotline config check|show  validate / print the effective configuration
 hotline status [--json]    ask the running engine what it is doing
 hotline staffing --date D  agents needed per half hour (Erlang C from the call records)
 hotline speech install-model ZIP_OR_DIR [--lang zh] | status [--load]   Vosk models
+hotline ivr recognise FILE.wav [--language L] [--json] | classify "TEXT" [--json]   IVR speech
+hotline user add NAME --role ROLE [--agent ID] [--unit U] [--password-stdin] | list
+hotline kb import FILE.json                 knowledge-base articles for the agent desktop
+hotline recordings purge [--now ISO]        remove recordings' audio past its retention
+hotline quality report --from D --to D [--json]   per-agent quality review (质检) scores
 hotline simulate --roster R.csv (--trace T.csv | --calls-per-day N --aht S) [--json]   simulator
 """
 
@@ -24,7 +29,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from agents.web.usercli import add_kb_parser, add_user_parser
 from hotline.config import Config, ConfigError, load_config
+from ivr.intake_cli import add_ivr_parser
+from recordings.cli import add_recordings_parser
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -460,6 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     speech_status.add_argument("--json", action="store_true")
     speech.set_defaults(func=cmd_speech)
     _add_simulate(sub)
+    add_user_parser(sub)  # hotline user add|list: web desktop accounts (agents/web)
+    add_kb_parser(sub)  # hotline kb import FILE.json: the agents' knowledge base (agents/web)
+    add_ivr_parser(sub)  # hotline ivr recognise|classify: the IVR's speech decision (ivr/)
+    add_recordings_parser(sub)  # hotline recordings purge, hotline quality report (recordings/)
     return parser
 
 

@@ -16,7 +16,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,19 @@ from pydantic import (
     model_validator,
 )
 
+from hotline.asterisk.prompts import PROMPTS
 from ivr.hours import HoursConfig
+from ivr.menus import (
+    MAIN_MENU_ACTIONS,
+    WAITING_ACTIONS,
+    MenuExit,
+    check_exits,
+    check_keys,
+    exits_from_raw,
+)
+
+PROMPT_LANGUAGES = tuple(PROMPTS)
+
 
 ENV_PREFIX = "HOTLINE_"
 CONFIG_ENV = "HOTLINE_CONFIG"
@@ -115,6 +127,43 @@ class HttpConfig(_Section):
     """Bearer token for the HTTP API; empty: generated at setup into <state_dir>/api-token."""
 
 
+class DepartmentLine(_Section):
+    number: str = Field(pattern=r"^[0-9]{3,12}$")
+    """What the agent picks (12315, 12333, ...)."""
+    name: str = Field(min_length=1, max_length=40)
+    dial: str = Field(min_length=3, max_length=120)
+    """Asterisk dial string of the line (e.g. PJSIP/12315@citizen-trunk)."""
+
+
+def _default_departments() -> list[DepartmentLine]:
+    lines = {"12315": "市场监管", "12333": "人力资源和社会保障", "95598": "供电服务"}
+    return [
+        DepartmentLine(number=n, name=name, dial=f"PJSIP/{n}@citizen-trunk")
+        for n, name in lines.items()
+    ]
+
+
+class DepartmentsConfig(_Section):
+    """The directory of department lines for three-way calls (三方通话) from the desktop."""
+
+    lines: list[DepartmentLine] = Field(default_factory=_default_departments)
+    ring_s: float = Field(default=30.0, gt=0, le=120)
+    """How long a department line rings before the three-way call is given up."""
+
+
+class WebConfig(_Section):
+    """The web desktop (agents/web) on the HTTP server, under /desk/."""
+
+    cookie_secure: bool | None = None
+    """Secure flag on the session cookie; unset: set when the request came over https."""
+    session_idle_s: float = Field(default=8 * 3600, gt=0, le=7 * 86400)
+    """A session without a request for this long is closed (log in again)."""
+    session_max_s: float = Field(default=12 * 3600, gt=0, le=30 * 86400)
+    """A session is closed this long after log-in, however busy (one shift)."""
+    lang: Literal["zh", "en"] = "zh"
+    """Language of the pages before the user picks one."""
+
+
 class AcdConfig(_Section):
     ring_timeout_s: float = Field(default=15.0, gt=0, le=120)
     """How long an agent's phone rings before the call goes back to the head of the queue."""
@@ -167,24 +216,57 @@ class AcdConfig(_Section):
 
 
 class IvrConfig(_Section):
+    flow: Literal["direct", "menu"] = "direct"
+    """"direct" (the national standard's advice): a short greeting that invites the caller to
+    say their request, the call queued as the greeting starts. "menu": greeting, optional
+    language choice, then the main menu (keys or speech)."""
     digit_timeout_s: float = Field(default=5.0, gt=0, le=60)
     max_failures: int = Field(default=3, ge=1, le=10)
     """Wrong or missing keys before the caller goes straight to an agent."""
-    menu: dict[str, str] = Field(
-        default_factory=lambda: {"1": "consult", "2": "request", "0": "general"}
+    menu: dict[str, MenuExit] = Field(
+        default_factory=lambda: {
+            "1": MenuExit(skill="consult"),
+            "2": MenuExit(skill="request"),
+            "3": MenuExit(action="ticket-status"),
+            "0": MenuExit(skill="general"),
+        }
     )
-    """Digit -> ACD skill of the one-digit main menu (1 consultation, 2 help/complaint/report,
-    0 an agent)."""
+    """Main menu (menu flow): key -> exit (ivr/menus.py). 1 consultation, 2 help / complaint /
+    report, 3 a ticket's progress, 0 an agent."""
+    languages: dict[str, str] = Field(default_factory=dict)
+    """Language choice before the main menu (menu flow), key -> prompt language, e.g.
+    {"1" = "zh", "2" = "en"}; empty: no choice, prompts in the channel's language."""
+    language_skills: dict[str, str] = Field(default_factory=lambda: {"en": "english"})
+    """A language whose callers go straight to their own agents (skill), past the main menu."""
+    waiting_keys: dict[str, MenuExit] = Field(
+        default_factory=lambda: {
+            "1": MenuExit(skill="english"),
+            "2": MenuExit(action="ticket-status"),
+            "3": MenuExit(action="callback"),
+            "9": MenuExit(action="voicemail"),
+        }
+    )
+    """Keys a waiting caller may press without losing their place (both flows): 1 English,
+    2 a ticket's progress, 3 be called back, 9 leave a message."""
     voicemail_max_s: int = Field(default=180, ge=10, le=1800)
     """Longest out-of-hours message, seconds."""
 
-    @field_validator("menu")
+    @field_validator("menu", "waiting_keys", mode="before")
     @classmethod
-    def _digits(cls, menu: dict[str, str]) -> dict[str, str]:
-        for key in menu:
-            if len(key) != 1 or key not in "0123456789*#":
-                raise ValueError(f"menu key {key!r} is not one DTMF digit")
-        return menu
+    def _shorthand(cls, raw: Any) -> Any:
+        return exits_from_raw(raw)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, languages: dict[str, str]) -> dict[str, str]:
+        check_keys("ivr.languages", languages)
+        for key, lang in languages.items():
+            if lang not in PROMPT_LANGUAGES:
+                raise ValueError(
+                    f"ivr.languages key {key!r}: no prompts for language {lang!r} "
+                    f"(have: {', '.join(PROMPT_LANGUAGES)})"
+                )
+        return languages
 
 
 class AgentSeed(_Section):
@@ -202,7 +284,7 @@ class AgentSeed(_Section):
         return self.seat or f"PJSIP/{self.id}"
 
 
-_DEMO_SKILLS = {"general": 1, "consult": 1, "request": 1}
+_DEMO_SKILLS = {"general": 1, "consult": 1, "request": 1, "english": 2}
 
 _SUBJECT_CODE = re.compile(r"^[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,8}){0,4}$")
 _DEADLINE_CATEGORIES = ("consultation", "help", "complaint", "report", "suggestion", "emergency")
@@ -414,6 +496,80 @@ class EmergencyConfig(_Section):
         return dial
 
 
+_VOICEMAIL_SUBJECTS = {
+    "utilities": "02", "housing": "01.02", "social": "05", "market": "03",
+    "environment": "04", "transport": "06", "general": "99",
+}  # fmt: skip
+
+
+class RecordingsConfig(_Section):
+    """Voicemail intake: each message left out of hours becomes a ticket awaiting review."""
+
+    voicemail_dir: Path | None = None
+    """Where Asterisk writes messages, as the engine sees it; unset: the managed Asterisk's
+    spool/hotline-voicemail, or /var/spool/asterisk/hotline-voicemail for an external one."""
+    retry_s: float = Field(default=30.0, gt=0, le=3600)
+    """How often messages not yet turned into tickets (database away) are tried again."""
+    subject_codes: dict[str, str] = Field(default_factory=lambda: dict(_VOICEMAIL_SUBJECTS))
+    """Classifier subject (ACD skill) -> ticket subject code of a voicemail ticket."""
+    dir: Path | None = None
+    """The recordings store (answered calls, ``calls/YYYY/MM/DD/``) as the engine sees it;
+    unset: the managed Asterisk's spool/hotline-recordings, or
+    /var/spool/asterisk/hotline-recordings for an external one."""
+    retention_days: dict[str, int] = Field(
+        default_factory=lambda: {"call": 180, "voicemail": 180, "threeway": 180}
+    )
+    """Days each kind's audio is kept (0: for ever); the row saying it existed stays."""
+    purge_every_s: float = Field(default=3600.0, gt=0)
+    """How often the engine removes expired audio."""
+
+    @field_validator("retention_days")
+    @classmethod
+    def _days_not_negative(cls, days: dict[str, int]) -> dict[str, int]:
+        for kind, n in days.items():
+            if kind not in ("call", "voicemail", "threeway"):
+                raise ValueError(f"{kind}: not a recording kind (call, voicemail, threeway)")
+            if n < 0:
+                raise ValueError(f"{kind}: retention days must be >= 0, not {n}")
+        return days
+
+
+class QualityConfig(_Section):
+    """Quality review (质检): the checklist a supervisor scores a recording against."""
+
+    items: dict[str, float] = Field(
+        default_factory=lambda: {
+            "greeting": 1.0,
+            "asked_contact_details": 1.0,
+            "correct_category": 1.0,
+            "polite_close": 1.0,
+        }
+    )
+    """Item name -> weight (> 0); the score is the weighted mean of the marks, in percent."""
+
+    @field_validator("items")
+    @classmethod
+    def _weights_positive(cls, items: dict[str, float]) -> dict[str, float]:
+        if not items:
+            raise ValueError("the checklist needs at least one item")
+        for name, weight in items.items():
+            if not weight > 0:
+                raise ValueError(f"{name}: weight must be > 0, not {weight}")
+        return items
+
+
+class ReviewConfig(_Section):
+    """``[review]``: the night-shift review of voicemail (recordings/review.py)."""
+
+    by: time = time(10, 0)
+    """Messages left out of hours must be reviewed by this local time on the next working
+    morning; later ones are shown late."""
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    """Callbacks that do not reach the citizen before the message counts as unreachable."""
+    ring_s: float = Field(default=30.0, gt=0, le=120)
+    """How long the reviewer's phone, then the citizen's, may ring."""
+
+
 class Config(_Section):
     paths: PathsConfig = PathsConfig()
     asterisk: AsteriskConfig = AsteriskConfig()
@@ -423,13 +579,18 @@ class Config(_Section):
     redis: RedisConfig = RedisConfig()
     mqtt: MqttConfig = MqttConfig()
     http: HttpConfig = HttpConfig()
+    web: WebConfig = WebConfig()
+    departments: DepartmentsConfig = DepartmentsConfig()
     acd: AcdConfig = AcdConfig()
     ivr: IvrConfig = IvrConfig()
+    review: ReviewConfig = ReviewConfig()
     hours: HoursConfig = HoursConfig()
     tickets: TicketsConfig = TicketsConfig()
     speech: SpeechConfig = SpeechConfig()
     subjects: SubjectsConfig = SubjectsConfig()
     emergency: EmergencyConfig = EmergencyConfig()
+    recordings: RecordingsConfig = RecordingsConfig()
+    quality: QualityConfig = QualityConfig()
     agents: list[AgentSeed] = Field(
         default_factory=lambda: [
             AgentSeed(
@@ -440,6 +601,27 @@ class Config(_Section):
             ),
         ]
     )
+
+    @model_validator(mode="after")
+    def _menus_reach_agents(self) -> Config:
+        # Menus the operator wrote must lead to agents; the built-in defaults may name skills
+        # a small centre does not have (those exits fall back to the default skill at run time).
+        skills = self.skills
+        written = self.ivr.model_fields_set
+        check_exits("ivr.menu", self.ivr.menu, MAIN_MENU_ACTIONS,
+                    skills if "menu" in written else None)  # fmt: skip
+        check_exits("ivr.waiting_keys", self.ivr.waiting_keys, WAITING_ACTIONS,
+                    skills if "waiting_keys" in written else None)  # fmt: skip
+        if "language_skills" in written:
+            for lang, skill in self.ivr.language_skills.items():
+                if skill not in skills:
+                    raise ValueError(f"ivr.language_skills {lang!r}: no agent has skill {skill!r}")
+        return self
+
+    @property
+    def skills(self) -> set[str]:
+        """Every skill some agent has, and the default skill."""
+        return {name for agent in self.agents for name in agent.skills} | {self.acd.default_skill}
 
     # -- derived values -------------------------------------------------
     @property

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from acd.ami.client import AmiClient
+from acd.ami.events import ReviewCallbackResult
 from acd.calltracker import CallTracker
 from acd.consumers import AmiConsumer
 from acd.core import Acd, AcdPolicy
@@ -25,14 +26,25 @@ from acd.services import AcdService
 from acd.state import RedisAcdStore
 from agents.resources import make_app
 from agents.services import AgentService
+from agents.web.resources import add_desktop, build_desk
 from hotline.bus import EventBus
 from hotline.config import Config
 from hotline.secrets import api_token, stored_secret
 from ivr.classifier import Classifier
-from ivr.flow import MenuFlow, SpeechIntake
-from ivr.hours import BusinessHours
+from ivr.flow import DirectFlow, MenuFlow, SpeechIntake, WaitingKeyFlow
+from ivr.hours import BusinessHours, hours_clock
 from ivr.server import FastAgiServer
 from ivr.speech import SpeechService
+from ivr.ticket_status import TicketStatus
+from recordings.consumers import RecordingKeeper
+from recordings.files import audio_roots, voicemail_directory
+from recordings.notifier import VoicemailNotifier
+from recordings.recording_services import RecordingService
+from recordings.review_pages import add_review_pages
+from recordings.review_resources import add_review_routes
+from recordings.review_service import VoicemailReview
+from recordings.services import VoicemailIntake
+from recordings.store import RecordingStore
 from tickets.migrate import upgrade
 from tickets.persistence import CallRecordStore
 from tickets.records import CallRecord
@@ -40,7 +52,7 @@ from tickets.resources import add_ticket_routes
 from tickets.services import CallRecordService
 from tickets.ticket_services import TicketService, settings_from_config
 from tickets.ticket_store import TicketStore
-from tickets.ticket_types import Viewer
+from tickets.ticket_types import TicketNotFound, Viewer
 
 log = logging.getLogger(__name__)
 CENTRE_TZ = ZoneInfo("Asia/Shanghai")
@@ -65,6 +77,7 @@ class Engine:
         self.cfg = cfg
         self.bus = EventBus(cfg.mqtt)
         self.hours = BusinessHours(cfg.hours)
+        self.hours_clock = hours_clock(cfg.hours)
         self.speech = SpeechService(cfg)
         self.tickets = TicketService(
             TicketStore(cfg.database_url), settings_from_config(cfg.tickets)
@@ -94,6 +107,18 @@ class Engine:
         self.agents = AgentService(self.service, {a.id: a for a in cfg.agents})
         self.metrics = MetricsBook()
         self.service.observers.append(self._observe)
+        # Recordings (recordings/): call audio metadata, retention, playback, quality review.
+        self.recordings = RecordingService(
+            RecordingStore(cfg.database_url),
+            lambda: audio_roots(cfg),
+            retention_days=cfg.recordings.retention_days,
+            checklist=cfg.quality.items,
+        )
+        self.recording_keeper = RecordingKeeper(
+            self.recordings,
+            purge_every_s=cfg.recordings.purge_every_s,
+            retry_s=cfg.recordings.retry_s,
+        )
         self.consumer = AmiConsumer(
             self.ami,
             self.service,
@@ -101,19 +126,63 @@ class Engine:
             AcdNotifier(self.bus),
             self._record,
             preferred_agent=self.preferred_agent,
+            recording_sink=self.recording_keeper.recording_started,
+            review_result=self._review_result,
+        )
+        self.review = VoicemailReview(
+            self.tickets,
+            self.records,
+            self.ami,
+            review_by=cfg.review.by,
+            max_attempts=cfg.review.max_attempts,
+            calendar=self.tickets.settings.policy.calendar,
+            callback_dial=cfg.acd.callback_dial,
+            ring_s=cfg.review.ring_s,
+            clock=time.time,
         )
         self.fastagi = FastAgiServer(
-            {
-                "ivr": MenuFlow(
-                    cfg.ivr, cfg.acd.default_skill, self.hours, speech=self.speech_intake()
-                )
-            },
+            self.ivr_routes(),
             cfg.acd.default_skill,
             cfg.fastagi.host,
             cfg.fastagi.port,
         )
+        self.voicemail = self.voicemail_intake()
         self._tasks: list[asyncio.Task[Any]] = []
         self._http: web.AppRunner | None = None
+
+    def ivr_routes(self) -> dict[str, Any]:
+        """FastAGI scripts the dialplan calls: the IVR (direct or menu flow) and the keys
+        a waiting caller presses."""
+        cfg = self.cfg
+        speech = self.speech_intake()
+        flow = DirectFlow if cfg.ivr.flow == "direct" else MenuFlow
+        return {
+            name: kind(
+                cfg.ivr,
+                cfg.acd.default_skill,
+                self.hours,
+                self.hours_clock,
+                speech=speech,
+                tickets=self.ticket_status,
+                skills=cfg.skills,
+            )
+            for name, kind in (("ivr", flow), ("waiting-key", WaitingKeyFlow))
+        }
+
+    async def _review_result(self, event: ReviewCallbackResult) -> None:
+        await self.review.result(event.call_id, event.attempt, event.dial_status)
+
+    async def ticket_status(self, number: str) -> TicketStatus | None:
+        """A ticket's state and reply deadline for the IVR (no names, units or contents)."""
+
+        def read() -> TicketStatus | None:
+            try:
+                rec = self.tickets.get(number, Viewer(role="agent"))
+            except TicketNotFound:
+                return None
+            return TicketStatus(number=rec.number, state=rec.state, due=rec.reply_due_at)
+
+        return await asyncio.get_running_loop().run_in_executor(None, read)
 
     def speech_intake(self) -> SpeechIntake:
         cfg = self.cfg
@@ -136,6 +205,26 @@ class Engine:
             silence_s=cfg.speech.end_silence_s,
         )
 
+    def voicemail_intake(self) -> VoicemailIntake:
+        cfg = self.cfg
+
+        async def lookup_call(call_id: str) -> CallRecord | None:
+            return await asyncio.to_thread(self.records.store.get, call_id)
+
+        return VoicemailIntake(
+            lambda: voicemail_directory(cfg),
+            self.speech,
+            Classifier.from_config(cfg),
+            self.tickets,
+            VoicemailNotifier(self.bus),
+            lang=cfg.speech.languages[0] if cfg.speech.languages else "zh",
+            max_message_s=cfg.ivr.voicemail_max_s,
+            subject_codes=cfg.recordings.subject_codes,
+            retry_s=cfg.recordings.retry_s,
+            lookup_call=lookup_call,
+            on_ticket=self.recording_keeper.voicemail_ticket,
+        )
+
     async def preferred_agent(self, caller: str) -> str | None:
         """Sticky routing: the agent who took the caller's most recent open ticket."""
         agent_ids = {a.id for a in self.cfg.agents}
@@ -156,6 +245,8 @@ class Engine:
     async def _record(self, record: CallRecord) -> None:
         self.metrics.add_record(record)
         await self.records.record(record)
+        self.voicemail.call_ended(record)  # queued: a voicemail becomes a ticket (recordings/)
+        self.recording_keeper.call_ended(record)  # queued: the recording's end and size
 
     def metrics_now(self) -> dict[str, Any]:
         now = time.time()
@@ -241,6 +332,19 @@ class Engine:
         app = make_app(api_token(cfg.paths.state_dir, cfg.http.api_token), self.agents, self.status)
         # Work orders and reports share the API (and its token) with the agent endpoints.
         add_ticket_routes(app, self.tickets)
+        add_review_routes(app, self.review)  # voicemail review: the queue, "call back"
+        # The web desktop (agents/web): pages and a websocket under /desk/, fed by the ACD.
+        desk = build_desk(
+            cfg,
+            agents=self.agents,
+            acd=self.service,
+            tickets=self.tickets,
+            ami=self.ami,
+            status=self.status,
+            publish=self.bus.publish,
+        )
+        add_desktop(app, desk, lambda sub: add_review_pages(sub, self.review, self.recordings))
+        self._tasks.append(asyncio.ensure_future(desk.hub.run()))
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
         try:
@@ -259,6 +363,9 @@ class Engine:
             self.consumer.run(),
             self._tick(),
             self.records.run_spool_flusher(10.0),
+            self.voicemail.run(),
+            self.recording_keeper.run(),
+            self.recording_keeper.run_purge(),
         ):
             self._tasks.append(asyncio.ensure_future(coro))
         log.info(
@@ -277,7 +384,7 @@ class Engine:
             await asyncio.sleep(self.cfg.acd.tick_s)
             now = time.time()
             # Callbacks (accepted and missed-call) are placed only while agents work.
-            is_open = self.hours.is_open(datetime.fromtimestamp(now, UTC))
+            is_open = self.hours.is_open(datetime.fromtimestamp(self.hours_clock(), UTC))
             if is_open != open_before:
                 event = CallbacksResumed(at=now) if is_open else CallbacksPaused(at=now)
                 await self.service.offer(event)

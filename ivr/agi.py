@@ -91,6 +91,16 @@ class AgiChannel:
             return None
         return _digit(res.result)
 
+    async def say_number(self, number: int) -> None:
+        await self.command(f'SAY NUMBER {int(number)} ""')
+
+    async def exec(self, application: str, options: str = "") -> str:
+        """Run a dialplan application; its AGI result (-2: no such application)."""
+        res = await self.command(f'EXEC {application} "{_quote(options)}"')
+        if res.result == "-2":
+            raise AgiCommandError(f"no dialplan application {application!r}")
+        return res.result
+
     async def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str | None:
         """Play a prompt and read up to max_digits keys; None on time-out with no key."""
         res = await self.command(f"GET DATA {prompt} {timeout_ms} {max_digits}")

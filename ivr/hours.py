@@ -11,6 +11,8 @@ emergency all-hands day).
 from __future__ import annotations
 
 import re
+import time as time_module
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -49,6 +51,17 @@ class HoursConfig(BaseModel):
     closed_dates: list[date] = Field(default_factory=list)
     open_dates: list[date] = Field(default_factory=list)
     """Dates open all day whatever their type."""
+    clock_start: datetime | None = None
+    """For drills and tests: the hours are judged as if the engine had started at this
+    instant (with its offset, e.g. 2026-10-01T03:00:00+08:00), the clock running on from
+    there. Empty: the real clock. Call records keep real times either way."""
+
+    @field_validator("clock_start")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time zone offset, e.g. 2026-10-01T03:00:00+08:00")
+        return value
 
     @field_validator("workday", "rest_day", "holiday", "makeup_workday")
     @classmethod
@@ -56,6 +69,16 @@ class HoursConfig(BaseModel):
         for r in ranges:
             _parse_range(r)
         return ranges
+
+
+def hours_clock(
+    config: HoursConfig, real: Callable[[], float] = time_module.time
+) -> Callable[[], float]:
+    """The clock opening hours are judged by: the real one, or ``clock_start`` running on."""
+    if config.clock_start is None:
+        return real
+    offset = config.clock_start.timestamp() - real()
+    return lambda: real() + offset
 
 
 @dataclass(frozen=True)

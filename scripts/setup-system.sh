@@ -6,7 +6,8 @@ set -euo pipefail
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in python3-venv debootstrap baresip espeak-ng sox redis-server mosquitto \
-           mosquitto-clients postgresql; do
+           mosquitto-clients postgresql \
+           chromium fonts-wqy-microhei; do  # the desktop's browser tests (and its CJK font)
   have "$pkg" || need_pkgs+=("$pkg")
 done
 if ((${#need_pkgs[@]})); then

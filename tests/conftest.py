@@ -32,7 +32,12 @@ PG_URL = os.environ.get(
 )
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
-PORTS = {"ami": 25038, "sip": 25060, "fastagi": 24573, "http": 28345, "rtp": 20000}
+# HOTLINE_TEST_SLOT=N (0 by default) moves every port by N*1000 and names the Asterisk instance
+# "testN", so two checkouts (or two developers) can run the real-part suite side by side.
+SLOT = int(os.environ.get("HOTLINE_TEST_SLOT", "0"))
+_BASE_PORTS = {"ami": 25038, "sip": 25060, "fastagi": 24573, "http": 28345, "rtp": 20000}
+PORTS = {name: port + SLOT * 1000 for name, port in _BASE_PORTS.items()}
+INSTANCE = "test" if SLOT == 0 else f"test{SLOT}"
 
 
 def config_toml(state_dir: Path, db_url: str) -> str:
@@ -42,7 +47,7 @@ state_dir = "{state_dir}"
 cache_dir = "{CACHE_DIR}"
 
 [asterisk]
-instance = "test"
+instance = "{INSTANCE}"
 sip_port = {PORTS["sip"]}
 rtp_start = {PORTS["rtp"]}
 rtp_end = {PORTS["rtp"] + 999}
@@ -75,6 +80,8 @@ tick_s = 0.2
 metrics_publish_s = 1
 
 [ivr]
+# Most call-path tests press menu keys; tests of the default (direct) flow switch it back.
+flow = "menu"
 digit_timeout_s = 3
 max_failures = 2
 
@@ -88,7 +95,7 @@ skills = {{ general = 1, consult = 1, request = 1 }}
 id = "1002"
 name = "Test agent 1002 (baresip)"
 sip_password = "pw-1002-{RUN_ID}"
-skills = {{ general = 1, consult = 1, request = 1 }}
+skills = {{ general = 1, consult = 1, request = 1, english = 1 }}
 """
 
 

@@ -2,10 +2,15 @@
 
 Rules (shared DOMAIN.md, "Work-order lifecycle and deadlines"):
 
-1. An order is ``created`` at intake. The agent either answers it at once (``AnswerDirectly``
-   -> ``closed_direct``, then ``Archive``) or ``Dispatch``es it to a lead unit plus optional
-   co-units (主办/协办). A direct answer is rated on the call itself (一次一评), so it has no
-   callback step.
+0. A voicemail (a message left out of hours) becomes an order in ``voicemail_review``: nobody
+   has talked to the caller yet, so a reviewer listens first. ``AcceptVoicemail`` (with the
+   description, category or subject corrected where the transcript got them wrong) -> ``created``;
+   ``DismissVoicemail`` (reason required: silence, a hang-up, a test call) -> ``archived``.
+   Deadlines start only when the order is accepted (they are set by ``Dispatch`` from there).
+1. An order is ``created`` at intake (or when its voicemail is accepted). The agent either
+   answers it at once (``AnswerDirectly`` -> ``closed_direct``, then ``Archive``) or
+   ``Dispatch``es it to a lead unit plus optional co-units (主办/协办). A direct answer is rated
+   on the call itself (一次一评), so it has no callback step.
 2. The unit signs for it (``SignFor``) or returns it (``Return``, reason required, 退单). A
    returned order has no unit; the dispatcher sends it elsewhere or answers it directly.
 3. A signed order is worked on (``StartWork`` -> ``in_progress``). While in progress the unit
@@ -26,8 +31,10 @@ Rules (shared DOMAIN.md, "Work-order lifecycle and deadlines"):
 
 Each applied action yields one ``TransitionEvent``, the append-only history row.
 ``rebuild(events)`` folds the rows with the same code ``apply`` uses, so the state rebuilt
-from the log always equals the stored snapshot. It does not re-run guards: the log records what
-was decided under the rules of its day, and a later rule change must not make history unreadable.
+from the log always equals the stored snapshot. Creation is not an event: an order starts in
+one of ``INITIAL_STATES`` and the first row's ``from_state`` says which. ``rebuild`` does not
+re-run guards: the log records what was decided under the rules of its day, and a later rule
+change must not make history unreadable.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from tickets.workdays import local_date
 
 
 class TicketState(enum.StrEnum):
+    VOICEMAIL_REVIEW = "voicemail_review"
     CREATED = "created"
     CLOSED_DIRECT = "closed_direct"
     DISPATCHED = "dispatched"
@@ -196,10 +204,31 @@ class Archive(Action):
     pass
 
 
+@dataclass(frozen=True, kw_only=True)
+class AcceptVoicemail(Action):
+    """The reviewer heard the message: it becomes an ordinary order. Empty fields keep what
+    intake wrote; the service checks the corrections (category, subject tree, length)."""
+
+    description: str = ""
+    category: str = ""
+    subject_code: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DismissVoicemail(Action):
+    reason: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_text(self.reason, "dismissal reason")  # a message is never dropped silently
+
+
 ACTION_TYPES: tuple[type[Action], ...] = (
     AnswerDirectly, Dispatch, SignFor, Return, StartWork, RequestExtension, GrantExtension,
-    RefuseExtension, CloseByUnit, Review, RecordSurvey, Reopen, Archive,
+    RefuseExtension, CloseByUnit, Review, RecordSurvey, Reopen, Archive, AcceptVoicemail,
+    DismissVoicemail,
 )  # fmt: skip
+INITIAL_STATES = frozenset({TicketState.CREATED, TicketState.VOICEMAIL_REVIEW})
 
 
 # --- snapshot, event, rules ------------------------------------------------------------------
@@ -319,6 +348,8 @@ def _archive_after_callback(snap: TicketSnapshot, action: Action, rules: Rules) 
 
 S = TicketState
 TABLE: dict[tuple[TicketState, type[Action]], TicketState | Guard] = {
+    (S.VOICEMAIL_REVIEW, AcceptVoicemail): S.CREATED,
+    (S.VOICEMAIL_REVIEW, DismissVoicemail): S.ARCHIVED,
     (S.CREATED, AnswerDirectly): S.CLOSED_DIRECT,
     (S.CREATED, Dispatch): S.DISPATCHED,
     (S.CLOSED_DIRECT, Archive): S.ARCHIVED,
@@ -402,9 +433,13 @@ def _step(snap: TicketSnapshot, event: TransitionEvent) -> TicketSnapshot:
 def rebuild(
     events: Iterable[TransitionEvent], start: TicketSnapshot | None = None
 ) -> TicketSnapshot:
-    """Fold the event log (oldest first) into the snapshot it produced."""
-    snap = start if start is not None else TicketSnapshot()
+    """Fold the event log (oldest first) into the snapshot it produced; without ``start`` the
+    log begins at seq 1 in the initial state its first row names (an empty log: ``created``)."""
+    snap = start
     for event in events:
+        if snap is None:
+            initial = event.from_state if event.from_state in INITIAL_STATES else None
+            snap = TicketSnapshot(state=initial or TicketState.CREATED)
         if event.seq != snap.last_event_seq + 1:
             raise CorruptEventLog(f"event seq {event.seq} after {snap.last_event_seq}")
         if event.from_state != snap.state:
@@ -413,4 +448,4 @@ def rebuild(
                 f"but the ticket is {snap.state.value}"
             )
         snap = _step(snap, event)
-    return snap
+    return snap if snap is not None else TicketSnapshot()

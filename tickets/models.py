@@ -101,6 +101,8 @@ class CallRecordRow(Base):
     ivr_path: Mapped[str] = mapped_column(Text)
     skill: Mapped[str] = mapped_column(String(64))
     hangup_cause: Mapped[str] = mapped_column(String(255))
+    speech_text: Mapped[str] = mapped_column(Text, server_default="")
+    """What the caller said to the IVR, as recognised (empty: no speech intake)."""
     # Derived, but stored so service-level reports (answered within 15 s, ...) are plain SQL.
     wait_s: Mapped[float | None] = mapped_column(Float)
     # When the row reached the database: later than ended_at if the record waited in the spool.
@@ -143,6 +145,7 @@ def row_values(record: CallRecord, written_at: datetime | None = None) -> dict[s
         "ivr_path": record.ivr_path,
         "skill": record.skill,
         "hangup_cause": record.hangup_cause,
+        "speech_text": record.speech_text,
         "wait_s": record.wait_s,
         "written_at": written_at or datetime.now(UTC),
     }
@@ -168,8 +171,11 @@ def record_from_row(row: CallRecordRow) -> CallRecord:
         ivr_path=row.ivr_path,
         skill=row.skill,
         hangup_cause=row.hangup_cause,
+        speech_text=row.speech_text,
     )
 
 
 # The work-order tables share this metadata, so Alembic and schema checks always see them.
+from agents.web import user_models as _user_models  # noqa: E402, F401  (desktop users, 0004)
+from recordings import models as _recording_models  # noqa: E402, F401  (recordings, 0009)
 from tickets import ticket_models as _ticket_models  # noqa: E402, F401

@@ -33,6 +33,8 @@ class CallRecord:
     ivr_path: str = ""
     skill: str = ""
     hangup_cause: str = ""
+    speech_text: str = ""
+    """What the caller said to the IVR, as recognised."""
 
     @property
     def wait_s(self) -> float | None:

@@ -4,6 +4,9 @@ decisions here are pure functions the store runs inside its transaction.
 
 Rules (shared DOMAIN.md; every number is configurable in ``[tickets]``):
 
+* Voicemail: a message left out of hours is created in ``voicemail_review`` (channel
+  ``voicemail``, ``create_voicemail``); ``AcceptVoicemail`` may correct its description,
+  category and subject, which are checked like intake's. No deadline runs before acceptance.
 * Deadlines (``DeadlinePolicy``, working days): ``Dispatch`` sets the reply deadline for the
   ticket's category (emergency handling uses the emergency row, plus an on-site deadline of 2 h
   wall clock) and the sign-for/return deadline. A re-dispatch after a return restarts the clock
@@ -36,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from tickets.lifecycle import (
     DEFAULT_RULES,
+    AcceptVoicemail,
     Action,
     AnswerDirectly,
     CloseByUnit,
@@ -61,8 +65,10 @@ from tickets.ticket_types import (
     LIMITS,
     MAX_EXTENSION_DAYS,
     PROTECTED_CATEGORIES,
+    TICKET_CATEGORIES,
     UNIT_OPEN_STATES,
     AccessDenied,
+    Channel,
     FieldError,
     Notice,
     RepeatCheck,
@@ -184,6 +190,16 @@ def clean_action(action: Action) -> Action:
         if len(action.co_units) > MAX_CO_UNITS:
             raise FieldError("co_units", f"{len(action.co_units)} units, at most {MAX_CO_UNITS}")
         changes["co_units"] = tuple(clean_unit("co_units", u) for u in action.co_units)
+    if isinstance(action, AcceptVoicemail):
+        changes["description"] = clean_text(
+            "description", action.description, LIMITS["description"], multiline=True
+        )
+        changes["subject_code"] = clean_text(
+            "subject_code", action.subject_code, LIMITS["subject_code"]
+        )
+        if action.category and action.category not in TICKET_CATEGORIES:
+            shown = repr(action.category)[:40]
+            raise FieldError("category", f"{shown} is not one of {', '.join(TICKET_CATEGORIES)}")
     if isinstance(action, RequestExtension | GrantExtension):
         if isinstance(action.days, bool) or not isinstance(action.days, int):
             raise FieldError("days", "must be a whole number of working days")
@@ -207,9 +223,17 @@ def plan_transition(
         raise FieldError("at", f"{action.at.isoformat()} is before the ticket's last change")
     snapshot, event = apply(rec.snapshot, action, settings.rules)
     policy, at = settings.policy, action.at
-    changes: dict[str, datetime | None] = {}
+    changes: dict[str, datetime | str | None] = {}
     notice = None
-    if isinstance(action, Dispatch):
+    if isinstance(action, AcceptVoicemail):
+        # The reviewer's corrections; what they leave empty stays as intake wrote it.
+        if action.subject_code:
+            changes["subject_code"] = settings.subjects.validate(action.subject_code)
+        if action.category:
+            changes["category"] = action.category
+        if action.description:
+            changes["description"] = action.description
+    elif isinstance(action, Dispatch):
         emergency = rec.handling_type == "emergency"
         changes = {
             "dispatched_at": at,
@@ -277,6 +301,25 @@ class TicketService:
         return value
 
     def create(self, draft: TicketDraft, *, actor: str, at: datetime | None = None) -> TicketRecord:
+        return self._create(draft, actor, at, TicketState.CREATED)
+
+    def create_voicemail(
+        self, draft: TicketDraft, *, actor: str, at: datetime | None = None
+    ) -> TicketRecord:
+        """A message left out of hours: an order awaiting review (rule 0 of the lifecycle)."""
+        if draft.channel != Channel.VOICEMAIL:
+            raise FieldError(
+                "channel", f"a voicemail order has channel voicemail, not {draft.channel}"
+            )
+        return self._create(draft, actor, at, TicketState.VOICEMAIL_REVIEW)
+
+    def find_by_call(self, call_id: str) -> list[TicketRecord]:
+        """Tickets linked to a call (e.g. to make voicemail intake idempotent)."""
+        return self.store.find(call_id=clean_call_id(call_id))
+
+    def _create(
+        self, draft: TicketDraft, actor: str, at: datetime | None, state: TicketState
+    ) -> TicketRecord:
         actor = clean_text("actor", actor, LIMITS["actor"], required=True)
         draft = replace(draft, subject_code=self.settings.subjects.validate(draft.subject_code))
         at = self._at(at)
@@ -287,6 +330,7 @@ class TicketService:
             at=at,
             key_since=at - timedelta(days=s.key_item_window_days),
             rule=partial(key_group_for, threshold=s.key_item_threshold),
+            state=state,
         )
 
     def get(self, number: str, viewer: Viewer) -> TicketRecord:

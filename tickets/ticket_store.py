@@ -161,7 +161,14 @@ class TicketStore:
     # -- creation ----------------------------------------------------------------------------
 
     def create(
-        self, draft: TicketDraft, *, actor: str, at: datetime, key_since: datetime, rule: KeyRule
+        self,
+        draft: TicketDraft,
+        *,
+        actor: str,
+        at: datetime,
+        key_since: datetime,
+        rule: KeyRule,
+        state: TicketState = TicketState.CREATED,
     ) -> TicketRecord:
         """Insert a ticket with the next number of its (Shanghai) day; flag key items."""
         with self._tx() as session:
@@ -194,7 +201,7 @@ class TicketStore:
                 confidential=draft.confidential,
                 key_item=draft.handling_type == "key_item",
                 key_group=None,
-                state=TicketState.CREATED.value,
+                state=state.value,
                 unit=None,
                 extension_days=0,
                 pending_extension_days=0,
@@ -263,6 +270,7 @@ class TicketStore:
         contact_since: datetime | None = None,
         due_before: datetime | None = None,
         key_group: str | None = None,
+        call_id: str | None = None,
         limit: int = 200,
     ) -> list[TicketRecord]:
         """Tickets matching every filter given, newest first; ``unit``: lead or co-unit."""
@@ -279,6 +287,8 @@ class TicketStore:
             stmt = stmt.where(TicketRow.reply_due_at < due_before)
         if key_group is not None:
             stmt = stmt.where(TicketRow.key_group == key_group)
+        if call_id is not None:
+            stmt = stmt.where(TicketRow.calls.any(TicketCallRow.unique_id == call_id))
         stmt = stmt.order_by(TicketRow.created_at.desc(), TicketRow.id.desc()).limit(limit)
         with self._tx() as session:
             return [_record(row) for row in session.scalars(stmt)]

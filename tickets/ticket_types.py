@@ -420,7 +420,7 @@ class TransitionPlan:
     snapshot: TicketSnapshot
     event: TransitionEvent
     due_at: datetime | None  # the reply deadline in force when the event happened
-    changes: Mapping[str, datetime | None] = field(default_factory=dict)  # deadline columns
+    changes: Mapping[str, datetime | str | None] = field(default_factory=dict)  # row columns
     notice_reason: str | None = None  # e.g. "reopened": a supervision notice goes with it
 
 

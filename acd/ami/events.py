@@ -47,6 +47,9 @@ class CallQueuedInAsterisk(AmiEvent):
     priority: int
     channel: str
     caller: str
+    ivr_path: str = ""
+    """The IVR path so far, when the IVR queues the call itself (the direct flow): an agent
+    who answers during the greeting cuts the IVR short, and the record still says how it came."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,43 @@ class EmergencyRedirected(AmiEvent):
 
     call_id: str
     dial: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechHeard(AmiEvent):
+    """The IVR recognised what the caller said (speech intake) and classified it."""
+
+    call_id: str
+    text: str
+    subject: str
+    category: str
+    emergency: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallNeedLearned(AmiEvent):
+    """The IVR learned the waiting caller's need (speech, a key): route by it from now on."""
+
+    call_id: str
+    skill: str
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallLeftQueue(AmiEvent):
+    """The waiting caller left the queue on purpose (an emergency, a message)."""
+
+    call_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewCallbackResult(AmiEvent):
+    """A reviewer's callback to a citizen who left a voicemail: how the citizen's leg went."""
+
+    call_id: str
+    attempt: int
+    dial_status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +137,16 @@ class AgentLegAnswered(AmiEvent):
     agent_id: str
     channel: str
     unique_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStarted(AmiEvent):
+    """MixMonitor started on an answered call's agent leg (recordings/ stores the metadata)."""
+
+    call_id: str
+    agent_id: str
+    kind: str
+    path: str  # relative to the recordings store: calls/YYYY/MM/DD/<call>-<agent>.wav
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +228,7 @@ def _queued(h: Mapping[str, Any], at: float) -> AmiEvent:
         priority=_int(h, "CallPriority"),
         channel=_req(h, "Channel"),
         caller=_opt(h, "Caller"),
+        ivr_path=_opt(h, "IvrPath"),
     )
 
 
@@ -191,12 +242,52 @@ def _agent_answered(h: Mapping[str, Any], at: float) -> AmiEvent:
     )
 
 
+def _recording(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return RecordingStarted(
+        at=at,
+        call_id=_req(h, "CallId"),
+        agent_id=_opt(h, "Agent"),
+        kind=_opt(h, "Kind", "call") or "call",
+        path=_req(h, "Path"),
+    )
+
+
 def _voicemail(h: Mapping[str, Any], at: float) -> AmiEvent:
     return VoicemailStarted(at=at, call_id=_req(h, "CallId"), file=_req(h, "File"))
 
 
 def _emergency(h: Mapping[str, Any], at: float) -> AmiEvent:
     return EmergencyRedirected(at=at, call_id=_req(h, "CallId"), dial=_opt(h, "Dial"))
+
+
+def _speech(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return SpeechHeard(
+        at=at,
+        call_id=_req(h, "CallId"),
+        text=_opt(h, "Text"),
+        subject=_opt(h, "Subject"),
+        category=_opt(h, "Category"),
+        emergency=_opt(h, "Emergency"),
+    )
+
+
+def _need(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return CallNeedLearned(
+        at=at, call_id=_req(h, "CallId"), skill=_req(h, "Skill"), priority=_int(h, "CallPriority")
+    )
+
+
+def _left(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return CallLeftQueue(at=at, call_id=_req(h, "CallId"), reason=_opt(h, "Reason") or "left")
+
+
+def _review_callback(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return ReviewCallbackResult(
+        at=at,
+        call_id=_req(h, "CallId"),
+        attempt=_int(h, "Attempt"),
+        dial_status=_opt(h, "Outcome") or "FAILED",
+    )
 
 
 def _callback_accepted(h: Mapping[str, Any], at: float) -> AmiEvent:
@@ -235,10 +326,15 @@ _USER_EVENTS: dict[str, Callable[[Mapping[str, Any], float], AmiEvent]] = {
     "hotlinequeued": _queued,
     "hotlineagentanswered": _agent_answered,
     "hotlinevoicemail": _voicemail,
+    "hotlinerecording": _recording,
     "hotlinecallbackaccepted": _callback_accepted,
     "hotlineemergency": _emergency,
     "hotlinecallbackconnected": _callback_connected,
     "hotlinecallbackfailed": _callback_failed,
+    "hotlinespeech": _speech,
+    "hotlinereviewcallback": _review_callback,
+    "hotlineneed": _need,
+    "hotlineleftqueue": _left,
 }
 
 

@@ -17,8 +17,15 @@ import subprocess
 import time
 from pathlib import Path
 
+from hotline.asterisk.agiscripts import ensure_agi_scripts
 from hotline.asterisk.prompts import ensure_prompts
-from hotline.asterisk.render import render_all, utterance_dir, voicemail_dir, write_all
+from hotline.asterisk.render import (
+    recordings_dir,
+    render_all,
+    utterance_dir,
+    voicemail_dir,
+    write_all,
+)
 from hotline.asterisk.rootfs import ensure_rootfs, mounts_under
 from hotline.config import Config
 from hotline.secrets import stored_secret
@@ -75,6 +82,7 @@ class ManagedAsterisk:
             self.host_path(self.inside / name).mkdir(parents=True, exist_ok=True)
         self.host_path(voicemail_dir(dirs)).mkdir(parents=True, exist_ok=True)
         self.host_path(utterance_dir(dirs)).mkdir(parents=True, exist_ok=True)
+        self.host_path(recordings_dir(dirs)).mkdir(parents=True, exist_ok=True)
         etc = self.host_path(self.inside / "etc")
         write_all(render_all(self.cfg, dirs, managed=True), etc)
         return etc
@@ -112,7 +120,9 @@ class ManagedAsterisk:
             )
             self.stop()
         self._check_ports_free()
-        ensure_prompts(self.root, Path(__file__).resolve().parents[2] / "asterisk-config/sounds")
+        config_dir = Path(__file__).resolve().parents[2] / "asterisk-config"
+        ensure_prompts(self.root, config_dir / "sounds")
+        ensure_agi_scripts(self.root, config_dir / "agi-bin")
         self.install_config()
         self._mount_proc()
         self.console_log.parent.mkdir(parents=True, exist_ok=True)

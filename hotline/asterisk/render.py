@@ -63,6 +63,11 @@ def voicemail_dir(directories: Mapping[str, str]) -> str:
     return directories.get("spool_dir", "/var/spool/asterisk") + "/hotline-voicemail"
 
 
+def recordings_dir(directories: Mapping[str, str]) -> str:
+    """Where Asterisk records answered calls (MixMonitor; inside its own file system)."""
+    return directories.get("spool_dir", "/var/spool/asterisk") + "/hotline-recordings"
+
+
 def utterance_dir(directories: Mapping[str, str]) -> str:
     """Where Asterisk records callers' sentences for speech intake."""
     return directories.get("spool_dir", "/var/spool/asterisk") + "/hotline-utterances"
@@ -90,6 +95,7 @@ def values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
         "agent_endpoints": agent_endpoints(cfg),
         "voicemail_dir": voicemail_dir(directories),
         "utterance_dir": utterance_dir(directories),
+        "recordings_dir": recordings_dir(directories),
         "voicemail_max_s": str(int(cfg.ivr.voicemail_max_s)),
     }
 

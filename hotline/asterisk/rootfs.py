@@ -32,6 +32,8 @@ PACKAGES = (
     "asterisk-modules",
     "asterisk-core-sounds-en",
     "asterisk-moh-opsound-wav",
+    "python3",  # runs the plain-AGI fail-safe (asterisk-config/agi-bin) with pyst2
+    "python3-six",  # pyst2 needs it
 )
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Debian 12's debootstrap has no script for testing's codename; sid's script builds it.

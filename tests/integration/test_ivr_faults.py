@@ -41,18 +41,3 @@ async def test_exception_inside_the_ivr_sends_the_caller_to_the_queue(
     finally:
         ami.close()
         await server.stop()
-
-
-async def test_engine_away_caller_still_reaches_the_queue(
-    asterisk: Any, hotline_setup: HotlineSetup
-) -> None:
-    # Nothing listens on the FastAGI port: AGI() fails and the dialplan goes on.
-    ami = AmiTestClient(hotline_setup.cfg)
-    await ami.connect()
-    try:
-        await ami.call_12345("13100131000", dtmf="", hold=8)
-        queued = await ami.wait_event(user_event("HotlineQueued"), timeout=20)
-        assert queued["Skill"] == "general"
-        await ami.hangup(queued["Channel"])
-    finally:
-        ami.close()

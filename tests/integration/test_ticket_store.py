@@ -28,9 +28,11 @@ from sqlalchemy.pool import NullPool
 import tickets.ticket_models  # noqa: F401  (registers the ticket tables on Base.metadata)
 from tickets.lifecycle import (
     ACTION_TYPES,
+    AcceptVoicemail,
     AnswerDirectly,
     Archive,
     CloseByUnit,
+    DismissVoicemail,
     Dispatch,
     GrantExtension,
     IllegalTransition,
@@ -319,6 +321,7 @@ def _random_action(rng: random.Random, state: TicketState, at: datetime) -> Any:
         CloseByUnit: {"result": "done"},
         Review: {"approved": rng.random() < 0.7},
         RecordSurvey: {"outcome": rng.choice(["satisfied", "unsatisfied", "unreachable"])},
+        DismissVoicemail: {"reason": "silence"},
     }.get(kind, {})
     return kind(actor="walker", at=at, **extra)
 
@@ -479,3 +482,36 @@ def test_hostile_input_never_reaches_the_database(service: TicketService) -> Non
     with pytest.raises(ValueError, match="naive"):
         service.create(draft(), actor="a", at=datetime(2026, 10, 8, 9))
     assert service.tickets(AGENT) == []
+
+
+def test_a_voicemail_ticket_is_reviewed_then_worked_like_any_other(service: TicketService) -> None:
+    vm = draft(channel="voicemail", description="(transcript)", calls=("1763880000.7",))
+    with pytest.raises(FieldError, match=r"^channel"):
+        service.create_voicemail(draft(), actor="voicemail")  # a phone intake is not a message
+    t = service.create_voicemail(vm, actor="voicemail")
+    assert (t.state, t.reply_due_at) == (TicketState.VOICEMAIL_REVIEW, None)
+    assert [x.number for x in service.find_by_call("1763880000.7")] == [t.number]
+    assert service.find_by_call("1763880000.8") == []
+    with pytest.raises(IllegalTransition, match="voicemail_review"):
+        service.act(t.number, Dispatch(actor="d", at=T0, unit="water"), AGENT)
+    accept = AcceptVoicemail(actor="a", at=T0, description="停水两天", subject_code="02.01")
+    accepted = service.act(t.number, accept, AGENT)
+    assert (accepted.state, accepted.description, accepted.subject_code) == (
+        TicketState.CREATED,
+        "停水两天",
+        "02.01",
+    )
+    assert accepted.category == "help" and accepted.reply_due_at is None  # no clock yet
+    later = T0 + timedelta(hours=1)
+    dispatched = service.act(t.number, Dispatch(actor="d", at=later, unit="water"), AGENT)
+    assert dispatched.reply_due_at is not None  # the deadline starts after acceptance
+    assert_rebuilds(service, t.number)
+    silent = draft(channel="voicemail", description="(no speech)", calls=("1763880000.9",))
+    other = service.create_voicemail(silent, actor="voicemail")
+    with pytest.raises(FieldError, match=r"^subject_code"):
+        service.act(other.number, AcceptVoicemail(actor="a", at=T0, subject_code="77"), AGENT)
+    dismissed = service.act(
+        other.number, DismissVoicemail(actor="a", at=T0, reason="silence"), AGENT
+    )
+    assert dismissed.state == TicketState.ARCHIVED
+    assert_rebuilds(service, other.number)

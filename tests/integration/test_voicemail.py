@@ -18,7 +18,16 @@ from tickets.records import CallOutcome
 
 pytestmark = pytest.mark.asterisk
 
-CLOSED = "\n[hours]\nworkday = []\nrest_day = []\nholiday = []\nmakeup_workday = []\n"
+# A centre staffed 08:00-22:00 (09:00-17:00 on public holidays), its clock set to 03:00 on
+# National Day 2026: out of hours by the configurable clock, not by an always-closed table.
+CLOSED = """
+[hours]
+workday = ["08:00-22:00"]
+rest_day = ["08:00-22:00"]
+holiday = ["09:00-17:00"]
+makeup_workday = ["08:00-22:00"]
+clock_start = 2026-10-01T03:00:00+08:00
+"""
 
 
 @pytest.fixture

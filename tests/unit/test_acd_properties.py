@@ -36,7 +36,10 @@ from acd.events import (
     CallbacksResumed,
     CallEnded,
     CallerHungUp,
+    CallLeft,
+    CallNeedChanged,
     CallQueued,
+    CallWithdrawn,
     Decision,
     Event,
     MissedCallListed,
@@ -53,7 +56,7 @@ SKILLS = ("general", "tax")
 CALLERS = ("A", "B", "", "13800000000")
 KINDS = (
     "login", "logout", "ready", "not_ready", "queue", "hang_up", "fail", "answer", "end", "tick",
-    "tick", "accept", "connected", "callback_failed", "pause", "resume",
+    "tick", "accept", "connected", "callback_failed", "pause", "resume", "refine", "withdraw",
 )  # fmt: skip
 CALLBACK_STATES = ("callback", "missed", "calling")
 
@@ -144,6 +147,15 @@ def draw_event(data: st.DataObject, acd: Acd, at: float) -> Event:
         case "callback_failed":
             call_id, agent_id = pick_pair("calling")
             return CallbackFailed(call_id=call_id, agent_id=agent_id, reason="busy", at=at)
+        case "refine":
+            if fitting and waiting:
+                call_id = pick(waiting)
+            skill, priority = data.draw(SKILL), data.draw(PRIORITY)
+            return CallNeedChanged(call_id=call_id, skill=skill, priority=priority, at=at)
+        case "withdraw":
+            if fitting and (waiting or by_state["offered"]):
+                call_id = pick(waiting + [c for c, _ in by_state["offered"]])
+            return CallWithdrawn(call_id=call_id, reason="emergency", at=at)
         case "pause":
             return CallbacksPaused(at=at)
         case "resume":
@@ -188,7 +200,7 @@ policies = st.one_of(first_policies, policy_rules)
 
 # Events after which the ACD has matched calls and agents as of the event's time.
 MATCHING = (AgentReady, CallQueued, CallerHungUp, OfferFailed, CallEnded, Tick, CallbackAccepted,
-            CallbackFailed, CallbacksResumed)  # fmt: skip
+            CallbackFailed, CallbacksResumed, CallNeedChanged, CallWithdrawn)  # fmt: skip
 
 
 def check_invariants(acd: Acd, matched_at: float) -> None:
@@ -259,7 +271,7 @@ def check_invariants(acd: Acd, matched_at: float) -> None:
     assert acd._callback_calls == {c for c, v in calls.items() if v["state"] in CALLBACK_STATES}
 
 
-LEAVING = (CallAbandoned, SendToVoicemail, CallbackGaveUp, CallbackCancelled)
+LEAVING = (CallAbandoned, SendToVoicemail, CallbackGaveUp, CallbackCancelled, CallLeft)
 
 
 def check_decisions(

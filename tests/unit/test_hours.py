@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 from pydantic import ValidationError
 
-from ivr.hours import CENTRE_TZ, BusinessHours, HoursConfig
+from ivr.hours import CENTRE_TZ, BusinessHours, HoursConfig, hours_clock
 
 
 def at(y: int, m: int, d: int, hh: int, mm: int = 0) -> datetime:
@@ -56,3 +56,18 @@ def test_times_are_taken_in_china_time() -> None:
 def test_a_bad_range_is_refused_with_its_text(bad: str) -> None:
     with pytest.raises(ValidationError, match=r"range|24:00|before"):
         HoursConfig(workday=[bad])
+
+
+def test_the_configurable_clock_runs_on_from_its_start() -> None:
+    start = datetime(2026, 10, 1, 3, 0, tzinfo=CENTRE_TZ)
+    real = iter([1000.0, 1000.0, 1060.0])  # read at set-up, then at each call
+    clock = hours_clock(HoursConfig(clock_start=start), real=lambda: next(real))
+    assert clock() == start.timestamp()
+    assert clock() == start.timestamp() + 60
+    hours = BusinessHours(HoursConfig(workday=["08:00-22:00"], holiday=["09:00-17:00"]))
+    assert not hours.is_open(start)  # 03:00 on National Day
+
+
+def test_the_clock_start_needs_its_offset() -> None:
+    with pytest.raises(ValidationError, match="offset"):
+        HoursConfig(clock_start=datetime(2026, 10, 1, 3, 0))

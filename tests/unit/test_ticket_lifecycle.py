@@ -10,12 +10,15 @@ import pytest
 from tickets.lifecycle import (
     ACTION_TYPES,
     DEFAULT_RULES,
+    INITIAL_STATES,
     TABLE,
+    AcceptVoicemail,
     Action,
     AnswerDirectly,
     Archive,
     CloseByUnit,
     CorruptEventLog,
+    DismissVoicemail,
     Dispatch,
     GrantExtension,
     IllegalTransition,
@@ -63,7 +66,10 @@ EXAMPLE: dict[type[Action], Action] = {
     RecordSurvey: RecordSurvey(**AT, outcome="satisfied"),
     Reopen: Reopen(**AT),
     Archive: Archive(**AT),
+    AcceptVoicemail: AcceptVoicemail(**AT),
+    DismissVoicemail: DismissVoicemail(**AT, reason="silence: the caller hung up"),
 }
+VOICEMAIL = TicketSnapshot(state=S.VOICEMAIL_REVIEW)  # how a left message starts
 
 
 def survey(outcome: str) -> RecordSurvey:
@@ -125,13 +131,22 @@ CASES: dict[tuple[TicketState, type[Action]], tuple[list[Action], Action, Ticket
         EXAMPLE[StartWork],
         S.IN_PROGRESS,
     ),
+    # Paths of these two start in voicemail_review (start_of), not created.
+    (S.VOICEMAIL_REVIEW, AcceptVoicemail): ([], EXAMPLE[AcceptVoicemail], S.CREATED),
+    (S.VOICEMAIL_REVIEW, DismissVoicemail): ([], EXAMPLE[DismissVoicemail], S.ARCHIVED),
 }
 
 
+def start_of(state: TicketState) -> TicketSnapshot | None:
+    return VOICEMAIL if state is S.VOICEMAIL_REVIEW else None
+
+
 def run(
-    actions: Sequence[Action], rules: Rules = DEFAULT_RULES
+    actions: Sequence[Action],
+    rules: Rules = DEFAULT_RULES,
+    start: TicketSnapshot | None = None,
 ) -> tuple[TicketSnapshot, list[TransitionEvent]]:
-    snap, events = TicketSnapshot(), []
+    snap, events = start or TicketSnapshot(), []
     for action in actions:
         snap, event = apply(snap, action, rules)
         events.append(event)
@@ -145,7 +160,7 @@ def test_cases_cover_the_whole_table() -> None:
 @pytest.mark.parametrize("key", list(CASES), ids=lambda k: f"{k[0].value}-{k[1].__name__}")
 def test_every_table_entry(key: tuple[TicketState, type[Action]]) -> None:
     path, action, target = CASES[key]
-    before, events = run(path)
+    before, events = run(path, start=start_of(key[0]))
     assert before.state == key[0]
     after, event = apply(before, action)
     assert after.state == target
@@ -156,10 +171,12 @@ def test_every_table_entry(key: tuple[TicketState, type[Action]]) -> None:
 
 
 def reach(state: TicketState) -> TicketSnapshot:
-    for path, action, target in CASES.values():
+    if state in INITIAL_STATES:
+        return start_of(state) or TicketSnapshot()
+    for (source, _), (path, action, target) in CASES.items():
         if target == state:
-            return run([*path, action])[0]
-    return TicketSnapshot()  # created
+            return run([*path, action], start=start_of(source))[0]
+    raise AssertionError(f"no case reaches {state}")
 
 
 @pytest.mark.parametrize("state", list(TicketState), ids=lambda s: s.value)
@@ -314,3 +331,47 @@ def test_event_carries_the_action_data() -> None:
     later = T0 + timedelta(hours=1)
     _, event = apply(TicketSnapshot(), AnswerDirectly(actor="a", at=later, note="from KB 1234"))
     assert (event.at, event.note, event.data) == (later, "from KB 1234", {})
+
+
+# --- voicemail awaiting review (rule 0) ------------------------------------------------------
+
+
+def test_an_accepted_voicemail_follows_the_normal_lifecycle() -> None:
+    accept = AcceptVoicemail(**AT, description="停水三天了", category="help", subject_code="02.01")
+    snap, events = run(
+        [accept, *TO_REVIEWED, survey("satisfied"), EXAMPLE[Archive]], start=VOICEMAIL
+    )
+    assert snap.state == S.ARCHIVED
+    assert (events[0].from_state, events[0].to_state) == (S.VOICEMAIL_REVIEW, S.CREATED)
+    assert events[0].data == {
+        "description": "停水三天了",
+        "category": "help",
+        "subject_code": "02.01",
+    }
+    # The log alone says where the order started: no start snapshot needed.
+    assert rebuild(TransitionEvent.from_json(e.to_json()) for e in events) == snap
+    answered, _ = run([accept, EXAMPLE[AnswerDirectly]], start=VOICEMAIL)
+    assert answered.state == S.CLOSED_DIRECT
+
+
+def test_a_dismissed_voicemail_is_archived_with_its_reason() -> None:
+    snap, events = run([EXAMPLE[DismissVoicemail]], start=VOICEMAIL)
+    assert snap.state == S.ARCHIVED and snap.unit is None
+    assert events[0].data == {"reason": "silence: the caller hung up"}
+    assert rebuild(events) == snap
+    with pytest.raises(ValueError, match="dismissal reason"):
+        DismissVoicemail(**AT, reason=" ")
+
+
+def test_a_voicemail_under_review_cannot_be_worked_on() -> None:
+    assert next_actions(S.VOICEMAIL_REVIEW) == {AcceptVoicemail, DismissVoicemail}
+    for action in (EXAMPLE[Dispatch], EXAMPLE[AnswerDirectly], EXAMPLE[Archive]):
+        with pytest.raises(IllegalTransition, match="voicemail_review"):
+            apply(VOICEMAIL, action)
+    with pytest.raises(IllegalTransition, match="created"):
+        apply(TicketSnapshot(), EXAMPLE[AcceptVoicemail])  # only a voicemail is accepted
+
+
+def test_rebuild_of_an_empty_log_is_created() -> None:
+    assert rebuild([]) == TicketSnapshot()
+    assert rebuild([], start=VOICEMAIL) == VOICEMAIL

@@ -18,8 +18,10 @@ import pytest
 
 from hotline.config import load_config
 from tickets.lifecycle import (
+    AcceptVoicemail,
     Archive,
     CloseByUnit,
+    DismissVoicemail,
     Dispatch,
     GrantExtension,
     IllegalTransition,
@@ -254,3 +256,57 @@ def test_wrong_ticket_settings_name_the_key(tmp_path: Any, toml: str, key: str) 
     with pytest.raises(ConfigError) as err:
         load_config(path, environ={})
     assert key in str(err.value)
+
+
+# --- voicemail awaiting review ------------------------------------------------------------------
+
+
+def voicemail(**kw: Any) -> TicketRecord:
+    base: dict[str, Any] = {
+        "state": S.VOICEMAIL_REVIEW, "channel": "voicemail", "subject_code": "99",
+        "description": "엄마 나비 와요", "caller_name": "", "contact": "", "address": "",
+    }  # fmt: skip
+    base.update(kw)
+    return record(**base)
+
+
+def test_accepting_a_voicemail_applies_the_reviewers_corrections_and_no_deadline() -> None:
+    accept = AcceptVoicemail(
+        actor="agent-7",
+        at=T0,
+        description=" 家里停水三天了 ",
+        category="help",
+        subject_code="02.01",
+    )
+    plan = plan_transition(voicemail(), clean_action(accept), AGENT, SETTINGS)
+    assert plan.snapshot.state is S.CREATED
+    assert plan.changes == {
+        "description": "家里停水三天了", "category": "help", "subject_code": "02.01"
+    }  # fmt: skip
+    assert plan.due_at is None  # deadlines start with the dispatch that follows
+    bare = plan_transition(voicemail(), AcceptVoicemail(actor="a", at=T0), AGENT, SETTINGS)
+    assert bare.changes == {}  # nothing corrected: intake's text stays
+
+
+@pytest.mark.parametrize(
+    ("accept", "field"),
+    [
+        (AcceptVoicemail(actor="a", at=T0, category="gossip"), "category"),
+        (AcceptVoicemail(actor="a", at=T0, subject_code="42.42"), "subject_code"),
+        (AcceptVoicemail(actor="a", at=T0, description="x" * 4001), "description"),
+        (AcceptVoicemail(actor="a", at=T0, description="bad\x00"), "description"),
+    ],
+)
+def test_bad_voicemail_corrections_name_the_field(accept: AcceptVoicemail, field: str) -> None:
+    with pytest.raises(FieldError) as err:
+        plan_transition(voicemail(), clean_action(accept), AGENT, SETTINGS)
+    assert err.value.field == field
+
+
+def test_dismissing_a_voicemail_needs_a_reason_and_platform_staff() -> None:
+    dismiss = DismissVoicemail(actor="a", at=T0, reason="silence")
+    assert plan_transition(voicemail(), dismiss, AGENT, SETTINGS).snapshot.state is S.ARCHIVED
+    with pytest.raises(TicketNotFound):  # no unit holds a message under review
+        plan_transition(voicemail(), dismiss, Viewer("unit", "water"), SETTINGS)
+    with pytest.raises(IllegalTransition):
+        plan_transition(voicemail(), Dispatch(actor="d", at=T0, unit="water"), AGENT, SETTINGS)

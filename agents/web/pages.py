@@ -1,0 +1,147 @@
+"""The desktop's pages: log-in and log-out, language, the agent page, the wallboard, a ticket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from agents.web.guard import (
+    DESK_KEY,
+    LANG_COOKIE,
+    LOGIN_COOKIE,
+    PREFIX,
+    REASONS,
+    SESSION_COOKIE,
+    Desk,
+    allow,
+    redirect,
+    render,
+    session_of,
+    set_cookie,
+)
+from agents.web.i18n import pick_lang
+from agents.web.security import new_token
+from agents.web.sessions import Session
+from tickets.ticket_types import TICKET_CATEGORIES, FieldError, Viewer
+
+log = logging.getLogger(__name__)
+
+
+async def root(request: web.Request) -> web.StreamResponse:
+    role = session_of(request).role
+    if role == "agent":
+        return redirect(f"{PREFIX}/agent")
+    if role in ("supervisor", "admin"):
+        return redirect(f"{PREFIX}/wallboard")
+    if role == "reviewer":
+        return redirect(f"{PREFIX}/review")  # the night-shift voicemail review
+    return render(request, "home.html.j2", {})
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    desk: Desk = request.config_dict[DESK_KEY]
+    token = new_token()
+    response = render(request, "login.html.j2", {"login_csrf": token, "error": False, "name": ""})
+    set_cookie(response, request, desk.cfg, LOGIN_COOKIE, token)
+    if "lang" in request.query:
+        set_cookie(response, request, desk.cfg, LANG_COOKIE, pick_lang(request.query["lang"]))
+    return response
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    desk: Desk = request.config_dict[DESK_KEY]
+    form = await request.post()
+    name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))
+    user = await asyncio.to_thread(desk.users.authenticate, name, password)
+    if desk.throttle.locked(name):
+        user = None  # checked after the hash, so a locked name answers as slowly as any other
+    if user is None:
+        desk.throttle.failed(name)
+        token = new_token()
+        response = render(
+            request, "login.html.j2", {"login_csrf": token, "error": True, "name": name}, 401
+        )
+        set_cookie(response, request, desk.cfg, LOGIN_COOKIE, token)
+        return response
+    desk.throttle.succeeded(name)
+    lang = pick_lang(request.cookies.get(LANG_COOKIE), desk.cfg.lang)
+    session = desk.sessions.open(user.name, user.role, user.agent_id, user.unit, lang)
+    response = redirect(f"{PREFIX}/")
+    set_cookie(response, request, desk.cfg, SESSION_COOKIE, session.sid)
+    response.del_cookie(LOGIN_COOKIE, path=PREFIX)
+    log.info("desktop: %s logged in as %s", user.name, user.role)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    desk: Desk = request.config_dict[DESK_KEY]
+    desk.sessions.close(session_of(request).sid)
+    response = redirect(f"{PREFIX}/login")
+    response.del_cookie(SESSION_COOKIE, path=PREFIX)
+    return response
+
+
+async def set_lang(request: web.Request) -> web.StreamResponse:
+    desk: Desk = request.config_dict[DESK_KEY]
+    form = await request.post()
+    lang = pick_lang(str(form.get("lang", "")))
+    desk.sessions.set_lang(session_of(request).sid, lang)
+    back = str(request.headers.get("Referer") or f"{PREFIX}/")
+    parts = urlsplit(back)
+    # Back to the page the switch was on, never to another site.
+    same_site = parts.netloc in ("", request.host) and parts.path.startswith(PREFIX)
+    response = redirect(parts.path if same_site else f"{PREFIX}/")
+    set_cookie(response, request, desk.cfg, LANG_COOKIE, lang)
+    return response
+
+
+@allow("agent")
+async def agent_page(request: web.Request) -> web.StreamResponse:
+    desk: Desk = request.config_dict[DESK_KEY]
+    session = session_of(request)
+    seat = desk.agents.seed(session.agent_id).dial_string if session.agent_id else ""
+    subjects = sorted(desk.tickets.settings.subjects.names.items())
+    return render(
+        request,
+        "agent.html.j2",
+        {
+            "seat": seat,
+            "reasons": REASONS,
+            "categories": TICKET_CATEGORIES,
+            "subjects": subjects,
+            "departments": desk.threeway.directory(),
+            "agents": desk.threeway.other_agents(session.agent_id or ""),
+            "emergency": desk.control.emergency_numbers(),
+        },
+    )
+
+
+@allow("supervisor", "admin")
+async def wallboard_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "wallboard.html.j2", {})
+
+
+def viewer_of(session: Session) -> Viewer:
+    if session.role == "unit":
+        return Viewer("unit", session.unit)
+    return Viewer("agent" if session.role == "agent" else "supervisor")
+
+
+@allow("agent", "supervisor", "admin", "reviewer", "unit")
+async def ticket_page(request: web.Request) -> web.StreamResponse:
+    desk: Desk = request.config_dict[DESK_KEY]
+    viewer = viewer_of(session_of(request))
+    try:
+        ticket = await asyncio.to_thread(desk.tickets.get, request.match_info["number"], viewer)
+    except (LookupError, FieldError):
+        return render(request, "forbidden.html.j2", {"not_found": True}, status=404)
+    # The call steps (hold, transfers, three-way, emergency transfer) of the ticket's calls:
+    # the ticket shows how each of its calls was handled. Units see the order, not the calls.
+    steps = []
+    if session_of(request).role != "unit":
+        for call_id in ticket.calls:
+            steps += await asyncio.to_thread(desk.steps.of_call, call_id)
+    return render(request, "ticket.html.j2", {"ticket": ticket, "steps": steps})

@@ -1,0 +1,167 @@
+"""The web desktop under /desk/ on the engine's HTTP application: its parts and routes.
+
+``guard`` sessions, roles, CSRF and headers; ``pages`` the server-rendered pages; ``calls`` the
+JSON calls and the websocket; ``live`` the hub the websocket is fed from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from acd.services import AcdService
+from agents.services import AgentService
+from agents.web.callcontrol import CallControl
+from agents.web.calls import (
+    call_control,
+    call_steps,
+    chart_json,
+    create_ticket,
+    force,
+    kb_search,
+    me,
+    seat_action,
+    spy,
+    threeway,
+    wallboard_json,
+    websocket,
+)
+from agents.web.chart import ChartSource
+from agents.web.guard import (
+    DESK_KEY,
+    PREFIX,
+    Desk,
+    csrf_mw,
+    headers_mw,
+    redirect,
+    session_mw,
+)
+from agents.web.kb import KbStore
+from agents.web.live import AmiSender, LiveHub
+from agents.web.pages import (
+    agent_page,
+    login_page,
+    login_submit,
+    logout,
+    root,
+    set_lang,
+    ticket_page,
+    wallboard_page,
+)
+from agents.web.sessions import SessionStore
+from agents.web.steps import StepRecorder, StepStore
+from agents.web.threeway import ThreeWayService
+from agents.web.users import UserStore
+from hotline.config import Config
+from tickets.persistence import CallRecordStore
+from tickets.ticket_services import TicketService
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_desk_app(desk: Desk) -> web.Application:
+    app = web.Application(middlewares=[headers_mw, session_mw, csrf_mw], client_max_size=64 * 1024)
+    app[DESK_KEY] = desk
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every template, whatever its name
+        undefined=jinja2.StrictUndefined,
+    )
+    r = app.router
+    r.add_get("/", root)
+    r.add_get("/login", login_page)
+    r.add_post("/login", login_submit)
+    r.add_post("/logout", logout)
+    r.add_post("/lang", set_lang)
+    r.add_get("/agent", agent_page)
+    r.add_get("/wallboard", wallboard_page)
+    r.add_get("/tickets/{number}", ticket_page)
+    r.add_get("/api/me", me)
+    r.add_get("/api/wallboard", wallboard_json)
+    r.add_get("/api/wallboard/chart", chart_json)
+    r.add_get("/api/kb", kb_search)
+    r.add_post("/api/seat/{action}", seat_action)
+    r.add_post("/api/agents/{agent_id}/{action}", force)
+    r.add_post("/api/threeway/{action}", threeway)
+    r.add_post("/api/call/{action}", call_control)
+    r.add_get("/api/calls/{call_id}/steps", call_steps)
+    r.add_post("/api/agents/{agent_id}/spy/{mode}", spy)
+    r.add_post("/api/tickets", create_ticket)
+    r.add_get("/ws", websocket)
+    r.add_static("/static/", HERE / "static")
+
+    async def close_sockets(_app: web.Application) -> None:
+        # Open websockets would hold the engine's shutdown for aiohttp's shutdown time-out.
+        for sub in list(desk.hub.subscribers):
+            with contextlib.suppress(Exception):
+                await sub.socket.close()
+        await desk.hub.stop()
+
+    app.on_shutdown.append(close_sockets)
+    return app
+
+
+def build_desk(
+    cfg: Config,
+    *,
+    agents: AgentService,
+    acd: AcdService,
+    tickets: TicketService,
+    ami: AmiSender,
+    status: Callable[[], dict[str, Any]],
+    publish: Callable[[tuple[str, ...], dict[str, Any]], None] | None = None,
+) -> Desk:
+    """The desktop's parts; its hub starts observing the ACD's decisions at once."""
+    hub = LiveHub(acd, tickets, ami, status)
+    acd.observers.append(hub.observe)
+    store = StepStore(cfg.database_url)
+    recorder = StepRecorder(store, hub.to_agent, publish)
+    three = ThreeWayService(
+        ami, acd, cfg.departments, hub.to_agent, steps=recorder,
+        seat_of=lambda agent_id: agents.seed(agent_id).dial_string,
+    )  # fmt: skip
+    records = CallRecordStore(cfg.database_url, cfg.spool_dir)
+    chart = ChartSource(records.list_between, wrapup_s=cfg.acd.wrapup_s)
+    hub.on_tick.append(lambda: chart.sample(len(acd.acd.agents())))
+    control = CallControl(ami, three, cfg.emergency, recorder)
+    acd.observers.append(control.observe)
+    return Desk(
+        cfg=cfg.web,
+        sessions=SessionStore(time.time, cfg.web.session_idle_s, cfg.web.session_max_s),
+        users=UserStore(cfg.database_url),
+        agents=agents,
+        tickets=tickets,
+        hub=hub,
+        threeway=three,
+        control=control,
+        steps=store,
+        chart=chart,
+        kb=KbStore(cfg.database_url),
+    )
+
+
+def add_desktop(
+    root_app: web.Application,
+    desk: Desk,
+    extra: Callable[[web.Application], None] | None = None,
+) -> None:
+    """Mount the desktop at /desk/ on the engine's HTTP application ("/" leads there).
+    ``extra`` adds other features' pages to it (e.g. the voicemail review), under the same
+    guards."""
+
+    async def to_desk(_request: web.Request) -> web.StreamResponse:
+        return redirect(f"{PREFIX}/")
+
+    root_app.router.add_get("/", to_desk)
+    sub = make_desk_app(desk)
+    if extra is not None:
+        extra(sub)
+    root_app.add_subapp(PREFIX, sub)

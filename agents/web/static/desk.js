@@ -1,0 +1,309 @@
+// The desktop's live parts. Everything shown comes in as data and goes out through textContent
+// (never innerHTML), so a caller's words can never become markup. State-changing calls carry
+// the session's CSRF token in X-CSRF-Token.
+"use strict";
+(function () {
+  const T = JSON.parse(document.getElementById("i18n").textContent);
+  const t = (key) => T[key] || key;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const page = document.body.dataset.page;
+  const $ = (id) => document.getElementById(id);
+  window.hotlineLog = []; // what arrived, in order, with the time (tests and the latency bench)
+  const note = (kind, data) => window.hotlineLog.push({ kind, at: Date.now(), data });
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  async function post(url, body) {
+    const resp = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body || {}),
+    });
+    let data = {};
+    try { data = await resp.json(); } catch (e) { data = { error: resp.statusText }; }
+    if (!resp.ok) throw new Error(data.error || resp.statusText);
+    return data;
+  }
+
+  function showError(id, err) {
+    const node = $(id);
+    if (!node) return;
+    node.hidden = !err;
+    node.textContent = err ? t("error") + ": " + err.message : "";
+  }
+
+  function connect(onMessage) {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(proto + "//" + location.host + "/desk/ws");
+    ws.onopen = () => { $("conn").textContent = t("connected"); $("conn").dataset.state = "up"; };
+    ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
+    ws.onclose = () => {
+      $("conn").textContent = t("disconnected");
+      $("conn").dataset.state = "down";
+      setTimeout(() => connect(onMessage), 1000);
+    };
+  }
+
+  // -- agent ----------------------------------------------------------------------------------
+  function agentPage() {
+    const seat = (action, body) => post("/desk/api/seat/" + action, body)
+      .then(() => showError("seat-error", null), (err) => showError("seat-error", err));
+    $("seat-login").onclick = () => seat("login");
+    $("ready").onclick = () => seat("ready");
+    $("not-ready").onclick = () => seat("not-ready", { reason: $("reason").value });
+    $("seat-logout").onclick = () => seat("logout");
+
+    function showState(msg) {
+      const node = $("agent-state");
+      node.dataset.state = msg.state;
+      node.textContent = t("state_" + msg.state);
+      const reason = T["reason_" + msg.reason] || msg.reason;
+      $("agent-reason").textContent = msg.state === "not_ready" && msg.reason ? "(" + reason + ")" : "";
+      if (msg.state === "on_call") $("pop-status").textContent = t("state_on_call");
+    }
+
+    function showPop(msg) {
+      $("pop").hidden = false;
+      $("pop").dataset.callId = msg.call_id;
+      $("no-call").hidden = true;
+      $("pop-status").textContent = t("state_ringing");
+      $("pop-caller").textContent = msg.caller;
+      $("pop-ivr").textContent = msg.ivr_path || "—";
+      $("pop-speech").textContent = msg.speech_text || "—";
+      $("pop-repeat").textContent = msg.repeat ? t("repeat_yes") : t("repeat_no");
+      $("pop-repeat").className = msg.repeat ? "flag" : "";
+      const list = $("pop-earlier");
+      list.replaceChildren();
+      for (const ticket of msg.earlier) {
+        const item = el("li");
+        const link = el("a", ticket.number);
+        link.href = "/desk/tickets/" + encodeURIComponent(ticket.number);
+        item.append(link, el("span", " " + t("cat_" + ticket.category) + " · " + ticket.state + " · " + ticket.description));
+        list.append(item);
+      }
+      const f = msg.form;
+      $("f-call_id").value = msg.call_id;
+      $("f-category").value = f.category;
+      $("f-subject_code").value = f.subject_code;
+      $("f-caller_number").value = f.caller_number;
+      $("f-description").value = f.description;
+      for (const id of ["f-caller_name", "f-contact", "f-address"]) $(id).value = "";
+      $("f-confidential").checked = false;
+      $("ticket-result").hidden = true;
+      showError("ticket-error", null);
+      $("threeway-stage").dataset.stage = "";
+      $("threeway-stage").textContent = "";
+      $("hold-state").dataset.state = "talking";
+      $("hold-state").textContent = "";
+      $("call-steps").replaceChildren();
+    }
+
+    const threeway = (action, body) => post("/desk/api/threeway/" + action, body)
+      .then(() => showError("threeway-error", null), (err) => showError("threeway-error", err));
+    $("threeway-start").onclick = () => threeway("start", { department: $("department").value });
+    $("threeway-leave").onclick = () => threeway("leave");
+    $("threeway-drop").onclick = () => threeway("drop");
+    $("transfer-consult").onclick = () => threeway("consult", { department: $("department").value });
+    $("transfer-complete").onclick = () => threeway("complete");
+    $("transfer-cancel").onclick = () => threeway("cancel");
+
+    const control = (action, body) => post("/desk/api/call/" + action, body)
+      .then((done) => {
+        showError("threeway-error", null);
+        if (done.type === "hold") {
+          $("hold-state").dataset.state = done.state;
+          $("hold-state").textContent = t("held_" + done.state);
+        }
+      }, (err) => showError("threeway-error", err));
+    $("call-hold").onclick = () => control("hold");
+    $("call-resume").onclick = () => control("resume");
+    $("call-hangup").onclick = () => control("hangup");
+    $("transfer-blind").onclick = () => control("transfer", { department: $("department").value });
+    for (const button of document.querySelectorAll("button.emergency")) {
+      button.onclick = () => control("emergency", { number: button.dataset.number });
+    }
+
+    function showStep(msg) {
+      if ($("pop").dataset.callId !== msg.call_id) return;
+      const item = el("li", new Date(msg.at * 1000).toLocaleTimeString() + " " + t("step_" + msg.step)
+        + (msg.detail.number || msg.detail.department ? " " + (msg.detail.number || msg.detail.department) : ""));
+      item.dataset.step = msg.step;
+      $("call-steps").append(item);
+    }
+
+    $("kb-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      try {
+        const resp = await fetch("/desk/api/kb?q=" + encodeURIComponent($("kb-query").value), { credentials: "same-origin" });
+        const data = await resp.json();
+        if (!resp.ok) throw new Error(data.error || resp.statusText);
+        $("kb-results").replaceChildren(...data.articles.map((a) => {
+          const item = el("li", undefined, a.stale ? "stale" : "");
+          item.dataset.id = a.id;
+          item.dataset.stale = a.stale;
+          item.append(el("strong", a.title), el("p", a.body, "pre"),
+            el("small", t("kb_owner") + ": " + a.owner_unit + " · " + t("kb_review") + ": " + a.review_date));
+          if (a.stale) item.append(el("p", t("kb_stale"), "flag"));
+          return item;
+        }));
+        $("kb-none").hidden = data.articles.length > 0;
+        note("kb", data);
+      } catch (err) {
+        showError("ticket-error", err);
+      }
+    };
+
+    $("ticket-form").onsubmit = async (ev) => {
+      ev.preventDefault();
+      const body = {
+        call_id: $("f-call_id").value,
+        category: $("f-category").value,
+        subject_code: $("f-subject_code").value,
+        caller_number: $("f-caller_number").value,
+        caller_name: $("f-caller_name").value,
+        contact: $("f-contact").value,
+        address: $("f-address").value,
+        description: $("f-description").value,
+        confidential: $("f-confidential").checked,
+      };
+      try {
+        const created = await post("/desk/api/tickets", body);
+        $("ticket-link").textContent = created.number;
+        $("ticket-link").href = created.url;
+        $("ticket-result").hidden = false;
+        showError("ticket-error", null);
+        note("ticket", created);
+      } catch (err) {
+        showError("ticket-error", err);
+      }
+    };
+
+    connect((msg) => {
+      note(msg.type, msg);
+      if (msg.type === "state") showState(msg);
+      else if (msg.type === "pop") {
+        showPop(msg);
+        // After the next frame is painted: the pop is on the screen (the latency bench's end).
+        requestAnimationFrame(() => setTimeout(() => note("pop_painted", { call_id: msg.call_id, offered_at: msg.offered_at, sent_at: msg.sent_at }), 0));
+      }
+      else if (msg.type === "answered") $("pop-status").textContent = t("state_on_call");
+      else if (msg.type === "step") showStep(msg);
+      else if (msg.type === "threeway") {
+        $("threeway-stage").dataset.stage = msg.stage;
+        $("threeway-stage").textContent = msg.department + ": " + t("tw_" + msg.stage);
+      }
+    });
+  }
+
+  // -- wallboard ------------------------------------------------------------------------------
+  function pct(value) { return value === null || value === undefined ? "—" : (value * 100).toFixed(1) + "%"; }
+
+  function wallboardPage() {
+    function row(cells, cls) {
+      const tr = el("tr", undefined, cls);
+      for (const c of cells) tr.append(c instanceof Node ? c : el("td", c));
+      return tr;
+    }
+    function force(agentId, action) {
+      post("/desk/api/agents/" + encodeURIComponent(agentId) + "/" + action)
+        .then(() => showError("board-error", null), (err) => showError("board-error", err));
+    }
+    function render(b) {
+      $("skills").tBodies[0].replaceChildren(...b.skills.map((s) => {
+        const states = Object.entries(s.agents).map(([k, v]) => t("state_" + k) + " " + v).join(", ");
+        const tr = row([s.skill === "*" ? t("all") : s.skill, s.waiting, s.longest_wait_s, pct(s.sl_today),
+          pct(s.sl_interval), s.offered_today, s.answered_today, s.abandoned_today, states],
+          s.over_target ? "over" : "");
+        tr.dataset.skill = s.skill;
+        return tr;
+      }));
+      $("waiting").tBodies[0].replaceChildren(...b.waiting.map((w) => {
+        const tr = row([w.call_id, w.caller, w.skill, t("ev_" + w.state), w.waited_s], w.over_target ? "over" : "");
+        tr.dataset.caller = w.caller;
+        return tr;
+      }));
+      $("agents").tBodies[0].replaceChildren(...b.agents.map((a) => {
+        const buttons = el("td");
+        const nr = el("button", t("force_not_ready"));
+        nr.type = "button"; nr.className = "force-not-ready"; nr.onclick = () => force(a.agent_id, "not-ready");
+        const lo = el("button", t("force_logout"));
+        lo.type = "button"; lo.className = "force-logout"; lo.onclick = () => force(a.agent_id, "logout");
+        buttons.append(nr, lo);
+        if (a.state === "on_call") {
+          for (const mode of ["listen", "whisper", "barge"]) {
+            const b = el("button", t("spy_" + mode));
+            b.type = "button"; b.className = "spy-" + mode;
+            b.onclick = () => post("/desk/api/agents/" + encodeURIComponent(a.agent_id) + "/spy/" + mode)
+              .then(() => showError("board-error", null), (err) => showError("board-error", err));
+            buttons.append(b);
+          }
+        }
+        const reason = a.reason ? T["reason_" + a.reason] || a.reason : "";
+        const tr = row([a.agent_id, t("state_" + a.state), reason, a.for_s, a.call_id || "", buttons]);
+        tr.dataset.agent = a.agent_id;
+        tr.dataset.state = a.state;
+        return tr;
+      }));
+      $("recent").replaceChildren(...b.recent.map((r) => {
+        const li = el("li", new Date(r.at * 1000).toLocaleTimeString() + " " + t("ev_" + r.kind) + " " + r.caller + (r.agent_id ? " → " + r.agent_id : ""));
+        li.dataset.kind = r.kind;
+        li.dataset.caller = r.caller;
+        return li;
+      }));
+    }
+    connect((msg) => { if (msg.type === "wallboard") { note("wallboard", null); render(msg); } });
+
+    // Today's offered calls per half hour (bars) against agents staffed and the plan (lines).
+    const SVG = "http://www.w3.org/2000/svg";
+    function svg(tag, attrs) {
+      const node = document.createElementNS(SVG, tag);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+      return node;
+    }
+    function drawChart(c) {
+      const chart = $("chart");
+      const W = 960, H = 200, top = 10, bottom = 20, slot = W / c.rows.length;
+      const most = Math.max(1, ...c.rows.flatMap((r) => [r.offered || 0, r.staffed || 0, r.planned || 0]));
+      const y = (v) => top + (H - top - bottom) * (1 - v / most);
+      const parts = [];
+      c.rows.forEach((r, i) => {
+        if (r.offered) {
+          const bar = svg("rect", { x: i * slot + 2, y: y(r.offered), width: slot - 4, height: y(0) - y(r.offered), class: "bar-offered" });
+          bar.dataset.slot = r.start; bar.dataset.offered = r.offered;
+          bar.append(svg("title", {})); bar.firstChild.textContent = r.start + " " + t("chart_offered") + " " + r.offered;
+          parts.push(bar);
+        }
+        if (i % 4 === 0) {
+          const label = svg("text", { x: i * slot + 1, y: H - 5, class: "chart-label" });
+          label.textContent = r.start;
+          parts.push(label);
+        }
+      });
+      const line = (key, cls) => {
+        const points = c.rows.map((r, i) => (r[key] === null ? null : (i * slot + slot / 2) + "," + y(r[key]))).filter((p) => p);
+        const node = svg("polyline", { points: points.join(" "), class: cls });
+        node.dataset.series = key;
+        return node;
+      };
+      parts.push(svg("line", { x1: 0, y1: y(0), x2: W, y2: y(0), class: "chart-axis" }));
+      parts.push(line("staffed", "line-staffed"), line("planned", "line-planned"));
+      chart.replaceChildren(...parts);
+      chart.dataset.day = c.day;
+      note("chart", c);
+    }
+    const loadChart = () => fetch("/desk/api/wallboard/chart", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
+      .then(drawChart, (err) => showError("board-error", err));
+    loadChart();
+    setInterval(loadChart, 60_000);
+  }
+
+  if (page === "agent") agentPage();
+  else if (page === "wallboard") wallboardPage();
+})();

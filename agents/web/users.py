@@ -1,0 +1,119 @@
+"""User accounts of the web desktop: who may log in, with which role, as which agent or unit.
+
+Synchronous (SQLAlchemy), like the ticket store; the HTTP layer calls it from a worker thread.
+Rules: a name is 1-64 letters, digits or ``._-``; an ``agent`` user is tied to one configured
+agent id (its seat), a ``supervisor`` may be (the phone it listens on), a ``unit`` user to one
+handling unit; other roles have neither.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from agents.web.security import DUMMY_HASH, ROLES, hash_password, verify_password
+from agents.web.user_models import UserRow
+from tickets.persistence import make_engine
+
+_NAME = re.compile(r"^[\w.\-]{1,64}$")
+SEATED = ("agent", "supervisor", "reviewer")  # supervisors listen (ChanSpy), reviewers call back
+
+
+class UserError(ValueError):
+    """Bad user data; the message names the field."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    agent_id: str | None
+    unit: str | None
+    active: bool
+
+
+def check_user(name: str, role: str, agent_id: str | None, unit: str | None) -> None:
+    if not _NAME.match(name):
+        raise UserError("name: 1-64 letters, digits or ._-")
+    if role not in ROLES:
+        raise UserError(f"role: {role!r} is not one of {', '.join(ROLES)}")
+    if role == "agent" and not agent_id:
+        raise UserError("agent: an agent user needs --agent AGENT_ID (its seat)")
+    if role not in SEATED and agent_id:
+        raise UserError(f"agent: only {', '.join(SEATED)} have a seat, not {role}")
+    if role == "unit" and not unit:
+        raise UserError("unit: a unit user needs --unit UNIT")
+    if role != "unit" and unit:
+        raise UserError(f"unit: only unit users belong to a unit, not {role}")
+    for field_name, value in (("agent", agent_id), ("unit", unit)):
+        if value is not None and not _NAME.match(value):
+            raise UserError(f"{field_name}: 1-64 letters, digits or ._-")
+
+
+def _user(row: UserRow) -> User:
+    return User(row.name, row.role, row.agent_id, row.unit, row.active)
+
+
+class UserStore:
+    def __init__(self, url: str) -> None:
+        # No pool on SQLite: the file is opened per use, like the CLI's other short-lived stores.
+        self.engine = (
+            make_engine(url, poolclass=NullPool) if url.startswith("sqlite") else (make_engine(url))
+        )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def add(
+        self,
+        name: str,
+        role: str,
+        password: str,
+        *,
+        agent_id: str | None = None,
+        unit: str | None = None,
+    ) -> User:
+        check_user(name, role, agent_id, unit)
+        row = UserRow(
+            name=name,
+            password_hash=hash_password(password),
+            role=role,
+            agent_id=agent_id,
+            unit=unit,
+            active=True,
+            created_at=datetime.now(UTC),
+        )
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add(row)
+        except IntegrityError:
+            raise UserError(f"name: user {name!r} exists already") from None
+        return User(name, role, agent_id, unit, True)
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """The active user with this name and password, else None (same time either way)."""
+        row = self._row(name)
+        if row is None or not row.active:
+            verify_password(DUMMY_HASH, password)
+            return None
+        return _user(row) if verify_password(row.password_hash, password) else None
+
+    def get(self, name: str) -> User | None:
+        row = self._row(name)
+        return None if row is None else _user(row)
+
+    def _row(self, name: str) -> UserRow | None:
+        if not _NAME.match(name):
+            return None
+        with Session(self.engine) as session:
+            return session.scalars(select(UserRow).where(UserRow.name == name)).first()
+
+    def list(self) -> list[User]:
+        with Session(self.engine) as session:
+            return [_user(r) for r in session.scalars(select(UserRow).order_by(UserRow.name))]

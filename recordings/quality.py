@@ -1,0 +1,78 @@
+"""Quality review (质检), the pure part: a checklist, one review's score, the per-agent report.
+
+Rules:
+
+1. The checklist is configuration (``[quality] items``): item name -> weight (> 0). The default
+   asks four things of every call: a greeting, asking for contact details, the correct category,
+   a polite close.
+2. A review gives every item of the checklist a mark between 0 and 1 (1 = fully done; a yes/no
+   item is 0 or 1). An item missing, unknown or out of range is refused, naming it: a score
+   computed from half a form would be wrong without anyone noticing.
+3. The score is the weighted mean of the marks, in percent (0-100), rounded to 0.1.
+4. The report gives, per agent, the number of reviewed recordings and their mean score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+DEFAULT_CHECKLIST = {
+    "greeting": 1.0,
+    "asked_contact_details": 1.0,
+    "correct_category": 1.0,
+    "polite_close": 1.0,
+}
+
+
+class ScoreError(ValueError):
+    """A review that cannot be scored; the message names the item."""
+
+
+def check_checklist(items: Mapping[str, float]) -> None:
+    if not items:
+        raise ScoreError("quality.items: the checklist is empty")
+    for name, weight in items.items():
+        if not name.strip():
+            raise ScoreError("quality.items: an item has no name")
+        if not weight > 0:
+            raise ScoreError(f"quality.items.{name}: weight must be > 0, not {weight}")
+
+
+def score(checklist: Mapping[str, float], marks: Mapping[str, float]) -> float:
+    check_checklist(checklist)
+    unknown = sorted(set(marks) - set(checklist))
+    if unknown:
+        raise ScoreError(f"{unknown[0]}: not an item of the checklist")
+    total = 0.0
+    for name, weight in checklist.items():
+        if name not in marks:
+            raise ScoreError(f"{name}: no mark given")
+        mark = marks[name]
+        if isinstance(mark, bool):
+            mark = float(mark)
+        if not isinstance(mark, int | float) or not 0.0 <= mark <= 1.0:
+            raise ScoreError(f"{name}: mark must be between 0 and 1, not {mark!r}")
+        total += weight * float(mark)
+    return round(100.0 * total / sum(checklist.values()), 1)
+
+
+@dataclass(frozen=True)
+class AgentQuality:
+    agent_id: str
+    reviews: int
+    mean_score: float
+
+    def to_json(self) -> dict[str, object]:
+        return {"agent_id": self.agent_id, "reviews": self.reviews, "mean_score": self.mean_score}
+
+
+def report(scores: Iterable[tuple[str, float]]) -> list[AgentQuality]:
+    """(agent id, score) pairs -> one line per agent, by agent id."""
+    by_agent: dict[str, list[float]] = {}
+    for agent, value in scores:
+        by_agent.setdefault(agent, []).append(value)
+    return [
+        AgentQuality(agent, len(values), round(sum(values) / len(values), 1))
+        for agent, values in sorted(by_agent.items())
+    ]

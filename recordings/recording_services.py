@@ -1,0 +1,264 @@
+"""Recordings: what the desktop and the engine ask of them (blocking; the engine runs these in a
+worker thread). The rules live in the pure modules: ``access`` (who hears what), ``retention``
+(what expired), ``quality`` (the checklist and the report); this module joins them to the
+store (``store``) and the audio files (``files``).
+
+Identity comes from the caller (a :class:`~recordings.access.Requester`): the web desktop
+authenticates, this module authorises.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from recordings import quality, retention
+from recordings.access import Requester, may_hear, may_score
+from recordings.files import AudioRoots, BadRecordingPath
+from recordings.store import Recording, RecordingNotFound, RecordingStore
+
+log = logging.getLogger(__name__)
+
+
+class AccessDenied(PermissionError):
+    """403: this role may not hear (or score) this recording."""
+
+
+class RecordingGone(LookupError):
+    """404: no such recording, or its audio was removed (the row says when and why)."""
+
+
+@dataclass
+class PurgeResult:
+    deleted: list[int] = field(default_factory=list)
+    already_gone: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, list[int]]:
+        return {"deleted": self.deleted, "already_gone": self.already_gone, "failed": self.failed}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RecordingService:
+    def __init__(
+        self,
+        store: RecordingStore,
+        roots: AudioRoots | Callable[[], AudioRoots],
+        *,
+        retention_days: Mapping[str, int] | None = None,
+        checklist: Mapping[str, float] | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.store = store
+        self._roots = roots
+        self._resolved: AudioRoots | None = roots if isinstance(roots, AudioRoots) else None
+        self._lock = threading.Lock()
+        self.retention_days = dict(retention_days or retention.DEFAULT_RETENTION_DAYS)
+        self.checklist = dict(checklist or quality.DEFAULT_CHECKLIST)
+        quality.check_checklist(self.checklist)
+        self.clock = clock
+
+    @property
+    def roots(self) -> AudioRoots:
+        """Resolved on first use: the managed Asterisk's root may take a while to find."""
+        with self._lock:
+            if self._resolved is None:
+                assert callable(self._roots)
+                self._resolved = self._roots()
+            return self._resolved
+
+    # -- metadata in ------------------------------------------------------------------------
+
+    def started(
+        self, kind: str, path: str, call_id: str, agent_id: str | None, at: datetime
+    ) -> Recording:
+        """A call's recording began (the dialplan's HotlineRecording)."""
+        self.roots.resolve(path)  # refuse a path outside the store before storing it
+        return self.store.add(kind, path, call_id, at, agent_id=agent_id or None)
+
+    def finish_call(self, call_id: str, ended_at: datetime | None) -> list[Recording]:
+        """The call ended: its recordings' end and size (the file is closed by now)."""
+        done = []
+        for rec in self.store.for_call(call_id):
+            if rec.deleted_at is not None or rec.kind == "voicemail":
+                continue
+            size = self.file_size(rec)
+            self.store.finish(rec.id, ended_at if rec.ended_at is None else None, size)
+            done.append(self.store.get(rec.id))
+        return done
+
+    def voicemail_taken(
+        self, call_id: str, file: str, ticket_number: str, left_at: datetime | None
+    ) -> Recording:
+        """A voicemail message became a ticket: it gets a row like any recording."""
+        path = f"voicemail/{file}"
+        rec = self.store.add(
+            "voicemail",
+            path,
+            call_id,
+            left_at or self.clock(),
+            ticket_number=ticket_number or None,
+        )
+        self.store.finish(rec.id, None, self.file_size(rec))
+        return self.store.get(rec.id)
+
+    def adopt_orphans(self, idle_s: float = 60.0) -> list[Recording]:
+        """Call recordings on disk without a row (their AMI event was lost: the engine or the
+        database was away) get one, so retention and review see them. The file's name gives
+        call and agent (``<call id>-<agent>.wav``; ``<call id>-dept-<leg>.wav`` is a three-way
+        call's department leg), its modification time the times."""
+        base = self.roots.recordings / "calls"
+        if not base.is_dir():
+            return []
+        known = self.store.known_paths("calls/")
+        now = self.clock().timestamp()
+        adopted = []
+        for wav in sorted(base.glob("*/*/*/*.wav")):
+            stored = wav.relative_to(self.roots.recordings).as_posix()
+            call_id, dash, agent = wav.stem.partition("-")
+            if stored in known or not dash or not call_id:
+                continue
+            try:
+                info = wav.stat()
+            except FileNotFoundError:
+                continue
+            if now - info.st_mtime < idle_s:
+                continue  # still being recorded (its event may yet come)
+            at = datetime.fromtimestamp(info.st_mtime, UTC)
+            department = agent.startswith("dept-")  # a three-way call's department leg
+            rec = self.store.add(
+                "threeway" if department else "call",
+                stored,
+                call_id,
+                at,
+                agent_id=None if department else agent,
+                ended_at=at,
+                size_bytes=info.st_size,
+            )
+            log.warning("recording %s had no metadata (event lost): adopted", stored)
+            adopted.append(rec)
+        return adopted
+
+    def file_size(self, rec: Recording) -> int | None:
+        try:
+            return self.roots.resolve(rec.path).stat().st_size
+        except (OSError, BadRecordingPath):
+            return None
+
+    # -- retention --------------------------------------------------------------------------
+
+    def purge(self, now: datetime | None = None) -> PurgeResult:
+        """Remove the audio whose retention ran out; keep (and mark) the rows."""
+        now = now or self.clock()
+        result = PurgeResult()
+        for kind in sorted(self.retention_days):
+            limit = retention.cutoff(kind, self.retention_days, now)
+            if limit is None:
+                continue
+            candidates = self.store.held_before(kind, limit)
+            for gone in retention.expired(candidates, self.retention_days, now):
+                rec = self.store.get(gone.id)
+                try:
+                    self.roots.resolve(rec.path).unlink()
+                    reason = gone.reason
+                    result.deleted.append(rec.id)
+                except FileNotFoundError:
+                    reason = f"{gone.reason} (file was already gone)"
+                    result.already_gone.append(rec.id)
+                except (OSError, BadRecordingPath) as exc:  # kept; tried again next purge
+                    log.error("recording %d (%s) not removed: %s", rec.id, rec.path, exc)
+                    result.failed.append(rec.id)
+                    continue
+                self.store.mark_deleted(rec.id, now, reason)
+        if result.deleted or result.already_gone or result.failed:
+            log.info(
+                "recordings purge: %d removed, %d already gone, %d failed",
+                len(result.deleted),
+                len(result.already_gone),
+                len(result.failed),
+            )
+        return result
+
+    # -- playback ---------------------------------------------------------------------------
+
+    def open_for(self, who: Requester, recording_id: int) -> tuple[Recording, Path]:
+        """The recording and its file, if ``who`` may hear it; else AccessDenied/RecordingGone."""
+        try:
+            rec = self.store.get(recording_id)
+        except RecordingNotFound:
+            raise RecordingGone(f"no recording {recording_id}") from None
+        if rec.deleted_at is not None:
+            raise RecordingGone(
+                f"recording {recording_id} was removed {rec.deleted_at.isoformat()}: "
+                f"{rec.delete_reason}"
+            )
+        if not may_hear(who, rec.kind, rec.agent_id):
+            raise AccessDenied(f"role {who.role!r} may not hear recording {recording_id}")
+        try:
+            path = self.roots.resolve(rec.path)
+        except BadRecordingPath as exc:
+            raise RecordingGone(str(exc)) from None
+        if not path.is_file():
+            raise RecordingGone(f"recording {recording_id}: its audio file is missing")
+        return rec, path
+
+    def describe(self, who: Requester, recording_id: int) -> Recording:
+        """The row, removed or not (when and why it was removed stays visible)."""
+        try:
+            rec = self.store.get(recording_id)
+        except RecordingNotFound:
+            raise RecordingGone(f"no recording {recording_id}") from None
+        if not may_hear(who, rec.kind, rec.agent_id):
+            raise AccessDenied(f"role {who.role!r} may not hear recording {recording_id}")
+        return rec
+
+    def list_for(
+        self,
+        who: Requester,
+        start: datetime,
+        end: datetime,
+        *,
+        kind: str | None = None,
+        agent_id: str | None = None,
+    ) -> list[Recording]:
+        """Recordings started in [start, end) that ``who`` may hear, newest first."""
+        found = self.store.between(start, end, kind=kind, agent_id=agent_id)
+        return [rec for rec in found if may_hear(who, rec.kind, rec.agent_id)]
+
+    def of_call(self, who: Requester, call_id: str) -> list[Recording]:
+        """A call's recordings that ``who`` may hear (a ticket's calls lead here)."""
+        return [r for r in self.store.for_call(call_id) if may_hear(who, r.kind, r.agent_id)]
+
+    def log_playback(self, who: Requester, rec: Recording, byte_range: str) -> None:
+        self.store.log_playback(rec.id, who.user, who.role, self.clock(), byte_range)
+
+    # -- quality review ---------------------------------------------------------------------
+
+    def score(
+        self, who: Requester, recording_id: int, marks: Mapping[str, float], comment: str = ""
+    ) -> float:
+        """Score a call recording against the checklist (ScoreError names a bad item)."""
+        if not may_score(who):
+            raise AccessDenied(f"role {who.role!r} may not score recordings")
+        try:
+            rec = self.store.get(recording_id)
+        except RecordingNotFound:
+            raise RecordingGone(f"no recording {recording_id}") from None
+        if rec.kind == "voicemail" or not rec.agent_id:
+            raise quality.ScoreError(f"recording {recording_id} has no agent to score")
+        value = quality.score(self.checklist, marks)
+        self.store.save_score(
+            rec.id, rec.agent_id, who.user, self.clock(), value, dict(marks), comment
+        )
+        return value
+
+    def quality_report(self, start: datetime, end: datetime) -> list[quality.AgentQuality]:
+        """Per agent: reviews made in [start, end) and their mean score."""
+        return quality.report(self.store.scores_between(start, end))

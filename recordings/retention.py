@@ -1,0 +1,55 @@
+"""Retention, the pure part: which recordings' audio has expired at a given instant.
+
+Rules:
+
+1. Each kind (``call``, ``voicemail``, ``threeway``) keeps its audio for its own number of days
+   (``[recordings] retention_days``), counted from when the recording started. A kind without
+   a number, or with 0, is kept for ever.
+2. Only audio goes: the row stays, marked with when and why it was removed, so a dispute can
+   still learn that the recording existed.
+3. Already-deleted recordings are never chosen again; the clock is passed in (tests and drills
+   run the purge "as of" any instant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+DEFAULT_RETENTION_DAYS = {"call": 180, "voicemail": 180, "threeway": 180}
+
+
+@dataclass(frozen=True)
+class Held:
+    """What the rule needs to know of one recording."""
+
+    id: int
+    kind: str
+    started_at: datetime
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Expired:
+    id: int
+    reason: str
+
+
+def cutoff(kind: str, days: Mapping[str, int], now: datetime) -> datetime | None:
+    """Recordings of ``kind`` started before this have expired; None: kept for ever."""
+    keep = days.get(kind, 0)
+    return now - timedelta(days=keep) if keep > 0 else None
+
+
+def expired(recordings: Iterable[Held], days: Mapping[str, int], now: datetime) -> list[Expired]:
+    if now.tzinfo is None:
+        raise ValueError("now must carry a time zone")
+    out = []
+    for rec in recordings:
+        if rec.deleted_at is not None:
+            continue
+        limit = cutoff(rec.kind, days, now)
+        if limit is not None and rec.started_at < limit:
+            out.append(Expired(rec.id, f"retention: {rec.kind} kept {days[rec.kind]} days"))
+    return out

@@ -1,0 +1,117 @@
+"""Voicemail intake, the pure parts: file names, sidecars, and the ticket a message becomes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hotline.config import Config
+from ivr.classifier import Classifier
+from recordings.persistence import SidecarStore
+from recordings.voicemail import (
+    DEFAULT_SUBJECT_CODES,
+    NO_SPEECH,
+    Status,
+    VoicemailMessage,
+    call_id_of,
+    draft_for,
+    is_complete,
+)
+from tickets.ticket_types import LIMITS, FieldError, TicketDraft
+
+MSG = VoicemailMessage(
+    call_id="1763880000.42",
+    file="20261123-1763880000.42.wav",
+    caller="13800138000",
+    ivr_path="closed>voicemail",
+    ended=True,
+)
+CLASSIFIER = Classifier.from_config(Config())
+
+
+def draft(text: str, msg: VoicemailMessage = MSG, problem: str = "") -> TicketDraft:
+    found = CLASSIFIER.classify(text) if text else None
+    rec = f"voicemail/{msg.file}"
+    return draft_for(msg, text, found, 12.0, rec, DEFAULT_SUBJECT_CODES, problem=problem)
+
+
+def test_call_ids_come_from_our_file_names_only() -> None:
+    assert call_id_of("20261123-1763880000.42.wav") == "1763880000.42"
+    for name in ("1763880000.42.wav", "20261123-.wav", "20261123-a b.wav", "x.wav.json"):
+        assert call_id_of(name) is None
+
+
+def test_a_transcript_becomes_the_description_with_the_reviewers_note() -> None:
+    d = draft("我家停水三天了怎么办")
+    assert d.channel == "voicemail" and d.caller_number == "13800138000"
+    assert d.calls == ("1763880000.42",)
+    assert d.recordings == ("voicemail/20261123-1763880000.42.wav",)
+    assert (d.subject_code, d.category) == ("02", "help")
+    text = d.description
+    assert text.startswith("我家停水三天了怎么办\n\n--\n")
+    assert "IVR path: closed>voicemail" in text and "call 1763880000.42" in text
+    assert "recognised subject: utilities / help" in text
+
+
+def test_silence_says_so_and_keeps_every_link() -> None:
+    d = draft("", problem="")
+    assert d.description.startswith(NO_SPEECH)
+    assert (d.subject_code, d.category) == ("99", "consultation")
+    failed = draft("", problem="no model for zh")
+    assert "speech recognition failed: no model for zh" in failed.description
+
+
+def test_emergency_words_are_flagged_for_the_reviewer() -> None:
+    text = draft("楼下着火了").description
+    assert "EMERGENCY words (fire -> 119)" in text
+
+
+def test_withheld_numbers_and_long_messages_still_make_a_valid_draft() -> None:
+    d = draft(
+        "停水" * 3000, VoicemailMessage(call_id="1.2", file="20261123-1.2.wav", caller="anonymous")
+    )
+    assert d.caller_number == ""
+    assert len(d.description) <= LIMITS["description"]
+    assert "IVR path: unknown" in d.description
+    msg = VoicemailMessage(call_id="1.2", file="20261123-1.2.wav", caller="abc")
+    assert draft_for(msg, "", None, 0.0, "voicemail/x.wav", {}).caller_number == ""
+    with pytest.raises(FieldError, match="recording"):
+        draft_for(msg, "", None, 0.0, "../etc/passwd", {})
+
+
+def test_a_message_is_complete_when_its_call_ended_or_the_file_is_long_idle() -> None:
+    fresh = VoicemailMessage(call_id="1.2", file="20261123-1.2.wav")
+    assert not is_complete(fresh, idle_s=100, max_message_s=180)
+    assert is_complete(fresh, idle_s=241, max_message_s=180)
+    assert is_complete(MSG, idle_s=0, max_message_s=180)
+
+
+def test_sidecars_round_trip_and_record_progress(tmp_path: Path) -> None:
+    store = SidecarStore(tmp_path)
+    (tmp_path / MSG.file).write_bytes(b"RIFF")
+    store.save(MSG.failed("OperationalError: database is away"))
+    loaded = store.load(MSG.file)
+    assert loaded is not None and loaded.attempts == 1 and loaded.status is Status.PENDING
+    store.save(loaded.done("202611230000017", "我家停水"))
+    on_disk = json.loads((tmp_path / f"{MSG.file}.json").read_text(encoding="utf-8"))
+    assert (on_disk["status"], on_disk["ticket"], on_disk["caller"]) == (
+        "done",
+        "202611230000017",
+        "13800138000",
+    )
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+    assert store.find_wav("1763880000.42") == tmp_path / MSG.file
+    assert store.find_wav("1763880000.4") is None
+
+
+def test_a_broken_sidecar_is_moved_aside_and_its_message_found_again(tmp_path: Path) -> None:
+    store = SidecarStore(tmp_path)
+    (tmp_path / MSG.file).write_bytes(b"RIFF")
+    (tmp_path / f"{MSG.file}.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "notes.wav").write_bytes(b"RIFF")  # not a message of ours
+    [found] = store.scan(now=(tmp_path / MSG.file).stat().st_mtime + 5)
+    assert (found.call_id, found.message, round(found.idle_s)) == ("1763880000.42", None, 5)
+    assert (tmp_path / f"{MSG.file}.json.bad").exists()
+    assert SidecarStore(tmp_path / "missing").scan(now=0) == []
