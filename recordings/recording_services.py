@@ -99,15 +99,15 @@ class RecordingService:
     ) -> Recording:
         """A voicemail message became a ticket: it gets a row like any recording."""
         path = f"voicemail/{file}"
-        rec = self.store.add(
+        # One insert with the size: a reader never sees the row half made.
+        return self.store.add(
             "voicemail",
             path,
             call_id,
             left_at or self.clock(),
             ticket_number=ticket_number or None,
+            size_bytes=self.size_of(path),
         )
-        self.store.finish(rec.id, None, self.file_size(rec))
-        return self.store.get(rec.id)
 
     def adopt_orphans(self, idle_s: float = 60.0) -> list[Recording]:
         """Call recordings on disk without a row (their AMI event was lost: the engine or the
@@ -147,8 +147,11 @@ class RecordingService:
         return adopted
 
     def file_size(self, rec: Recording) -> int | None:
+        return self.size_of(rec.path)
+
+    def size_of(self, stored: str) -> int | None:
         try:
-            return self.roots.resolve(rec.path).stat().st_size
+            return self.roots.resolve(stored).stat().st_size
         except (OSError, BadRecordingPath):
             return None
 
