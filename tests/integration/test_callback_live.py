@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from recordings.files import audio_roots
+from recordings.store import RecordingStore
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import arrived_call_id
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
@@ -26,7 +28,8 @@ def callback_engine(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[EngineProcess]:
     monkeypatch.setenv("HOTLINE_ACD__OFFER_CALLBACK_AFTER_S", "2")
-    monkeypatch.setenv("HOTLINE_ACD__CALLBACK_DIAL", "Local/{number}@test-phone")
+    # The citizen answers and talks (the department line plays a prompt in a loop).
+    monkeypatch.setenv("HOTLINE_ACD__CALLBACK_DIAL", "Local/{number}@test-department")
     _flush_redis_prefix(hotline_setup.cfg)
     proc = EngineProcess(hotline_setup, request.node.name)
     proc.start()
@@ -64,6 +67,7 @@ async def test_callback_keeps_the_place_and_rings_agent_then_citizen(
             await mqtt.wait_for(
                 "/agents/1001/state", pred=lambda p: p["state"] == "on_call", timeout=10
             )
+            await asyncio.sleep(2.0)  # they talk (the citizen's line plays a prompt)
             await ami.send({"Action": "Hangup", "Channel": "/^Local\\/1001@test-phone-.*;1$/"})
             await mqtt.wait_for(
                 "/agents/1001/state", pred=lambda p: p["state"] in ("wrap_up", "ready"), timeout=20
@@ -77,5 +81,23 @@ async def test_callback_keeps_the_place_and_rings_agent_then_citizen(
                 (1, "1001", "connected")
             ], attempts
             assert attempts[0]["number"] == "13855556666"
+            # A callback is an answered call: it is recorded like one, under the call it answers.
+            rows = await recordings_of(engine, call_id)
+            assert [(r.kind, r.agent_id) for r in rows] == [("call", "1001")], rows
+            wav = audio_roots(engine.cfg).resolve(rows[0].path)
+            assert wav.name == f"{call_id}-1001.wav" and wav.stat().st_size > 44
     finally:
         ami.close()
+
+
+async def recordings_of(engine: EngineProcess, call_id: str) -> list[Any]:
+    store = RecordingStore(engine.cfg.database_url)
+    try:
+        for _ in range(40):
+            rows = await asyncio.to_thread(store.for_call, call_id)
+            if rows:
+                return rows
+            await asyncio.sleep(0.25)
+        return []
+    finally:
+        store.dispose()
