@@ -2,7 +2,9 @@
 
 Also reconciles with Asterisk after (re)connecting: calls and agent legs whose channels are
 gone (Asterisk restarted) are closed, and callers found waiting in ``hotline-queue`` that the
-ACD does not know (the engine restarted while they waited) are queued again.
+ACD does not know (the engine restarted while they waited) are queued again. Channels on
+agents' seats that are not the ACD's own legs (acd/phones.py) take those agents out of routing
+while they last.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from acd.ami.events import (
     CallLeftQueue,
     CallNeedLearned,
     CallQueuedInAsterisk,
+    ChannelCreated,
     ChannelHungUp,
     RecordingStarted,
     ReviewCallbackResult,
@@ -33,6 +36,8 @@ from acd.ami.events import (
 from acd.calltracker import CallTracker
 from acd.events import (
     AgentAnswered,
+    AgentPhoneBusy,
+    AgentPhoneFree,
     CallbackAccepted,
     CallbackConnected,
     CallbackFailed,
@@ -44,6 +49,7 @@ from acd.events import (
     OfferFailed,
 )
 from acd.notifier import AcdNotifier
+from acd.phones import PhoneWatch, seat_of
 from acd.services import AcdService
 from tickets.records import CallRecord
 
@@ -76,6 +82,7 @@ class AmiConsumer:
         self._notifier = notifier
         self._sink = record_sink
         self._clock = clock
+        self._phones = PhoneWatch()
         self.handled = 0
 
     async def run(self) -> None:
@@ -113,6 +120,8 @@ class AmiConsumer:
             await self._service.offer(
                 AgentAnswered(call_id=event.call_id, agent_id=event.agent_id, at=event.at)
             )
+        elif isinstance(event, ChannelCreated):
+            await self._channel_created(event)
         elif isinstance(event, ChannelHungUp):
             await self._hung_up(event)
         elif isinstance(event, RecordingStarted):
@@ -183,13 +192,33 @@ class AmiConsumer:
             log.info("no sticky lookup for %s: %r", caller, exc)
             return None
 
+    def _agent_at(self, seat: str) -> str | None:
+        return next((a.agent_id for a in self._service.acd.agents() if a.seat == seat), None)
+
+    def _is_acd_leg(self, unique_id: str, linked_id: str) -> bool:
+        legs = self._service.legs
+        return unique_id.split(";")[0] in legs or (bool(linked_id) and linked_id in legs)
+
+    async def _channel_created(self, event: ChannelCreated) -> None:
+        if self._is_acd_leg(event.unique_id, event.linked_id):
+            return
+        agent_id = self._agent_at(seat_of(event.channel))
+        if agent_id is not None and self._phones.channel_up(agent_id, event.unique_id):
+            log.info("agent %s is on a call the ACD did not place (%s)", agent_id, event.channel)
+            await self._service.offer(AgentPhoneBusy(agent_id=agent_id, at=event.at))
+
     async def _hung_up(self, event: ChannelHungUp) -> None:
+        freed = self._phones.channel_down(event.unique_id)
+        if freed is not None:
+            await self._service.offer(AgentPhoneFree(agent_id=freed, at=event.at))
         leg = self._service.leg(event.unique_id)
         if leg is not None:
             if leg.answered:
                 await self._service.offer(
                     CallEnded(call_id=leg.call_id, agent_id=leg.agent_id, at=event.at)
                 )
+                if self._phones.busy(leg.agent_id):  # another call came in meanwhile
+                    await self._service.offer(AgentPhoneBusy(agent_id=leg.agent_id, at=event.at))
             elif leg.kind == "callback":
                 # The agent answered, the citizen did not: CallbackFailed already told the core.
                 self._service.legs.pop(leg.leg_id, None)
@@ -240,11 +269,28 @@ class AmiConsumer:
         for view in self._service.acd.waiting_calls():
             if view.call_id not in live:
                 await self._service.offer(CallerHungUp(call_id=view.call_id, at=now))
+        await self._reconcile_phones(live, now)
         known = {view.call_id for view in self._service.acd.waiting_calls()}
         for uid, chan in live.items():
             if str(chan.get("Context")) == "hotline-queue" and uid not in known:
                 await self._requeue(uid, chan)
         log.info("reconciled with Asterisk: %d live channels, %d lost calls", len(live), lost)
+
+    async def _reconcile_phones(self, live: dict[str, Any], now: float) -> None:
+        """Agents' phones on other calls, from the live channels (the watch was in memory)."""
+        channels = [
+            (uid, str(chan.get("Linkedid", "")), str(chan.get("Channel", "")))
+            for uid, chan in live.items()
+        ]
+        self._phones.reset(channels, self._agent_at, self._is_acd_leg)
+        busy = self._phones.busy_agents()
+        snapshot = self._service.acd.snapshot()["agents"]
+        for agent in snapshot:
+            agent_id = agent["agent_id"]
+            if agent.get("phone_busy") and agent_id not in busy:
+                await self._service.offer(AgentPhoneFree(agent_id=agent_id, at=now))
+            elif agent_id in busy and not agent.get("phone_busy"):
+                await self._service.offer(AgentPhoneBusy(agent_id=agent_id, at=now))
 
     async def _requeue(self, uid: str, chan: Any) -> None:
         async def var(name: str, default: str) -> str:

@@ -23,6 +23,13 @@ is not kept):
   leg was not answered) -> ``not_ready`` as for any offer.
 - ``CallEnded`` -> ``wrap_up`` (``ready`` at once when ``policy.wrapup_s`` is 0); a ``Tick``
   at least ``wrapup_s`` after wrap-up began -> ``ready``, idle since the moment it ended.
+- The agent's phone on a call the ACD did not place (a transfer to the seat, a call the agent
+  dialled; the adapter sees the seat's device state): ``AgentPhoneBusy`` from ``ready`` or
+  ``wrap_up`` -> ``not_ready`` (reason ``other_call``); in ``not_ready`` the reason stays; while
+  ``ringing`` or ``on_call`` it is the ACD's own call and is ignored. ``AgentPhoneFree``: an
+  agent the ACD set ``not_ready`` for the other call goes to ``wrap_up`` (``ready`` at once
+  when ``policy.wrapup_s`` is 0), as after any call; otherwise nothing changes. While the
+  phone is busy ``AgentReady`` is refused: an agent on a call is never offered a second one.
 - Every change of an agent's state (or not-ready reason) emits ``AgentStateChanged``.
 
 Calls (``CALL_TRANSITIONS``):
@@ -127,6 +134,8 @@ from acd.events import (
     AgentLoggedIn,
     AgentLoggedOut,
     AgentNotReady,
+    AgentPhoneBusy,
+    AgentPhoneFree,
     AgentReady,
     AgentState,
     AgentStateChanged,
@@ -160,6 +169,7 @@ from acd.events import (
 )
 
 SNAPSHOT_VERSION = 2
+OTHER_CALL = "other_call"  # the not-ready reason while the phone is on a call not from the ACD
 # Estimates of more than 1 / ONE_PASS_SHARE of the calls are worked out in one pass over the
 # queue rather than one by one (the same figures either way).
 ONE_PASS_SHARE = 4
@@ -388,6 +398,16 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, Trigger], AgentState] = {
     (A.RINGING, CallbackFailed): A.READY,
     (A.ON_CALL, CallEnded): A.WRAP_UP,  # READY at once when policy.wrapup_s == 0
     (A.WRAP_UP, Tick): A.READY,
+    (A.READY, AgentPhoneBusy): A.NOT_READY,  # reason other_call
+    (A.WRAP_UP, AgentPhoneBusy): A.NOT_READY,  # reason other_call
+    (A.NOT_READY, AgentPhoneBusy): A.NOT_READY,  # the reason stays
+    (A.RINGING, AgentPhoneBusy): A.RINGING,  # ignored: the ACD's own offer
+    (A.ON_CALL, AgentPhoneBusy): A.ON_CALL,  # ignored: the ACD's own call
+    (A.NOT_READY, AgentPhoneFree): A.NOT_READY,  # WRAP_UP if the reason was other_call
+    (A.READY, AgentPhoneFree): A.READY,
+    (A.WRAP_UP, AgentPhoneFree): A.WRAP_UP,
+    (A.RINGING, AgentPhoneFree): A.RINGING,
+    (A.ON_CALL, AgentPhoneFree): A.ON_CALL,
 }
 del A
 
@@ -446,6 +466,7 @@ class _Agent:
     call_id: str | None = None  # while ringing or on_call
     free_at: float = 0.0  # when the agent is expected to be free (EWT): set on every move
     names: tuple[str, ...] = ()  # the skill names, derived from skills
+    phone_busy: bool = False  # on a call the ACD did not place (AgentPhoneBusy)
 
     def level(self, skill: str) -> int:
         return next((level for name, level in self.skills if name == skill), 0)
@@ -690,6 +711,10 @@ class Acd:
                 return self._need_changed(event)
             case CallWithdrawn():
                 return self._withdrawn(event)
+            case AgentPhoneBusy():
+                return self._phone_busy(event)
+            case AgentPhoneFree():
+                return self._phone_free(event)
         raise AcdError(f"not an ACD event: {event!r}")
 
     def _logged_in(self, e: AgentLoggedIn) -> list[Decision]:
@@ -723,6 +748,8 @@ class Acd:
     def _ready(self, e: AgentReady) -> list[Decision]:
         agent = self._agent(e.agent_id)
         state = self._target(agent.state, AgentReady, e.agent_id)
+        if agent.phone_busy:
+            raise AcdError(f"agent {e.agent_id!r} is on another call: ready when it ends")
         out: list[Decision] = []
         self._move(agent, state, "ready", e.at, out)
         self._match(e.at, out)
@@ -734,6 +761,28 @@ class Acd:
         out: list[Decision] = []
         self._move(agent, state, e.reason, e.at, out)
         return out  # an agent leaving ready frees nothing: no matching
+
+    def _phone_busy(self, e: AgentPhoneBusy) -> list[Decision]:
+        agent = self._agent(e.agent_id)
+        state = self._target(agent.state, AgentPhoneBusy, e.agent_id)
+        out: list[Decision] = []
+        if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
+            return out  # the ACD's own call: the phone is busy with it
+        agent.phone_busy = True
+        if state is not agent.state:
+            self._move(agent, state, OTHER_CALL, e.at, out)
+        return out  # an agent leaving ready frees nothing: no matching
+
+    def _phone_free(self, e: AgentPhoneFree) -> list[Decision]:
+        agent = self._agent(e.agent_id)
+        state = self._target(agent.state, AgentPhoneFree, e.agent_id)
+        agent.phone_busy = False
+        out: list[Decision] = []
+        if state is AgentState.NOT_READY and agent.reason == OTHER_CALL:
+            after = AgentState.WRAP_UP if self._policy.wrapup_s > 0 else AgentState.READY
+            self._move(agent, after, "call_ended", e.at, out)
+            self._match(e.at, out)
+        return out
 
     def _queued(self, e: CallQueued) -> list[Decision]:
         if not _is_name(e.call_id):
@@ -1618,6 +1667,7 @@ class Acd:
                     "idle_since": a.idle_since,
                     "call_id": a.call_id,
                     **({"free_at": a.free_at} if a.state in BUSY else {}),
+                    **({"phone_busy": True} if a.phone_busy else {}),
                 }
                 for a in self._agents.values()
             ],
@@ -1642,6 +1692,7 @@ class Acd:
                     _opt_str(a["call_id"]),
                 )  # fmt: skip
                 agent.names = tuple(name for name, _ in skills)
+                agent.phone_busy = _bool(a.get("phone_busy", False))
                 acd._agents[agent.agent_id] = agent
                 if "free_at" in a:  # ringing or on a call: when it was expected to end
                     free_at[agent.agent_id] = float(a["free_at"])

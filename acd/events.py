@@ -56,6 +56,23 @@ class AgentNotReady:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AgentPhoneBusy:
+    """The agent's phone rings or talks on a call the ACD did not place (a call transferred to
+    the seat, a call the agent dialled): no ACD call is offered until it is free again."""
+
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentPhoneFree:
+    """The agent's phone is idle again (after a call the ACD did not place)."""
+
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallQueued:
     call_id: str
     skill: str
@@ -178,6 +195,7 @@ Event: TypeAlias = (
     AgentLoggedIn | AgentLoggedOut | AgentReady | AgentNotReady | CallQueued | CallerHungUp
     | OfferFailed | AgentAnswered | CallEnded | Tick | CallbackAccepted | CallbackConnected
     | CallbackFailed | CallbacksPaused | CallbacksResumed | CallNeedChanged | CallWithdrawn
+    | AgentPhoneBusy | AgentPhoneFree
 )  # fmt: skip
 
 

@@ -159,6 +159,15 @@ class ChannelHungUp(AmiEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelCreated(AmiEvent):
+    """A new channel (Newchannel): on an agent's seat it may be a call the ACD did not place."""
+
+    unique_id: str
+    linked_id: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
 class AsteriskBooted(AmiEvent):
     pass
 
@@ -320,6 +329,15 @@ def _hangup(h: Mapping[str, Any], at: float) -> AmiEvent:
     )
 
 
+def _newchannel(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return ChannelCreated(
+        at=at,
+        unique_id=_req(h, "Uniqueid"),
+        linked_id=_opt(h, "Linkedid"),
+        channel=_req(h, "Channel"),
+    )
+
+
 _USER_EVENTS: dict[str, Callable[[Mapping[str, Any], float], AmiEvent]] = {
     "hotlinearrived": _call_arrived,
     "hotlineivrexit": _ivr_exited,
@@ -355,6 +373,8 @@ def parse_event(headers: Mapping[str, Any], received_at: float) -> AmiEvent | No
         return parser(lowered, at) if parser else None
     if kind == "hangup":
         return _hangup(lowered, at)
+    if kind == "newchannel":
+        return _newchannel(lowered, at)
     if kind == "fullybooted":
         return AsteriskBooted(at=at)
     if kind == "shutdown":

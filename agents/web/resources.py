@@ -126,7 +126,7 @@ def build_desk(
     recorder = StepRecorder(store, hub.to_agent, publish)
     three = ThreeWayService(
         ami, acd, cfg.departments, hub.to_agent, steps=recorder,
-        seat_of=lambda agent_id: agents.seed(agent_id).dial_string,
+        seat_of=lambda agent_id: logged_in_seat(acd, agent_id) or agents.seed(agent_id).dial_string,
     )  # fmt: skip
     records = CallRecordStore(cfg.database_url, cfg.spool_dir)
     chart = ChartSource(records.list_between, wrapup_s=cfg.acd.wrapup_s)
@@ -165,3 +165,8 @@ def add_desktop(
     if extra is not None:
         extra(sub)
     root_app.add_subapp(PREFIX, sub)
+
+
+def logged_in_seat(acd: AcdService, agent_id: str) -> str | None:
+    """The seat the agent logged in at (a transfer rings the phone the agent is at)."""
+    return next((a.seat for a in acd.acd.agents() if a.agent_id == agent_id), None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -295,3 +296,46 @@ async def test_a_citizen_is_never_left_alone_when_the_agent_hangs_up_the_phone(
     assert await app_when(ami, channel, "ConfBridge") == "ConfBridge"
     await ami.hangup(leg)
     assert await gone(ami, channel), "the citizen was left alone in the conference"
+
+
+async def test_a_call_transferred_to_another_agent_keeps_that_agent_out_of_routing(
+    agent: DeskClient, engine: EngineProcess, ami: AmiTestClient
+) -> None:
+    """Agent 1001 passes the citizen to agent 1002's seat (outside the ACD): while 1002 talks
+    the ACD offers it nothing, and it is ready again (after wrap-up) when that call ends."""
+
+    def state_of(agent_id: str) -> tuple[str, str]:
+        me = next(a for a in engine.status()["agents"] if a["agent_id"] == agent_id)
+        return str(me["state"]), str(me.get("reason", ""))
+
+    async with mqtt_collector(engine.cfg) as mqtt:
+        _call, channel = await answered_call(engine, ami, "13700007777")
+        engine.agent("1002", "login", {"seat": "Local/1002@test-phone"})
+        engine.agent("1002", "ready")
+        resp = await agent.post_json("/desk/api/call/transfer", {"department": "agent:1002"})
+        assert resp.status == 200, await resp.text()
+        await mqtt.wait_for(
+            "/agents/1002/state",
+            pred=lambda p: (p["state"], p["reason"]) == ("not_ready", "other_call"),
+            timeout=15,
+        )
+        engine.agent("1001", "not-ready", {"reason": "break"})  # nobody else takes the next call
+        # A second citizen waits: 1002 is on the transferred call and is not offered it.
+        await ami.call_12345("13700008888", dtmf="1", hold=60)
+        queued = await ami.wait_event(
+            lambda ev: user_event("HotlineQueued")(ev) and ev.get("Caller") == "13700008888",
+            timeout=30,
+        )
+        await asyncio.sleep(2.0)
+        waiting = {w["call_id"]: w["state"] for w in engine.status()["waiting"]}
+        assert waiting.get(str(queued["CallId"])) == "waiting", (waiting, engine.log_tail())
+        assert state_of("1002") == ("not_ready", "other_call")
+        with pytest.raises(urllib.error.HTTPError) as refused:  # ready only when it ends
+            engine.agent("1002", "ready")
+        assert refused.value.code == 409 and "another call" in refused.value.read().decode()
+        # The transferred call ends: 1002 wraps up, then takes the waiting citizen.
+        await ami.hangup(channel)
+        await mqtt.wait_for(
+            f"/calls/{queued['CallId']}/offered", pred=lambda p: p["agent_id"] == "1002", timeout=20
+        )
+        assert state_of("1002")[0] in ("ringing", "on_call")

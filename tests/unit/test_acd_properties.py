@@ -23,6 +23,8 @@ from acd.events import (
     AgentLoggedIn,
     AgentLoggedOut,
     AgentNotReady,
+    AgentPhoneBusy,
+    AgentPhoneFree,
     AgentReady,
     AgentState,
     AgentStateChanged,
@@ -57,6 +59,7 @@ CALLERS = ("A", "B", "", "13800000000")
 KINDS = (
     "login", "logout", "ready", "not_ready", "queue", "hang_up", "fail", "answer", "end", "tick",
     "tick", "accept", "connected", "callback_failed", "pause", "resume", "refine", "withdraw",
+    "phone_busy", "phone_free",
 )  # fmt: skip
 CALLBACK_STATES = ("callback", "missed", "calling")
 
@@ -156,6 +159,10 @@ def draw_event(data: st.DataObject, acd: Acd, at: float) -> Event:
             if fitting and (waiting or by_state["offered"]):
                 call_id = pick(waiting + [c for c, _ in by_state["offered"]])
             return CallWithdrawn(call_id=call_id, reason="emergency", at=at)
+        case "phone_busy":
+            return AgentPhoneBusy(agent_id=pick_agent("ready", "wrap_up", "not_ready"), at=at)
+        case "phone_free":
+            return AgentPhoneFree(agent_id=pick_agent("not_ready", "ready", "wrap_up"), at=at)
         case "pause":
             return CallbacksPaused(at=at)
         case "resume":
@@ -200,7 +207,8 @@ policies = st.one_of(first_policies, policy_rules)
 
 # Events after which the ACD has matched calls and agents as of the event's time.
 MATCHING = (AgentReady, CallQueued, CallerHungUp, OfferFailed, CallEnded, Tick, CallbackAccepted,
-            CallbackFailed, CallbacksResumed, CallNeedChanged, CallWithdrawn)  # fmt: skip
+            CallbackFailed, CallbacksResumed, CallNeedChanged, CallWithdrawn,
+            AgentPhoneFree)  # fmt: skip
 
 
 def check_invariants(acd: Acd, matched_at: float) -> None:
@@ -212,6 +220,11 @@ def check_invariants(acd: Acd, matched_at: float) -> None:
     # No agent ever has two calls.
     holders = Counter(c["agent_id"] for c in calls.values() if c["agent_id"] is not None)
     assert all(n == 1 for n in holders.values()), holders
+
+    # An agent whose phone is on another call is never ready (so never offered a call).
+    for agent in agents.values():
+        if agent.get("phone_busy"):
+            assert agent["state"] == "not_ready", agent
 
     # Ringing <-> offered or calling, on_call <-> answered, both pointing at each other.
     pairs = {"ringing": ("offered", "calling"), "on_call": ("answered",)}
