@@ -342,6 +342,7 @@ class Engine:
             ami=self.ami,
             status=self.status,
             publish=self.bus.publish,
+            redis=self.redis,  # sessions survive an engine restart
         )
         add_desktop(app, desk, lambda sub: add_review_pages(sub, self.review, self.recordings))
         self._tasks.append(asyncio.ensure_future(desk.hub.run()))

@@ -28,7 +28,8 @@ from agents.web.i18n import LANGS, catalogue, pick_lang, translate
 from agents.web.kb import KbStore
 from agents.web.live import LiveHub
 from agents.web.security import tokens_match
-from agents.web.sessions import LoginThrottle, Session, SessionStore
+from agents.web.session_persistence import DeskSessions
+from agents.web.sessions import LoginThrottle, Session
 from agents.web.steps import StepStore
 from agents.web.threeway import ThreeWayService
 from agents.web.users import UserStore
@@ -56,7 +57,7 @@ class Desk:
     """What the handlers need, shared by the sub-application."""
 
     cfg: WebConfig
-    sessions: SessionStore
+    sessions: DeskSessions
     users: UserStore
     agents: AgentService
     tickets: TicketService
@@ -167,7 +168,7 @@ async def headers_mw(request: web.Request, handler: Handler) -> web.StreamRespon
 @web.middleware
 async def session_mw(request: web.Request, handler: Handler) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
-    session = desk.sessions.get(request.cookies.get(SESSION_COOKIE))
+    session = await desk.sessions.get(request.cookies.get(SESSION_COOKIE))
     if session is not None:
         request["session"] = session
     elif not request.path.startswith(PUBLIC):

@@ -68,7 +68,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return response
     desk.throttle.succeeded(name)
     lang = pick_lang(request.cookies.get(LANG_COOKIE), desk.cfg.lang)
-    session = desk.sessions.open(user.name, user.role, user.agent_id, user.unit, lang)
+    session = await desk.sessions.open(user.name, user.role, user.agent_id, user.unit, lang)
     response = redirect(f"{PREFIX}/")
     set_cookie(response, request, desk.cfg, SESSION_COOKIE, session.sid)
     response.del_cookie(LOGIN_COOKIE, path=PREFIX)
@@ -78,7 +78,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
-    desk.sessions.close(session_of(request).sid)
+    await desk.sessions.close(session_of(request).sid)
     response = redirect(f"{PREFIX}/login")
     response.del_cookie(SESSION_COOKIE, path=PREFIX)
     return response
@@ -88,7 +88,7 @@ async def set_lang(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
     form = await request.post()
     lang = pick_lang(str(form.get("lang", "")))
-    desk.sessions.set_lang(session_of(request).sid, lang)
+    await desk.sessions.set_lang(session_of(request).sid, lang)
     back = str(request.headers.get("Referer") or f"{PREFIX}/")
     parts = urlsplit(back)
     # Back to the page the switch was on, never to another site.

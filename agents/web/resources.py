@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp_jinja2
 import jinja2
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from acd.services import AcdService
@@ -55,6 +56,7 @@ from agents.web.pages import (
     ticket_page,
     wallboard_page,
 )
+from agents.web.session_persistence import DeskSessions, RedisSessionBacking
 from agents.web.sessions import SessionStore
 from agents.web.steps import StepRecorder, StepStore
 from agents.web.threeway import ThreeWayService
@@ -118,6 +120,7 @@ def build_desk(
     ami: AmiSender,
     status: Callable[[], dict[str, Any]],
     publish: Callable[[tuple[str, ...], dict[str, Any]], None] | None = None,
+    redis: aioredis.Redis | None = None,
 ) -> Desk:
     """The desktop's parts; its hub starts observing the ACD's decisions at once."""
     hub = LiveHub(acd, tickets, ami, status)
@@ -135,7 +138,10 @@ def build_desk(
     acd.observers.append(control.observe)
     return Desk(
         cfg=cfg.web,
-        sessions=SessionStore(time.time, cfg.web.session_idle_s, cfg.web.session_max_s),
+        sessions=DeskSessions(
+            SessionStore(time.time, cfg.web.session_idle_s, cfg.web.session_max_s),
+            None if redis is None else RedisSessionBacking(redis, cfg.redis.key_prefix),
+        ),
         users=UserStore(cfg.database_url),
         agents=agents,
         tickets=tickets,

@@ -3,8 +3,8 @@
 The browser holds only a random session id (cookie: HttpOnly, SameSite=Strict, Secure over
 https); who the user is, their role and their CSRF token stay on the server. A session ends
 after ``idle_s`` without a request or ``max_s`` after log-in, whichever comes first, and at
-log-out. Sessions live in the engine's memory: an engine restart logs everyone out, which for a
-desktop that re-opens in a second is the safe side (no session store to steal from).
+log-out. This store is the rules and the memory; agents/web/session_persistence.py keeps each
+session in Redis as well, so an engine restart logs nobody out.
 """
 
 from __future__ import annotations
@@ -58,6 +58,18 @@ class SessionStore:
         session = replace(session, seen_at=now)
         self._sessions[sid] = session
         return session
+
+    def adopt(self, session: Session) -> None:
+        """A session kept outside (Redis) comes back after a restart; ``get`` judges it."""
+        self._sessions[session.sid] = session
+
+    def has(self, sid: str) -> bool:
+        return sid in self._sessions
+
+    def ttl_s(self, session: Session) -> float:
+        """How long the session may live unless used again (idle, capped by its maximum)."""
+        now = self.clock()
+        return min(session.seen_at + self.idle_s, session.created_at + self.max_s) - now
 
     def set_lang(self, sid: str, lang: str) -> None:
         session = self._sessions.get(sid)

@@ -1,0 +1,128 @@
+"""Desktop sessions that survive an engine restart: the pure ``SessionStore`` in memory, each
+session also kept in Redis (principle: state lives outside the process; a restart of the engine
+must not log every agent out in the middle of a shift).
+
+Redis holds a session under the SHA-256 of its id, never the id itself: a copy of the Redis
+data gives no cookie that logs anyone in. Each key expires with the session (its idle time,
+capped by the time left until ``max_s``), so Redis forgets what the store would refuse anyway.
+The idle clock is written back at most every ``touch_every_s`` seconds, not on every request.
+Redis away: sessions go on in memory (a warning is logged); nobody is logged out for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from agents.web.sessions import Session, SessionStore
+
+log = logging.getLogger(__name__)
+
+
+class RedisSessionBacking:
+    def __init__(self, client: aioredis.Redis, key_prefix: str = "hotline:") -> None:
+        self._client = client
+        self._prefix = f"{key_prefix}desk:session:"
+
+    def key(self, sid: str) -> str:
+        return self._prefix + hashlib.sha256(sid.encode()).hexdigest()
+
+    async def save(self, session: Session, ttl_s: float) -> None:
+        if ttl_s <= 0:
+            await self.delete(session.sid)
+            return
+        data = {k: v for k, v in asdict(session).items() if k != "sid"}
+        await self._client.set(self.key(session.sid), json.dumps(data), px=int(ttl_s * 1000))
+
+    async def load(self, sid: str) -> Session | None:
+        raw = await self._client.get(self.key(sid))
+        if raw is None:
+            return None
+        data: dict[str, Any] = json.loads(raw)
+        return Session(sid=sid, **data)
+
+    async def delete(self, sid: str) -> None:
+        await self._client.delete(self.key(sid))
+
+
+class DeskSessions:
+    """What the desktop's handlers use: the memory store first, Redis behind it."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        backing: RedisSessionBacking | None = None,
+        *,
+        touch_every_s: float = 60.0,
+    ) -> None:
+        self.store = store
+        self._backing = backing
+        self._touch_every_s = touch_every_s
+        self._written: dict[str, float] = {}  # sid -> seen_at last written to Redis
+
+    async def open(
+        self, user: str, role: str, agent_id: str | None, unit: str | None, lang: str = "zh"
+    ) -> Session:
+        session = self.store.open(user, role, agent_id, unit, lang)
+        await self._save(session)
+        return session
+
+    async def get(self, sid: str | None) -> Session | None:
+        """The live session with this id (from memory, else from Redis after a restart)."""
+        if not sid:
+            return None
+        session = self.store.get(sid)
+        if session is None and self._backing is not None:
+            try:
+                found = await self._backing.load(sid)
+            except Exception as exc:
+                log.warning("desktop sessions: Redis not reachable (%s); memory only", exc)
+                return None
+            if found is None:
+                return None
+            self.store.adopt(found)
+            self._written[sid] = found.seen_at
+            session = self.store.get(sid)
+            if session is None:  # expired by the rules while the engine was away
+                await self._delete(sid)
+                return None
+        if session is not None and session.seen_at - self._written.get(sid, 0.0) >= (
+            self._touch_every_s
+        ):
+            await self._save(session)
+        return session
+
+    async def set_lang(self, sid: str, lang: str) -> None:
+        self.store.set_lang(sid, lang)
+        session = self.store.get(sid)
+        if session is not None:
+            await self._save(session)
+
+    async def close(self, sid: str) -> None:
+        self.store.close(sid)
+        self._written.pop(sid, None)
+        await self._delete(sid)
+
+    async def _save(self, session: Session) -> None:
+        if self._backing is None:
+            return
+        try:
+            await self._backing.save(session, self.store.ttl_s(session))
+            self._written[session.sid] = session.seen_at
+        except Exception as exc:
+            log.warning("desktop session not saved to Redis (%s); memory only", exc)
+        if len(self._written) > 4 * max(len(self.store), 1000):  # closed by expiry meanwhile
+            self._written = {s: t for s, t in self._written.items() if self.store.has(s)}
+
+    async def _delete(self, sid: str) -> None:
+        if self._backing is None:
+            return
+        try:
+            await self._backing.delete(sid)
+        except Exception as exc:
+            log.warning("desktop session not removed from Redis: %s", exc)
