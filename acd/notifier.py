@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from acd.events import AgentStateChanged, CallAbandoned, CallAnswered, OfferCall
 from hotline.bus import EventBus
 from tickets.records import CallRecord
 
+log = logging.getLogger(__name__)
+
 
 class AcdNotifier:
     def __init__(self, bus: EventBus) -> None:
         self._bus = bus
+        # In-process listeners of what callers said (the desktop updates a pop already shown).
+        self.speech_listeners: list[Callable[[str, str, str, str], None]] = []
 
     def _call(self, call_id: str, what: str, payload: dict[str, Any]) -> None:
         self._bus.publish(("calls", call_id, what), {"call_id": call_id, "event": what, **payload})
@@ -36,6 +42,11 @@ class AcdNotifier:
             "speech",
             {"text": text, "subject": subject, "category": category, "emergency": emergency},
         )
+        for listener in self.speech_listeners:
+            try:
+                listener(call_id, text, subject, category)
+            except Exception:  # a listener's fault must not reach the AMI consumer
+                log.exception("speech listener failed for %s", call_id)
 
     def call_offered(self, offer: OfferCall) -> None:
         self._call(offer.call_id, "offered", {"agent_id": offer.agent_id, "seat": offer.seat})

@@ -106,6 +106,7 @@ class AcdService:
         self._ami = ami
         self._store = store
         self._notifier = notifier
+        self.notifier = notifier  # the desktop listens to it too (what callers said)
         self.tracker = tracker
         self._clock = clock
         self._action_timeout_s = action_timeout_s

@@ -8,6 +8,10 @@ falls that far behind is closed (the page reconnects and gets the current state 
 * An agent's sockets get its state changes, the screen-pop when a call is offered to it (built
   while the phone rings: the IVR path from the call tracker, the recognised speech read from
   the caller's channel, the caller's open tickets), and "answered".
+* The caller's sentence may be recognised after the pop went out (the default IVR flow queues
+  the call as the greeting starts, so a free agent is rung before the caller has spoken): the
+  pop is then completed with a ``pop_speech`` message (the page fills only the form fields the
+  agent has not changed).
 * Supervisors' sockets get the wallboard: at most every ``wallboard_min_s`` after a change, and
   every ``wallboard_every_s`` anyway (waits grow while nothing happens).
 """
@@ -26,7 +30,7 @@ from typing import Any, Protocol
 
 from acd.events import AgentStateChanged, CallAbandoned, CallAnswered, OfferCall
 from acd.services import AcdService
-from agents.web.screenpop import ScreenPop, prefill, ticket_summary
+from agents.web.screenpop import ScreenPop, form_json, prefill, ticket_summary
 from agents.web.sessions import Session
 from agents.web.wallboard import wallboard
 from tickets.ticket_services import TicketService
@@ -168,6 +172,18 @@ class LiveHub:
         elif isinstance(decision, CallAbandoned):
             self._note("abandoned", decision.call_id, None)
         self._wallboard_soon()
+
+    def speech_heard(self, call_id: str, text: str, subject: str, category: str) -> None:
+        """The IVR recognised what the caller said: complete a pop already shown for the call."""
+        for agent_id, pop in list(self.pops.items()):
+            if pop.get("call_id") != call_id:
+                continue
+            path = f"{pop.get('ivr_path', '')}>speech:{subject}/{category}"
+            subjects = self._tickets.settings.subjects.names
+            form = prefill(path, str(pop.get("skill", "")), text, pop["caller"], subjects)
+            update = {"speech_text": text, "form": {**pop["form"], **form_json(form)}}
+            self.pops[agent_id] = {**pop, **update}
+            self._to_agent(agent_id, {"type": "pop_speech", "call_id": call_id, **update})
 
     def _note(self, kind: str, call_id: str, agent_id: str | None) -> None:
         call = self._acd.tracker.calls.get(call_id)

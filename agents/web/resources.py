@@ -125,6 +125,7 @@ def build_desk(
     """The desktop's parts; its hub starts observing the ACD's decisions at once."""
     hub = LiveHub(acd, tickets, ami, status)
     acd.observers.append(hub.observe)
+    acd.notifier.speech_listeners.append(hub.speech_heard)
     store = StepStore(cfg.database_url)
     recorder = StepRecorder(store, hub.to_agent, publish)
     three = ThreeWayService(

@@ -43,6 +43,10 @@ def prefill(
     return Prefill(category, subject, speech_text.strip(), caller)
 
 
+def form_json(form: Prefill) -> dict[str, Any]:
+    return dict(vars(form))
+
+
 def ticket_summary(t: TicketRecord) -> dict[str, Any]:
     """An earlier ticket as the pop lists it (the agent sees platform data, never redacted)."""
     return {
@@ -80,7 +84,7 @@ class ScreenPop:
             "speech_text": self.speech_text,
             "repeat": self.repeat,
             "earlier": list(self.earlier),
-            "form": vars(self.form),
+            "form": form_json(self.form),
             "offered_at": self.offered_at,
             **self.extra,
         }

@@ -328,3 +328,39 @@ def test_a_socket_that_falls_behind_is_closed_not_waited_for() -> None:
         await hub.stop()
 
     asyncio.run(run())
+
+
+async def test_a_sentence_heard_after_the_pop_completes_it() -> None:
+    """Direct flow: the agent is rung during the greeting, before the caller has spoken; the
+    transcript and the classifier's findings follow in a pop_speech message to that agent."""
+    from acd.calltracker import CallInProgress
+    from acd.events import OfferCall
+    from agents.web.live import LiveHub, Subscriber
+
+    call = CallInProgress(
+        "c1", "c1", "13800000000", "12345", "PJSIP/t-1", 1.0, ivr_path="direct", skill="general"
+    )
+    hub = LiveHub(_FakeAcd({"c1": call}), _FakeTickets(), None, lambda: {})  # type: ignore[arg-type]
+    store = SessionStore(lambda: 0.0)
+    mine = Subscriber(store.open("ann", "agent", "1001", None), _Socket())
+    other = Subscriber(store.open("bob", "agent", "1002", None), _Socket())
+    for sub in (mine, other):
+        hub.add(sub)
+        sub.outbox.get_nowait()
+    hub.observe(
+        OfferCall(call_id="c1", agent_id="1001", seat="S", channel="PJSIP/t-1",
+                  caller="13800000000", ring_timeout_s=15)
+    )  # fmt: skip
+    pop = json.loads(await asyncio.wait_for(mine.outbox.get(), 5))
+    assert pop["speech_text"] == "" and pop["form"]["category"] == "consultation"
+    hub.speech_heard("other-call", "无关", "02.01", "help")  # not this agent's call: nothing
+    hub.speech_heard("c1", "我家停水了", "02.01", "help")
+    update = json.loads(mine.outbox.get_nowait())
+    await hub.stop()
+    assert update["type"] == "pop_speech" and update["call_id"] == "c1"
+    assert update["speech_text"] == "我家停水了"
+    assert update["form"]["category"] == "help" and update["form"]["subject_code"] == "02.01"
+    assert update["form"]["description"] == "我家停水了"
+    assert update["form"]["caller_number"] == "13800000000"
+    assert hub.pops["1001"]["speech_text"] == "我家停水了"  # a page opened now gets it too
+    assert other.outbox.empty() and mine.outbox.empty()

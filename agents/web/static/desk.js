@@ -68,6 +68,21 @@
       if (msg.state === "on_call") $("pop-status").textContent = t("state_on_call");
     }
 
+    const PREFILLED = ["f-category", "f-subject_code", "f-description"];
+
+    function showPopSpeech(msg) {
+      if ($("pop").dataset.callId !== msg.call_id) return;
+      $("pop-speech").textContent = msg.speech_text || "—";
+      const values = { "f-category": msg.form.category, "f-subject_code": msg.form.subject_code,
+                       "f-description": msg.form.description };
+      for (const id of PREFILLED) {
+        if ($(id).value === $(id).dataset.prefilled) {  // the agent has not changed it
+          $(id).value = values[id];
+          $(id).dataset.prefilled = values[id];
+        }
+      }
+    }
+
     function showPop(msg) {
       $("pop").hidden = false;
       $("pop").dataset.callId = msg.call_id;
@@ -93,6 +108,8 @@
       $("f-subject_code").value = f.subject_code;
       $("f-caller_number").value = f.caller_number;
       $("f-description").value = f.description;
+      // Remember what was prefilled: a later transcript (pop_speech) fills only untouched fields.
+      for (const id of PREFILLED) $(id).dataset.prefilled = $(id).value;
       for (const id of ["f-caller_name", "f-contact", "f-address"]) $(id).value = "";
       $("f-confidential").checked = false;
       $("ticket-result").hidden = true;
@@ -192,6 +209,7 @@
         // After the next frame is painted: the pop is on the screen (the latency bench's end).
         requestAnimationFrame(() => setTimeout(() => note("pop_painted", { call_id: msg.call_id, offered_at: msg.offered_at, sent_at: msg.sent_at }), 0));
       }
+      else if (msg.type === "pop_speech") showPopSpeech(msg);
       else if (msg.type === "answered") $("pop-status").textContent = t("state_on_call");
       else if (msg.type === "step") showStep(msg);
       else if (msg.type === "threeway") {
