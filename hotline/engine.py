@@ -38,7 +38,7 @@ from ivr.speech import SpeechService
 from ivr.ticket_status import TicketStatus
 from recordings.consumers import RecordingKeeper
 from recordings.files import audio_roots, voicemail_directory
-from recordings.notifier import VoicemailNotifier
+from recordings.notifier import RecordingNotifier, VoicemailNotifier
 from recordings.recording_services import RecordingService
 from recordings.review_pages import add_review_pages
 from recordings.review_resources import add_review_routes
@@ -118,6 +118,7 @@ class Engine:
             self.recordings,
             purge_every_s=cfg.recordings.purge_every_s,
             retry_s=cfg.recordings.retry_s,
+            notify=RecordingNotifier(self.bus).recording,
         )
         self.consumer = AmiConsumer(
             self.ami,

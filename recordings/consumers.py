@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from acd.ami.events import RecordingStarted
 from recordings.recording_services import RecordingService
+from recordings.store import Recording
 from recordings.voicemail import VoicemailMessage
 from tickets.records import CallRecord
 from tickets.ticket_types import TicketRecord
@@ -31,8 +33,10 @@ class RecordingKeeper:
         settle_s: float = 1.0,
         retry_s: float = 30.0,
         attempts: int = 5,
+        notify: Callable[[Recording, str], None] | None = None,
     ) -> None:
         self.service = service
+        self._notify = notify  # MQTT: a recording started / finished
         self._purge_every_s = purge_every_s
         self._settle_s = settle_s
         self._retry_s = retry_s
@@ -77,7 +81,7 @@ class RecordingKeeper:
 
     async def _handle(self, item: RecordingStarted | CallRecord) -> None:
         if isinstance(item, RecordingStarted):
-            await asyncio.to_thread(
+            rec = await asyncio.to_thread(
                 self.service.started,
                 item.kind,
                 item.path,
@@ -86,9 +90,19 @@ class RecordingKeeper:
                 datetime.fromtimestamp(item.at, UTC),
             )
             self.stored += 1
+            self._tell(rec, "started")
             return
         await self._settle(item.unique_id)
-        await asyncio.to_thread(self.service.finish_call, item.unique_id, item.ended_at)
+        for rec in await asyncio.to_thread(self.service.finish_call, item.unique_id, item.ended_at):
+            self._tell(rec, "finished")
+
+    def _tell(self, rec: Recording, state: str) -> None:
+        if self._notify is None:
+            return
+        try:
+            self._notify(rec, state)
+        except Exception:  # the event is a courtesy: the row is stored either way
+            log.exception("recording event not published for %s", rec.path)
 
     async def _settle(self, call_id: str) -> None:
         """Wait (a few seconds at most) until the call's files stop growing."""

@@ -1,11 +1,14 @@
-"""Voicemail events out on MQTT: ``<prefix>/calls/<call_id>/voicemail_ticket`` when a left
-message has become a ticket awaiting review (README, "MQTT events")."""
+"""Recordings' events out on MQTT (README, "MQTT events"): ``<prefix>/calls/<call_id>/recording``
+when a call's recording starts (``state: started``) and when its file is complete
+(``state: finished``, with its size); ``<prefix>/calls/<call_id>/voicemail_ticket`` when a left
+message has become a ticket awaiting review."""
 
 from __future__ import annotations
 
 import time
 
 from hotline.bus import EventBus
+from recordings.store import Recording
 from recordings.voicemail import VoicemailMessage
 from tickets.ticket_types import TicketRecord
 
@@ -27,3 +30,14 @@ class VoicemailNotifier:
             "at": time.time(),
         }
         self._bus.publish(("calls", msg.call_id, "voicemail_ticket"), payload)
+
+
+class RecordingNotifier:
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+
+    def recording(self, rec: Recording, state: str) -> None:
+        payload = {"event": "recording", "state": state, **rec.to_json()}
+        payload.pop("deleted_at", None)
+        payload.pop("delete_reason", None)
+        self._bus.publish(("calls", rec.call_id, "recording"), payload)

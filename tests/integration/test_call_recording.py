@@ -72,7 +72,16 @@ async def test_answered_call_leaves_a_wav_in_the_store_with_its_metadata_row(
         await mqtt.wait_for(f"/calls/{call_id}/ended")
         record = await wait_record(engine, call_id)
         rec = await wait_finished(engine, call_id)
+        # The recording's start and end are on MQTT too.
+        _t, started = await mqtt.wait_for(
+            f"/calls/{call_id}/recording", pred=lambda p: p["state"] == "started"
+        )
+        _t, finished = await mqtt.wait_for(
+            f"/calls/{call_id}/recording", pred=lambda p: p["state"] == "finished", timeout=20
+        )
 
+    assert started["path"] == finished["path"] == rec.path and started["size_bytes"] is None
+    assert finished["size_bytes"] == rec.size_bytes and finished["agent_id"] == "1001"
     assert record.answered_at is not None
     day = record.answered_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y/%m/%d")
     assert rec.kind == "call" and rec.agent_id == "1001" and rec.deleted_at is None
