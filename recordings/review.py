@@ -4,11 +4,15 @@ when each must be reviewed, and when a citizen counts as unreachable.
 Rules:
 1. The queue is every ticket still in ``voicemail_review``, oldest message first (the time the
    message was left, then the ticket number): the longest-waiting citizen is called first.
+   Emergencies come before everything else (the speech classifier heard fire, injury, crime,
+   gas or an accident in the message: the ticket's handling type is ``emergency``).
 2. A message must be reviewed by ``review_by`` (a local time, default 10:00) on the first
    working day (the national calendar with local overrides, tickets.workdays.WorkCalendar)
    whose ``review_by`` comes after the message was left: left on Friday night -> Monday 10:00
    (or a make-up working Saturday); left at 07:00 on a working day -> 10:00 that day; left at
    11:00 -> 10:00 the next working day. After that moment the item is late, and the page says so.
+   An emergency does not wait for the morning: it is due the moment it was left (so it shows as
+   late at once) and the night shift calls back or passes it on to 110/119/120/122.
 3. Calling back: each attempt's outcome (reached, no answer, busy, failed) is kept; after
    ``max_attempts`` attempts that did not reach the citizen the item is unreachable and the
    reviewer closes it with that reason (the ticket's survey-style unreachable rule, applied to
@@ -66,6 +70,7 @@ class ReviewItem:
     late: bool
     attempts: tuple[Attempt, ...] = ()
     unreachable: bool = False
+    emergency: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class Waiting:
     transcript: str = ""
     recording: str = ""
     attempts: tuple[Attempt, ...] = ()
+    emergency: bool = False
 
 
 def unreachable(attempts: Sequence[Attempt], max_attempts: int) -> bool:
@@ -97,8 +103,8 @@ def review_queue(
 ) -> list[ReviewItem]:
     """Rules 1-3 applied: the page's list, oldest first, with due times and flags."""
     items = []
-    for w in sorted(waiting, key=lambda w: (w.left_at, w.ticket)):
-        due = review_due(w.left_at, review_by, calendar)
+    for w in sorted(waiting, key=lambda w: (not w.emergency, w.left_at, w.ticket)):
+        due = w.left_at if w.emergency else review_due(w.left_at, review_by, calendar)
         items.append(
             ReviewItem(
                 ticket=w.ticket,
@@ -112,6 +118,7 @@ def review_queue(
                 late=now > due,
                 attempts=w.attempts,
                 unreachable=unreachable(w.attempts, max_attempts),
+                emergency=w.emergency,
             )
         )
     return items

@@ -25,7 +25,7 @@ from tickets.lifecycle import TicketState
 from tickets.persistence import CallRecordStore
 from tickets.services import CallRecordService
 from tickets.ticket_services import TicketService
-from tickets.ticket_types import TicketRecord, Viewer
+from tickets.ticket_types import HandlingType, TicketRecord, Viewer
 from tickets.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ class VoicemailReview:
             transcript=ticket.description,
             recording=ticket.recordings[0] if ticket.recordings else "",
             attempts=attempts,
+            emergency=ticket.handling_type == HandlingType.EMERGENCY,
         )
 
     async def call_back(self, number: str, reviewer: str, seat: str) -> dict[str, Any]:

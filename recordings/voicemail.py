@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ivr.classifier import Classification
-from tickets.ticket_types import LIMITS, TICKET_CATEGORIES, Channel, TicketDraft
+from tickets.ticket_types import LIMITS, TICKET_CATEGORIES, Channel, HandlingType, TicketDraft
 
 NO_SPEECH = "（留言中未识别出语音 / no speech recognised in the message: listen to the recording）"
 NOTE_MARK = "\n\n--\n"
@@ -145,6 +145,12 @@ def draft_for(
         caller_number=_phone(msg.caller),
         calls=(msg.call_id,),
         recordings=(recording,),
+        # Words of an emergency in the message: 突发 handling, first in the night review.
+        handling_type=(
+            HandlingType.EMERGENCY.value
+            if found is not None and found.emergency is not None
+            else HandlingType.NORMAL.value
+        ),
     )
 
 

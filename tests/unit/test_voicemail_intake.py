@@ -64,8 +64,10 @@ def test_silence_says_so_and_keeps_every_link() -> None:
 
 
 def test_emergency_words_are_flagged_for_the_reviewer() -> None:
-    text = draft("楼下着火了").description
-    assert "EMERGENCY words (fire -> 119)" in text
+    d = draft("楼下着火了")
+    assert "EMERGENCY words (fire -> 119)" in d.description
+    assert d.handling_type == "emergency"  # 突发: first in the night review
+    assert draft("我家停水三天了怎么办").handling_type == "normal"
 
 
 def test_withheld_numbers_and_long_messages_still_make_a_valid_draft() -> None:

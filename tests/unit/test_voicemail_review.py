@@ -59,6 +59,19 @@ def test_queue_is_oldest_first_and_flags_late_and_unreachable() -> None:
     assert [i.unreachable for i in queue] == [True, False, False]
 
 
+def test_an_emergency_comes_first_and_is_due_at_once() -> None:
+    waiting = [
+        Waiting("T1", "139", at(2026, 11, 20, 22)),
+        Waiting("T9", "138", at(2026, 11, 21, 2), emergency=True),  # left later, called first
+    ]
+    queue = review_queue(
+        waiting, at(2026, 11, 21, 2, 1), review_by=TEN, calendar=CAL, max_attempts=2
+    )
+    assert [(i.ticket, i.emergency) for i in queue] == [("T9", True), ("T1", False)]
+    assert queue[0].due == at(2026, 11, 21, 2) and queue[0].late  # no waiting for Monday
+    assert queue[1].due == at(2026, 11, 23, 10) and not queue[1].late
+
+
 def test_one_reached_attempt_is_never_unreachable() -> None:
     tries = [Attempt(at(2026, 11, 23, 9), "no_answer"), Attempt(at(2026, 11, 23, 9), "reached")]
     assert not unreachable(tries, 2)
