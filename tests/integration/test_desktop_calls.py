@@ -216,18 +216,32 @@ async def test_supervisor_listens_from_its_own_phone_then_agent_hangs_up(
         # Whisper: a second call to the supervisor's phone, spying with the w option.
         resp = await boss.post_json("/desk/api/agents/1002/spy/whisper")
         assert resp.status == 200, await resp.text()
-        await ami.wait_event(
+        whisper = await ami.wait_event(
             lambda ev: (
                 ev.get("Event") == "ChanSpyStart"
                 and ev.get("SpyerChannel") != spying["SpyerChannel"]
             ),
             timeout=15,
         )
+        # Barge: a third call, spying with B (agent and citizen both hear the supervisor).
+        resp = await boss.post_json("/desk/api/agents/1002/spy/barge")
+        assert resp.status == 200, await resp.text()
+        barge = await ami.wait_event(
+            lambda ev: (
+                ev.get("Event") == "ChanSpyStart"
+                and ev.get("SpyerChannel") not in (spying["SpyerChannel"], whisper["SpyerChannel"])
+            ),
+            timeout=15,
+        )
+        status = await ami.send({"Action": "Status", "Channel": str(barge["SpyerChannel"])})
+        found = status if isinstance(status, list) else [status]
+        data = next((str(m.get("Data", "")) for m in found if m.get("Event") == "Status"), "")
+        assert data.endswith(",qBE"), data
         # The agent's desktop hangs the call up: the spies end with the agent's leg (E).
         resp = await agent.post_json("/desk/api/call/hangup")
         assert resp.status == 200, await resp.text()
         await ami.wait_event(lambda ev: ev.get("Event") == "ChanSpyStop", timeout=10)
-        assert await steps_of(boss, call_id, 3) == ["listen", "whisper", "hangup"]
+        assert await steps_of(boss, call_id, 4) == ["listen", "whisper", "barge", "hangup"]
         assert await channel_app(ami, channel) == ""
     finally:
         await agent.close()
