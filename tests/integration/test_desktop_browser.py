@@ -136,7 +136,11 @@ async def test_agent_gets_screen_pop_before_answer_and_wallboard_follows_the_cal
     await board.wait_for_selector(f'#waiting tr[data-caller="{CALLER}"]', state="detached")
     # The supervisor's controls on the agent's call, and today's chart (48 half hours drawn).
     await board.wait_for_selector('#agents tr[data-agent="1001"] button.spy-listen')
-    await board.wait_for_selector("#chart[data-day] polyline[data-series='staffed']")
+    # Attached, not "visible": a flat line (the same staffing all day) has no height.
+    staffed = await board.wait_for_selector(
+        "#chart[data-day] polyline[data-series='staffed']", state="attached"
+    )
+    assert staffed is not None and (await staffed.get_attribute("points") or "").strip()
     await board.screenshot(path=str(ARTIFACTS / "desktop-wallboard-answered.png"), full_page=True)
 
     # Hold and resume from the call panel: each step is listed on the call.

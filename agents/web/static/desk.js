@@ -304,7 +304,8 @@
         }
       });
       const line = (key, cls) => {
-        const points = c.rows.map((r, i) => (r[key] === null ? null : (i * slot + slot / 2) + "," + y(r[key]))).filter((p) => p);
+        // A step across each half hour: one slot of data (just after midnight) is still a line.
+        const points = c.rows.map((r, i) => (r[key] === null ? null : (i * slot) + "," + y(r[key]) + " " + ((i + 1) * slot) + "," + y(r[key]))).filter((p) => p);
         const node = svg("polyline", { points: points.join(" "), class: cls });
         node.dataset.series = key;
         return node;
