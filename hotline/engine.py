@@ -124,7 +124,7 @@ class Engine:
             self.ami,
             self.service,
             self.service.tracker,
-            AcdNotifier(self.bus),
+            self.service.notifier,  # one notifier: its in-process listeners hear the AMI side too
             self._record,
             preferred_agent=self.preferred_agent,
             recording_sink=self.recording_keeper.recording_started,

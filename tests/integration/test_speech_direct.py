@@ -16,11 +16,16 @@ from typing import Any
 import pytest
 
 from hotline.config import load_config
-from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
+from tests.conftest import ARTIFACTS, EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import arrived_call_id, wait_record
+from tests.integration.test_desktop_browser import (  # noqa: F401  (browser: a fixture)
+    browser,
+    log_in,
+)
 from tests.integration.test_speech_ivr import korean_prompt
 from tests.integration.test_vosk_speech import korean_model_dir
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
+from tests.support.desk import add_test_users
 from tickets.records import CallOutcome
 
 pytestmark = pytest.mark.asterisk
@@ -175,3 +180,42 @@ async def test_silence_keeps_the_default_skill(refine_engine: EngineProcess) -> 
 
 def ami_need_events(ami: AmiTestClient) -> list[dict[str, Any]]:
     return [e for e in ami.events if user_event("HotlineNeed")(e)]
+
+
+async def test_a_pop_shown_during_the_greeting_is_completed_when_the_sentence_is_heard(
+    refine_engine: EngineProcess,
+    asterisk: Any,
+    browser: Any,  # noqa: F811  (the fixture, imported above)
+) -> None:
+    """The default flow rings a free agent as the greeting starts, before the caller has said
+    anything: the desktop's pop comes without speech, and the transcript and the classifier's
+    findings fill it in when they come (the agent's phone here rings on without answering)."""
+    engine = refine_engine
+    prompt = korean_prompt(asterisk)
+    await speech_on(engine)
+    add_test_users(engine)
+    page = await log_in(browser, engine, "agent1001", "/desk/agent")
+    engine.agent("1001", "login", {"seat": "Local/1001@test-noanswer"})
+    engine.agent("1001", "ready")
+    await page.wait_for_selector('#agent-state[data-state="ready"]')
+    ami = AmiTestClient(engine.cfg)
+    await ami.connect()
+    try:
+        await ami.call_12345(
+            "13977770003", dtmf="", dtmf_delay=0, hold=40, variables={"TEST_PLAY": prompt}
+        )
+        await page.wait_for_selector("#pop:not([hidden])", timeout=15_000)
+        assert (await page.text_content("#pop-speech")) == "—"  # nothing said yet
+        await page.fill("#f-caller_name", "王")  # the agent types meanwhile: kept
+        await page.wait_for_function(
+            "() => document.getElementById('pop-speech')"
+            ".textContent.replace(/ /g, '').includes('엄마')",
+            timeout=40_000,
+        )
+        description = await page.input_value("#f-description")
+        assert "엄마" in description.replace(" ", ""), description
+        assert await page.input_value("#f-caller_name") == "王"
+        await page.screenshot(path=str(ARTIFACTS / "desktop-pop-speech.png"), full_page=True)
+    finally:
+        await ami.send({"Action": "Hangup", "Channel": "/^Local\\/12345@citizen-.*$/"})
+        ami.close()
