@@ -215,6 +215,9 @@ async def test_a_pop_shown_during_the_greeting_is_completed_when_the_sentence_is
         description = await page.input_value("#f-description")
         assert "엄마" in description.replace(" ", ""), description
         assert await page.input_value("#f-caller_name") == "王"
+        # The agent's phone was not answered: the pop says so rather than "ringing" for ever.
+        await page.wait_for_selector('#agent-state[data-state="not_ready"]')
+        assert await page.text_content("#pop-status") == "未接通"
         await page.screenshot(path=str(ARTIFACTS / "desktop-pop-speech.png"), full_page=True)
     finally:
         await ami.send({"Action": "Hangup", "Channel": "/^Local\\/12345@citizen-.*$/"})

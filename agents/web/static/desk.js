@@ -65,7 +65,10 @@
       node.textContent = t("state_" + msg.state);
       const reason = T["reason_" + msg.reason] || msg.reason;
       $("agent-reason").textContent = msg.state === "not_ready" && msg.reason ? "(" + reason + ")" : "";
-      if (msg.state === "on_call") $("pop-status").textContent = t("state_on_call");
+      const pop = $("pop-status");
+      if (msg.state === "on_call" || msg.state === "wrap_up") pop.textContent = t("state_" + msg.state);
+      // The offer ended without an answer (ring-no-answer, the caller hung up): say so.
+      else if (msg.state !== "ringing" && pop.textContent === t("state_ringing")) pop.textContent = t("pop_ended");
     }
 
     const PREFILLED = ["f-category", "f-subject_code", "f-description"];
