@@ -12,7 +12,11 @@ is not kept):
   level 1 is the best (as in the roster files: ``zh:1;social:2``).
 - ``AgentReady`` from ``not_ready`` or ``wrap_up`` -> ``ready``.
 - ``AgentNotReady`` from ``ready``, ``not_ready`` or ``wrap_up`` -> ``not_ready`` (the reason
-  given). Refused while ``ringing`` or ``on_call``: the call has to end first.
+  given). While ``ringing`` or ``on_call`` it is kept for after the call ("not ready after
+  this call"): the state does not change now; when the agent's call ends, or the offer ends
+  without an answer, the agent goes to ``not_ready`` with that reason instead of ``wrap_up`` or
+  ``ready`` (so no next call comes, whatever ``wrapup_s``). ``AgentReady`` while ``ringing`` or
+  ``on_call`` withdraws such a request (and is refused if there is none).
 - ``AgentLoggedOut`` from ``ready``, ``not_ready`` or ``wrap_up``; refused with a call.
 - Offering a call: ``ready`` -> ``ringing``. ``AgentAnswered`` -> ``on_call``.
   ``OfferFailed`` (ring-no-answer, originate failed) -> ``not_ready`` (``ring_no_answer``), so
@@ -401,6 +405,10 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, Trigger], AgentState] = {
     (A.READY, AgentPhoneBusy): A.NOT_READY,  # reason other_call
     (A.WRAP_UP, AgentPhoneBusy): A.NOT_READY,  # reason other_call
     (A.NOT_READY, AgentPhoneBusy): A.NOT_READY,  # the reason stays
+    (A.RINGING, AgentNotReady): A.RINGING,  # kept for after the call
+    (A.ON_CALL, AgentNotReady): A.ON_CALL,  # kept for after the call
+    (A.RINGING, AgentReady): A.RINGING,  # withdraws "not ready after this call"
+    (A.ON_CALL, AgentReady): A.ON_CALL,  # withdraws "not ready after this call"
     (A.RINGING, AgentPhoneBusy): A.RINGING,  # ignored: the ACD's own offer
     (A.ON_CALL, AgentPhoneBusy): A.ON_CALL,  # ignored: the ACD's own call
     (A.NOT_READY, AgentPhoneFree): A.NOT_READY,  # WRAP_UP if the reason was other_call
@@ -467,6 +475,7 @@ class _Agent:
     free_at: float = 0.0  # when the agent is expected to be free (EWT): set on every move
     names: tuple[str, ...] = ()  # the skill names, derived from skills
     phone_busy: bool = False  # on a call the ACD did not place (AgentPhoneBusy)
+    after_call: str | None = None  # not ready after this call, with this reason
 
     def level(self, skill: str) -> int:
         return next((level for name, level in self.skills if name == skill), 0)
@@ -528,6 +537,7 @@ class AgentView:
     reason: str
     since: float
     call_id: str | None
+    after_call: str | None = None  # not ready after this call, with this reason
 
 
 def _waited(at: float, queued_at: float) -> float:
@@ -750,6 +760,11 @@ class Acd:
         state = self._target(agent.state, AgentReady, e.agent_id)
         if agent.phone_busy:
             raise AcdError(f"agent {e.agent_id!r} is on another call: ready when it ends")
+        if state in BUSY:
+            if agent.after_call is None:
+                raise AcdError(f"agent {e.agent_id!r} is {agent.state}: ready after the call")
+            agent.after_call = None  # the agent changed their mind: wrap-up, then ready
+            return []
         out: list[Decision] = []
         self._move(agent, state, "ready", e.at, out)
         self._match(e.at, out)
@@ -758,6 +773,9 @@ class Acd:
     def _not_ready(self, e: AgentNotReady) -> list[Decision]:
         agent = self._agent(e.agent_id)
         state = self._target(agent.state, AgentNotReady, e.agent_id)
+        if state in BUSY:
+            agent.after_call = e.reason  # the call goes on; _move applies it when it ends
+            return []
         out: list[Decision] = []
         self._move(agent, state, e.reason, e.at, out)
         return out  # an agent leaving ready frees nothing: no matching
@@ -766,7 +784,7 @@ class Acd:
         agent = self._agent(e.agent_id)
         state = self._target(agent.state, AgentPhoneBusy, e.agent_id)
         out: list[Decision] = []
-        if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
+        if agent.state in BUSY:
             return out  # the ACD's own call: the phone is busy with it
         agent.phone_busy = True
         if state is not agent.state:
@@ -1141,6 +1159,10 @@ class Acd:
         *,
         call_id: str | None = None,
     ) -> None:
+        if agent.state in BUSY and state not in BUSY:
+            if agent.after_call is not None and state in (AgentState.READY, AgentState.WRAP_UP):
+                state, reason = AgentState.NOT_READY, agent.after_call  # asked during the call
+            agent.after_call = None
         self._index(agent, add=False)
         agent.state, agent.reason, agent.since, agent.call_id = state, reason, at, call_id
         if state is AgentState.READY:
@@ -1626,7 +1648,9 @@ class Acd:
     def agents(self) -> list[AgentView]:
         """Logged-in agents, by agent_id."""
         return [
-            AgentView(a.agent_id, a.seat, a.skills, a.state, a.reason, a.since, a.call_id)
+            AgentView(
+                a.agent_id, a.seat, a.skills, a.state, a.reason, a.since, a.call_id, a.after_call
+            )
             for a in sorted(self._agents.values(), key=lambda a: a.agent_id)
         ]
 
@@ -1668,6 +1692,7 @@ class Acd:
                     "call_id": a.call_id,
                     **({"free_at": a.free_at} if a.state in BUSY else {}),
                     **({"phone_busy": True} if a.phone_busy else {}),
+                    **({"after_call": a.after_call} if a.after_call is not None else {}),
                 }
                 for a in self._agents.values()
             ],
@@ -1693,6 +1718,7 @@ class Acd:
                 )  # fmt: skip
                 agent.names = tuple(name for name, _ in skills)
                 agent.phone_busy = _bool(a.get("phone_busy", False))
+                agent.after_call = _opt_str(a.get("after_call"))
                 acd._agents[agent.agent_id] = agent
                 if "free_at" in a:  # ringing or on a call: when it was expected to end
                     free_at[agent.agent_id] = float(a["free_at"])

@@ -55,6 +55,14 @@ async def seat_action(request: web.Request) -> web.StreamResponse:
     agent_id = session_of(request).agent_id
     if not agent_id:
         return error(403, "this user has no agent seat")
+    response = await _seat_action(desk, agent_id, request)
+    # A change may not move the state (not ready during a call waits for its end): the page
+    # gets the agent's state either way.
+    desk.hub.to_agent(agent_id, desk.hub.agent_state(agent_id))
+    return response
+
+
+async def _seat_action(desk: Desk, agent_id: str, request: web.Request) -> web.Response:
     what = request.match_info["action"]
     if what == "login":
         return await _acd_call(desk.agents.login(agent_id))

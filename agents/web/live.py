@@ -148,6 +148,7 @@ class LiveHub:
             "reason": view.reason,
             "call_id": view.call_id,
             "seat": view.seat,
+            "after_call": view.after_call,  # not ready after this call, with this reason
         }
 
     def wallboard(self) -> dict[str, Any]:

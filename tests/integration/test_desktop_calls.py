@@ -353,3 +353,24 @@ async def test_a_call_transferred_to_another_agent_keeps_that_agent_out_of_routi
             f"/calls/{queued['CallId']}/offered", pred=lambda p: p["agent_id"] == "1002", timeout=20
         )
         assert state_of("1002")[0] in ("ringing", "on_call")
+
+
+async def test_not_ready_pressed_during_a_call_takes_effect_when_it_ends(
+    agent: DeskClient, engine: EngineProcess, ami: AmiTestClient
+) -> None:
+    """The agent asks for a break while talking: the call goes on; when it ends the agent is
+    not ready with that reason (no wrap-up, so no next call), and the page was told at once."""
+    async with mqtt_collector(engine.cfg) as mqtt:
+        _call, channel = await answered_call(engine, ami, "13700009999")
+        resp = await agent.post_json("/desk/api/seat/not-ready", {"reason": "break"})
+        assert resp.status == 200, await resp.text()
+        me = next(a for a in engine.status()["agents"] if a["agent_id"] == "1001")
+        assert me["state"] == "on_call", me
+        _t, talking = await mqtt.wait_for(
+            "/agents/1001/state", pred=lambda p: p["state"] == "on_call"
+        )
+        await ami.hangup(channel)
+        _t, state = await mqtt.wait_for(
+            "/agents/1001/state", pred=lambda p: p["at"] > talking["at"], timeout=15
+        )  # the first change after the call: straight to not ready, no wrap-up
+        assert (state["state"], state["reason"]) == ("not_ready", "break"), state

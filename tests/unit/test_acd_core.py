@@ -111,6 +111,7 @@ def test_views_serialise_to_json(acd: Acd) -> None:
         "reason": "offered",
         "since": 5.0,
         "call_id": "c1",
+        "after_call": None,
     }
 
 
@@ -187,17 +188,64 @@ def test_not_ready_from_ready_wrap_up_and_not_ready(acd: Acd) -> None:
     assert state_of(acd, "1001").state is S.NOT_READY
 
 
-def test_not_ready_and_logout_are_refused_with_a_call(acd: Acd) -> None:
+def test_logout_and_ready_are_refused_with_a_call(acd: Acd) -> None:
     ready_agent(acd, "1001")
     acd.handle(queued("c1", 1.0))
     assert state_of(acd, "1001").state is S.RINGING
-    refused(acd, AgentNotReady(agent_id="1001", reason="lunch", at=2.0), "is ringing")
     refused(acd, AgentLoggedOut(agent_id="1001", at=2.0), "is ringing")
     refused(acd, AgentReady(agent_id="1001", at=2.0), "is ringing")
     acd.handle(AgentAnswered(call_id="c1", agent_id="1001", at=3.0))
-    refused(acd, AgentNotReady(agent_id="1001", reason="lunch", at=4.0), "is on_call")
     refused(acd, AgentLoggedOut(agent_id="1001", at=4.0), "is on_call")
     refused(acd, AgentReady(agent_id="1001", at=4.0), "is on_call")
+
+
+@pytest.mark.parametrize("wrapup_s", [0.0, 30.0])
+def test_not_ready_during_a_call_takes_effect_when_it_ends(wrapup_s: float) -> None:
+    acd = Acd(AcdPolicy(wrapup_s=wrapup_s))
+    ready_agent(acd, "1001")
+    acd.handle(queued("c1", 1.0))
+    acd.handle(AgentAnswered(call_id="c1", agent_id="1001", at=2.0))
+    assert acd.handle(AgentNotReady(agent_id="1001", reason="lunch", at=3.0)) == []
+    view = state_of(acd, "1001")
+    assert (view.state, view.after_call) == (S.ON_CALL, "lunch")  # the call goes on
+    acd.handle(queued("c2", 4.0))
+    out = acd.handle(CallEnded(call_id="c1", agent_id="1001", at=5.0))
+    assert offers(out) == []  # no next call, even without wrap-up
+    view = state_of(acd, "1001")
+    assert (view.state, view.reason, view.after_call) == (S.NOT_READY, "lunch", None)
+
+
+def test_ready_during_the_call_withdraws_the_request(acd: Acd) -> None:
+    ready_agent(acd, "1001")
+    acd.handle(queued("c1", 1.0))  # ringing
+    acd.handle(AgentNotReady(agent_id="1001", reason="lunch", at=2.0))
+    assert acd.handle(AgentReady(agent_id="1001", at=2.5)) == []
+    assert state_of(acd, "1001").after_call is None
+    acd.handle(AgentAnswered(call_id="c1", agent_id="1001", at=3.0))
+    acd.handle(CallEnded(call_id="c1", agent_id="1001", at=4.0))
+    assert state_of(acd, "1001").state is not S.NOT_READY
+
+
+def test_an_offer_that_ends_unanswered_leaves_the_agent_not_ready_as_asked(acd: Acd) -> None:
+    ready_agent(acd, "1001")
+    acd.handle(queued("c1", 1.0))  # ringing
+    acd.handle(AgentNotReady(agent_id="1001", reason="meeting", at=2.0))
+    acd.handle(CallerHungUp(call_id="c1", at=3.0))  # would have been ready again
+    view = state_of(acd, "1001")
+    assert (view.state, view.reason) == (S.NOT_READY, "meeting")
+    again = Acd.restore(acd.snapshot())
+    assert again.snapshot() == acd.snapshot()
+
+
+def test_the_request_survives_a_snapshot(acd: Acd) -> None:
+    ready_agent(acd, "1001")
+    acd.handle(queued("c1", 1.0))
+    acd.handle(AgentNotReady(agent_id="1001", reason="lunch", at=2.0))
+    again = Acd.restore(acd.snapshot())
+    assert state_of(again, "1001").after_call == "lunch"
+    again.handle(OfferFailed(call_id="c1", agent_id="1001", reason="rna", at=20.0))
+    view = state_of(again, "1001")
+    assert (view.state, view.reason, view.after_call) == (S.NOT_READY, "ring_no_answer", None)
 
 
 @pytest.mark.parametrize("before", ["ready", "not_ready", "wrap_up"])

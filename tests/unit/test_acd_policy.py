@@ -645,7 +645,7 @@ def test_callback_events_for_a_callback_being_placed_to_another_agent_are_refuse
     refused(acd, CallbackFailed(call_id="cb", agent_id="b", reason="x", at=21.0), "not ringing")
     refused(acd, AgentAnswered(call_id="cb", agent_id="a", at=21.0), "not ringing agent")
     refused(acd, CallEnded(call_id="cb", agent_id="a", at=21.0), "calling: CallEnded")
-    refused(acd, AgentNotReady(agent_id="a", reason="x", at=21.0), "is ringing")
+    refused(acd, AgentLoggedOut(agent_id="a", at=21.0), "is ringing")
     assert acd.handle(CallerHungUp(call_id="cb", at=21.0)) == []  # ignored while calling
 
 

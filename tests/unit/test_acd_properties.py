@@ -114,10 +114,11 @@ def draw_event(data: st.DataObject, acd: Acd, at: float) -> Event:
             return AgentLoggedIn(agent_id=agent_id, seat=f"PJSIP/{agent_id}", skills=skills, at=at)
         case "logout":
             return AgentLoggedOut(agent_id=pick_agent("ready", "not_ready", "wrap_up"), at=at)
-        case "ready":
-            return AgentReady(agent_id=pick_agent("not_ready", "wrap_up"), at=at)
-        case "not_ready":
-            agent_id = pick_agent("ready", "not_ready", "wrap_up")
+        case "ready":  # on a call: withdraws "not ready after this call"
+            agent_id = pick_agent("not_ready", "wrap_up", "ringing", "on_call")
+            return AgentReady(agent_id=agent_id, at=at)
+        case "not_ready":  # on a call: not ready after it
+            agent_id = pick_agent("ready", "not_ready", "wrap_up", "ringing", "on_call")
             return AgentNotReady(agent_id=agent_id, reason="break", at=at)
         case "queue":
             return CallQueued(
@@ -221,10 +222,13 @@ def check_invariants(acd: Acd, matched_at: float) -> None:
     holders = Counter(c["agent_id"] for c in calls.values() if c["agent_id"] is not None)
     assert all(n == 1 for n in holders.values()), holders
 
-    # An agent whose phone is on another call is never ready (so never offered a call).
+    # An agent whose phone is on another call is never ready (so never offered a call); a
+    # "not ready after this call" request exists only during a call.
     for agent in agents.values():
         if agent.get("phone_busy"):
             assert agent["state"] == "not_ready", agent
+        if "after_call" in agent:
+            assert agent["state"] in ("ringing", "on_call"), agent
 
     # Ringing <-> offered or calling, on_call <-> answered, both pointing at each other.
     pairs = {"ringing": ("offered", "calling"), "on_call": ("answered",)}

@@ -64,7 +64,8 @@
       node.dataset.state = msg.state;
       node.textContent = t("state_" + msg.state);
       const reason = T["reason_" + msg.reason] || msg.reason;
-      $("agent-reason").textContent = msg.state === "not_ready" && msg.reason ? "(" + reason + ")" : "";
+      $("agent-reason").textContent = msg.state === "not_ready" && msg.reason ? "(" + reason + ")"
+        : msg.after_call ? "(" + t("after_call") + ": " + (T["reason_" + msg.after_call] || msg.after_call) + ")" : "";
       const pop = $("pop-status");
       if (msg.state === "on_call" || msg.state === "wrap_up") pop.textContent = t("state_" + msg.state);
       // The offer ended without an answer (ring-no-answer, the caller hung up): say so.
