@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -228,6 +229,33 @@ def _flush_redis_prefix(cfg: Config) -> None:
         pytest.fail(f"Redis at {cfg.redis.url} is not reachable: {exc}")
     finally:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_call_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A caller a test left on hold would be found waiting by the next test's engine (which
+    requeues callers it finds in Asterisk, as after a restart) and offered to its agents: every
+    channel is hung up after each test that used the real Asterisk."""
+    yield
+    if "asterisk" in request.fixturenames:
+        instance = request.getfixturevalue("asterisk")
+        try:
+            if _no_channels(instance):
+                return
+            instance.cli("channel request hangup all")
+            for _ in range(20):  # hang-ups take a moment
+                if _no_channels(instance):
+                    return
+                time.sleep(0.1)
+        except Exception as exc:  # Asterisk itself is gone: the next test says so
+            print(f"could not hang up the test's leftover channels: {exc}")
+
+
+def _no_channels(instance: Any) -> bool:
+    return (
+        re.search(r"^\s*0 active channels", instance.cli("core show channels count"), re.M)
+        is not None
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)
