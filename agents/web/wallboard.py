@@ -83,6 +83,7 @@ def wallboard(status: Mapping[str, Any], now: float) -> dict[str, Any]:
                 "reason": a["reason"] if str(a["state"]) == "not_ready" else "",
                 "for_s": round(max(0.0, now - float(a["since"])), 0),
                 "call_id": a["call_id"],
+                "after_call": a.get("after_call"),  # not ready after this call
             }
             for a in agents
         ],

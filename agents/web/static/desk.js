@@ -266,7 +266,8 @@
             buttons.append(b);
           }
         }
-        const reason = a.reason ? T["reason_" + a.reason] || a.reason : "";
+        const reason = a.reason ? T["reason_" + a.reason] || a.reason
+          : a.after_call ? t("after_call") + ": " + (T["reason_" + a.after_call] || a.after_call) : "";
         const tr = row([a.agent_id, t("state_" + a.state), reason, a.for_s, a.call_id || "", buttons]);
         tr.dataset.agent = a.agent_id;
         tr.dataset.state = a.state;
