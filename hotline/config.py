@@ -546,6 +546,8 @@ class QualityConfig(_Section):
         }
     )
     """Item name -> weight (> 0); the score is the weighted mean of the marks, in percent."""
+    sample_per_agent: int = Field(default=3, ge=0, le=100)
+    """The weekly sampling plan (抽检): this many of each agent's calls a week to review."""
 
     @field_validator("items")
     @classmethod

@@ -113,6 +113,7 @@ class Engine:
             lambda: audio_roots(cfg),
             retention_days=cfg.recordings.retention_days,
             checklist=cfg.quality.items,
+            sample_per_agent=cfg.quality.sample_per_agent,
         )
         self.recording_keeper = RecordingKeeper(
             self.recordings,

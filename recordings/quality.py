@@ -10,11 +10,19 @@ Rules:
    computed from half a form would be wrong without anyone noticing.
 3. The score is the weighted mean of the marks, in percent (0-100), rounded to 0.1.
 4. The report gives, per agent, the number of reviewed recordings and their mean score.
+5. The sampling plan (抽检): every week (Monday to Sunday, China time) ``sample_per_agent`` of
+   each agent's call recordings of that week are to be reviewed. They are drawn at random but
+   the same on every look: ordered by a hash of the week and the recording id, so nobody can
+   tell in advance which calls will be picked and reloading the page changes nothing (a call
+   made later in the week joins the draw). A recording of the agent's week reviewed for any
+   reason counts toward the quota; the plan lists how many are done and the picks still to
+   review.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 DEFAULT_CHECKLIST = {
@@ -76,3 +84,46 @@ def report(scores: Iterable[tuple[str, float]]) -> list[AgentQuality]:
         AgentQuality(agent, len(values), round(sum(values) / len(values), 1))
         for agent, values in sorted(by_agent.items())
     ]
+
+
+@dataclass(frozen=True)
+class AgentSample:
+    agent_id: str
+    quota: int
+    done: int
+    pending: tuple[int, ...]  # recording ids still to review, in draw order
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "agent_id": self.agent_id,
+            "quota": self.quota,
+            "done": self.done,
+            "pending": list(self.pending),
+        }
+
+
+def _draw_key(seed: str, recording_id: int) -> bytes:
+    return hashlib.sha256(f"{seed}:{recording_id}".encode()).digest()
+
+
+def sample_plan(
+    recordings: Iterable[tuple[int, str]],
+    reviewed: Collection[int],
+    per_agent: int,
+    seed: str,
+) -> list[AgentSample]:
+    """Rule 5: (recording id, agent id) of the week's call recordings, the ids already
+    reviewed, the quota and the week's seed -> one plan per agent, by agent id."""
+    if per_agent < 0:
+        raise ValueError(f"quality.sample_per_agent must be >= 0, not {per_agent}")
+    by_agent: dict[str, list[int]] = {}
+    for recording_id, agent_id in recordings:
+        by_agent.setdefault(agent_id, []).append(recording_id)
+    plans = []
+    for agent_id, ids in sorted(by_agent.items()):
+        quota = min(per_agent, len(ids))
+        done = sum(1 for i in ids if i in reviewed)
+        draw = sorted((i for i in ids if i not in reviewed), key=lambda i: _draw_key(seed, i))
+        left = max(0, quota - done)  # more reviews than the quota leave nothing to do
+        plans.append(AgentSample(agent_id, quota, min(done, quota), tuple(draw[:left])))
+    return plans

@@ -1,5 +1,6 @@
 """The quality review page of the web desktop (``/desk/quality``, 质检): a day's call
-recordings with a player each, the checklist to score one, and the day's report per agent.
+recordings with a player each, the checklist to score one, the day's report per agent, and the
+week's sampling plan (each agent's calls still to review, recordings/quality.py rule 5).
 
 Supervisors, QA reviewers and admins (recordings/access.py). The desktop's guards apply
 (session, role, CSRF on the form). Scores go through RecordingService.score, which checks the
@@ -46,6 +47,11 @@ TEXT: dict[str, dict[str, str]] = {
         "correct_category": "分类正确",
         "polite_close": "礼貌结束",
         "saved": "已保存评分",
+        "plan": "本周抽检计划",
+        "week_of": "自周一",
+        "done": "已评",
+        "to_review": "待评录音",
+        "plan_empty": "本周还没有通话录音。",
         "error": "评分失败",
     },
     "en": {
@@ -67,6 +73,11 @@ TEXT: dict[str, dict[str, str]] = {
         "correct_category": "Correct category",
         "polite_close": "Polite close",
         "saved": "Score saved",
+        "plan": "This week's sampling plan",
+        "week_of": "week of",
+        "done": "Done",
+        "to_review": "To review",
+        "plan_empty": "No call recordings this week yet.",
         "error": "Could not score",
     },
 }
@@ -98,6 +109,8 @@ async def quality_page(request: web.Request) -> web.StreamResponse:
     who = _who(session)
     calls = await asyncio.to_thread(service.list_for, who, start, end, kind="call")
     report = await asyncio.to_thread(service.quality_report, start, end)
+    week_start = start - timedelta(days=day.weekday())  # Monday, China time
+    plan, week = await asyncio.to_thread(service.sample_plan, who, week_start)
     note = request.query.get("note", "")
     return render(
         request,
@@ -107,6 +120,10 @@ async def quality_page(request: web.Request) -> web.StreamResponse:
             "day": day.isoformat(),
             "calls": [c for c in calls if c.deleted_at is None],
             "report": report,
+            "plan": plan,
+            "week": week,
+            "week_start": week_start.date().isoformat(),
+            "day_of": lambda at: at.astimezone(SHANGHAI).date().isoformat(),
             "items": list(service.checklist),
             "marks": MARKS,
             "note": note if note in ("saved", "error") else "",

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from recordings import quality, retention
@@ -54,6 +54,7 @@ class RecordingService:
         *,
         retention_days: Mapping[str, int] | None = None,
         checklist: Mapping[str, float] | None = None,
+        sample_per_agent: int = 3,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.store = store
@@ -63,6 +64,7 @@ class RecordingService:
         self.retention_days = dict(retention_days or retention.DEFAULT_RETENTION_DAYS)
         self.checklist = dict(checklist or quality.DEFAULT_CHECKLIST)
         quality.check_checklist(self.checklist)
+        self.sample_per_agent = sample_per_agent
         self.clock = clock
 
     @property
@@ -261,6 +263,22 @@ class RecordingService:
             rec.id, rec.agent_id, who.user, self.clock(), value, dict(marks), comment
         )
         return value
+
+    def sample_plan(
+        self, who: Requester, week_start: datetime
+    ) -> tuple[list[quality.AgentSample], dict[int, Recording]]:
+        """Rule 5 of recordings/quality.py: the week's picks per agent, and the recordings by
+        id (``who`` must be able to hear them: the page plays them)."""
+        end = week_start + timedelta(days=7)
+        week = {
+            rec.id: rec
+            for rec in self.list_for(who, week_start, end, kind="call")
+            if rec.agent_id and rec.deleted_at is None
+        }
+        reviewed = self.store.reviewed_among(week)
+        calls = [(rec.id, rec.agent_id or "") for rec in week.values()]
+        seed = week_start.date().isoformat()
+        return quality.sample_plan(calls, reviewed, self.sample_per_agent, seed), week
 
     def quality_report(self, start: datetime, end: datetime) -> list[quality.AgentQuality]:
         """Per agent: reviews made in [start, end) and their mean score."""

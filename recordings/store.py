@@ -6,6 +6,7 @@ idempotent on its path: a replayed AMI event or a retried voicemail leaves one r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -260,6 +261,21 @@ class RecordingStore:
             row.score = score
             row.items = dict(items)
             row.comment = comment
+
+    def reviewed_among(self, recording_ids: Iterable[int]) -> set[int]:
+        """Which of these recordings have been scored (by anyone, at any time)."""
+        ids = list(recording_ids)
+        found: set[int] = set()
+        with Session(self.engine) as session:
+            for at in range(0, len(ids), 500):  # bounded IN lists
+                chunk = ids[at : at + 500]
+                rows = session.scalars(
+                    select(QualityScoreRow.recording_id)
+                    .where(QualityScoreRow.recording_id.in_(chunk))
+                    .distinct()
+                )
+                found.update(int(r) for r in rows)
+        return found
 
     def scores_between(self, start: datetime, end: datetime) -> list[tuple[str, float]]:
         """(agent id, score) of the reviews made in [start, end)."""

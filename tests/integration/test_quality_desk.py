@@ -58,6 +58,8 @@ async def test_supervisor_plays_and_scores_a_call_agent_and_unit_are_limited(
     try:
         page = await (await boss.http.get(f"{engine.base}/desk/quality")).text()
         assert f'id="rec-{rec.id}"' in page and call_id in page
+        done_before, quota = plan_of(page, "1001")  # the week's sampling plan (抽检)
+        assert quota >= 1 and done_before < quota, page[-1500:]
         async with boss.http.get(audio, headers={"Range": "bytes=0-99"}) as part:
             assert part.status == 206 and len(await part.read()) == 100
             assert part.headers["Content-Range"] == f"bytes 0-99/{rec.size_bytes}"
@@ -80,6 +82,8 @@ async def test_supervisor_plays_and_scores_a_call_agent_and_unit_are_limited(
         row = re.search(r'<td class="agent">1001</td><td class="reviews">(\d+)</td>'
                         r'<td class="mean">([\d.]+)</td>', report)  # fmt: skip
         assert row and row.group(1) == "1" and float(row.group(2)) == 87.5, report[-600:]
+        # Any review of the agent's week counts toward the plan's quota.
+        assert plan_of(report, "1001") == (done_before + 1, quota), report[-1500:]
 
         async with agent.http.get(audio) as own:  # an agent hears their own call
             assert own.status == 200 and (await own.read())[:4] == b"RIFF"
@@ -105,3 +109,10 @@ async def test_supervisor_plays_and_scores_a_call_agent_and_unit_are_limited(
         ("super1", "supervisor"),
         ("agent1001", "agent"),
     ]
+
+
+def plan_of(page: str, agent_id: str) -> tuple[int, int]:
+    """(done, quota) of the agent's row in the quality page's sampling plan."""
+    row = re.search(rf'<tr data-agent="{agent_id}" data-done="(\d+)" data-quota="(\d+)">', page)
+    assert row, f"no sampling-plan row for agent {agent_id}"
+    return int(row.group(1)), int(row.group(2))

@@ -199,3 +199,34 @@ def test_hotline_recording_event_parses() -> None:
     )
     with pytest.raises(MalformedEvent, match="Path"):
         parse_event({k: v for k, v in headers.items() if k != "Path"}, 0.0)
+
+
+# --- the weekly sampling plan (recordings/quality.py rule 5) -------------------------------------
+
+
+def test_sampling_plan_picks_the_quota_per_agent_the_same_on_every_look() -> None:
+    from recordings.quality import sample_plan
+
+    week = [(i, "a") for i in range(1, 21)] + [(100, "b")]
+    first = sample_plan(week, set(), 3, "2026-11-23")
+    assert [(p.agent_id, p.quota, p.done, len(p.pending)) for p in first] == [
+        ("a", 3, 0, 3),
+        ("b", 1, 0, 1),  # fewer calls than the quota: all of them
+    ]
+    assert sample_plan(list(reversed(week)), set(), 3, "2026-11-23") == first  # stable
+    other_week = sample_plan(week, set(), 3, "2026-11-30")
+    assert other_week[0].pending != first[0].pending  # another week, another draw
+    assert set(first[0].pending) <= set(range(1, 21))
+
+
+def test_reviews_count_toward_the_quota_whatever_was_picked() -> None:
+    from recordings.quality import sample_plan
+
+    week = [(i, "a") for i in range(1, 11)]
+    picks = sample_plan(week, set(), 3, "w")[0].pending
+    not_picked = next(i for i in range(1, 11) if i not in picks)
+    after = sample_plan(week, {picks[0], not_picked}, 3, "w")[0]
+    assert (after.done, after.pending) == (2, picks[1:2])
+    done = sample_plan(week, set(range(1, 6)), 3, "w")[0]  # more reviews than the quota
+    assert (done.done, done.pending) == (3, ())
+    assert sample_plan(week, set(), 0, "w")[0].pending == ()
