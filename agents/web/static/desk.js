@@ -60,6 +60,7 @@
     $("seat-logout").onclick = () => seat("logout");
 
     function showState(msg) {
+      if (msg.seat) $("seat").textContent = msg.seat;  // where the agent is logged in now
       const node = $("agent-state");
       node.dataset.state = msg.state;
       node.textContent = t("state_" + msg.state);
