@@ -38,6 +38,7 @@ from acd.events import (
     AgentAnswered,
     AgentPhoneBusy,
     AgentPhoneFree,
+    AgentStateChanged,
     CallbackAccepted,
     CallbackConnected,
     CallbackFailed,
@@ -83,6 +84,8 @@ class AmiConsumer:
         self._sink = record_sink
         self._clock = clock
         self._phones = PhoneWatch()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        service.observers.append(self._observe)
         self.handled = 0
 
     async def run(self) -> None:
@@ -195,6 +198,19 @@ class AmiConsumer:
     def _agent_at(self, seat: str) -> str | None:
         return next((a.agent_id for a in self._service.acd.agents() if a.seat == seat), None)
 
+    def _seat_of_agent(self, agent_id: str) -> str | None:
+        return next((a.seat for a in self._service.acd.agents() if a.agent_id == agent_id), None)
+
+    def _observe(self, decision: Any) -> None:
+        """ACD observer: an agent logging in at a seat already on another call is busy."""
+        if isinstance(decision, AgentStateChanged) and decision.reason == "login":
+            seat = self._seat_of_agent(decision.agent_id)
+            if seat is not None and self._phones.busy(seat):
+                busy = AgentPhoneBusy(agent_id=decision.agent_id, at=decision.at)
+                task = asyncio.ensure_future(self._service.offer(busy))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
     def _is_acd_leg(self, unique_id: str, linked_id: str) -> bool:
         legs = self._service.legs
         return unique_id.split(";")[0] in legs or (bool(linked_id) and linked_id in legs)
@@ -202,22 +218,27 @@ class AmiConsumer:
     async def _channel_created(self, event: ChannelCreated) -> None:
         if self._is_acd_leg(event.unique_id, event.linked_id):
             return
-        agent_id = self._agent_at(seat_of(event.channel))
-        if agent_id is not None and self._phones.channel_up(agent_id, event.unique_id):
+        seat = seat_of(event.channel)
+        if not self._phones.channel_up(seat, event.unique_id):
+            return
+        agent_id = self._agent_at(seat)
+        if agent_id is not None:
             log.info("agent %s is on a call the ACD did not place (%s)", agent_id, event.channel)
             await self._service.offer(AgentPhoneBusy(agent_id=agent_id, at=event.at))
 
     async def _hung_up(self, event: ChannelHungUp) -> None:
         freed = self._phones.channel_down(event.unique_id)
-        if freed is not None:
-            await self._service.offer(AgentPhoneFree(agent_id=freed, at=event.at))
+        agent_id = self._agent_at(freed) if freed is not None else None
+        if agent_id is not None:
+            await self._service.offer(AgentPhoneFree(agent_id=agent_id, at=event.at))
         leg = self._service.leg(event.unique_id)
         if leg is not None:
             if leg.answered:
                 await self._service.offer(
                     CallEnded(call_id=leg.call_id, agent_id=leg.agent_id, at=event.at)
                 )
-                if self._phones.busy(leg.agent_id):  # another call came in meanwhile
+                seat = self._seat_of_agent(leg.agent_id)
+                if seat is not None and self._phones.busy(seat):  # another call meanwhile
                     await self._service.offer(AgentPhoneBusy(agent_id=leg.agent_id, at=event.at))
             elif leg.kind == "callback":
                 # The agent answered, the citizen did not: CallbackFailed already told the core.
@@ -282,9 +303,10 @@ class AmiConsumer:
             (uid, str(chan.get("Linkedid", "")), str(chan.get("Channel", "")))
             for uid, chan in live.items()
         ]
-        self._phones.reset(channels, self._agent_at, self._is_acd_leg)
-        busy = self._phones.busy_agents()
+        self._phones.reset(channels, self._is_acd_leg)
+        seats = self._phones.busy_seats()
         snapshot = self._service.acd.snapshot()["agents"]
+        busy = {a["agent_id"] for a in snapshot if a["seat"] in seats}
         for agent in snapshot:
             agent_id = agent["agent_id"]
             if agent.get("phone_busy") and agent_id not in busy:

@@ -1,15 +1,17 @@
-"""Which agents' phones are on calls the ACD did not place.
+"""Which seats' phones are on calls the ACD did not place.
 
 An agent may be on a call the ACD knows nothing of: a call transferred to the seat from the
-desktop, a consultation dialled to it, a call the agent dialled. The ACD must not offer that
-agent a call meanwhile, so the AMI consumer watches the channels on every logged-in agent's
-seat: a channel that is not one of the ACD's own legs (whose ids the ACD chose, ``ChannelId``
-of its Originate, also the ``Linkedid`` of a Local channel's second half) makes the phone busy
-(``AgentPhoneBusy``); when the last such channel hangs up it is free (``AgentPhoneFree``).
+desktop, a consultation dialled to it, a call the agent dialled, a personal call already going
+when the agent logs in. The ACD must not offer that agent a call meanwhile, so the AMI consumer
+watches the channels of every seat: a channel that is not one of the ACD's own legs (whose ids
+the ACD chose, ``ChannelId`` of its Originate, also the ``Linkedid`` of a Local channel's second
+half) makes the seat busy; when the last such channel hangs up it is free. The consumer turns
+that into ``AgentPhoneBusy`` / ``AgentPhoneFree`` for the agent logged in at the seat, also
+when an agent logs in at a seat that is busy already.
 
 Channels, not device states: device state is computed in its own thread in Asterisk and may
 arrive after the hang-up of the ACD's own call, which would look like another call.
-Sans-I/O like the core: channel events in, which agent changed out.
+Sans-I/O like the core: channel events in, which seat changed out.
 """
 
 from __future__ import annotations
@@ -26,44 +28,45 @@ def seat_of(channel: str) -> str:
 
 class PhoneWatch:
     def __init__(self) -> None:
-        self._foreign: dict[str, set[str]] = {}  # agent_id -> unique ids of other calls
-        self._owner: dict[str, str] = {}  # unique id -> agent_id
+        self._other: dict[str, set[str]] = {}  # seat -> unique ids of calls not the ACD's
+        self._seat: dict[str, str] = {}  # unique id -> seat
 
-    def busy(self, agent_id: str) -> bool:
-        return bool(self._foreign.get(agent_id))
+    def busy(self, seat: str) -> bool:
+        return bool(self._other.get(seat))
 
-    def channel_up(self, agent_id: str, unique_id: str) -> bool:
-        """A channel of another call on the agent's seat; True if the phone just became busy."""
-        if unique_id in self._owner:
+    def channel_up(self, seat: str, unique_id: str) -> bool:
+        """Another call's channel on the seat; True if the seat just became busy."""
+        if unique_id in self._seat:
             return False
-        calls = self._foreign.setdefault(agent_id, set())
+        calls = self._other.setdefault(seat, set())
         calls.add(unique_id)
-        self._owner[unique_id] = agent_id
+        self._seat[unique_id] = seat
         return len(calls) == 1
 
     def channel_down(self, unique_id: str) -> str | None:
-        """A channel hung up; the agent whose phone it left free, if any."""
-        agent_id = self._owner.pop(unique_id, None)
-        if agent_id is None:
+        """A channel hung up; the seat it left free, if any."""
+        seat = self._seat.pop(unique_id, None)
+        if seat is None:
             return None
-        calls = self._foreign.get(agent_id, set())
+        calls = self._other.get(seat, set())
         calls.discard(unique_id)
         if calls:
             return None
-        self._foreign.pop(agent_id, None)
-        return agent_id
+        self._other.pop(seat, None)
+        return seat
 
     def reset(
-        self, live: Iterable[tuple[str, str, str]], agent_of: Callable[[str], str | None],
-        is_acd_leg: Callable[[str, str], bool],
-    ) -> None:  # fmt: skip
+        self, live: Iterable[tuple[str, str, str]], is_acd_leg: Callable[[str, str], bool]
+    ) -> None:
         """Start again from Asterisk's live channels (unique id, linked id, channel name)."""
-        self._foreign.clear()
-        self._owner.clear()
+        self._other.clear()
+        self._seat.clear()
         for unique_id, linked_id, channel in live:
-            agent_id = agent_of(seat_of(channel))
-            if agent_id is not None and not is_acd_leg(unique_id, linked_id):
-                self.channel_up(agent_id, unique_id)
+            if not is_acd_leg(unique_id, linked_id):
+                self.channel_up(seat_of(channel), unique_id)
 
-    def busy_agents(self) -> set[str]:
-        return set(self._foreign)
+    def busy_seats(self) -> set[str]:
+        return set(self._other)
+
+    def __len__(self) -> int:
+        return len(self._seat)

@@ -374,3 +374,43 @@ async def test_not_ready_pressed_during_a_call_takes_effect_when_it_ends(
             "/agents/1001/state", pred=lambda p: p["at"] > talking["at"], timeout=15
         )  # the first change after the call: straight to not ready, no wrap-up
         assert (state["state"], state["reason"]) == ("not_ready", "break"), state
+
+
+async def test_an_agent_logging_in_at_a_phone_already_on_a_call_is_not_offered_calls(
+    engine: EngineProcess, ami: AmiTestClient
+) -> None:
+    """A call the ACD did not place is going on at seat 1002 when agent 1002 logs in there:
+    "ready" is refused until it ends."""
+    await ami.send(
+        {"Action": "Originate", "Channel": "Local/1002@test-phone", "Application": "Wait",
+         "Data": "60", "Async": "true"}
+    )  # fmt: skip
+    await ami.wait_event(
+        lambda ev: (
+            ev.get("Event") == "Newstate"
+            and str(ev.get("Channel", "")).startswith("Local/1002@test-phone")
+            and ev.get("ChannelStateDesc") == "Up"
+        ),
+        timeout=10,
+    )
+    engine.agent("1002", "login", {"seat": "Local/1002@test-phone"})
+    refused = None
+    for _ in range(20):  # the busy phone is noted just after the log-in
+        try:
+            engine.agent("1002", "ready")
+        except urllib.error.HTTPError as exc:
+            refused = exc
+            break
+        engine.agent("1002", "not-ready", {"reason": "break"})
+        await asyncio.sleep(0.1)
+    assert refused is not None and refused.code == 409
+    assert "another call" in refused.read().decode()
+    await ami.send({"Action": "Hangup", "Channel": "/^Local\\/1002@test-phone-.*$/"})
+    for _ in range(50):
+        try:
+            engine.agent("1002", "ready")
+            break
+        except urllib.error.HTTPError:
+            await asyncio.sleep(0.1)
+    me = next(a for a in engine.status()["agents"] if a["agent_id"] == "1002")
+    assert me["state"] == "ready", me
