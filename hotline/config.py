@@ -520,6 +520,10 @@ class RecordingsConfig(_Section):
         default_factory=lambda: {"call": 180, "voicemail": 180, "threeway": 180}
     )
     """Days each kind's audio is kept (0: for ever); the row saying it existed stays."""
+    compress_after_days: int = Field(default=30, ge=0)
+    """Calls' WAVs older than this are re-encoded with sox (0: never; voicemail stays WAV)."""
+    compress_format: Literal["flac", "ogg"] = "flac"
+    """flac: lossless, about half the size; ogg (Vorbis): lossy, about an eighth."""
     purge_every_s: float = Field(default=3600.0, gt=0)
     """How often the engine removes expired audio."""
 

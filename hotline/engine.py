@@ -114,6 +114,8 @@ class Engine:
             retention_days=cfg.recordings.retention_days,
             checklist=cfg.quality.items,
             sample_per_agent=cfg.quality.sample_per_agent,
+            compress_after_days=cfg.recordings.compress_after_days,
+            compress_format=cfg.recordings.compress_format,
         )
         self.recording_keeper = RecordingKeeper(
             self.recordings,

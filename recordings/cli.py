@@ -1,6 +1,7 @@
 """``hotline recordings purge`` and ``hotline quality report``: retention and 质检 from the shell.
 
-hotline recordings purge [--now ISO]              remove audio past its retention, keep the rows
+hotline recordings purge [--now ISO]              remove audio past its retention (keep the rows),
+                                                  compress calls' older WAVs
 hotline quality report --from D --to D [--json]   per agent: reviews and mean score (Beijing days)
 """
 
@@ -39,6 +40,8 @@ def _service(args: argparse.Namespace) -> Any:
         lambda: audio_roots(cfg),
         retention_days=cfg.recordings.retention_days,
         checklist=cfg.quality.items,
+        compress_after_days=cfg.recordings.compress_after_days,
+        compress_format=cfg.recordings.compress_format,
     )
 
 
@@ -76,7 +79,8 @@ def cmd_recordings(args: argparse.Namespace) -> int:
     else:
         print(
             f"as of {now.isoformat()}: {len(result.deleted)} recordings removed, "
-            f"{len(result.already_gone)} already gone, {len(result.failed)} could not be removed"
+            f"{len(result.already_gone)} already gone, {len(result.failed)} failed, "
+            f"{len(result.compressed)} compressed ({result.bytes_saved} bytes saved)"
         )
     return 1 if result.failed else 0
 

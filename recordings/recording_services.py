@@ -10,11 +10,13 @@ authenticates, this module authorises.
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from recordings import quality, retention
 from recordings.access import Requester, may_hear, may_score
@@ -37,9 +39,23 @@ class PurgeResult:
     deleted: list[int] = field(default_factory=list)
     already_gone: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    compressed: list[int] = field(default_factory=list)
+    bytes_saved: int = 0
 
-    def to_json(self) -> dict[str, list[int]]:
-        return {"deleted": self.deleted, "already_gone": self.already_gone, "failed": self.failed}
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "deleted": self.deleted,
+            "already_gone": self.already_gone,
+            "failed": self.failed,
+            "compressed": self.compressed,
+            "bytes_saved": self.bytes_saved,
+        }
+
+
+COMPRESS_FORMATS = ("flac", "ogg")
+# sox options per format: FLAC at its best compression; Vorbis at quality 3 (speech, ~16 kbit/s).
+SOX_OPTIONS: dict[str, list[str]] = {".flac": ["-C", "8"], ".ogg": ["-C", "3"]}
+AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}
 
 
 def _now() -> datetime:
@@ -55,6 +71,8 @@ class RecordingService:
         retention_days: Mapping[str, int] | None = None,
         checklist: Mapping[str, float] | None = None,
         sample_per_agent: int = 3,
+        compress_after_days: int = 0,
+        compress_format: str = "flac",
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.store = store
@@ -65,6 +83,10 @@ class RecordingService:
         self.checklist = dict(checklist or quality.DEFAULT_CHECKLIST)
         quality.check_checklist(self.checklist)
         self.sample_per_agent = sample_per_agent
+        if compress_format not in COMPRESS_FORMATS:
+            raise ValueError(f"recordings.compress_format: {compress_format!r} is not flac or ogg")
+        self.compress_after_days = compress_after_days
+        self.compress_format = compress_format
         self.clock = clock
 
     @property
@@ -127,6 +149,11 @@ class RecordingService:
             call_id, dash, agent = wav.stem.partition("-")
             if stored in known or not dash or not call_id:
                 continue
+            if any(stored[: -len(".wav")] + "." + f in known for f in COMPRESS_FORMATS):
+                # Compressed, the row moved to the new file, the engine stopped before the WAV
+                # was removed: it is a leftover, not a recording without metadata.
+                wav.unlink(missing_ok=True)
+                continue
             try:
                 info = wav.stat()
             except FileNotFoundError:
@@ -182,14 +209,68 @@ class RecordingService:
                     result.failed.append(rec.id)
                     continue
                 self.store.mark_deleted(rec.id, now, reason)
-        if result.deleted or result.already_gone or result.failed:
+        self._compress(now, result)
+        if result.deleted or result.already_gone or result.failed or result.compressed:
             log.info(
-                "recordings purge: %d removed, %d already gone, %d failed",
+                "recordings purge: %d removed, %d already gone, %d failed, %d compressed "
+                "(%d bytes saved)",
                 len(result.deleted),
                 len(result.already_gone),
                 len(result.failed),
+                len(result.compressed),
+                result.bytes_saved,
             )
         return result
+
+    def _compress(self, now: datetime, result: PurgeResult) -> None:
+        """Rule 4 of recordings/retention.py: re-encode old WAVs (sox), then point the row at
+        the new file, then remove the WAV. A failure at any step leaves the WAV and its row."""
+        if self.compress_after_days <= 0:
+            return
+        limit = now - timedelta(days=self.compress_after_days)
+        for kind in retention.COMPRESSIBLE:
+            held = self.store.held_before(kind, limit)
+            for rec in retention.to_compress(held, self.compress_after_days, now):
+                saved = self._compress_one(rec.id, rec.path)
+                if saved is None:
+                    result.failed.append(rec.id)
+                else:
+                    result.compressed.append(rec.id)
+                    result.bytes_saved += saved
+
+    def _compress_one(self, recording_id: int, path: str) -> int | None:
+        suffix = "." + self.compress_format
+        new_path = path[: -len(".wav")] + suffix
+        try:
+            src = self.roots.resolve(path)
+            dst = self.roots.resolve(new_path)
+        except BadRecordingPath as exc:
+            log.error("recording %d: %s", recording_id, exc)
+            return None
+        part = dst.with_name(dst.name + ".part")
+        command = [
+            "sox",
+            "-q",
+            str(src),
+            "-t",
+            self.compress_format,
+            *SOX_OPTIONS[suffix],
+            str(part),
+        ]
+        try:
+            subprocess.run(command, check=True, capture_output=True, timeout=120)
+            before, after = src.stat().st_size, part.stat().st_size
+            part.replace(dst)
+        except (OSError, subprocess.SubprocessError) as exc:
+            detail = getattr(exc, "stderr", b"") or b""
+            log.error("recording %d not compressed: %s %s", recording_id, exc, detail[-200:])
+            part.unlink(missing_ok=True)
+            return None
+        if not self.store.replace_audio(recording_id, path, new_path, after):
+            dst.unlink(missing_ok=True)  # the row moved on meanwhile (removed): keep as it is
+            return None
+        src.unlink(missing_ok=True)
+        return before - after
 
     # -- playback ---------------------------------------------------------------------------
 

@@ -22,7 +22,12 @@ from aiohttp import web
 from recordings.access import Requester
 from recordings.quality import ScoreError
 from recordings.ranges import ByteRange, Unsatisfiable, select
-from recordings.recording_services import AccessDenied, RecordingGone, RecordingService
+from recordings.recording_services import (
+    AUDIO_TYPES,
+    AccessDenied,
+    RecordingGone,
+    RecordingService,
+)
 
 RequesterOf = Callable[[web.Request], Awaitable[Requester | None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -72,7 +77,7 @@ def playback_handler(service: RecordingService, requester_of: RequesterOf) -> Ha
         span = wanted or ByteRange(0, size - 1, size)
         await asyncio.to_thread(service.log_playback, who, rec, span.logged())
         response = web.StreamResponse(status=206 if wanted and wanted.partial else 200)
-        response.content_type = "audio/wav"
+        response.content_type = AUDIO_TYPES.get(path.suffix, "application/octet-stream")
         response.content_length = max(0, span.length) if size else 0
         response.headers["Accept-Ranges"] = "bytes"
         response.headers["Cache-Control"] = "private, no-store"  # confidential audio

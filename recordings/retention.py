@@ -9,6 +9,11 @@ Rules:
    still learn that the recording existed.
 3. Already-deleted recordings are never chosen again; the clock is passed in (tests and drills
    run the purge "as of" any instant).
+4. Compression: a call's audio (kinds ``call`` and ``threeway``; voicemail keeps the WAV the
+   tickets name) still a WAV ``compress_after_days`` after it started (0: never) is re-encoded
+   (``compress_format``: FLAC, lossless, about half the size; or Ogg Vorbis, lossy, about an
+   eighth). The row then names the new file and its size, and the WAV goes; retention still
+   counts from the start of the call.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 DEFAULT_RETENTION_DAYS = {"call": 180, "voicemail": 180, "threeway": 180}
+COMPRESSIBLE = ("call", "threeway")
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class Held:
     kind: str
     started_at: datetime
     deleted_at: datetime | None = None
+    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,3 +60,20 @@ def expired(recordings: Iterable[Held], days: Mapping[str, int], now: datetime) 
         if limit is not None and rec.started_at < limit:
             out.append(Expired(rec.id, f"retention: {rec.kind} kept {days[rec.kind]} days"))
     return out
+
+
+def to_compress(recordings: Iterable[Held], after_days: int, now: datetime) -> list[Held]:
+    """Rule 4: the recordings whose WAV is due to be compressed at ``now``."""
+    if now.tzinfo is None:
+        raise ValueError("now must carry a time zone")
+    if after_days <= 0:
+        return []
+    limit = now - timedelta(days=after_days)
+    return [
+        rec
+        for rec in recordings
+        if rec.kind in COMPRESSIBLE
+        and rec.deleted_at is None
+        and rec.path.endswith(".wav")
+        and rec.started_at < limit
+    ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import CursorResult, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -189,13 +189,29 @@ class RecordingStore:
         """Recordings of ``kind`` still on disk that started before ``before``."""
         with Session(self.engine) as session:
             rows = session.execute(
-                select(RecordingRow.id, RecordingRow.kind, RecordingRow.started_at).where(
+                select(
+                    RecordingRow.id, RecordingRow.kind, RecordingRow.started_at, RecordingRow.path
+                ).where(
                     RecordingRow.kind == kind,
                     RecordingRow.deleted_at.is_(None),
                     RecordingRow.started_at < before,
                 )
             )
-            return [Held(r.id, r.kind, r.started_at) for r in rows]
+            return [Held(r.id, r.kind, r.started_at, path=r.path) for r in rows]
+
+    def replace_audio(self, recording_id: int, old_path: str, new_path: str, size: int) -> bool:
+        """The audio was re-encoded: the row names the new file (if it still named the old)."""
+        with Session(self.engine) as session, session.begin():
+            done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+                update(RecordingRow)
+                .where(
+                    RecordingRow.id == recording_id,
+                    RecordingRow.path == old_path,
+                    RecordingRow.deleted_at.is_(None),
+                )
+                .values(path=new_path, size_bytes=size)
+            )
+            return bool(done.rowcount)
 
     def mark_deleted(self, recording_id: int, at: datetime, reason: str) -> None:
         with Session(self.engine) as session, session.begin():

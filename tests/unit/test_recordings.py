@@ -230,3 +230,24 @@ def test_reviews_count_toward_the_quota_whatever_was_picked() -> None:
     done = sample_plan(week, set(range(1, 6)), 3, "w")[0]  # more reviews than the quota
     assert (done.done, done.pending) == (3, ())
     assert sample_plan(week, set(), 0, "w")[0].pending == ()
+
+
+def test_which_recordings_are_compressed() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from recordings.retention import Held, to_compress
+
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    old = now - timedelta(days=31)
+    held = [
+        Held(1, "call", old, path="calls/a.wav"),
+        Held(2, "threeway", old, path="calls/b.wav"),
+        Held(3, "voicemail", old, path="voicemail/c.wav"),  # tickets name the WAV: kept
+        Held(4, "call", old, path="calls/d.flac"),  # done already
+        Held(5, "call", now - timedelta(days=29), path="calls/e.wav"),  # too young
+        Held(6, "call", old, deleted_at=now, path="calls/f.wav"),  # removed by retention
+    ]
+    assert [h.id for h in to_compress(held, 30, now)] == [1, 2]
+    assert to_compress(held, 0, now) == []  # 0: never
+    with pytest.raises(ValueError, match="time zone"):
+        to_compress(held, 30, datetime(2026, 11, 23))
