@@ -523,7 +523,7 @@ class RecordingsConfig(_Section):
     compress_after_days: int = Field(default=30, ge=0)
     """Calls' WAVs older than this are re-encoded with sox (0: never; voicemail stays WAV)."""
     compress_format: Literal["flac", "ogg"] = "flac"
-    """flac: lossless, about half the size; ogg (Vorbis): lossy, about an eighth."""
+    """flac: lossless, about 2/3 of the WAV on speech; ogg (Vorbis): lossy, about 1/5."""
     purge_every_s: float = Field(default=3600.0, gt=0)
     """How often the engine removes expired audio."""
 

@@ -53,7 +53,8 @@ class PurgeResult:
 
 
 COMPRESS_FORMATS = ("flac", "ogg")
-# sox options per format: FLAC at its best compression; Vorbis at quality 3 (speech, ~16 kbit/s).
+# sox options per format: FLAC at its best compression; Vorbis at quality 3 (~23 kbit/s on
+# 8 kHz speech).
 SOX_OPTIONS: dict[str, list[str]] = {".flac": ["-C", "8"], ".ogg": ["-C", "3"]}
 AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}
 

@@ -11,9 +11,9 @@ Rules:
    run the purge "as of" any instant).
 4. Compression: a call's audio (kinds ``call`` and ``threeway``; voicemail keeps the WAV the
    tickets name) still a WAV ``compress_after_days`` after it started (0: never) is re-encoded
-   (``compress_format``: FLAC, lossless, about half the size; or Ogg Vorbis, lossy, about an
-   eighth). The row then names the new file and its size, and the WAV goes; retention still
-   counts from the start of the call.
+   (``compress_format``: FLAC, lossless, about two thirds of the WAV on speech; or Ogg
+   Vorbis, lossy, about a fifth). The row then names the new file and its size, and the WAV
+   goes; retention still counts from the start of the call.
 """
 
 from __future__ import annotations
