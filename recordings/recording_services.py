@@ -10,6 +10,7 @@ authenticates, this module authorises.
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
@@ -88,6 +89,7 @@ class RecordingService:
             raise ValueError(f"recordings.compress_format: {compress_format!r} is not flac or ogg")
         self.compress_after_days = compress_after_days
         self.compress_format = compress_format
+        self._said_no_sox = False
         self.clock = clock
 
     @property
@@ -227,6 +229,11 @@ class RecordingService:
         """Rule 4 of recordings/retention.py: re-encode old WAVs (sox), then point the row at
         the new file, then remove the WAV. A failure at any step leaves the WAV and its row."""
         if self.compress_after_days <= 0:
+            return
+        if shutil.which("sox") is None:  # say it once, not once per file every hour
+            if not self._said_no_sox:
+                log.warning("recordings are not compressed: sox is not installed")
+                self._said_no_sox = True
             return
         limit = now - timedelta(days=self.compress_after_days)
         for kind in retention.COMPRESSIBLE:
