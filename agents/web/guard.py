@@ -28,7 +28,7 @@ from agents.web.i18n import LANGS, catalogue, pick_lang, translate
 from agents.web.kb import KbStore
 from agents.web.live import LiveHub
 from agents.web.security import tokens_match
-from agents.web.session_persistence import DeskSessions
+from agents.web.session_persistence import DeskSessions, DeskThrottle
 from agents.web.sessions import LoginThrottle, Session
 from agents.web.steps import StepStore
 from agents.web.threeway import ThreeWayService
@@ -67,7 +67,9 @@ class Desk:
     steps: StepStore
     chart: ChartSource
     kb: KbStore
-    throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(time.time))
+    throttle: DeskThrottle = field(
+        default_factory=lambda: DeskThrottle(LoginThrottle(time.time), None)
+    )
 
 
 DESK_KEY = web.AppKey("desk", Desk)

@@ -56,17 +56,17 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))
     user = await asyncio.to_thread(desk.users.authenticate, name, password)
-    if desk.throttle.locked(name):
+    if await desk.throttle.locked(name):
         user = None  # checked after the hash, so a locked name answers as slowly as any other
     if user is None:
-        desk.throttle.failed(name)
+        await desk.throttle.failed(name)
         token = new_token()
         response = render(
             request, "login.html.j2", {"login_csrf": token, "error": True, "name": name}, 401
         )
         set_cookie(response, request, desk.cfg, LOGIN_COOKIE, token)
         return response
-    desk.throttle.succeeded(name)
+    await desk.throttle.succeeded(name)
     lang = pick_lang(request.cookies.get(LANG_COOKIE), desk.cfg.lang)
     session = await desk.sessions.open(user.name, user.role, user.agent_id, user.unit, lang)
     response = redirect(f"{PREFIX}/")

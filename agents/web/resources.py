@@ -56,8 +56,8 @@ from agents.web.pages import (
     ticket_page,
     wallboard_page,
 )
-from agents.web.session_persistence import DeskSessions, RedisSessionBacking
-from agents.web.sessions import SessionStore
+from agents.web.session_persistence import DeskSessions, DeskThrottle, RedisSessionBacking
+from agents.web.sessions import LoginThrottle, SessionStore
 from agents.web.steps import StepRecorder, StepStore
 from agents.web.threeway import ThreeWayService
 from agents.web.users import UserStore
@@ -143,6 +143,7 @@ def build_desk(
             SessionStore(time.time, cfg.web.session_idle_s, cfg.web.session_max_s),
             None if redis is None else RedisSessionBacking(redis, cfg.redis.key_prefix),
         ),
+        throttle=DeskThrottle(LoginThrottle(time.time), redis, cfg.redis.key_prefix),
         users=UserStore(cfg.database_url),
         agents=agents,
         tickets=tickets,

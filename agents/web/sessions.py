@@ -96,7 +96,8 @@ class SessionStore:
 class LoginThrottle:
     """Guessing passwords costs time: after ``max_failures`` wrong passwords for one name within
     ``window_s``, that name cannot log in for ``lock_s`` (the page says only "wrong name or
-    password", so the lock does not tell a guesser the name exists). Pure; in memory."""
+    password", so the lock does not tell a guesser the name exists). Pure; in memory (kept in
+    Redis too by agents/web/session_persistence.py, so a restart does not lift a lock)."""
 
     clock: Callable[[], float]
     max_failures: int = 5
@@ -121,3 +122,15 @@ class LoginThrottle:
 
     def succeeded(self, name: str) -> None:
         self._failures.pop(name, None)
+
+    def times(self, name: str) -> list[float]:
+        """The failures that still count for ``name`` (to keep them outside the process)."""
+        return list(self._failures.get(name, []))
+
+    def restore(self, name: str, times: list[float]) -> None:
+        self._failures[name] = sorted(times)[-self.max_failures :]
+
+    @property
+    def keep_s(self) -> float:
+        """How long a failure can still matter."""
+        return self.window_s + self.lock_s

@@ -59,3 +59,30 @@ async def test_an_agent_stays_logged_in_across_a_kill_9_and_logs_out_for_good(
             assert page.status == 303 and page.headers["Location"].endswith("/desk/login")
     finally:
         await desk.close()
+
+
+async def test_a_locked_name_stays_locked_across_a_restart(engine: EngineProcess) -> None:
+    """Five wrong passwords lock the name; killing the engine does not lift the lock."""
+    add_test_users(engine)
+    desk = desk_client(engine)
+    try:
+        for _ in range(5):
+            assert (await desk.login("unit1", "wrong password")).status == 401
+        assert (await desk.login("unit1")).status == 401  # the right one, but locked
+        keys = failure_keys(engine)
+        assert len(keys) == 1 and b"unit1" not in next(iter(keys))  # the name's hash only
+        engine.stop(kill=True)
+        await asyncio.sleep(0.5)
+        engine.start()
+        assert (await desk.login("unit1")).status == 401, "a restart lifted the lock"
+        assert (await desk.login("super1")).status == 303  # other names are not affected
+    finally:
+        await desk.close()
+
+
+def failure_keys(engine: EngineProcess) -> set[bytes]:
+    client = redis.Redis.from_url(engine.cfg.redis.url, socket_connect_timeout=3)
+    try:
+        return set(client.scan_iter(f"{engine.cfg.redis.key_prefix}desk:login-failures:*"))
+    finally:
+        client.close()
