@@ -23,6 +23,8 @@ class VoicemailNotifier:
             "event": "voicemail_ticket",
             "ticket": ticket.number,
             "state": ticket.state.value,
+            # Emergency words in the message (突发): a wall display can alert the night shift.
+            "emergency": ticket.handling_type == "emergency",
             "caller": msg.caller,
             "ivr_path": msg.ivr_path,
             "recording": recording,

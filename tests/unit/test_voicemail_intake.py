@@ -117,3 +117,23 @@ def test_a_broken_sidecar_is_moved_aside_and_its_message_found_again(tmp_path: P
     assert (found.call_id, found.message, round(found.idle_s)) == ("1763880000.42", None, 5)
     assert (tmp_path / f"{MSG.file}.json.bad").exists()
     assert SidecarStore(tmp_path / "missing").scan(now=0) == []
+
+
+def test_the_voicemail_event_says_when_the_message_is_an_emergency() -> None:
+    from types import SimpleNamespace
+
+    from hotline.bus import EventBus
+    from recordings.notifier import VoicemailNotifier
+    from tickets.lifecycle import TicketState
+
+    bus = EventBus(Config().mqtt)
+    notifier = VoicemailNotifier(bus)
+    for handling, expected in (("emergency", True), ("normal", False)):
+        ticket = SimpleNamespace(
+            number="202611230000017", state=TicketState.VOICEMAIL_REVIEW, handling_type=handling
+        )
+        notifier.ticket_created(MSG, ticket, "voicemail/x.wav")  # type: ignore[arg-type]
+        topic, raw = bus._queue.get_nowait()
+        payload = json.loads(raw)
+        assert topic.endswith(f"/calls/{MSG.call_id}/voicemail_ticket")
+        assert payload["emergency"] is expected and payload["ticket"] == "202611230000017"
