@@ -33,7 +33,7 @@ from acd.ami.events import (
     ReviewCallbackResult,
     SpeechHeard,
 )
-from acd.calltracker import CallTracker
+from acd.calltracker import CallInProgress, CallTracker
 from acd.events import (
     AgentAnswered,
     AgentPhoneBusy,
@@ -330,6 +330,22 @@ class AmiConsumer:
         except ValueError:
             priority = 0
         log.info("found caller %s waiting in Asterisk; queueing again (skill %s)", uid, skill)
+        if uid not in self._tracker.calls:
+            # The process died before its last state reached Redis: without this the call
+            # would end with no record. What the channel still knows is enough for one.
+            now = self._clock()
+            arrived = now - _seconds(str(chan.get("Duration", "")))
+            self._tracker.calls[uid] = CallInProgress(
+                call_id=uid,
+                linked_id=str(chan.get("Linkedid") or uid),
+                caller=str(chan.get("CallerIDNum", "")),
+                dialled="",  # not kept on the channel
+                channel=str(chan.get("Channel")),
+                arrived_at=arrived,
+                queued_at=arrived,  # not known any better: counted as waiting since arrival
+                ivr_path=await var("HOTLINE_IVR_PATH", ""),
+                skill=skill,
+            )
         await self._service.offer(
             CallQueued(
                 call_id=uid,
@@ -340,3 +356,12 @@ class AmiConsumer:
                 at=self._clock(),
             )
         )
+
+
+def _seconds(duration: str) -> float:
+    """AMI's channel Duration ("HH:MM:SS") in seconds; 0 when it cannot be read."""
+    try:
+        hours, minutes, seconds = (int(part) for part in duration.split(":"))
+    except ValueError:
+        return 0.0
+    return float(hours * 3600 + minutes * 60 + seconds)
