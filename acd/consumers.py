@@ -196,10 +196,12 @@ class AmiConsumer:
             return None
 
     def _agent_at(self, seat: str) -> str | None:
-        return next((a.agent_id for a in self._service.acd.agents() if a.seat == seat), None)
+        view = self._service.acd.agent_at(seat)
+        return None if view is None else view.agent_id
 
     def _seat_of_agent(self, agent_id: str) -> str | None:
-        return next((a.seat for a in self._service.acd.agents() if a.agent_id == agent_id), None)
+        view = self._service.acd.agent(agent_id)
+        return None if view is None else view.seat
 
     def _observe(self, decision: Any) -> None:
         """ACD observer: an agent logging in at a seat already on another call is busy."""

@@ -540,6 +540,12 @@ class AgentView:
     after_call: str | None = None  # not ready after this call, with this reason
 
 
+def _agent_view(a: _Agent) -> AgentView:
+    return AgentView(
+        a.agent_id, a.seat, a.skills, a.state, a.reason, a.since, a.call_id, a.after_call
+    )
+
+
 def _waited(at: float, queued_at: float) -> float:
     # Event times come from different clocks (AMI, the engine); never report a negative wait.
     return max(0.0, at - queued_at)
@@ -760,14 +766,14 @@ class Acd:
         state = self._target(agent.state, AgentReady, e.agent_id)
         if agent.phone_busy:
             raise AcdError(f"agent {e.agent_id!r} is on another call: ready when it ends")
+        out: list[Decision] = []
         if state in BUSY:
             if agent.after_call is None:
                 raise AcdError(f"agent {e.agent_id!r} is {agent.state}: ready after the call")
             agent.after_call = None  # the agent changed their mind: wrap-up, then ready
-            return []
-        out: list[Decision] = []
-        self._move(agent, state, "ready", e.at, out)
-        self._match(e.at, out)
+        else:
+            self._move(agent, state, "ready", e.at, out)
+        self._match(e.at, out)  # after any AgentReady the queue is matched as of now
         return out
 
     def _not_ready(self, e: AgentNotReady) -> list[Decision]:
@@ -1647,12 +1653,17 @@ class Acd:
 
     def agents(self) -> list[AgentView]:
         """Logged-in agents, by agent_id."""
-        return [
-            AgentView(
-                a.agent_id, a.seat, a.skills, a.state, a.reason, a.since, a.call_id, a.after_call
-            )
-            for a in sorted(self._agents.values(), key=lambda a: a.agent_id)
-        ]
+        return [_agent_view(a) for a in sorted(self._agents.values(), key=lambda a: a.agent_id)]
+
+    def agent(self, agent_id: str) -> AgentView | None:
+        """One logged-in agent (None if not logged in); no copy of the others."""
+        found = self._agents.get(agent_id)
+        return None if found is None else _agent_view(found)
+
+    def agent_at(self, seat: str) -> AgentView | None:
+        """The agent logged in at this seat (a dial string), if any."""
+        found = next((a for a in self._agents.values() if a.seat == seat), None)
+        return None if found is None else _agent_view(found)
 
     def _latest(self) -> float:
         """The latest time the state knows of: what the views are for when not told."""

@@ -138,7 +138,7 @@ class LiveHub:
 
     # -- views -----------------------------------------------------------------------------
     def agent_state(self, agent_id: str) -> dict[str, Any]:
-        view = next((a for a in self._acd.acd.agents() if a.agent_id == agent_id), None)
+        view = self._acd.acd.agent(agent_id)
         if view is None:
             return {"type": "state", "agent_id": agent_id, "state": "logged_out", "reason": ""}
         return {

@@ -177,4 +177,5 @@ def add_desktop(
 
 def logged_in_seat(acd: AcdService, agent_id: str) -> str | None:
     """The seat the agent logged in at (a transfer rings the phone the agent is at)."""
-    return next((a.seat for a in acd.acd.agents() if a.agent_id == agent_id), None)
+    view = acd.acd.agent(agent_id)
+    return None if view is None else view.seat

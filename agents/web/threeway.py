@@ -175,7 +175,7 @@ class ThreeWayService:
 
     def current_call(self, agent_id: str) -> tuple[str, str, str]:
         """(call id, caller channel, agent leg) of the agent's answered call."""
-        view = next((a for a in self._acd.acd.agents() if a.agent_id == agent_id), None)
+        view = self._acd.acd.agent(agent_id)
         if view is None or str(view.state) != "on_call" or not view.call_id:
             raise ThreeWayError("the agent is not on a call")
         leg = next(

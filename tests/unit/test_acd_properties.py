@@ -208,8 +208,7 @@ policies = st.one_of(first_policies, policy_rules)
 
 # Events after which the ACD has matched calls and agents as of the event's time.
 MATCHING = (AgentReady, CallQueued, CallerHungUp, OfferFailed, CallEnded, Tick, CallbackAccepted,
-            CallbackFailed, CallbacksResumed, CallNeedChanged, CallWithdrawn,
-            AgentPhoneFree)  # fmt: skip
+            CallbackFailed, CallbacksResumed, CallNeedChanged, CallWithdrawn)  # fmt: skip
 
 
 def check_invariants(acd: Acd, matched_at: float) -> None:
@@ -332,7 +331,14 @@ def run(acd: Acd, event: Event, matched_at: float) -> tuple[list[Decision] | Non
         return None, matched_at
     check_decisions(event, before, acd.snapshot(), decisions)
     sticky_logout = isinstance(event, AgentLoggedOut) and acd.policy.has_sticky
-    if isinstance(event, MATCHING) or sticky_logout:
+    # A phone that comes free matches only when it frees the agent (else nothing changed).
+    freed = isinstance(event, AgentPhoneFree) and any(
+        isinstance(d, AgentStateChanged) for d in decisions
+    )
+    # An event the core takes but that changes nothing (a callback's caller hanging up) does
+    # not match; a Tick always does (eligibility grows with time).
+    changed = isinstance(event, Tick) or acd.snapshot() != before
+    if (isinstance(event, MATCHING) and changed) or sticky_logout or freed:
         matched_at = event.at
     return decisions, matched_at
 

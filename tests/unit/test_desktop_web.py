@@ -259,7 +259,7 @@ class _FakeAcd:
 
     def __init__(self, calls: dict[str, Any]) -> None:
         self.tracker = SimpleNamespace(calls=calls)
-        self.acd = SimpleNamespace(agents=lambda: [])
+        self.acd = SimpleNamespace(agents=lambda: [], agent=lambda _agent_id: None)
 
 
 class _FakeTickets:
