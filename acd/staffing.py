@@ -3,7 +3,7 @@
 Pure: finished call records in, a plan out. The forecast for a day takes the history of days of
 the same *day type* — a normal working day, a weekend rest day, a public holiday (节假日), or a
 make-up working day (调休上班) — because a 12345 centre's traffic differs sharply between them
-and the calendar moves every year (chinese-calendar knows the State Council's schedule).
+and the calendar moves every year (hotline.daytypes: the centre's one calendar).
 
 Per 30-minute interval: forecast calls = mean of that interval's offered calls over the history
 days of the type; handle time = mean talk time of the answered calls in that interval over the
@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from acd.erlang import agents_for_service_level, service_level
-from hotline.daytypes import DayType, day_type
+from hotline.daytypes import DEFAULT_CALENDAR, ChinaCalendar, DayType, day_type
 from tickets.records import CallRecord
 
 CENTRE_TZ = ZoneInfo("Asia/Shanghai")
@@ -71,9 +71,10 @@ def plan_day(
     goal: float = 0.95,
     wrapup_s: float = 0.0,
     default_handle_s: float = 180.0,
+    calendar: ChinaCalendar = DEFAULT_CALENDAR,
 ) -> StaffingPlan:
     """Plan `day` from the records of earlier days (records on or after `day` are ignored)."""
-    wanted = day_type(day)
+    wanted = calendar.day_type(day)
     counts: dict[date, list[int]] = {}
     talk: dict[int, list[float]] = defaultdict(list)
     all_talk: list[float] = []
@@ -82,7 +83,7 @@ def plan_day(
             continue
         local = _local(r.queued_at)
         d = local.date()
-        if d >= day or day_type(d) is not wanted:
+        if d >= day or calendar.day_type(d) is not wanted:
             continue
         slot = (local.hour * 60 + local.minute) // 30
         counts.setdefault(d, [0] * SLOTS_PER_DAY)[slot] += 1

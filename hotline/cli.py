@@ -7,6 +7,7 @@ hotline db upgrade         migrate the ticket store
 hotline config check|show  validate / print the effective configuration
 hotline status [--json]    ask the running engine what it is doing
 hotline staffing --date D  agents needed per half hour (Erlang C from the call records)
+hotline calendar status [--json] | import FILE   working days per year; import an arrangement
 hotline speech install-model ZIP_OR_DIR [--lang zh] | status [--load]   Vosk models
 hotline ivr recognise FILE.wav [--language L] [--json] | classify "TEXT" [--json]   IVR speech
 hotline user add NAME --role ROLE [--agent ID] [--unit U] [--password-stdin] | list
@@ -33,6 +34,7 @@ from agents.web.usercli import add_kb_parser, add_user_parser
 from hotline.config import Config, ConfigError, load_config
 from ivr.intake_cli import add_ivr_parser
 from recordings.cli import add_recordings_parser
+from tickets.calendar_cli import add_calendar_parser
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -188,6 +190,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calendar(cfg: Config) -> Any:
+    """The centre's calendar with its imported arrangements (without them if the store is
+    away: the plan then says which day types it used)."""
+    from tickets.calendar_service import CalendarService
+    from tickets.ticket_services import TicketService, settings_from_config
+    from tickets.ticket_store import TicketStore
+
+    service = CalendarService(
+        TicketService(TicketStore(cfg.database_url), settings_from_config(cfg.tickets))
+    )
+    try:
+        service.load()
+    except Exception as exc:
+        logging.getLogger(__name__).warning("calendar imports not read: %s", exc)
+    finally:
+        service.tickets.store.dispose()
+    return service.calendar
+
+
 def cmd_staffing(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from datetime import date
@@ -207,7 +228,9 @@ def cmd_staffing(args: argparse.Namespace) -> int:
         records = store.list_between(start, end)
     finally:
         store.dispose()
-    plan = plan_day(day, records, goal=args.goal, wrapup_s=cfg.acd.wrapup_s)
+    plan = plan_day(
+        day, records, goal=args.goal, wrapup_s=cfg.acd.wrapup_s, calendar=_calendar(cfg)
+    )
     if args.json:
         print(json.dumps(asdict(plan), default=str, indent=2))
     else:
@@ -472,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_kb_parser(sub)  # hotline kb import FILE.json: the agents' knowledge base (agents/web)
     add_ivr_parser(sub)  # hotline ivr recognise|classify: the IVR's speech decision (ivr/)
     add_recordings_parser(sub)  # hotline recordings purge, hotline quality report (recordings/)
+    add_calendar_parser(sub)  # hotline calendar status|import: the centre's calendar (tickets/)
     return parser
 
 

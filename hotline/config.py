@@ -310,7 +310,10 @@ class TicketsConfig(_Section):
     extra_workdays: list[date] = Field(default_factory=list)
     """Local working days (make-up days) on top of the national calendar."""
     extra_years: list[int] = Field(default_factory=list)
-    """Years the national data does not cover yet, described fully by the two lists above."""
+    """Years the centre describes itself (Monday-Friday plus the two lists above), in place of
+    the official or provisional calendar (docs/CALENDAR.md)."""
+    calendar_poll_s: float = Field(default=10.0, ge=1.0, le=3600.0)
+    """How often a running engine looks for a newly imported holiday arrangement."""
     repeat_window_days: int = Field(default=7, ge=1, le=365)
     """A call within this many days of a caller's last contact on an open ticket repeats it."""
     key_item_threshold: int = Field(default=3, ge=2, le=1000)

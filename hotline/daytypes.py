@@ -1,16 +1,47 @@
-"""Day types of China's calendar: working day, rest day, public holiday, make-up working day.
+"""China's calendar of working days, rest days, public holidays and make-up working days.
 
-A 12345 centre's traffic, staffing and opening hours differ by day type, and the calendar moves
-every year (the State Council publishes holidays and make-up working days, 调休); the
-chinese-calendar package carries that schedule.
+One calendar serves every feature that asks "is this a working day?": ticket deadlines, opening
+hours, the night review's "first working morning" and staffing's day types. Pure: no clock, no
+I/O; the engine hands it the arrangements it read from the ticket store.
+
+Rules (docs/CALENDAR.md):
+
+1. A day's answer comes from the first of three sources that knows it:
+   a. **configured**: dates the centre configured (local holidays, local working days) and whole
+      years it describes itself (``extra_years``: Monday-Friday work unless a local holiday);
+   b. **official**: the State Council's arrangement for the year — one the operator imported
+      (``hotline calendar import``), else the chinese-calendar package where it knows the year;
+      an import wins because an operator imports to correct or to get ahead of the package;
+   c. **provisional**: for a year neither knows, the statutory public holidays computed for that
+      year by the ``holidays`` package (New Year, Spring Festival with its eve, Qingming,
+      Labour Day, Dragon Boat, Mid-Autumn, National Day, and the in-lieu weekday when one falls
+      on a weekend, as the 放假办法 requires), weekends as rest days, no make-up working days
+      (调休 cannot be guessed).
+2. A provisional answer is marked so (``Day.source``), so that a deadline computed across such a
+   day can be shown as provisional and recomputed when the official arrangement arrives.
+3. Years outside ``FIRST_YEAR``..``LAST_YEAR`` raise ``CalendarOutOfRange`` unless configured:
+   before the first, no national data exists; after the last, the lunar tables end.
 """
 
 from __future__ import annotations
 
 import enum
+import importlib.metadata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
+from functools import cache
+from types import MappingProxyType
 
 import chinese_calendar
+import holidays as holidays_package
+
+FIRST_YEAR = 2004  # chinese-calendar's first year
+LAST_YEAR = 2099  # the holidays package's lunar tables run to 2100
+
+
+class CalendarOutOfRange(ValueError):
+    """No source knows this date (see FIRST_YEAR and LAST_YEAR)."""
 
 
 class DayType(enum.StrEnum):
@@ -20,12 +51,175 @@ class DayType(enum.StrEnum):
     MAKEUP_WORKDAY = "makeup_workday"
 
 
-def day_type(day: date) -> DayType:
-    """The day's type from the national calendar (ValueError outside the package's years)."""
+class Source(enum.StrEnum):
+    CONFIGURED = "configured"
+    OFFICIAL = "official"
+    PROVISIONAL = "provisional"
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    type: DayType
+    source: Source
+    name: str = ""
+    """The holiday's name (or the make-up day's), in Chinese where the source has it."""
+
+    @property
+    def is_workday(self) -> bool:
+        return self.type in (DayType.WORKDAY, DayType.MAKEUP_WORKDAY)
+
+
+@dataclass(frozen=True)
+class YearStatus:
+    year: int
+    source: Source
+    detail: str
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """One year's official arrangement as an operator imported it (tickets.calendar_import)."""
+
+    year: int
+    holidays: Mapping[date, str]
+    workdays: Mapping[date, str]
+    origin: str = ""
+    """Where it came from, e.g. the notice's number and the file's name."""
+
+
+def package_versions() -> str:
+    return ", ".join(
+        f"{name} {importlib.metadata.version(name)}" for name in ("chinese-calendar", "holidays")
+    )
+
+
+@cache
+def _package_knows(year: int) -> bool:
     try:
-        on_holiday, name = chinese_calendar.get_holiday_detail(day)
-    except NotImplementedError as exc:
-        raise ValueError(f"{day}: outside the years chinese-calendar knows ({exc})") from None
-    if on_holiday:
-        return DayType.HOLIDAY if name else DayType.REST_DAY
-    return DayType.MAKEUP_WORKDAY if day.weekday() >= 5 else DayType.WORKDAY
+        chinese_calendar.get_holiday_detail(date(year, 1, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+@cache
+def _statutory(year: int) -> Mapping[date, str]:
+    """The statutory holidays of a year and their in-lieu days, names in Chinese."""
+    found = holidays_package.country_holidays("CN", years=year, language="zh_CN")
+    return MappingProxyType({d: str(name) for d, name in found.items() if d.year == year})
+
+
+def _weekday_type(day: date) -> DayType:
+    return DayType.WORKDAY if day.weekday() < 5 else DayType.REST_DAY
+
+
+class ChinaCalendar:
+    """The calendar rules above. Arrangements may be replaced while it is in use
+    (``set_arrangements``): every feature holding it sees an import at once."""
+
+    def __init__(
+        self,
+        extra_holidays: Iterable[date] = (),
+        extra_workdays: Iterable[date] = (),
+        extra_years: Iterable[int] = (),
+        arrangements: Iterable[Arrangement] = (),
+    ) -> None:
+        self.extra_holidays = frozenset(extra_holidays)
+        self.extra_workdays = frozenset(extra_workdays)
+        self.extra_years = frozenset(extra_years)
+        both = self.extra_holidays & self.extra_workdays
+        if both:
+            listed = ", ".join(d.isoformat() for d in sorted(both))
+            raise ValueError(f"dates both extra holiday and extra workday: {listed}")
+        self._arrangements: Mapping[int, Arrangement] = {}
+        self.set_arrangements(arrangements)
+
+    def set_arrangements(self, arrangements: Iterable[Arrangement]) -> None:
+        # One assignment: a reader sees the old mapping or the new one, never half of each.
+        self._arrangements = MappingProxyType({a.year: a for a in arrangements})
+
+    @property
+    def arrangements(self) -> Mapping[int, Arrangement]:
+        return self._arrangements
+
+    def day(self, day: date) -> Day:
+        if day in self.extra_holidays:
+            return Day(day, DayType.HOLIDAY, Source.CONFIGURED, "本地假日")
+        if day in self.extra_workdays:
+            kind = DayType.MAKEUP_WORKDAY if day.weekday() >= 5 else DayType.WORKDAY
+            return Day(day, kind, Source.CONFIGURED, "本地工作日")
+        if day.year in self.extra_years:
+            return Day(day, _weekday_type(day), Source.CONFIGURED)
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise CalendarOutOfRange(
+                f"{day.isoformat()}: no calendar covers years outside {FIRST_YEAR}-{LAST_YEAR} "
+                "(a centre may describe such a year itself: [tickets] extra_years)"
+            )
+        imported = self._arrangements.get(day.year)
+        if imported is not None:
+            if day in imported.holidays:
+                return Day(day, DayType.HOLIDAY, Source.OFFICIAL, imported.holidays[day])
+            if day in imported.workdays:
+                return Day(day, DayType.MAKEUP_WORKDAY, Source.OFFICIAL, imported.workdays[day])
+            return Day(day, _weekday_type(day), Source.OFFICIAL)
+        if _package_knows(day.year):
+            return self._from_package(day)
+        name = _statutory(day.year).get(day)
+        if name is not None:
+            return Day(day, DayType.HOLIDAY, Source.PROVISIONAL, name)
+        return Day(day, _weekday_type(day), Source.PROVISIONAL)
+
+    @staticmethod
+    def _from_package(day: date) -> Day:
+        on_holiday, holiday = chinese_calendar.get_holiday_detail(day)
+        name = getattr(holiday, "chinese", "") or (str(holiday) if holiday else "")
+        if isinstance(holiday, str):  # the package answers with the enum's English value
+            found = next((h for h in chinese_calendar.Holiday if h.value == holiday), None)
+            name = found.chinese if found is not None else holiday
+        if on_holiday:
+            kind = DayType.HOLIDAY if holiday else DayType.REST_DAY
+            return Day(day, kind, Source.OFFICIAL, name if holiday else "")
+        if day.weekday() >= 5:
+            return Day(day, DayType.MAKEUP_WORKDAY, Source.OFFICIAL, name)
+        return Day(day, DayType.WORKDAY, Source.OFFICIAL)
+
+    def day_type(self, day: date) -> DayType:
+        return self.day(day).type
+
+    def is_workday(self, day: date) -> bool:
+        return self.day(day).is_workday
+
+    def year_status(self, year: int) -> YearStatus:
+        if year in self.extra_years:
+            return YearStatus(year, Source.CONFIGURED, "[tickets] extra_years: Monday-Friday")
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise CalendarOutOfRange(f"{year}: outside {FIRST_YEAR}-{LAST_YEAR}")
+        imported = self._arrangements.get(year)
+        if imported is not None:
+            return YearStatus(year, Source.OFFICIAL, f"imported: {imported.origin}")
+        if _package_knows(year):
+            version = importlib.metadata.version("chinese-calendar")
+            return YearStatus(year, Source.OFFICIAL, f"chinese-calendar {version}")
+        version = importlib.metadata.version("holidays")
+        return YearStatus(
+            year,
+            Source.PROVISIONAL,
+            f"statutory holidays computed by holidays {version}; no make-up working days",
+        )
+
+    def is_provisional_year(self, year: int) -> bool:
+        return self.year_status(year).source is Source.PROVISIONAL
+
+    def provisional_between(self, start: date, end: date) -> bool:
+        """Whether any day after ``start`` up to ``end`` comes from a provisional year."""
+        first, last = sorted((start, end))
+        return any(self.is_provisional_year(y) for y in range(first.year, last.year + 1))
+
+
+DEFAULT_CALENDAR = ChinaCalendar()
+
+
+def day_type(day: date, calendar: ChinaCalendar | None = None) -> DayType:
+    """The day's type (the default calendar: national data, no local dates)."""
+    return (calendar or DEFAULT_CALENDAR).day_type(day)

@@ -45,6 +45,7 @@ from recordings.review_resources import add_review_routes
 from recordings.review_service import VoicemailReview
 from recordings.services import VoicemailIntake
 from recordings.store import RecordingStore
+from tickets.calendar_service import CalendarService
 from tickets.migrate import upgrade
 from tickets.persistence import CallRecordStore
 from tickets.records import CallRecord
@@ -76,12 +77,15 @@ class Engine:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.bus = EventBus(cfg.mqtt)
-        self.hours = BusinessHours(cfg.hours)
         self.hours_clock = hours_clock(cfg.hours)
         self.speech = SpeechService(cfg)
         self.tickets = TicketService(
             TicketStore(cfg.database_url), settings_from_config(cfg.tickets)
         )
+        # One calendar for deadlines, opening hours, the night review and staffing.
+        self.calendar = CalendarService(self.tickets)
+        self.hours = BusinessHours(cfg.hours, self.calendar.calendar)
+        self.calendar_warning: str | None = None
         self.ami = AmiClient(
             cfg.ami.host,
             cfg.ami.port,
@@ -300,6 +304,7 @@ class Engine:
             "malformed_ami_events": self.ami.malformed_events,
             "metrics": self.metrics_now(),
             "speech": self.speech.status_lines(),
+            "calendar_warning": self.calendar_warning,
         }
 
     async def start(self) -> None:
@@ -313,6 +318,7 @@ class Engine:
                 cfg.database_url,
                 exc,
             )
+        await self._load_calendar(start=True)
         try:
             await self.redis.ping()
         except Exception as exc:
@@ -371,6 +377,7 @@ class Engine:
             self.voicemail.run(),
             self.recording_keeper.run(),
             self.recording_keeper.run_purge(),
+            self._watch_calendar(),
         ):
             self._tasks.append(asyncio.ensure_future(coro))
         log.info(
@@ -382,6 +389,26 @@ class Engine:
             cfg.ami.host,
             cfg.ami.port,
         )
+
+    async def _load_calendar(self, start: bool = False) -> None:
+        """Imported arrangements in, provisional deadlines counted again, the warning set."""
+        try:
+            changed = await asyncio.to_thread(self.calendar.load)
+            if changed or start:  # at start: the package may have learnt a year since
+                await asyncio.to_thread(
+                    self.calendar.recompute, "official calendar available", None
+                )
+        except Exception as exc:  # the store may be away: the calendar goes on as it was
+            log.warning("calendar arrangements not loaded: %s", exc)
+        warning = self.calendar.warning(datetime.now(UTC))
+        if warning and warning != self.calendar_warning:
+            log.warning("calendar: %s", warning)
+        self.calendar_warning = warning
+
+    async def _watch_calendar(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.tickets.calendar_poll_s)
+            await self._load_calendar()
 
     async def _tick(self) -> None:
         open_before: bool | None = None

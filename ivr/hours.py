@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hotline.daytypes import day_type
+from hotline.daytypes import DEFAULT_CALENDAR, ChinaCalendar
 
 CENTRE_TZ = ZoneInfo("Asia/Shanghai")
 _RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -84,13 +84,15 @@ def hours_clock(
 @dataclass(frozen=True)
 class BusinessHours:
     config: HoursConfig
+    calendar: ChinaCalendar = DEFAULT_CALENDAR
+    """The centre's one calendar (the engine passes the ticket store's, with its imports)."""
 
     def ranges(self, day: date) -> list[tuple[time, time | None]]:
         if day in self.config.open_dates:
             return [_parse_range(ALL_DAY[0])]
         if day in self.config.closed_dates:
             return []
-        texts: list[str] = getattr(self.config, str(day_type(day)))
+        texts: list[str] = getattr(self.config, str(self.calendar.day_type(day)))
         return [_parse_range(t) for t in texts]
 
     def is_open(self, at: datetime) -> bool:

@@ -430,6 +430,28 @@ def _step(snap: TicketSnapshot, event: TransitionEvent) -> TicketSnapshot:
     return replace(folded, state=event.to_state, last_event_seq=event.seq)
 
 
+DEADLINE_RECOMPUTED = "DeadlineRecomputed"
+"""A bookkeeping row: deadlines recomputed when the official calendar arrived. It changes no
+state (from_state == to_state) and folds to the same snapshot, so rebuild() accepts it."""
+
+
+def bookkeeping_event(
+    snap: TicketSnapshot,
+    *,
+    action: str,
+    actor: str,
+    at: datetime,
+    note: str,
+    data: Mapping[str, Any],
+) -> tuple[TicketSnapshot, TransitionEvent]:
+    """An event row that records a fact without a transition (the state stays)."""
+    event = TransitionEvent(
+        seq=snap.last_event_seq + 1, actor=actor, at=at, from_state=snap.state,
+        to_state=snap.state, action=action, note=note, data=dict(data),
+    )  # fmt: skip
+    return _step(snap, event), event
+
+
 def rebuild(
     events: Iterable[TransitionEvent], start: TicketSnapshot | None = None
 ) -> TicketSnapshot:

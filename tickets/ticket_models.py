@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -94,6 +95,8 @@ class TicketRow(Base):
     onsite_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     callback_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A deadline above was counted across a day of a provisional calendar year (0010).
+    deadline_provisional: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     units: Mapped[list[TicketUnitRow]] = relationship(
         lazy="selectin", order_by="TicketUnitRow.position", cascade="all, delete-orphan"
@@ -173,3 +176,16 @@ class NoticeRow(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     issued_by: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text)
+
+
+class CalendarYearRow(Base):
+    """A year's official holiday arrangement imported by an operator (``hotline calendar
+    import``): the validated file itself, parsed again on load (hotline.calendar_file)."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    text: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    imported_by: Mapped[str] = mapped_column(String(64))

@@ -31,13 +31,14 @@ Rules (shared DOMAIN.md; every number is configurable in ``[tickets]``):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tickets.lifecycle import (
+    DEADLINE_RECOMPUTED,
     DEFAULT_RULES,
     AcceptVoicemail,
     Action,
@@ -56,6 +57,7 @@ from tickets.lifecycle import (
     TicketState,
     TransitionEvent,
     apply,
+    bookkeeping_event,
 )
 from tickets.numbers import normalize_ticket_number, parse_ticket_number
 from tickets.ticket_store import TicketStore
@@ -223,7 +225,7 @@ def plan_transition(
         raise FieldError("at", f"{action.at.isoformat()} is before the ticket's last change")
     snapshot, event = apply(rec.snapshot, action, settings.rules)
     policy, at = settings.policy, action.at
-    changes: dict[str, datetime | str | None] = {}
+    changes: dict[str, datetime | str | bool | None] = {}
     notice = None
     if isinstance(action, AcceptVoicemail):
         # The reviewer's corrections; what they leave empty stays as intake wrote it.
@@ -268,7 +270,70 @@ def plan_transition(
         changes = {"closed_at": at}
     elif isinstance(action, Review) and not action.approved:
         changes = {"closed_at": None, "callback_due_at": None}
+    if any(name in changes for name in DEADLINES):
+        final = {name: changes.get(name, getattr(rec, name)) for name in DEADLINES}
+        changes["deadline_provisional"] = provisional(final, at, policy.calendar)
     return TransitionPlan(snapshot, event, rec.reply_due_at, changes, notice)
+
+
+def _recompute_plan(
+    current: TicketRecord,
+    *,
+    seen: TicketRecord,
+    actor: str,
+    at: datetime,
+    note: str,
+    data: dict[str, Any],
+    changes: dict[str, Any],
+) -> TransitionPlan:
+    if current.last_event_seq != seen.last_event_seq:
+        raise _Moved(current.number)
+    snap, event = bookkeeping_event(
+        current.snapshot, action=DEADLINE_RECOMPUTED, actor=actor,
+        at=max(at, current.updated_at), note=note, data=data,
+    )  # fmt: skip
+    return TransitionPlan(snap, event, current.reply_due_at, changes, None)
+
+
+class _Moved(Exception):
+    """A ticket changed between reading its log and writing the recomputed deadlines."""
+
+
+DEADLINES = ("reply_due_at", "return_due_at", "callback_due_at")
+
+
+def provisional(deadlines: Mapping[str, Any], at: datetime, calendar: WorkCalendar) -> bool:
+    """Whether a deadline in force was counted across a provisional calendar year."""
+    return any(
+        isinstance(due, datetime) and calendar.deadline_provisional(at, due)
+        for due in deadlines.values()
+    )
+
+
+def recomputed_deadlines(
+    rec: TicketRecord, events: list[TransitionEvent], policy: DeadlinePolicy
+) -> dict[str, datetime]:
+    """The deadlines in force, counted again from the event log on today's calendar: those
+    that differ from the stored ones (only deadlines the ticket has now are touched)."""
+    category = deadline_category(rec)
+    found: dict[str, datetime | None] = dict.fromkeys(DEADLINES)
+    for e in events:
+        if e.action == "Dispatch":
+            found["reply_due_at"] = policy.reply_deadline(category, e.at)
+            found["return_due_at"] = policy.return_deadline(e.at)
+        elif e.action == "GrantExtension" and found["reply_due_at"] is not None:
+            due = found["reply_due_at"]
+            found["reply_due_at"] = policy.calendar.add_workdays(due, int(e.data["days"]))
+        elif e.action == "Reopen":
+            found["reply_due_at"] = policy.reply_deadline(category, e.at)
+        elif e.action == "CloseByUnit":
+            found["callback_due_at"] = policy.callback_deadline(e.at)
+    out: dict[str, datetime] = {}
+    for name, value in found.items():
+        current = getattr(rec, name)
+        if current is not None and value is not None and value != current:
+            out[name] = value
+    return out
 
 
 def ticket_number(value: str) -> str:
@@ -428,6 +493,37 @@ class TicketService:
         actor = clean_text("actor", actor, LIMITS["actor"], required=True)
         note = clean_text("note", note, LIMITS["note"], multiline=True)
         return self.store.issue_overdue_notices(self._at(now), actor, note)
+
+    def recompute_provisional(
+        self, *, actor: str, reason: str, now: datetime | None = None
+    ) -> list[tuple[TicketRecord, dict[str, datetime]]]:
+        """Open tickets whose deadlines were provisional, counted again on today's calendar
+        (after an import, or a package that now knows the year). Each change is an event on
+        the ticket saying what moved and why; a ticket still provisional keeps its mark."""
+        at = self._at(now)
+        policy = self.settings.policy
+        changed = []
+        for rec in self.store.find(states=OPEN_STATES, provisional=True, limit=100_000):
+            events = self.store.events(rec.number)
+            moved = recomputed_deadlines(rec, events, policy)
+            final = {name: moved.get(name, getattr(rec, name)) for name in DEADLINES}
+            still = provisional(final, at, policy.calendar)
+            if not moved and still:
+                continue
+            data = {
+                name: {"from": getattr(rec, name).isoformat(), "to": value.isoformat()}
+                for name, value in moved.items()
+            } | {"provisional": still}
+            changes: dict[str, Any] = {**moved, "deadline_provisional": still}
+            step = partial(
+                _recompute_plan, seen=rec, actor=actor, at=at, note=reason, data=data,
+                changes=changes,
+            )  # fmt: skip
+            try:
+                changed.append((self.store.transition(rec.number, step), moved))
+            except _Moved:  # it moved meanwhile: its own step counted its deadlines anew
+                continue
+        return changed
 
     def notices(self, viewer: Viewer) -> list[Notice]:
         return self.store.notices(unit=viewer.unit if viewer.is_unit else None)

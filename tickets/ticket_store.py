@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from tickets.lifecycle import SurveyOutcome, TicketState, TransitionEvent
 from tickets.numbers import make_ticket_number
 from tickets.persistence import make_engine
 from tickets.ticket_models import (
+    CalendarYearRow,
     DayCounterRow,
     NoticeRow,
     TicketCallRow,
@@ -105,6 +106,7 @@ def _record(row: TicketRow) -> TicketRecord:
         onsite_due_at=row.onsite_due_at,
         closed_at=row.closed_at,
         callback_due_at=row.callback_due_at,
+        deadline_provisional=row.deadline_provisional,
         calls=tuple(c.unique_id for c in row.calls),
         recordings=tuple(r.recording for r in row.recordings),
     )
@@ -158,6 +160,32 @@ class TicketStore:
             raise TicketNotFound(number)
         return row
 
+    # -- the calendar's imported arrangements --------------------------------------------------
+
+    def arrangement_texts(self) -> list[tuple[str, str]]:
+        """(file text, origin) of every imported year, oldest year first."""
+        stmt = select(CalendarYearRow).order_by(CalendarYearRow.year)
+        with self._tx() as session:
+            return [(row.text, row.origin) for row in session.scalars(stmt)]
+
+    def calendar_stamp(self) -> tuple[int, str]:
+        """Changes whenever an arrangement is imported: what a running engine polls."""
+        stmt = select(func.count(), func.max(CalendarYearRow.imported_at))
+        with self._tx() as session:
+            count, last = session.execute(stmt).one()
+        return int(count), last.isoformat() if last is not None else ""
+
+    def save_arrangement(
+        self, year: int, text: str, origin: str, *, actor: str, at: datetime
+    ) -> None:
+        """Store (or replace) a year's validated arrangement file."""
+        with self._tx() as session:
+            row = session.get(CalendarYearRow, year, with_for_update=True)
+            if row is None:
+                row = CalendarYearRow(year=year)
+                session.add(row)
+            row.text, row.origin, row.imported_at, row.imported_by = text, origin, at, actor
+
     # -- creation ----------------------------------------------------------------------------
 
     def create(
@@ -209,6 +237,7 @@ class TicketStore:
                 survey_outcome=None,
                 reopen_count=0,
                 last_event_seq=0,
+                deadline_provisional=False,
                 units=[],
                 calls=[TicketCallRow(unique_id=c, linked_at=at) for c in draft.calls],
                 recordings=[TicketRecordingRow(recording=r) for r in draft.recordings],
@@ -271,6 +300,7 @@ class TicketStore:
         due_before: datetime | None = None,
         key_group: str | None = None,
         call_id: str | None = None,
+        provisional: bool | None = None,
         limit: int = 200,
     ) -> list[TicketRecord]:
         """Tickets matching every filter given, newest first; ``unit``: lead or co-unit."""
@@ -289,6 +319,8 @@ class TicketStore:
             stmt = stmt.where(TicketRow.key_group == key_group)
         if call_id is not None:
             stmt = stmt.where(TicketRow.calls.any(TicketCallRow.unique_id == call_id))
+        if provisional is not None:
+            stmt = stmt.where(TicketRow.deadline_provisional.is_(provisional))
         stmt = stmt.order_by(TicketRow.created_at.desc(), TicketRow.id.desc()).limit(limit)
         with self._tx() as session:
             return [_record(row) for row in session.scalars(stmt)]

@@ -331,6 +331,8 @@ class TicketRecord:
     onsite_due_at: datetime | None = None
     closed_at: datetime | None = None
     callback_due_at: datetime | None = None
+    deadline_provisional: bool = False
+    """A deadline was counted across a provisional calendar year (hotline.daytypes)."""
     calls: tuple[str, ...] = ()
     recordings: tuple[str, ...] = ()
     redacted: bool = False
@@ -420,7 +422,7 @@ class TransitionPlan:
     snapshot: TicketSnapshot
     event: TransitionEvent
     due_at: datetime | None  # the reply deadline in force when the event happened
-    changes: Mapping[str, datetime | str | None] = field(default_factory=dict)  # row columns
+    changes: Mapping[str, datetime | str | bool | None] = field(default_factory=dict)  # columns
     notice_reason: str | None = None  # e.g. "reopened": a supervision notice goes with it
 
 

@@ -12,32 +12,29 @@ Rules (docs: shared DOMAIN.md, "Work-order lifecycle and deadlines"):
   law computes periods (民法典 art. 201: 开始的当日不计入, the period starts the next day), and
   it keeps an order dispatched at 17:55 from losing a whole working day to five minutes.
   Example: dispatched Wednesday 10:00, 2 working days -> due Friday 23:59:59.999999.
-* A date the national data does not cover raises ``CalendarOutOfRange`` rather than guessing from
-  weekdays: a deadline that ignores an unknown Spring Festival would be silently wrong. A city
-  can cover a new year early (the State Council publishes it in late autumn) with
-  ``extra_years`` plus that year's holidays and make-up days as overrides.
+* Which days are working days is ``hotline.daytypes.ChinaCalendar``'s answer: configured local
+  dates, then the official arrangement (imported or chinese-calendar), then a provisional
+  calendar of statutory holidays for a year nobody has published yet. A deadline counted across
+  a provisional day is marked provisional (``deadline_provisional``) and recomputed when the
+  official arrangement arrives (``TicketService.recompute_provisional``).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
+from hotline.daytypes import CalendarOutOfRange as CalendarOutOfRange  # re-exported
+from hotline.daytypes import ChinaCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 END_OF_DAY = time.max
 
 DueStatus = Literal["ok", "due_soon", "overdue"]
-
-
-class CalendarOutOfRange(ValueError):
-    """The national holiday data has no entry for this year: deadlines there are unknown."""
 
 
 class Category(enum.StrEnum):
@@ -62,41 +59,17 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day, END_OF_DAY, tzinfo=SHANGHAI)
 
 
-@dataclass(frozen=True)
-class WorkCalendar:
-    """National working days with local overrides (overrides win over the national data)."""
-
-    extra_holidays: AbstractSet[date] = frozenset()
-    extra_workdays: AbstractSet[date] = frozenset()
-    extra_years: AbstractSet[int] = frozenset()
-    """Years the package does not cover yet that the overrides describe completely: there
-    Monday-Friday work unless in extra_holidays, weekends rest unless in extra_workdays."""
-
-    def __post_init__(self) -> None:
-        # Accept a plain set (e.g. from config) but store frozensets: the calendar is shared.
-        object.__setattr__(self, "extra_holidays", frozenset(self.extra_holidays))
-        object.__setattr__(self, "extra_workdays", frozenset(self.extra_workdays))
-        object.__setattr__(self, "extra_years", frozenset(self.extra_years))
-        both = self.extra_holidays & self.extra_workdays
-        if both:
-            listed = ", ".join(d.isoformat() for d in sorted(both))
-            raise ValueError(f"dates both extra holiday and extra workday: {listed}")
+class WorkCalendar(ChinaCalendar):
+    """The centre's calendar (hotline.daytypes) with the deadline arithmetic on top; dates may
+    be given as aware datetimes and are taken in Shanghai."""
 
     def is_workday(self, day: date) -> bool:
-        d = local_date(day)
-        if d in self.extra_holidays:
-            return False
-        if d in self.extra_workdays:
-            return True
-        if d.year in self.extra_years:
-            return d.weekday() < 5
-        try:
-            return bool(chinese_calendar.is_workday(d))
-        except NotImplementedError as exc:  # the package's "no data for year" signal
-            raise CalendarOutOfRange(
-                f"no holiday data for {d.isoformat()} ({exc}); update chinese-calendar or "
-                f"configure that year's holidays with extra_years"
-            ) from exc
+        return super().is_workday(local_date(day))
+
+    def deadline_provisional(self, start: datetime, due: datetime) -> bool:
+        """A deadline counted across a day of a provisional year (shown as such, recomputed
+        when the official arrangement arrives)."""
+        return self.provisional_between(local_date(start), local_date(due))
 
     def add_workdays(self, start: datetime, n: int) -> datetime:
         """End of the n-th working day after the start day (the start day does not count)."""

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from acd.staffing import CENTRE_TZ, SLOT_S, SLOTS_PER_DAY, StaffingPlan, history_window, plan_day
+from hotline.daytypes import DEFAULT_CALENDAR, ChinaCalendar
 from tickets.records import CallRecord
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,10 @@ class ChartSource:
         *,
         wrapup_s: float,
         clock: Callable[[], datetime] = lambda: datetime.now(CENTRE_TZ),
+        calendar: ChinaCalendar = DEFAULT_CALENDAR,
     ) -> None:
         self._records = records
+        self._calendar = calendar
         self._wrapup_s = wrapup_s
         self._clock = clock
         self._plan: tuple[date, StaffingPlan] | None = None
@@ -87,7 +90,9 @@ class ChartSource:
             return self._plan[1]
         start, end = history_window(day, HISTORY_DAYS)
         try:
-            plan = plan_day(day, self._records(start, end), wrapup_s=self._wrapup_s)
+            plan = plan_day(
+                day, self._records(start, end), wrapup_s=self._wrapup_s, calendar=self._calendar
+            )
         except Exception as exc:  # the store may be away: the chart goes without the plan
             log.warning("staffing plan for %s not made: %s", day, exc)
             return None

@@ -133,7 +133,11 @@ def build_desk(
         seat_of=lambda agent_id: logged_in_seat(acd, agent_id) or agents.seed(agent_id).dial_string,
     )  # fmt: skip
     records = CallRecordStore(cfg.database_url, cfg.spool_dir)
-    chart = ChartSource(records.list_between, wrapup_s=cfg.acd.wrapup_s)
+    chart = ChartSource(
+        records.list_between,
+        wrapup_s=cfg.acd.wrapup_s,
+        calendar=tickets.settings.policy.calendar,  # the centre's one calendar
+    )
     hub.on_tick.append(lambda: chart.sample(len(acd.acd.agents())))
     control = CallControl(ami, three, cfg.emergency, recorder)
     acd.observers.append(control.observe)

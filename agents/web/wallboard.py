@@ -62,6 +62,7 @@ def wallboard(status: Mapping[str, Any], now: float) -> dict[str, Any]:
         "type": "wallboard",
         "at": now,
         "target_s": TARGET_S,
+        "calendar_warning": status.get("calendar_warning"),
         "skills": rows,
         "waiting": [
             {

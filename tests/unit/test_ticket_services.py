@@ -126,7 +126,11 @@ def test_closure_is_judged_against_the_deadline_in_force() -> None:
     at = datetime(2026, 10, 9, 18, tzinfo=SHANGHAI)
     plan = plan_transition(rec, CloseByUnit(actor="u", at=at, result="fixed"), AGENT, SETTINGS)
     assert plan.due_at == eod(2026, 10, 9)
-    assert plan.changes == {"closed_at": at, "callback_due_at": eod(2026, 10, 12)}
+    assert plan.changes == {
+        "closed_at": at,
+        "callback_due_at": eod(2026, 10, 12),
+        "deadline_provisional": False,  # 2026 is an official year
+    }
 
 
 def test_reopen_gives_a_fresh_period_and_a_supervision_notice() -> None:
@@ -142,7 +146,11 @@ def test_review_not_approved_clears_the_closure() -> None:
     rec = dispatched(state=S.CLOSED_BY_UNIT, closed_at=T0, callback_due_at=eod(2026, 10, 9))
     plan = plan_transition(rec, Review(actor="s", at=T0, approved=False), AGENT, SETTINGS)
     assert plan.snapshot.state is S.IN_PROGRESS
-    assert plan.changes == {"closed_at": None, "callback_due_at": None}
+    assert plan.changes == {
+        "closed_at": None,
+        "callback_due_at": None,
+        "deadline_provisional": False,
+    }
 
 
 def test_time_does_not_run_backwards() -> None:

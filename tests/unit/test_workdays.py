@@ -149,15 +149,24 @@ def test_local_overrides() -> None:
         WorkCalendar(extra_holidays={date(2026, 1, 5)}, extra_workdays={date(2026, 1, 5)})
 
 
-def test_dates_outside_the_national_data_are_refused() -> None:
+def test_dates_outside_every_source_are_refused() -> None:
     with pytest.raises(CalendarOutOfRange, match="2100-01-04"):
         CAL.is_workday(date(2100, 1, 4))
     with pytest.raises(CalendarOutOfRange):
         CAL.is_workday(date(2003, 6, 2))
-    # A deadline running into a year without data fails too instead of guessing.
+
+
+def test_a_deadline_into_a_year_the_package_does_not_know_is_provisional() -> None:
+    # Before: CalendarOutOfRange from December on (the 2026-12 red CI). Now the provisional
+    # calendar counts it, and says so.
     last_year = max(d.year for d in chinese_calendar.holidays)
-    with pytest.raises(CalendarOutOfRange):
-        CAL.add_workdays(at(last_year, 12, 20), 20)
+    start = at(last_year, 12, 20)
+    due = CAL.add_workdays(start, 20)
+    assert due.year == last_year + 1
+    assert CAL.deadline_provisional(start, due)
+    assert not CAL.deadline_provisional(
+        at(last_year, 12, 1), CAL.add_workdays(at(last_year, 12, 1), 2)
+    )
 
 
 def test_a_new_year_can_be_configured_before_the_package_has_it() -> None:

@@ -238,6 +238,9 @@
         .then(() => showError("board-error", null), (err) => showError("board-error", err));
     }
     function render(b) {
+      const warn = $("calendar-warning");
+      warn.hidden = !b.calendar_warning;
+      warn.textContent = b.calendar_warning || "";
       $("skills").tBodies[0].replaceChildren(...b.skills.map((s) => {
         const states = Object.entries(s.agents).map(([k, v]) => t("state_" + k) + " " + v).join(", ");
         const tr = row([s.skill === "*" ? t("all") : s.skill, s.waiting, s.longest_wait_s, pct(s.sl_today),
