@@ -7,7 +7,8 @@ need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in python3-venv debootstrap baresip espeak-ng sox redis-server mosquitto \
            mosquitto-clients postgresql \
-           chromium fonts-wqy-microhei; do  # the desktop's browser tests (and its CJK font)
+           chromium fonts-wqy-microhei \
+           faketime; do  # browser tests (and a CJK font); the suite in 2027 and 2028 (libfaketime)
   have "$pkg" || need_pkgs+=("$pkg")
 done
 if ((${#need_pkgs[@]})); then

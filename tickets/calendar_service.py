@@ -76,14 +76,16 @@ class CalendarService:
         return [cal.year_status(y) for y in sorted(years)]
 
     def warning(self, now: datetime) -> str | None:
-        """From 1 November: next year still provisional, said in the operator's words."""
-        today = local_date(now)
-        if today.month < WARN_FROM_MONTH:
-            return None
-        status = self.calendar.year_status(today.year + 1)
-        if status.source is not Source.PROVISIONAL:
-            return None
-        return (
-            f"{today.year + 1}年节假日安排尚未导入，期限按法定节假日暂定计算"
-            f"（hotline calendar import）"
-        )
+        return next_year_warning(self.calendar, now)
+
+
+def next_year_warning(calendar: WorkCalendar, now: datetime) -> str | None:
+    """From 1 November: next year still provisional, said in the operator's words."""
+    today = local_date(now)
+    if today.month < WARN_FROM_MONTH:
+        return None
+    if calendar.year_status(today.year + 1).source is not Source.PROVISIONAL:
+        return None
+    return (
+        f"{today.year + 1}年节假日安排尚未导入，期限按法定节假日暂定计算（hotline calendar import）"
+    )

@@ -1,0 +1,146 @@
+"""Importing a year's arrangement into a real ticket store (SQLite and PostgreSQL), through the
+service and the ``hotline calendar`` command: provisional deadlines are counted again, each
+change is logged on its ticket, a bad file is refused with its line and stores nothing.
+
+Dates are given (2026-12 to 2027-02), never today's, so the test means the same in any year.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pytest
+
+from hotline.daytypes import Source
+from tickets.calendar_service import CalendarService
+from tickets.lifecycle import DEADLINE_RECOMPUTED, Dispatch, SignFor, TicketState, rebuild
+from tickets.migrate import upgrade
+from tickets.ticket_services import TicketService
+from tickets.ticket_store import TicketStore
+from tickets.ticket_types import Channel, TicketDraft, Viewer
+from tickets.workdays import SHANGHAI
+
+from .test_ticket_store import fresh_pg_database
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "calendar-2027-sample.txt"
+PLATFORM = Viewer("supervisor")
+
+
+def at(y: int, m: int, d: int, hh: int = 10) -> datetime:
+    return datetime(y, m, d, hh, tzinfo=SHANGHAI)
+
+
+def eod(y: int, m: int, d: int) -> datetime:
+    return datetime.combine(date(y, m, d), time.max, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tickets.db'}"
+        upgrade(url)
+        yield url
+    else:
+        with fresh_pg_database() as url:
+            upgrade(url)
+            yield url
+
+
+def dispatched(service: TicketService, category: str, when: datetime) -> str:
+    draft = TicketDraft(
+        category=category, subject_code="02.01", description="路灯不亮", channel=Channel.PHONE,
+        caller_number="13800138000",
+    )  # fmt: skip
+    rec = service.create(draft, actor="agent", at=when)
+    service.act(rec.number, Dispatch(actor="dispatcher", at=when, unit="城管局"), PLATFORM)
+    return rec.number
+
+
+def test_an_import_recomputes_open_provisional_deadlines_and_logs_each(store_url: str) -> None:
+    service = TicketService(TicketStore(store_url))
+    calendar = CalendarService(service)
+    try:
+        calendar.load()
+        assert calendar.calendar.year_status(2027).source is Source.PROVISIONAL
+        # All in 2026: never provisional.
+        plain = dispatched(service, "consultation", at(2026, 12, 20))
+        # New Year's Eve: due Tue 5 Jan on either calendar, provisional until the import.
+        eve = dispatched(service, "consultation", at(2026, 12, 31))
+        # Before the Spring Festival: provisional Fri 12 Feb, official Mon 15 Feb.
+        spring = dispatched(service, "consultation", at(2027, 2, 10))
+        get = service.store.get
+        assert not get(plain).deadline_provisional
+        assert get(eve).deadline_provisional and get(eve).reply_due_at == eod(2027, 1, 5)
+        assert get(spring).reply_due_at == eod(2027, 2, 12)
+        assert get(spring).to_json()["deadline_provisional"] is True  # what the API shows
+
+        result = calendar.import_file(
+            SAMPLE.read_bytes(), "calendar-2027-sample.txt", actor="ops", at=at(2027, 2, 10, 11)
+        )
+        assert result.recomputed == 2
+        assert calendar.calendar.year_status(2027).source is Source.OFFICIAL
+        after = get(spring)
+        assert after.reply_due_at == eod(2027, 2, 15) and not after.deadline_provisional
+        log = service.store.events(spring)
+        last = log[-1]
+        assert last.action == DEADLINE_RECOMPUTED and last.from_state == last.to_state
+        moved = {k: datetime.fromisoformat(v) for k, v in last.data["reply_due_at"].items()}
+        assert moved == {"from": eod(2027, 2, 12), "to": eod(2027, 2, 15)}
+        assert "calendar-2027-sample.txt" in last.note
+        assert rebuild(log) == after.snapshot  # the log still folds to the ticket
+        # The same date, but no longer provisional: that too is logged.
+        eve_log = service.store.events(eve)
+        assert eve_log[-1].action == DEADLINE_RECOMPUTED and eve_log[-1].data == {
+            "provisional": False
+        }
+        assert get(eve).reply_due_at == eod(2027, 1, 5) and not get(eve).deadline_provisional
+        assert [e.action for e in service.store.events(plain)] == ["Dispatch"]
+        # Idempotent: a second pass (the engine's poll) changes nothing.
+        assert calendar.recompute("again", now=at(2027, 2, 10, 12)) == 0
+        # The ticket goes on: its next step starts from the recomputed deadline.
+        unit = Viewer("unit", unit="城管局")
+        service.act(spring, SignFor(actor="城管局", at=at(2027, 2, 10, 13)), unit)
+        assert get(spring).state is TicketState.SIGNED
+        # Another process (the engine) loads the import from the store.
+        other = CalendarService(TicketService(TicketStore(store_url)))
+        assert other.load() is True
+        assert other.calendar.year_status(2027).source is Source.OFFICIAL
+        other.tickets.store.dispose()
+    finally:
+        service.store.dispose()
+
+
+def hotline(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", "--config", str(config), *args],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONUTF8": "1"},
+    )  # fmt: skip
+
+
+def test_the_calendar_command_imports_and_refuses_with_the_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tickets.db'}"
+    upgrade(url)
+    config = tmp_path / "hotline.toml"
+    config.write_text(f'[paths]\nstate_dir = "{tmp_path}"\n\n[database]\nurl = "{url}"\n')
+    status = hotline(config, "calendar", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    bad = tmp_path / "bad.txt"
+    bad.write_text("year 2027\nholiday 2027-02-14 春节\nworkday 2027-02-14 调休\n")
+    refused = hotline(config, "calendar", "import", str(bad))
+    assert refused.returncode == 2
+    assert "line 3" in refused.stderr and "both" in refused.stderr, refused.stderr
+    assert "nothing imported" in refused.stderr
+    assert TicketStore(url).arrangement_texts() == []
+    done = hotline(config, "calendar", "import", str(SAMPLE), "--by", "ops")
+    assert done.returncode == 0, done.stderr
+    assert "imported 2027: 30 holidays, 5 make-up working days" in done.stdout
+    listed = hotline(config, "calendar", "status")
+    line_2027 = next(line for line in listed.stdout.splitlines() if line.startswith("2027"))
+    assert "official" in line_2027 and "calendar-2027-sample.txt" in line_2027
+    missing = hotline(config, "calendar", "import", str(tmp_path / "nope.txt"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
