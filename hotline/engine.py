@@ -305,7 +305,17 @@ class Engine:
             "metrics": self.metrics_now(),
             "speech": self.speech.status_lines(),
             "calendar_warning": self.calendar_warning,
+            "calendar": self._calendar_years(),
         }
+
+    def _calendar_years(self) -> dict[str, dict[str, str]]:
+        """This year's and next year's source, as ``hotline calendar status`` says it."""
+        this_year = datetime.now(CENTRE_TZ).year
+        out = {}
+        for year in (this_year, this_year + 1):
+            status = self.calendar.calendar.year_status(year)
+            out[str(year)] = {"source": status.source.value, "detail": status.detail}
+        return out
 
     async def start(self) -> None:
         cfg = self.cfg

@@ -53,6 +53,10 @@ def format_status(data: dict[str, Any], now: float | None = None) -> str:
             )
     for line in data.get("speech") or []:
         lines.append(str(line))
+    for year, cal in (data.get("calendar") or {}).items():
+        lines.append(f"calendar {year}: {cal.get('source')} ({cal.get('detail')})")
+    if data.get("calendar_warning"):
+        lines.append(f"WARNING: {data['calendar_warning']}")
     if data.get("malformed_ami_events"):
         lines.append(f"malformed AMI events ignored: {data['malformed_ami_events']}")
     return "\n".join(lines)

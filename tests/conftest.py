@@ -80,6 +80,9 @@ wrapup_s = 1
 tick_s = 0.2
 metrics_publish_s = 1
 
+[tickets]
+calendar_poll_s = 1
+
 [ivr]
 # Most call-path tests press menu keys; tests of the default (direct) flow switch it back.
 flow = "menu"

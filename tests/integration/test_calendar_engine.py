@@ -1,0 +1,96 @@
+"""A running engine takes an imported arrangement without a restart, and shows provisional
+deadlines and years (issue 12). Whatever today's date: the test imports next year's
+arrangement (the statutory days, as a centre would before the notice's make-up days are known)
+and watches the engine's calendar turn from the packages' source to the import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from hotline.daytypes import Source
+from tickets.calendar_service import next_year_warning
+from tickets.workdays import SHANGHAI, WorkCalendar
+
+from ..conftest import EngineProcess
+
+
+def arrangement_file(year: int, path: Path) -> Path:
+    """Next year's statutory holidays in the import format (the provisional days, named)."""
+    import holidays
+
+    days = holidays.country_holidays("CN", years=year, language="zh_CN")
+    lines = [f"year {year}"] + [
+        f"holiday {d.isoformat()} {str(name).split(';')[0].strip()[:40]}"
+        for d, name in sorted(days.items())
+        if d.year == year
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_an_import_reaches_the_running_engine_and_provisional_is_shown(
+    engine: EngineProcess, tmp_path: Path
+) -> None:
+    now = datetime.now(SHANGHAI)
+    next_year = str(now.year + 1)
+    before = engine.status()
+    assert set(before["calendar"]) == {str(now.year), next_year}
+    # The engine's answers agree with the same calendar computed here (the session's store
+    # is new: nothing imported yet).
+    expected = WorkCalendar().year_status(now.year + 1).source.value
+    assert before["calendar"][next_year]["source"] == expected
+    assert before["calendar_warning"] == next_year_warning(WorkCalendar(), now)
+
+    made = engine.api(
+        "POST", "/api/v1/tickets",
+        {"category": "complaint", "subject_code": "02.01", "description": "噪音扰民",
+         "caller_number": "13900001234", "actor": "intake"},
+    )  # fmt: skip
+    number = made["number"]
+    done = engine.api("POST", f"/api/v1/tickets/{number}/actions",
+                      {"action": "Dispatch", "actor": "dispatcher", "unit": "city-co"})  # fmt: skip
+    dispatched = datetime.fromisoformat(done["dispatched_at"])
+    due = datetime.fromisoformat(done["reply_due_at"])
+    assert done["deadline_provisional"] is WorkCalendar().deadline_provisional(dispatched, due)
+
+    source = arrangement_file(now.year + 1, tmp_path / f"calendar-{next_year}.txt")
+    imported = subprocess.run(
+        [sys.executable, "-m", "hotline", "--config", str(engine.setup.path),
+         "calendar", "import", str(source), "--by", "ops"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    assert f"imported {next_year}" in imported.stdout
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        status = engine.status()
+        if "imported" in status["calendar"][next_year]["detail"]:
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError(f"the engine did not take the import: {status['calendar']}")
+    assert status["calendar"][next_year]["source"] == Source.OFFICIAL.value
+    assert status["calendar_warning"] is None
+    # A 20-working-day deadline ends this year or next, both official now: the import
+    # (the command, at once) took the mark away and said so on the ticket.
+    ticket = engine.api("GET", f"/api/v1/tickets/{number}")
+    assert due.year <= now.year + 1 and ticket["deadline_provisional"] is False
+    if done["deadline_provisional"]:
+        events = engine.api("GET", f"/api/v1/tickets/{number}/events")["events"]
+        assert events[-1]["action"] == "DeadlineRecomputed", events
+        assert events[-1]["data"]["provisional"] is False
+    # A ticket dispatched now is counted by the engine on the imported year.
+    again = engine.api(
+        "POST", "/api/v1/tickets",
+        {"category": "complaint", "subject_code": "02.01", "description": "噪音扰民",
+         "caller_number": "13900001234", "actor": "intake"},
+    )  # fmt: skip
+    path = f"/api/v1/tickets/{again['number']}/actions"
+    later = engine.api("POST", path,
+                       {"action": "Dispatch", "actor": "dispatcher", "unit": "city-co"})  # fmt: skip
+    assert later["deadline_provisional"] is False
