@@ -91,6 +91,6 @@ def test_an_import_reaches_the_running_engine_and_provisional_is_shown(
          "caller_number": "13900001234", "actor": "intake"},
     )  # fmt: skip
     path = f"/api/v1/tickets/{again['number']}/actions"
-    later = engine.api("POST", path,
-                       {"action": "Dispatch", "actor": "dispatcher", "unit": "city-co"})  # fmt: skip
+    dispatch = {"action": "Dispatch", "actor": "dispatcher", "unit": "city-co"}
+    later = engine.api("POST", path, dispatch)
     assert later["deadline_provisional"] is False
