@@ -103,6 +103,13 @@ async def test_agent_gets_screen_pop_before_answer_and_wallboard_follows_the_cal
 
     board = await log_in(browser, engine, "super1", "/desk/wallboard")
     await ami.call_12345(CALLER, dtmf="1", hold=90)
+    # Next year's calendar still provisional from 1 November: the wall says so (issue 12).
+    warning = engine.status()["calendar_warning"]
+    if warning:
+        await board.wait_for_selector("#calendar-warning:visible", timeout=10_000)
+        assert await board.text_content("#calendar-warning") == warning
+    else:
+        assert await board.is_hidden("#calendar-warning")
     queued = await ami.wait_event(
         lambda ev: user_event("HotlineQueued")(ev) and ev.get("Caller") == CALLER, timeout=30
     )

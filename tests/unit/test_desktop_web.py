@@ -191,6 +191,9 @@ def test_wallboard_flags_waits_over_15_seconds_per_skill() -> None:
     assert rows["consult"]["agents"] == {"not_ready": 1}
     assert [w["call_id"] for w in board["waiting"]] == ["c1", "c2"]  # callbacks are not waiting
     assert board["agents"][1]["reason"] == "break" and board["agents"][1]["for_s"] == 70
+    assert board["calendar_warning"] is None
+    warned = wallboard({**status, "calendar_warning": "2027年节假日安排尚未导入"}, now=120.0)
+    assert warned["calendar_warning"] == "2027年节假日安排尚未导入"
 
 
 # -- templates ---------------------------------------------------------------------------------
