@@ -11,11 +11,15 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from hotline.daytypes import Source
 from tickets.calendar_service import next_year_warning
 from tickets.workdays import SHANGHAI, WorkCalendar
 
 from ..conftest import EngineProcess
+
+pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 
 
 def arrangement_file(year: int, path: Path) -> Path:

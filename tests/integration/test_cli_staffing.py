@@ -13,6 +13,8 @@ from tests.unit.test_staffing import calls_on
 from tickets.migrate import upgrade
 from tickets.persistence import CallRecordStore
 
+pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
+
 
 def test_staffing_command_plans_a_day_from_the_stored_records(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -276,6 +276,7 @@ async def test_engine_stops_promptly_with_a_desktop_open(
     await ws.close()
 
 
+@pytest.mark.calendar  # a deadline: issue 12
 async def test_units_see_only_their_tickets_and_not_the_identity_of_complainants(
     engine: EngineProcess, desk: DeskClient
 ) -> None:

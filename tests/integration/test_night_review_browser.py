@@ -22,7 +22,7 @@ from tests.integration.test_voicemail_tickets import WORD, closed_engine  # noqa
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
 from tests.support.desk import PASSWORDS, add_user
 
-pytestmark = pytest.mark.asterisk
+pytestmark = [pytest.mark.asterisk, pytest.mark.calendar]  # calendar: issue 12
 
 
 @pytest.fixture

@@ -58,6 +58,8 @@ from tickets.ticket_store import TicketStore
 from tickets.ticket_types import AccessDenied, FieldError, TicketDraft, TicketNotFound, Viewer
 from tickets.workdays import SHANGHAI, Category
 
+pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
+
 PG_URL = os.environ.get(
     "HOTLINE_TEST_PG_URL", "postgresql+psycopg://hotline:hotline@127.0.0.1:5432/postgres"
 )

@@ -24,6 +24,8 @@ from tickets.ticket_services import TicketService
 from tickets.ticket_store import TicketStore
 from tickets.workdays import SHANGHAI
 
+pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
+
 TOKEN = "test-token"
 NOW = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -21,7 +21,7 @@ from tickets.ticket_services import TicketService, settings_from_config
 from tickets.ticket_store import TicketStore
 from tickets.ticket_types import Channel, TicketDraft
 
-pytestmark = pytest.mark.asterisk
+pytestmark = [pytest.mark.asterisk, pytest.mark.calendar]  # calendar: issue 12
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from tests.integration.test_vosk_speech import korean_model_dir
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
 from tickets.records import CallOutcome
 
-pytestmark = pytest.mark.asterisk
+pytestmark = [pytest.mark.asterisk, pytest.mark.calendar]  # calendar: issue 12
 
 WORD = "엄마"  # a word of SENTENCE the Korean model hears reliably (test_vosk_speech.py)
 

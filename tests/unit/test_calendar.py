@@ -21,6 +21,8 @@ from recordings.review import review_due
 from tickets.calendar_service import next_year_warning
 from tickets.workdays import SHANGHAI, Category, DeadlinePolicy, WorkCalendar
 
+pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
+
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "calendar-2027-sample.txt"
 
 

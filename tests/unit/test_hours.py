@@ -9,6 +9,8 @@ from pydantic import ValidationError
 
 from ivr.hours import CENTRE_TZ, BusinessHours, HoursConfig, hours_clock
 
+pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
+
 
 def at(y: int, m: int, d: int, hh: int, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=CENTRE_TZ)

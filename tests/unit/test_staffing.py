@@ -10,6 +10,8 @@ from acd.erlang import agents_for_service_level
 from acd.staffing import CENTRE_TZ, DayType, day_type, format_plan, plan_day
 from tickets.records import CallOutcome, CallRecord
 
+pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
+
 
 def test_day_types_follow_the_2026_national_day_schedule() -> None:
     assert day_type(date(2026, 10, 1)) is DayType.HOLIDAY

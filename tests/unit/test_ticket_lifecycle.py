@@ -40,6 +40,8 @@ from tickets.lifecycle import (
 )
 from tickets.workdays import SHANGHAI
 
+pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
+
 S = TicketState
 T0 = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
 

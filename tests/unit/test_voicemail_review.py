@@ -9,6 +9,8 @@ import pytest
 from recordings.review import Attempt, Waiting, review_due, review_queue, unreachable
 from tickets.workdays import SHANGHAI, WorkCalendar
 
+pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
+
 CAL = WorkCalendar()
 TEN = time(10, 0)
 

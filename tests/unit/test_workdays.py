@@ -35,6 +35,8 @@ from tickets.workdays import (
     return_deadline,
 )
 
+pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
+
 CAL = WorkCalendar()
 
 
