@@ -29,7 +29,7 @@ import enum
 import importlib.metadata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from types import MappingProxyType
 
@@ -88,10 +88,9 @@ class Arrangement:
     """Where it came from, e.g. the notice's number and the file's name."""
 
 
-def package_versions() -> str:
-    return ", ".join(
-        f"{name} {importlib.metadata.version(name)}" for name in ("chinese-calendar", "holidays")
-    )
+@cache
+def _version(package: str) -> str:
+    return importlib.metadata.version(package)
 
 
 @cache
@@ -136,8 +135,10 @@ class ChinaCalendar:
         self.set_arrangements(arrangements)
 
     def set_arrangements(self, arrangements: Iterable[Arrangement]) -> None:
-        # One assignment: a reader sees the old mapping or the new one, never half of each.
+        # One assignment each: a reader sees the old mapping or the new one, never half of
+        # each (the year tables are rebuilt lazily from the new arrangements).
         self._arrangements = MappingProxyType({a.year: a for a in arrangements})
+        self._tables: dict[int, Mapping[date, Day]] = {}
 
     @property
     def arrangements(self) -> Mapping[int, Arrangement]:
@@ -156,6 +157,20 @@ class ChinaCalendar:
                 f"{day.isoformat()}: no calendar covers years outside {FIRST_YEAR}-{LAST_YEAR} "
                 "(a centre may describe such a year itself: [tickets] extra_years)"
             )
+        # A deadline walks up to ~30 days one by one and chinese-calendar takes ~17 us a day:
+        # each year's answers are worked out once (about 10 ms) and looked up after that.
+        table = self._tables.get(day.year)
+        if table is None:
+            table = self._tables[day.year] = self._year_table(day.year)
+        return table[day]
+
+    def _year_table(self, year: int) -> Mapping[date, Day]:
+        first = date(year, 1, 1)
+        days = (first + timedelta(days=i) for i in range(366))
+        return MappingProxyType({d: self._national(d) for d in days if d.year == year})
+
+    def _national(self, day: date) -> Day:
+        """The official or provisional answer (configured dates are checked before)."""
         imported = self._arrangements.get(day.year)
         if imported is not None:
             if day in imported.holidays:
@@ -199,9 +214,9 @@ class ChinaCalendar:
         if imported is not None:
             return YearStatus(year, Source.OFFICIAL, f"imported: {imported.origin}")
         if _package_knows(year):
-            version = importlib.metadata.version("chinese-calendar")
+            version = _version("chinese-calendar")
             return YearStatus(year, Source.OFFICIAL, f"chinese-calendar {version}")
-        version = importlib.metadata.version("holidays")
+        version = _version("holidays")
         return YearStatus(
             year,
             Source.PROVISIONAL,
