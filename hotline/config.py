@@ -52,7 +52,8 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No setting means infinity or not-a-number (TOML can write both).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PathsConfig(_Section):
@@ -164,6 +165,19 @@ class WebConfig(_Section):
     """Language of the pages before the user picks one."""
 
 
+class SkillOverrides(_Section):
+    """``[acd.per_skill.<skill>]``: the thresholds one skill overrides (types as in [acd])."""
+
+    initial_max_level: int = Field(default=10, ge=1, le=10)
+    widen_after_s: float | None = Field(default=None, ge=0)
+    overflow_after_s: float | None = Field(default=None, ge=0)
+    offer_callback_after_s: float | None = Field(default=None, ge=0)
+    voicemail_after_s: float | None = Field(default=None, ge=0)
+    announce_every_s: float = Field(default=0.0, ge=0)
+    sticky_wait_s: float = Field(default=0.0, ge=0)
+    missed_callback_after_s: float | None = Field(default=None, ge=0)
+
+
 class AcdConfig(_Section):
     ring_timeout_s: float = Field(default=15.0, gt=0, le=120)
     """How long an agent's phone rings before the call goes back to the head of the queue."""
@@ -201,11 +215,49 @@ class AcdConfig(_Section):
     callback_max_attempts: int = Field(default=3, ge=1, le=20)
     callback_retry_s: float = Field(default=60.0, ge=0)
     """At least this long between two attempts to call one citizen back."""
-    per_skill: dict[str, dict[str, float]] = Field(default_factory=dict)
-    """Per-skill overrides of the thresholds above, e.g. {social = {widen_after_s = 10}}."""
+    per_skill: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-skill overrides of the thresholds above, e.g. {social = {widen_after_s = 10}}:
+    checked key by key as ``SkillOverrides``; only the keys given override."""
     callback_dial: str = "PJSIP/{number}@citizen-trunk"
     """How a callback reaches the citizen; {number} is the caller's number."""
     callback_ring_s: float = Field(default=30.0, gt=0, le=120)
+
+    @field_validator("default_skill")
+    @classmethod
+    def _skill_name(cls, skill: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", skill):
+            raise ValueError("a skill name: 1-32 letters, digits, '-' or '_'")
+        return skill
+
+    @field_validator("per_skill", mode="before")
+    @classmethod
+    def _per_skill(cls, raw: Any) -> Any:
+        if not isinstance(raw, Mapping):
+            return raw  # pydantic says it is not a table
+        out: dict[str, dict[str, Any]] = {}
+        for skill, override in raw.items():
+            try:
+                checked = SkillOverrides.model_validate(override)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(f"per_skill.{skill}.{where}: {first['msg']}") from None
+            out[str(skill)] = checked.model_dump(exclude_unset=True)
+        return out
+
+    @model_validator(mode="after")
+    def _the_acd_accepts_it(self) -> AcdConfig:
+        # One source of truth: the policy the engine builds from this section must accept it,
+        # so `hotline config check` refuses whatever would stop the engine at start.
+        from acd.core import AcdPolicy
+
+        try:
+            AcdPolicy.from_config(self)
+        except (TypeError, ValueError) as exc:
+            name = str(exc).split(" ", 1)[0]
+            where = f"acd.{name}: " if name in type(self).model_fields else ""
+            raise ValueError(f"{where}the ACD refuses this section: {exc}") from None
+        return self
 
     @field_validator("callback_dial")
     @classmethod
