@@ -45,6 +45,11 @@ def waiting(engine: EngineProcess, call_id: str) -> dict[str, Any] | None:
     return next((w for w in engine.status()["waiting"] if w["call_id"] == call_id), None)
 
 
+def agent_state(engine: EngineProcess, agent_id: str) -> str | None:
+    found = (a for a in engine.status()["agents"] if a["agent_id"] == agent_id)
+    return next((str(a["state"]) for a in found), None)
+
+
 async def until(check: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -65,9 +70,10 @@ async def test_direct_flow_queues_at_the_greeting_with_no_key_and_an_agent_answe
         async with mqtt_collector(engine.cfg) as mqtt:
             await ami.call_12345("13511110001", dtmf="", hold=30)
             call_id = await arrived_call_id(mqtt, "13511110001")
-            arrived = time.monotonic()
             _t, queued = await mqtt.wait_for(f"/calls/{call_id}/queued", timeout=10)
-            queued_after = time.monotonic() - arrived
+            # Queued while the IVR still talks to the caller (the greeting and the question),
+            # not after it: the FastAGI session is still open.
+            assert engine.status()["ivr_sessions"] >= 1, engine.status()["ivr_sessions"]
             # Still in the greeting, already in the queue; an agent who becomes ready takes it.
             engine.agent("1001", "login")
             engine.agent("1001", "ready")
@@ -76,11 +82,10 @@ async def test_direct_flow_queues_at_the_greeting_with_no_key_and_an_agent_answe
             record = await wait_record(engine, call_id)
     finally:
         ami.close()
-    assert queued_after < 10, f"queued {queued_after:.1f} s after arrival"
     assert record.outcome is CallOutcome.ANSWERED
     assert record.ivr_path.startswith("direct"), record.ivr_path
     assert record.queued_at is not None and record.arrived_at is not None
-    assert (record.queued_at - record.arrived_at).total_seconds() < 10
+    assert record.arrived_at <= record.queued_at
     assert answered["agent_id"] == "1001"
 
 
@@ -109,8 +114,11 @@ async def test_a_key_while_waiting_changes_the_need_and_keeps_the_place(
             # The English agent (1002's skills) is not in; 1001 (no english) never gets it.
             engine.agent("1001", "login")
             engine.agent("1001", "ready")
-            await asyncio.sleep(2)
+            # The ACD offers on the "ready" itself: once 1001 shows ready (not ringing) with
+            # the call still waiting, it was not offered; no fixed sleep to hope long enough.
+            await until(lambda: agent_state(engine, "1001") == "ready", 5, "1001 ready")
             assert waiting(engine, call_id) is not None
+            assert agent_state(engine, "1001") == "ready"
             assert not mqtt.find(f"/calls/{call_id}/offered")
             await ami.hangup(str(before["channel"]))
             record = await wait_record(engine, call_id)

@@ -31,6 +31,11 @@ async def ami(engine: EngineProcess) -> AsyncIterator[AmiTestClient]:
 async def test_an_answered_call_counts_in_the_interval_figures(
     engine: EngineProcess, ami: AmiTestClient
 ) -> None:
+    # The session's store holds earlier tests' calls (the engine loads today's at start): the
+    # figures are judged by what this one call added, not by "at least one".
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    report_before = engine.api("GET", f"/api/v1/reports?from={today}&to={today}")["calls"]
+    metrics_before = engine.status()["metrics"]
     async with mqtt_collector(engine.cfg) as mqtt:
         engine.agent("1001", "login")
         engine.agent("1001", "ready")
@@ -42,20 +47,31 @@ async def test_an_answered_call_counts_in_the_interval_figures(
         record = await wait_record(engine, call_id)
         assert record.wait_s is not None
 
+        def before(key: str, start: float | None = None) -> dict[str, object]:
+            rows = [r for r in metrics_before[key] if r["skill"] == "consult"]
+            rows = [r for r in rows if start is None or r["start"] == start]
+            return rows[0] if rows else {"offered": 0, "answered": 0}
+
         def counted(p: dict[str, object]) -> bool:
             interval = p["interval"]
-            return isinstance(interval, dict) and int(str(interval["answered"])) >= 1
+            if not isinstance(interval, dict):
+                return False
+            was = before("interval", float(str(interval["start"])))
+            return int(str(interval["answered"])) == int(str(was["answered"])) + 1
 
         _t, figures = await mqtt.wait_for("/metrics/consult", pred=counted, timeout=10)
     interval = figures["interval"]
-    assert interval["offered"] >= 1 and interval["answered"] >= 1
+    was = before("interval", interval["start"])  # a new 15-minute interval starts from zero
+    assert interval["offered"] == int(str(was["offered"])) + 1, (interval, was)
     assert interval["service_level"] is not None and interval["asa_s"] is not None
-    assert figures["today"]["offered"] >= interval["offered"]
+    day_was = before("today")
+    assert figures["today"]["offered"] == int(str(day_was["offered"])) + 1
+    assert figures["today"]["answered"] == int(str(day_was["answered"])) + 1
 
-    # The same call is in the hotline's report over HTTP (Beijing days).
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
-    report = engine.api("GET", f"/api/v1/reports?from={today}&to={today}")
-    assert report["calls"]["inbound"] >= 1 and report["calls"]["answered"] >= 1, report
+    # The same call is in the hotline's report over HTTP (Beijing days): one more of each.
+    report = engine.api("GET", f"/api/v1/reports?from={today}&to={today}")["calls"]
+    assert report["inbound"] == report_before["inbound"] + 1, (report, report_before)
+    assert report["answered"] == report_before["answered"] + 1, (report, report_before)
 
     env = dict(os.environ, HOTLINE_CONFIG=str(engine.setup.path))
     out = await asyncio.to_thread(
