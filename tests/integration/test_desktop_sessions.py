@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 import redis
 
@@ -115,3 +116,38 @@ def failure_keys(engine: EngineProcess) -> set[bytes]:
         return set(client.scan_iter(f"{engine.cfg.redis.key_prefix}desk:login:*"))
     finally:
         client.close()
+
+
+async def test_a_password_reset_ends_open_sessions_and_their_websockets(
+    engine: EngineProcess,
+) -> None:
+    """`hotline user reset-password` (password on stdin, never echoed): the open session's
+    websocket is closed with 4401 at once, its next request gets 401; only the new password
+    logs in."""
+    add_test_users(engine)
+    desk = desk_client(engine)
+    try:
+        assert (await desk.login("agent1001")).status == 303
+        ws = await desk.http.ws_connect(engine.base + "/desk/ws")
+        new = "agent-1001-new-secret"
+        done = hotline_user(engine, "reset-password", "agent1001", "--password-stdin", stdin=new)
+        assert done.returncode == 0, done.stderr
+        assert new not in done.stdout + done.stderr
+        while (msg := await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT:
+            pass  # the agent's state on connect
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+        assert ws.close_code == 4401
+        async with desk.http.get(engine.base + "/desk/api/me") as me:
+            assert me.status == 401
+    finally:
+        await desk.close()
+    fresh = desk_client(engine)
+    try:
+        assert (await fresh.login("agent1001")).status == 401  # the old password
+    finally:
+        await fresh.close()
+    fresh = desk_client(engine)
+    try:
+        assert (await fresh.login("agent1001", new)).status == 303
+    finally:
+        await fresh.close()
