@@ -24,6 +24,7 @@ from agents.services import AgentService
 from agents.web.access import UserGate
 from agents.web.callcontrol import CallControl
 from agents.web.chart import ChartSource
+from agents.web.handled import HandledCalls
 from agents.web.i18n import LANGS, catalogue, pick_lang, translate
 from agents.web.kb import KbStore
 from agents.web.live import LiveHub
@@ -71,6 +72,7 @@ class Desk:
     guard: LoginGuard  # log-in delays per address and name
     checks: PasswordChecks  # password checks in their own bounded executor
     gate: UserGate  # sessions end when their user is disabled or its password reset
+    handled: HandledCalls  # the calls each agent handled (the only ones it may link)
 
 
 DESK_KEY = web.AppKey("desk", Desk)

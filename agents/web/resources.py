@@ -46,6 +46,7 @@ from agents.web.guard import (
     redirect,
     session_mw,
 )
+from agents.web.handled import HandledCalls
 from agents.web.kb import KbStore
 from agents.web.live import AmiSender, LiveHub
 from agents.web.login_limits import LoginGuard, PasswordChecks
@@ -149,6 +150,8 @@ def build_desk(
     hub.on_tick.append(lambda: chart.sample(len(acd.acd.agents())))
     control = CallControl(ami, three, cfg.emergency, recorder)
     acd.observers.append(control.observe)
+    handled = HandledCalls(acd, records, store)
+    acd.observers.append(handled.observe)
     web_cfg = cfg.web
     sessions = DeskSessions(
         SessionStore(time.time, web_cfg.session_idle_s, web_cfg.session_max_s),
@@ -175,6 +178,7 @@ def build_desk(
             web_cfg.login_workers, web_cfg.login_queue, web_cfg.login_per_address
         ),
         gate=gate,
+        handled=handled,
         users=users,
         agents=agents,
         tickets=tickets,
