@@ -3,9 +3,10 @@ request really theirs (CSRF token, Origin), and the headers every answer carries
 
 Every route but the log-in page and the static files needs a session: pages redirect to the
 log-in page, calls and the websocket answer 401. Every request re-reads the session's user
-(agents/web/access.py): a disabled user, or one whose password was reset since, is logged out. Every state-changing request (POST, PUT,
-PATCH, DELETE) needs the session's CSRF token, in the ``X-CSRF-Token`` header (fetch calls) or
-the ``csrf_token`` form field; the log-in form uses a pre-session token kept in its own cookie.
+(agents/web/access.py): a disabled user, or one whose password was reset since, is logged out.
+Every state-changing request (POST, PUT, PATCH, DELETE) needs the session's CSRF token, in the
+``X-CSRF-Token`` header (fetch calls) or the ``csrf_token`` form field; the log-in form uses a
+pre-session token kept in its own cookie.
 A request whose Origin is another site is refused before anything else (the websocket too).
 Each page and call lists the roles that may use it; another role gets 403. Templates autoescape
 everything; pages carry a Content-Security-Policy that allows scripts from this server only.
