@@ -163,6 +163,30 @@ class WebConfig(_Section):
     """A session is closed this long after log-in, however busy (one shift)."""
     lang: Literal["zh", "en"] = "zh"
     """Language of the pages before the user picks one."""
+    # Log-in limits (agents/web/sessions.py LoginLimits): growing delays, never a lock.
+    login_window_s: float = Field(default=900.0, gt=0, le=86400)
+    """Wrong passwords are forgotten this long after the last one."""
+    login_backoff_base_s: float = Field(default=1.0, gt=0, le=60)
+    """First delay once the free failures are used; it doubles with each further failure ..."""
+    login_backoff_cap_s: float = Field(default=300.0, gt=0, le=3600)
+    """... up to this."""
+    login_free_per_name_address: int = Field(default=3, ge=1, le=100)
+    """Wrong passwords from one address for one name before delays start."""
+    login_free_per_address: int = Field(default=20, ge=1, le=10000)
+    """Wrong passwords from one address, all names, before delays start."""
+    login_free_per_name: int = Field(default=10, ge=1, le=10000)
+    """Wrong passwords for one name, all addresses, before addresses that fail are delayed."""
+    login_workers: int = Field(default=2, ge=1, le=64)
+    """Threads checking passwords (argon2), apart from the database's."""
+    login_queue: int = Field(default=8, ge=0, le=1000)
+    """Password checks that may wait for a thread; more at once are refused (503)."""
+    login_per_address: int = Field(default=2, ge=1, le=1000)
+    """Password checks from one address at once; more are refused (429)."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses of reverse proxies whose X-Forwarded-For names the client (log-in limits)."""
+    user_recheck_s: float = Field(default=15.0, gt=0, le=3600)
+    """How often open websockets' users are checked again (disabled, password reset) besides
+    the immediate notice ``hotline user`` sends over Redis."""
 
 
 class SkillOverrides(_Section):

@@ -74,6 +74,10 @@ key_prefix = "hotline-test-{RUN_ID}:"
 [mqtt]
 topic_prefix = "hotline-test-{RUN_ID}"
 
+[web]
+# Log-in delays long enough that a test's quick retries are held for certain (never timed).
+login_backoff_base_s = 30
+
 [acd]
 ring_timeout_s = 8
 wrapup_s = 1

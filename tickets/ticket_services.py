@@ -20,7 +20,8 @@ Rules (shared DOMAIN.md; every number is configurable in ``[tickets]``):
   assist; the lead unit answers). A ticket it may not see is "not found", not "forbidden": the
   answer must not confirm that a complaint about it exists.
 * Identity: a unit never sees the caller's name, number, contact, calls or recordings when the
-  caller asked for confidentiality, or on a complaint or report about that unit. A complaint or
+  caller asked for confidentiality, or on a complaint or report about that unit; on those
+  tickets its event log has no notes and names no other unit (``redact_events``). A complaint or
   report that names no unit is treated as being about whoever handles it (the safe reading).
 * Repeats: a call from a number with open tickets last contacted within ``repeat_window_days``
   is a repeat; those tickets are the ones to link the call to.
@@ -169,6 +170,40 @@ def redact(rec: TicketRecord, viewer: Viewer) -> TicketRecord:
     return replace(
         rec, caller_name="", caller_number="", contact="", calls=(), recordings=(), redacted=True
     )
+
+
+UNIT_ACTION_NAMES = frozenset(a.__name__ for a in UNIT_ACTIONS)
+EXTENSION_ANSWERS = frozenset({"GrantExtension", "RefuseExtension"})
+
+
+def redact_events(events: list[TransitionEvent], viewer: Viewer) -> list[TransitionEvent]:
+    """The event log as a unit may read it when the caller's identity is hidden from it (a
+    complaint or report about it, or a confidential ticket): no notes (they are where a
+    dispatcher writes what the caller said), and no other unit (its name, its staff, its
+    reasons). The unit's own steps as lead unit, and the answers to its extension requests,
+    stay whole."""
+    out: list[TransitionEvent] = []
+    lead: str | None = None
+    for event in events:
+        concerns_viewer = lead == viewer.unit and (
+            event.action in UNIT_ACTION_NAMES or event.action in EXTENSION_ANSWERS
+        )
+        if event.action == "Dispatch":
+            lead = str(event.data.get("unit", ""))
+        if concerns_viewer:
+            out.append(event)
+            continue
+        data: dict[str, Any] = {}
+        for key, value in event.data.items():
+            if key == "unit":
+                data[key] = value if value == viewer.unit else ""
+            elif key == "co_units":
+                data[key] = [u for u in value if u == viewer.unit]
+            elif key not in ("reason", "result"):
+                data[key] = value
+        by_unit = event.action in UNIT_ACTION_NAMES  # another unit's staff
+        out.append(replace(event, note="", actor="" if by_unit else event.actor, data=data))
+    return out
 
 
 def key_group_for(similar: list[Similar], threshold: int) -> str | None:
@@ -406,7 +441,8 @@ class TicketService:
 
     def events(self, number: str, viewer: Viewer) -> list[TransitionEvent]:
         rec = self.get(number, viewer)
-        return self.store.events(rec.number)
+        found = self.store.events(rec.number)
+        return redact_events(found, viewer) if identity_hidden(rec, viewer) else found
 
     def act(self, number: str, action: Action, viewer: Viewer) -> TicketRecord:
         action = clean_action(action)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from sqlalchemy.exc import SQLAlchemyError
 
 from acd.ami.client import AmiActionError
 from acd.core import AcdError
@@ -241,7 +242,16 @@ async def create_ticket(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
     session = session_of(request)
     try:
-        draft, _call_id = draft_from(await json_body(request))
+        draft, call_id = draft_from(await json_body(request))
+        if call_id and session.role == "agent":
+            try:
+                handled = await desk.handled.by(session.agent_id or "", call_id)
+            except SQLAlchemyError as exc:
+                log.warning("calls of %s not checked: %s", session.agent_id, exc)
+                return error(503, "call records unavailable; try again")
+            if not handled:
+                # Linking puts the call's record and recordings in the ticket: only your own.
+                return error(403, "call_id: not a call you handled", field="call_id")
         actor = session.agent_id or session.user
         rec = await asyncio.to_thread(desk.tickets.create, draft, actor=actor)
     except FieldError as exc:

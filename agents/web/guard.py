@@ -2,9 +2,11 @@
 request really theirs (CSRF token, Origin), and the headers every answer carries.
 
 Every route but the log-in page and the static files needs a session: pages redirect to the
-log-in page, calls and the websocket answer 401. Every state-changing request (POST, PUT,
-PATCH, DELETE) needs the session's CSRF token, in the ``X-CSRF-Token`` header (fetch calls) or
-the ``csrf_token`` form field; the log-in form uses a pre-session token kept in its own cookie.
+log-in page, calls and the websocket answer 401. Every request re-reads the session's user
+(agents/web/access.py): a disabled user, or one whose password was reset since, is logged out.
+Every state-changing request (POST, PUT, PATCH, DELETE) needs the session's CSRF token, in the
+``X-CSRF-Token`` header (fetch calls) or the ``csrf_token`` form field; the log-in form uses a
+pre-session token kept in its own cookie.
 A request whose Origin is another site is refused before anything else (the websocket too).
 Each page and call lists the roles that may use it; another role gets 403. Templates autoescape
 everything; pages carry a Content-Security-Policy that allows scripts from this server only.
@@ -12,9 +14,8 @@ everything; pages carry a Content-Security-Policy that allows scripts from this 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,14 +23,17 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from agents.services import AgentService
+from agents.web.access import UserGate
 from agents.web.callcontrol import CallControl
 from agents.web.chart import ChartSource
+from agents.web.handled import HandledCalls
 from agents.web.i18n import LANGS, catalogue, pick_lang, translate
 from agents.web.kb import KbStore
 from agents.web.live import LiveHub
+from agents.web.login_limits import LoginGuard, PasswordChecks
 from agents.web.security import tokens_match
-from agents.web.session_persistence import DeskSessions, DeskThrottle
-from agents.web.sessions import LoginThrottle, Session
+from agents.web.session_persistence import DeskSessions
+from agents.web.sessions import Session
 from agents.web.steps import StepStore
 from agents.web.threeway import ThreeWayService
 from agents.web.users import UserStore
@@ -67,9 +71,10 @@ class Desk:
     steps: StepStore
     chart: ChartSource
     kb: KbStore
-    throttle: DeskThrottle = field(
-        default_factory=lambda: DeskThrottle(LoginThrottle(time.time), None)
-    )
+    guard: LoginGuard  # log-in delays per address and name
+    checks: PasswordChecks  # password checks in their own bounded executor
+    gate: UserGate  # sessions end when their user is disabled or its password reset
+    handled: HandledCalls  # the calls each agent handled (the only ones it may link)
 
 
 DESK_KEY = web.AppKey("desk", Desk)
@@ -112,6 +117,18 @@ def set_cookie(
         samesite="Strict",
         secure=_secure(request, cfg),
     )
+
+
+def client_address(request: web.Request, cfg: WebConfig) -> str:
+    """The client's address; behind a trusted proxy, the last hop it did not add itself."""
+    remote = request.remote or ""
+    if remote not in cfg.trusted_proxies:
+        return remote
+    hops = ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")
+    for hop in reversed([h.strip() for h in hops if h.strip()]):
+        if hop not in cfg.trusted_proxies:
+            return hop[:64]
+    return remote
 
 
 def same_origin(request: web.Request) -> bool:
@@ -171,6 +188,11 @@ async def headers_mw(request: web.Request, handler: Handler) -> web.StreamRespon
 async def session_mw(request: web.Request, handler: Handler) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
     session = await desk.sessions.get(request.cookies.get(SESSION_COOKIE))
+    if session is not None and not request.path.startswith(PUBLIC):
+        # Every request re-checks the user: disabled or a new password ends the session here.
+        if not await desk.gate.allows(session):
+            await desk.gate.end(session.sid)
+            session = None
     if session is not None:
         request["session"] = session
     elif not request.path.startswith(PUBLIC):

@@ -38,13 +38,16 @@ from tickets.ticket_types import Viewer
 
 log = logging.getLogger(__name__)
 OUTBOX = 256
+SESSION_ENDED = (
+    4401  # websocket close code: log-out, expiry, user disabled; the page goes to log in
+)
 SUPERVISING = frozenset({"supervisor", "admin"})
 
 
 class Sender(Protocol):
     async def send_str(self, data: str) -> None: ...
 
-    async def close(self) -> Any: ...
+    async def close(self, *, code: int = ..., message: bytes = ...) -> Any: ...
 
 
 class AmiSender(Protocol):
@@ -104,6 +107,14 @@ class LiveHub:
 
     def remove(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
+
+    def close_session(self, sid: str) -> int:
+        """Close at once every socket of this session (it ended); how many there were."""
+        ended = [sub for sub in self.subscribers if sub.session.sid == sid]
+        for sub in ended:
+            self.subscribers.discard(sub)
+            self._spawn(sub.socket.close(code=SESSION_ENDED, message=b"session ended"))
+        return len(ended)
 
     async def pump(self, sub: Subscriber) -> None:
         """Send the subscriber's outbox until the socket closes (run as its writer task)."""

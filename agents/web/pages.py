@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -17,12 +18,14 @@ from agents.web.guard import (
     SESSION_COOKIE,
     Desk,
     allow,
+    client_address,
     redirect,
     render,
     session_of,
     set_cookie,
 )
 from agents.web.i18n import pick_lang
+from agents.web.login_limits import Busy
 from agents.web.security import new_token
 from agents.web.sessions import Session
 from tickets.ticket_types import TICKET_CATEGORIES, FieldError, Viewer
@@ -44,7 +47,8 @@ async def root(request: web.Request) -> web.StreamResponse:
 async def login_page(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
     token = new_token()
-    response = render(request, "login.html.j2", {"login_csrf": token, "error": False, "name": ""})
+    context = {"login_csrf": token, "error": "", "name": "", "wait_s": 0}
+    response = render(request, "login.html.j2", context)
     set_cookie(response, request, desk.cfg, LOGIN_COOKIE, token)
     if "lang" in request.query:
         set_cookie(response, request, desk.cfg, LANG_COOKIE, pick_lang(request.query["lang"]))
@@ -55,20 +59,23 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
     form = await request.post()
     name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))
-    user = await asyncio.to_thread(desk.users.authenticate, name, password)
-    if await desk.throttle.locked(name):
-        user = None  # checked after the hash, so a locked name answers as slowly as any other
+    address = client_address(request, desk.cfg)
+    # Delays come before the password check: a flood that is held back costs no argon2.
+    wait_s = await desk.guard.wait_s(address, name)
+    if wait_s > 0:
+        return _login_again(request, desk, name, 429, "login_wait", math.ceil(wait_s))
+    try:
+        user = await desk.checks.run(address, desk.users.authenticate, name, password)
+    except Busy as exc:
+        return _login_again(request, desk, name, exc.status, "login_busy", 1)
     if user is None:
-        await desk.throttle.failed(name)
-        token = new_token()
-        response = render(
-            request, "login.html.j2", {"login_csrf": token, "error": True, "name": name}, 401
-        )
-        set_cookie(response, request, desk.cfg, LOGIN_COOKIE, token)
-        return response
-    await desk.throttle.succeeded(name)
+        await desk.guard.failed(address, name)
+        return _login_again(request, desk, name, 401, "bad_login")
+    await desk.guard.succeeded(address, name)
     lang = pick_lang(request.cookies.get(LANG_COOKIE), desk.cfg.lang)
-    session = await desk.sessions.open(user.name, user.role, user.agent_id, user.unit, lang)
+    session = await desk.sessions.open(
+        user.name, user.role, user.agent_id, user.unit, lang, stamp=user.stamp
+    )
     response = redirect(f"{PREFIX}/")
     set_cookie(response, request, desk.cfg, SESSION_COOKIE, session.sid)
     response.del_cookie(LOGIN_COOKIE, path=PREFIX)
@@ -76,9 +83,27 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _login_again(
+    request: web.Request,
+    desk: Desk,
+    name: str,
+    status: int,
+    why: str,
+    retry_after_s: int | None = None,
+) -> web.Response:
+    """The log-in form again with why (wrong password, wait N s, busy); a fresh form token."""
+    token = new_token()
+    context = {"login_csrf": token, "error": why, "name": name, "wait_s": retry_after_s or 0}
+    response = render(request, "login.html.j2", context, status)
+    set_cookie(response, request, desk.cfg, LOGIN_COOKIE, token)
+    if retry_after_s is not None:
+        response.headers["Retry-After"] = str(retry_after_s)
+    return response
+
+
 async def logout(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
-    await desk.sessions.close(session_of(request).sid)
+    await desk.gate.end(session_of(request).sid)  # its websockets close now
     response = redirect(f"{PREFIX}/login")
     response.del_cookie(SESSION_COOKIE, path=PREFIX)
     return response

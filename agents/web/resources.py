@@ -6,9 +6,10 @@ JSON calls and the websocket; ``live`` the hub the websocket is fed from.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from acd.services import AcdService
 from agents.services import AgentService
+from agents.web.access import UserGate
 from agents.web.callcontrol import CallControl
 from agents.web.calls import (
     call_control,
@@ -44,8 +46,10 @@ from agents.web.guard import (
     redirect,
     session_mw,
 )
+from agents.web.handled import HandledCalls
 from agents.web.kb import KbStore
 from agents.web.live import AmiSender, LiveHub
+from agents.web.login_limits import LoginGuard, PasswordChecks
 from agents.web.pages import (
     agent_page,
     login_page,
@@ -56,8 +60,8 @@ from agents.web.pages import (
     ticket_page,
     wallboard_page,
 )
-from agents.web.session_persistence import DeskSessions, DeskThrottle, RedisSessionBacking
-from agents.web.sessions import LoginThrottle, SessionStore
+from agents.web.session_persistence import DeskSessions, RedisSessionBacking
+from agents.web.sessions import LoginLimits, SessionStore
 from agents.web.steps import StepRecorder, StepStore
 from agents.web.threeway import ThreeWayService
 from agents.web.users import UserStore
@@ -107,7 +111,16 @@ def make_desk_app(desk: Desk) -> web.Application:
                 await sub.socket.close()
         await desk.hub.stop()
 
+    async def watch_users(_app: web.Application) -> AsyncIterator[None]:
+        watcher = asyncio.ensure_future(desk.gate.run())
+        yield
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher
+        desk.checks.close()
+
     app.on_shutdown.append(close_sockets)
+    app.cleanup_ctx.append(watch_users)
     return app
 
 
@@ -141,14 +154,36 @@ def build_desk(
     hub.on_tick.append(lambda: chart.sample(len(acd.acd.agents())))
     control = CallControl(ami, three, cfg.emergency, recorder)
     acd.observers.append(control.observe)
+    handled = HandledCalls(acd, records, store)
+    acd.observers.append(handled.observe)
+    web_cfg = cfg.web
+    sessions = DeskSessions(
+        SessionStore(time.time, web_cfg.session_idle_s, web_cfg.session_max_s),
+        None if redis is None else RedisSessionBacking(redis, cfg.redis.key_prefix),
+    )
+    limits = LoginLimits(
+        base_s=web_cfg.login_backoff_base_s,
+        cap_s=web_cfg.login_backoff_cap_s,
+        window_s=web_cfg.login_window_s,
+        free_pair=web_cfg.login_free_per_name_address,
+        free_address=web_cfg.login_free_per_address,
+        free_name=web_cfg.login_free_per_name,
+    )
+    guard = LoginGuard(limits, redis, cfg.redis.key_prefix)
+    users = UserStore(cfg.database_url)
+    gate = UserGate(
+        users, sessions, hub, guard, redis, cfg.redis.key_prefix, recheck_s=web_cfg.user_recheck_s
+    )
     return Desk(
-        cfg=cfg.web,
-        sessions=DeskSessions(
-            SessionStore(time.time, cfg.web.session_idle_s, cfg.web.session_max_s),
-            None if redis is None else RedisSessionBacking(redis, cfg.redis.key_prefix),
+        cfg=web_cfg,
+        sessions=sessions,
+        guard=guard,
+        checks=PasswordChecks(
+            web_cfg.login_workers, web_cfg.login_queue, web_cfg.login_per_address
         ),
-        throttle=DeskThrottle(LoginThrottle(time.time), redis, cfg.redis.key_prefix),
-        users=UserStore(cfg.database_url),
+        gate=gate,
+        handled=handled,
+        users=users,
         agents=agents,
         tickets=tickets,
         hub=hub,

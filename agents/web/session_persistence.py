@@ -1,7 +1,7 @@
-"""Desktop sessions (and the log-in lock) that survive an engine restart: the pure
-``SessionStore`` in memory, each session also kept in Redis (principle: state lives outside the
-process; a restart of the engine must not log every agent out in the middle of a shift, nor
-lift a lock on a name someone is guessing passwords for).
+"""Desktop sessions that survive an engine restart: the pure ``SessionStore`` in memory, each
+session also kept in Redis (principle: state lives outside the process; a restart of the engine
+must not log every agent out in the middle of a shift). The log-in limits' counts live in Redis
+too (agents/web/login_limits.py).
 
 Redis holds a session under the SHA-256 of its id, never the id itself: a copy of the Redis
 data gives no cookie that logs anyone in. Each key expires with the session (its idle time,
@@ -20,7 +20,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from agents.web.sessions import LoginThrottle, Session, SessionStore
+from agents.web.sessions import Session, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,15 @@ class DeskSessions:
         self._written: dict[str, float] = {}  # sid -> seen_at last written to Redis
 
     async def open(
-        self, user: str, role: str, agent_id: str | None, unit: str | None, lang: str = "zh"
+        self,
+        user: str,
+        role: str,
+        agent_id: str | None,
+        unit: str | None,
+        lang: str = "zh",
+        stamp: str = "",
     ) -> Session:
-        session = self.store.open(user, role, agent_id, unit, lang)
+        session = self.store.open(user, role, agent_id, unit, lang, stamp)
         await self._save(session)
         return session
 
@@ -127,46 +133,3 @@ class DeskSessions:
             await self._backing.delete(sid)
         except Exception as exc:
             log.warning("desktop session not removed from Redis: %s", exc)
-
-
-class DeskThrottle:
-    """The log-in lock (``LoginThrottle``'s rule) with each name's failures also in Redis, under
-    the SHA-256 of the name: a restart does not lift a lock. Redis away: memory only."""
-
-    def __init__(
-        self, throttle: LoginThrottle, client: aioredis.Redis | None, key_prefix: str = "hotline:"
-    ) -> None:
-        self.throttle = throttle
-        self._client = client
-        self._prefix = f"{key_prefix}desk:login-failures:"
-
-    def _key(self, name: str) -> str:
-        return self._prefix + hashlib.sha256(name.encode()).hexdigest()
-
-    async def locked(self, name: str) -> bool:
-        if self._client is not None:
-            try:
-                raw = await self._client.get(self._key(name))
-                if raw is not None:
-                    self.throttle.restore(name, [float(t) for t in json.loads(raw)])
-            except Exception as exc:
-                log.warning("log-in failures not read from Redis (%s); memory only", exc)
-        return self.throttle.locked(name)
-
-    async def failed(self, name: str) -> None:
-        self.throttle.failed(name)
-        if self._client is not None:
-            times = self.throttle.times(name)
-            try:
-                ttl = int(self.throttle.keep_s * 1000)
-                await self._client.set(self._key(name), json.dumps(times), px=ttl)
-            except Exception as exc:
-                log.warning("log-in failure not kept in Redis (%s); memory only", exc)
-
-    async def succeeded(self, name: str) -> None:
-        self.throttle.succeeded(name)
-        if self._client is not None:
-            try:
-                await self._client.delete(self._key(name))
-            except Exception as exc:
-                log.warning("log-in failures not cleared in Redis: %s", exc)

@@ -26,6 +26,8 @@ class Session:
     created_at: float
     seen_at: float
     lang: str = "zh"
+    stamp: str = ""
+    """The user's password stamp at log-in (``User.stamp``): a reset ends older sessions."""
 
 
 @dataclass
@@ -36,11 +38,19 @@ class SessionStore:
     _sessions: dict[str, Session] = field(default_factory=dict)
 
     def open(
-        self, user: str, role: str, agent_id: str | None, unit: str | None, lang: str = "zh"
+        self,
+        user: str,
+        role: str,
+        agent_id: str | None,
+        unit: str | None,
+        lang: str = "zh",
+        stamp: str = "",
     ) -> Session:
         now = self.clock()
         self._expire(now)
-        session = Session(new_token(), user, role, agent_id, unit, new_token(), now, now, lang)
+        session = Session(
+            new_token(), user, role, agent_id, unit, new_token(), now, now, lang, stamp
+        )
         self._sessions[session.sid] = session
         return session
 
@@ -65,6 +75,17 @@ class SessionStore:
 
     def has(self, sid: str) -> bool:
         return sid in self._sessions
+
+    def alive(self, sid: str) -> bool:
+        """Whether the session is open and within its limits (its idle clock untouched)."""
+        session = self._sessions.get(sid)
+        if session is None:
+            return False
+        now = self.clock()
+        return now - session.seen_at <= self.idle_s and now - session.created_at <= self.max_s
+
+    def of_user(self, user: str) -> list[Session]:
+        return [s for s in self._sessions.values() if s.user == user]
 
     def ttl_s(self, session: Session) -> float:
         """How long the session may live unless used again (idle, capped by its maximum)."""
@@ -92,45 +113,65 @@ class SessionStore:
                 del self._sessions[sid]
 
 
-@dataclass
-class LoginThrottle:
-    """Guessing passwords costs time: after ``max_failures`` wrong passwords for one name within
-    ``window_s``, that name cannot log in for ``lock_s`` (the page says only "wrong name or
-    password", so the lock does not tell a guesser the name exists). Pure; in memory (kept in
-    Redis too by agents/web/session_persistence.py, so a restart does not lift a lock)."""
+@dataclass(frozen=True)
+class Failures:
+    """Wrong passwords counted under one key (a name, an address, or both): how many, the last."""
 
-    clock: Callable[[], float]
-    max_failures: int = 5
+    count: int
+    last: float
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """Guessing passwords costs time, and nobody can lock anybody else out (issue 13, item 4).
+
+    Wrong passwords are counted per (address, name), per address and per name; a count is
+    forgotten ``window_s`` after its last failure. Past a count's free failures, the next
+    attempt must wait ``base_s * 2**(count - free)`` seconds (capped at ``cap_s``) after the
+    last failure; an attempt sooner is answered 429 with Retry-After, before any password
+    check. Rules:
+
+    * (address, name): ``free_pair`` free failures: one guesser on one name slows down fast.
+    * address: ``free_address`` free failures over all names: one guesser spraying names.
+    * name: ``free_name`` free failures from all addresses, but this delay holds only an
+      address that has failed itself lately: a botnet gets one guess per address on a name
+      under attack, and the name's owner, from an address that has not been failing, always
+      gets in with the right password. There is no lock: every delay runs out by itself.
+
+    A right password clears the (address, name) count; the others run out. Pure.
+    """
+
+    base_s: float = 1.0
+    cap_s: float = 300.0
     window_s: float = 900.0
-    lock_s: float = 900.0
-    _failures: dict[str, list[float]] = field(default_factory=dict)
+    free_pair: int = 3
+    free_address: int = 20
+    free_name: int = 10
 
-    def locked(self, name: str) -> bool:
-        now = self.clock()
-        recent = [t for t in self._failures.get(name, []) if now - t < self.window_s + self.lock_s]
-        self._failures[name] = recent
-        if len(recent) < self.max_failures:
-            return False
-        return now - recent[-1] < self.lock_s
+    def delay_s(self, failures: Failures | None, free: int) -> float:
+        if failures is None or failures.count < free:
+            return 0.0
+        exponent = min(failures.count - free, 30)  # 2**30 s is far past any cap
+        return min(self.base_s * 2.0**exponent, self.cap_s)
 
-    def failed(self, name: str) -> None:
-        now = self.clock()
-        recent = [t for t in self._failures.get(name, []) if now - t < self.window_s]
-        self._failures[name] = [*recent, now][-self.max_failures :]
-        if len(self._failures) > 100_000:  # a flood of made-up names must not grow without end
-            self._failures.clear()
+    def wait_s(
+        self,
+        now: float,
+        pair: Failures | None,
+        address: Failures | None,
+        name: Failures | None,
+    ) -> float:
+        """Seconds this address must still wait before trying this name (0: try now)."""
+        pair, address, name = (self._live(f, now) for f in (pair, address, name))
+        until = [self._until(pair, self.free_pair), self._until(address, self.free_address)]
+        if address is not None:  # the name's delay holds only addresses that fail themselves
+            until.append(self._until(name, self.free_name))
+        return max(0.0, max(until) - now)
 
-    def succeeded(self, name: str) -> None:
-        self._failures.pop(name, None)
+    def _live(self, failures: Failures | None, now: float) -> Failures | None:
+        if failures is None or now - failures.last >= self.window_s:
+            return None
+        return failures
 
-    def times(self, name: str) -> list[float]:
-        """The failures that still count for ``name`` (to keep them outside the process)."""
-        return list(self._failures.get(name, []))
-
-    def restore(self, name: str, times: list[float]) -> None:
-        self._failures[name] = sorted(times)[-self.max_failures :]
-
-    @property
-    def keep_s(self) -> float:
-        """How long a failure can still matter."""
-        return self.window_s + self.lock_s
+    def _until(self, failures: Failures | None, free: int) -> float:
+        return 0.0 if failures is None else failures.last + self.delay_s(failures, free)

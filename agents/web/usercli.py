@@ -1,7 +1,9 @@
-"""``hotline user add NAME --role ROLE [--agent ID] [--unit UNIT] [--password-stdin]`` and
-``hotline user list``: desktop accounts. The password is read from standard input (one line)
-or asked for without echo on a terminal; never from the command line, where other users of the
-machine could read it in the process list.
+"""``hotline user add NAME --role ROLE [--agent ID] [--unit UNIT] [--password-stdin]``,
+``hotline user list``, ``disable NAME``, ``enable NAME``, ``reset-password NAME
+[--password-stdin]`` and ``unlock NAME [--address ADDR]``: desktop accounts. A password is read
+from standard input (one line) or asked for without echo on a terminal; never from the command
+line, where other users of the machine could read it in the process list. Disabling a user or
+resetting its password ends its open sessions: the running engine is told over Redis at once.
 
 ``hotline kb import FILE.json`` loads knowledge-base articles (agents/web/kb.py), all or none.
 """
@@ -13,8 +15,14 @@ import getpass
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import redis
 
 from agents.web.security import ROLES, PasswordRejected
+
+if TYPE_CHECKING:
+    from hotline.config import Config
 
 
 def cmd_user(args: argparse.Namespace) -> int:
@@ -34,6 +42,20 @@ def cmd_user(args: argparse.Namespace) -> int:
                 )
                 print(f"{u.name}\t{u.role}{extra}{'' if u.active else ' (inactive)'}")
             return 0
+        if args.action == "unlock":
+            return unlock(cfg, args.name, args.address)
+        try:
+            if args.action in ("disable", "enable"):
+                store.set_active(args.name, args.action == "enable")
+                print(f"user {args.name} {args.action}d")
+                return notify(cfg, args.name, args.action)
+            if args.action == "reset-password":
+                store.set_password(args.name, read_password(args.password_stdin))
+                print(f"password of {args.name} reset")
+                return notify(cfg, args.name, "reset")
+        except (UserError, PasswordRejected) as exc:
+            print(f"hotline: {exc}", file=sys.stderr)
+            return 2
         if args.agent and args.agent not in {a.id for a in cfg.agents}:
             print(f"hotline: agent: no agent {args.agent!r} in the configuration", file=sys.stderr)
             return 2
@@ -47,6 +69,57 @@ def cmd_user(args: argparse.Namespace) -> int:
         return 0
     finally:
         store.dispose()
+
+
+def _redis(cfg: Config) -> redis.Redis:
+    return redis.Redis.from_url(cfg.redis.url, socket_connect_timeout=3, socket_timeout=5)
+
+
+def notify(cfg: Config, name: str, event: str) -> int:
+    """Tell a running engine at once (its open sessions of the user end now); without Redis it
+    finds out at the user's next request, or within ``web.user_recheck_s`` for a websocket."""
+    client = _redis(cfg)
+    try:
+        client.publish(channel_of(cfg), json.dumps({"user": name, "event": event}))
+    except redis.RedisError as exc:
+        print(
+            f"hotline: warning: the engine was not told at once (Redis: {exc}); it stops the "
+            f"user's sessions at their next request, websockets within "
+            f"{cfg.web.user_recheck_s:g} s",
+            file=sys.stderr,
+        )
+    finally:
+        client.close()
+    return 0
+
+
+def unlock(cfg: Config, name: str, address: str | None) -> int:
+    """Forget the wrong passwords counted for a name (and, with --address, for an address)."""
+    from agents.web.login_limits import digest
+
+    base = f"{cfg.redis.key_prefix}desk:login:"
+    patterns = [f"{base}name:{digest(name)}", f"{base}pair:{digest(name)}:*"]
+    if address:
+        patterns += [f"{base}addr:{digest(address)}", f"{base}pair:*:{digest(address)}"]
+    client = _redis(cfg)
+    try:
+        keys = [key for pattern in patterns for key in client.scan_iter(match=pattern)]
+        if keys:
+            client.delete(*keys)
+        client.publish(channel_of(cfg), json.dumps({"user": name, "event": "unlock"}))
+    except redis.RedisError as exc:
+        print(f"hotline: redis: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f"log-in delays of {name}{f' and of {address}' if address else ''} lifted")
+    return 0
+
+
+def channel_of(cfg: Config) -> str:
+    from agents.web.access import channel
+
+    return channel(cfg.redis.key_prefix)
 
 
 def read_password(from_stdin: bool) -> str:
@@ -68,6 +141,19 @@ def add_user_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--unit", default=None, help="handling unit (role unit)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     actions.add_parser("list", help="list the users")
+    for what, why in (
+        ("disable", "no more log-ins; the user's open sessions and websockets end now"),
+        ("enable", "allow log-ins again"),
+    ):
+        actions.add_parser(what, help=why).add_argument("name")
+    reset = actions.add_parser(
+        "reset-password", help="a new password (from stdin or asked); open sessions end"
+    )
+    reset.add_argument("name")
+    reset.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    unlocking = actions.add_parser("unlock", help="lift the log-in delays of a name")
+    unlocking.add_argument("name")
+    unlocking.add_argument("--address", default=None, help="and of this client address")
     user.set_defaults(func=cmd_user)
 
 

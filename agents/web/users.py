@@ -8,6 +8,7 @@ handling unit; other roles have neither.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,9 @@ class User:
     agent_id: str | None
     unit: str | None
     active: bool
+    stamp: str = ""
+    """Changes with the password (a digest of its hash, which is salted): a session opened
+    under another stamp was opened before a reset and is no longer valid."""
 
 
 def check_user(name: str, role: str, agent_id: str | None, unit: str | None) -> None:
@@ -56,8 +60,14 @@ def check_user(name: str, role: str, agent_id: str | None, unit: str | None) -> 
             raise UserError(f"{field_name}: 1-64 letters, digits or ._-")
 
 
+def password_stamp(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
 def _user(row: UserRow) -> User:
-    return User(row.name, row.role, row.agent_id, row.unit, row.active)
+    return User(
+        row.name, row.role, row.agent_id, row.unit, row.active, password_stamp(row.password_hash)
+    )
 
 
 class UserStore:
@@ -80,9 +90,10 @@ class UserStore:
         unit: str | None = None,
     ) -> User:
         check_user(name, role, agent_id, unit)
+        password_hash = hash_password(password)
         row = UserRow(
             name=name,
-            password_hash=hash_password(password),
+            password_hash=password_hash,
             role=role,
             agent_id=agent_id,
             unit=unit,
@@ -94,7 +105,24 @@ class UserStore:
                 session.add(row)
         except IntegrityError:
             raise UserError(f"name: user {name!r} exists already") from None
-        return User(name, role, agent_id, unit, True)
+        return User(name, role, agent_id, unit, True, password_stamp(password_hash))
+
+    def set_active(self, name: str, active: bool) -> User:
+        """Enable or disable a user (disabled: no log-in, open sessions end)."""
+        return self._change(name, active=active)
+
+    def set_password(self, name: str, password: str) -> User:
+        """A new password; sessions opened under the old one end (their stamp differs)."""
+        return self._change(name, password_hash=hash_password(password))
+
+    def _change(self, name: str, **values: object) -> User:
+        with Session(self.engine) as session, session.begin():
+            row = session.get(UserRow, name) if _NAME.match(name) else None
+            if row is None:
+                raise UserError(f"name: no user {name!r}")
+            for key, value in values.items():
+                setattr(row, key, value)
+            return _user(row)
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The active user with this name and password, else None (same time either way)."""

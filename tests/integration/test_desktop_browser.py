@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import ARTIFACTS, EngineProcess
 from tests.support.calls import AmiTestClient, user_event
-from tests.support.desk import PASSWORDS, add_test_users, kb_import
+from tests.support.desk import PASSWORDS, add_test_users, hotline_user, kb_import
 
 pytestmark = pytest.mark.asterisk
 
@@ -285,3 +285,51 @@ async def test_three_way_call_to_a_department_line_stays_up_after_the_agent_leav
             break
         await asyncio.sleep(0.1)
     assert await conference_members(ami, conference) == []
+
+
+async def _desk_page(context: Any, engine: EngineProcess, name: str, lands_on: str) -> Any:
+    """A logged-in page whose websocket closes are recorded in ``page.ws_closed``."""
+    page = await context.new_page()
+    closed: list[str] = []
+    page.on("websocket", lambda ws: ws.on("close", lambda _ws: closed.append(ws.url)))
+    page.ws_closed = closed
+    await page.goto(engine.base + "/desk/login")
+    await page.fill("#name", name)
+    await page.fill("#password", PASSWORDS[name])
+    await page.click("#login-submit")
+    await page.wait_for_url(f"**{lands_on}")
+    await page.wait_for_selector('#conn[data-state="up"]')
+    return page
+
+
+async def test_disable_and_logout_close_the_websockets_in_the_browser_at_once(
+    engine: EngineProcess, browser: Any
+) -> None:
+    """Issue 13, item 4. `hotline user disable super1` closes the wallboard's websocket in the
+    open Chromium (the page goes to the log-in page, the old session gets 401); logging out in
+    one tab closes the agent desktop's websocket in the other tab of that session."""
+    add_test_users(engine)
+    boss = await browser.new_context()
+    board = await _desk_page(boss, engine, "super1", "/desk/wallboard")
+    done = hotline_user(engine, "disable", "super1")
+    assert done.returncode == 0, done.stderr
+    await board.wait_for_url("**/desk/login", timeout=10_000)
+    assert board.ws_closed, "the wallboard's websocket stayed open"
+    me = await boss.request.get(engine.base + "/desk/api/me")
+    assert me.status == 401
+    await board.fill("#name", "super1")
+    await board.fill("#password", PASSWORDS["super1"])
+    await board.click("#login-submit")
+    await board.wait_for_selector("#login-error")  # disabled: no new log-in either
+    assert hotline_user(engine, "enable", "super1").returncode == 0
+
+    desk = await browser.new_context()
+    agent = await _desk_page(desk, engine, "agent1001", "/desk/agent")
+    other_tab = await desk.new_page()
+    await other_tab.goto(engine.base + "/desk/agent")
+    await other_tab.click("#logout")
+    await other_tab.wait_for_url("**/desk/login")
+    await agent.wait_for_url("**/desk/login", timeout=10_000)  # the first tab, untouched
+    assert agent.ws_closed, "the agent desktop's websocket stayed open after log-out"
+    await boss.close()
+    await desk.close()

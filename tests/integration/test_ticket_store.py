@@ -6,6 +6,7 @@ is created for the session and dropped at the end. If it cannot be reached the t
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -427,6 +428,42 @@ def test_units_see_only_their_tickets_and_never_their_complainant(service: Ticke
         service.repeat_check("13800138000", water)
     with pytest.raises(AccessDenied):
         service.link(complaint, water, calls=("1.2",))
+
+
+def test_a_unit_reads_a_complaint_about_it_without_notes_or_other_units(
+    service: TicketService,
+) -> None:
+    """Issue 13, item 6: a complaint about water went to gas first (returned), then to water
+    with district-a assisting. Water's event log has no notes (the dispatcher wrote what the
+    caller said in them) and names neither gas, its staff and reason, nor district-a; water's
+    own steps stay whole. The platform and district-a (not complained about) read it all."""
+    number = service.create(draft(category="complaint", about_unit="water"), actor="agent").number
+    water, gas = Viewer("unit", "water"), Viewer("unit", "gas")
+    steps = [
+        (Dispatch(actor="d1", at=T0, unit="gas", note="张三说水务的人很凶 13800138000"), AGENT),
+        (Return(actor="gas-li", at=T0, reason="不归燃气管", note="gas 退回"), gas),
+        (Dispatch(actor="d1", at=T0, unit="water", co_units=("district-a",),
+                  note="投诉人张三要求回电"), AGENT),
+        (SignFor(actor="water-wang", at=T0, note="水务已签收"), water),
+    ]  # fmt: skip
+    for action, viewer in steps:
+        service.act(number, action, viewer)
+    seen = [e.to_json() for e in service.events(number, water)]
+    text = json.dumps(seen, ensure_ascii=False)
+    for hidden in ("张三", "13800138000", "gas", "燃气", "district-a", "要求回电"):
+        assert hidden not in text, (hidden, text)
+    assert [e["action"] for e in seen] == ["Dispatch", "Return", "Dispatch", "SignFor"]
+    assert seen[1]["actor"] == "" and seen[1]["data"] == {}  # gas's staff and reason
+    assert seen[2]["data"] == {"unit": "water", "co_units": []}
+    assert (seen[3]["actor"], seen[3]["note"]) == ("water-wang", "水务已签收")  # its own step
+    assert seen[0]["actor"] == "d1" and seen[0]["data"] == {"unit": "", "co_units": []}
+    for whole in (AGENT, Viewer("unit", "district-a")):
+        full = json.dumps([e.to_json() for e in service.events(number, whole)], ensure_ascii=False)
+        assert "张三说水务的人很凶" in full and "不归燃气管" in full and "gas-li" in full
+    # An ordinary ticket of water's keeps its notes.
+    plain = service.create(draft(), actor="agent").number
+    service.act(plain, Dispatch(actor="d1", at=T0, unit="water", note="请尽快处理"), AGENT)
+    assert service.events(plain, water)[-1].note == "请尽快处理"
 
 
 # --- repeats and key items --------------------------------------------------------------------

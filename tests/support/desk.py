@@ -38,6 +38,16 @@ def add_user(engine: EngineProcess, name: str, role: str, *extra: str) -> None:
         raise AssertionError(f"hotline user add {name} failed: {done.stderr[-2000:]}")
 
 
+def hotline_user(
+    engine: EngineProcess, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`hotline user ARGS...` against the engine's configuration (a password on stdin)."""
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", "-c", str(engine.setup.path), "user", *args],
+        input=stdin, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
 def kb_import(engine: EngineProcess, path: Path) -> None:
     """`hotline kb import FILE.json` into the engine's database."""
     done = subprocess.run(
@@ -92,6 +102,10 @@ class DeskClient:
         )  # fmt: skip
 
 
-def desk_client(engine: EngineProcess) -> DeskClient:
+def desk_client(engine: EngineProcess, source: str | None = None) -> DeskClient:
+    """A desktop client; ``source`` another loopback address (127.0.0.2 ...) to come from, so a
+    test can be two machines for the log-in limits."""
     # unsafe=True: the engine is on 127.0.0.1 and aiohttp keeps no cookies for IP hosts otherwise.
-    return DeskClient(aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)), engine.base)
+    connector = aiohttp.TCPConnector(local_addr=(source, 0)) if source else None
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), connector=connector)
+    return DeskClient(http, engine.base)

@@ -234,26 +234,6 @@ def test_three_way_steps_follow_the_table() -> None:
             next_stage(stage, step)
 
 
-def test_login_throttle_locks_a_name_after_repeated_failures() -> None:
-    from agents.web.sessions import LoginThrottle
-
-    now = [0.0]
-    throttle = LoginThrottle(lambda: now[0], max_failures=3, window_s=60, lock_s=120)
-    for _ in range(2):
-        throttle.failed("ann")
-        now[0] += 1
-    assert not throttle.locked("ann")
-    throttle.failed("ann")
-    assert throttle.locked("ann") and not throttle.locked("bob")
-    now[0] += 119
-    assert throttle.locked("ann")
-    now[0] += 2
-    assert not throttle.locked("ann")  # the lock has run out
-    throttle.failed("bob")
-    throttle.succeeded("bob")
-    assert throttle._failures.get("bob") is None
-
-
 # -- the live hub ------------------------------------------------------------------------------
 
 
@@ -284,8 +264,9 @@ class _Socket:
     async def send_str(self, data: str) -> None:
         self.sent.append(data)
 
-    async def close(self) -> None:
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> None:
         self.closed = True
+        self.code = code
 
 
 async def test_the_pop_goes_to_the_offered_agent_only_with_the_ivr_findings() -> None:

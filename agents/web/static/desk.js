@@ -43,9 +43,11 @@
     const ws = new WebSocket(proto + "//" + location.host + "/desk/ws");
     ws.onopen = () => { $("conn").textContent = t("connected"); $("conn").dataset.state = "up"; };
     ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       $("conn").textContent = t("disconnected");
       $("conn").dataset.state = "down";
+      // 4401: the session ended (log-out, expiry, user disabled): log in again, no retries.
+      if (ev.code === 4401) { location.assign("/desk/login"); return; }
       setTimeout(() => connect(onMessage), 1000);
     };
   }
