@@ -62,6 +62,7 @@ from agents.web.steps import StepRecorder, StepStore
 from agents.web.threeway import ThreeWayService
 from agents.web.users import UserStore
 from hotline.config import Config
+from hotline.secrets import signing_key
 from tickets.persistence import CallRecordStore
 from tickets.ticket_services import TicketService
 
@@ -141,7 +142,9 @@ def build_desk(
         cfg=cfg.web,
         sessions=DeskSessions(
             SessionStore(time.time, cfg.web.session_idle_s, cfg.web.session_max_s),
-            None if redis is None else RedisSessionBacking(redis, cfg.redis.key_prefix),
+            None
+            if redis is None
+            else RedisSessionBacking(redis, cfg.redis.key_prefix, signing_key=signing_key(cfg)),
         ),
         throttle=DeskThrottle(LoginThrottle(time.time), redis, cfg.redis.key_prefix),
         users=UserStore(cfg.database_url),

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 import redis
 
+from hotline.localservices import redis_client_kwargs
 from tests.conftest import EngineProcess
 from tests.support.desk import add_test_users, desk_client
 
@@ -15,7 +16,9 @@ pytestmark = pytest.mark.asterisk
 
 
 def session_keys(engine: EngineProcess) -> dict[bytes, bytes]:
-    client = redis.Redis.from_url(engine.cfg.redis.url, socket_connect_timeout=3)
+    client = redis.Redis.from_url(
+        engine.cfg.redis.url, socket_connect_timeout=3, **redis_client_kwargs(engine.cfg)
+    )
     try:
         pattern = f"{engine.cfg.redis.key_prefix}desk:session:*"
         return {key: client.get(key) or b"" for key in client.scan_iter(pattern)}
@@ -81,7 +84,9 @@ async def test_a_locked_name_stays_locked_across_a_restart(engine: EngineProcess
 
 
 def failure_keys(engine: EngineProcess) -> set[bytes]:
-    client = redis.Redis.from_url(engine.cfg.redis.url, socket_connect_timeout=3)
+    client = redis.Redis.from_url(
+        engine.cfg.redis.url, socket_connect_timeout=3, **redis_client_kwargs(engine.cfg)
+    )
     try:
         return set(client.scan_iter(f"{engine.cfg.redis.key_prefix}desk:login-failures:*"))
     finally:
