@@ -70,9 +70,8 @@ def _managed(cfg: Config) -> Any:
 
 def cmd_up(args: argparse.Namespace) -> int:
     cfg = _load(args)
-    from hotline.secrets import api_token
-
     from hotline.localservices import start_managed, stop_all
+    from hotline.secrets import api_token
 
     # The centre's own Redis and Mosquitto, with credentials generated into the state directory
     # (the machine's own, on 6379/1883, may let anyone in: the centre does not use them).

@@ -53,8 +53,11 @@ class RedisSessionBacking:
             return
         key = self.key(session.sid)
         data = json.dumps({k: v for k, v in asdict(session).items() if k != "sid"}).encode()
-        signed = sign(self._signing_key, key, data).encode() + b"." + data
-        await self._client.set(key, signed, px=int(ttl_s * 1000))
+        await self._client.set(key, self.signed(key, data), px=int(ttl_s * 1000))
+
+    def signed(self, key: str, data: bytes) -> bytes:
+        """What is stored: the signature, a dot, the JSON."""
+        return sign(self._signing_key, key, data).encode() + b"." + data
 
     async def load(self, sid: str) -> Session | None:
         key = self.key(sid)
