@@ -70,7 +70,10 @@ class RedisSessionBacking:
                 "desktop session record %s in Redis refused: not signed by this centre", key
             )
             return None
-        fields: Any = json.loads(data)
+        try:
+            fields: Any = json.loads(data)
+        except ValueError:
+            fields = None
         if not (
             isinstance(fields, dict)
             and set(fields) == set(_FIELDS)
