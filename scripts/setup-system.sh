@@ -44,9 +44,6 @@ if ! port_open 5432; then
   wait_port 5432 PostgreSQL
 fi
 
-# A password role for the tests and the demo, so they work whether pg_hba says trust or scram.
-if ! runuser -u postgres -- psql -tAc "SELECT 1 FROM pg_roles WHERE rolname='hotline'" \
-     | grep -q 1; then
-  echo "setup: creating PostgreSQL role hotline"
-  runuser -u postgres -- psql -q -c "CREATE ROLE hotline LOGIN CREATEDB PASSWORD 'hotline'"
-fi
+# The role the tests and a PostgreSQL-backed centre use, with a generated password (kept in
+# /var/lib/hotline/secrets/postgres-password, 0600); see scripts/pg-role.sh.
+bash "$(dirname "$0")/pg-role.sh"

@@ -25,12 +25,11 @@ from typing import Any
 import pytest
 
 from hotline.config import Config, load_config
+from tests.support.pg_url import shared_pg_url
 
 RUN_ID = uuid.uuid4().hex[:8]
 CACHE_DIR = Path(os.environ.get("HOTLINE_TEST_CACHE_DIR", "/var/cache/hotline"))
-PG_URL = os.environ.get(
-    "HOTLINE_TEST_PG_URL", "postgresql+psycopg://hotline:hotline@127.0.0.1:5432/postgres"
-)
+PG_URL = shared_pg_url()  # HOTLINE_TEST_PG_URL, else the role setup made
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 # HOTLINE_TEST_SLOT=N (0 by default) moves every port by N*1000 and names the Asterisk instance

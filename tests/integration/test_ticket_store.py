@@ -6,7 +6,6 @@ is created for the session and dropped at the end. If it cannot be reached the t
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import uuid
@@ -26,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 import tickets.ticket_models  # noqa: F401  (registers the ticket tables on Base.metadata)
+from tests.support.pg_url import shared_pg_url
 from tickets.lifecycle import (
     ACTION_TYPES,
     AcceptVoicemail,
@@ -58,9 +58,7 @@ from tickets.ticket_store import TicketStore
 from tickets.ticket_types import AccessDenied, FieldError, TicketDraft, TicketNotFound, Viewer
 from tickets.workdays import SHANGHAI, Category
 
-PG_URL = os.environ.get(
-    "HOTLINE_TEST_PG_URL", "postgresql+psycopg://hotline:hotline@127.0.0.1:5432/postgres"
-)
+PG_URL = shared_pg_url()  # HOTLINE_TEST_PG_URL, else the role setup made
 TABLES = (
     "supervision_notices", "ticket_events", "ticket_units", "ticket_calls", "ticket_recordings",
     "tickets", "ticket_day_counters", "call_records",
