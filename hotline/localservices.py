@@ -129,13 +129,15 @@ class _ManagedServer:
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.dir.chmod(0o700)
         command = self.write_config()
-        with open(self.log_file, "ab") as out:
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as out:
             self._proc = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # outlives `hotline <service> start`, not Ctrl-C's group
+                start_new_session=True,  # Ctrl-C reaches the engine, which stops it in order
+                umask=0o077,  # its data (sessions, the ACD's state) readable by its user only
             )
         self.pid_file.write_text(f"{self._proc.pid}\n")
         deadline = time.monotonic() + timeout_s
