@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from acd.calltracker import CallInProgress
-from hotline.secrets import sign, verify
+from hotline.credentials import sign, verify
 
 log = logging.getLogger(__name__)
 

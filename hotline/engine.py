@@ -29,7 +29,8 @@ from agents.services import AgentService
 from agents.web.resources import add_desktop, build_desk
 from hotline.bus import EventBus
 from hotline.config import Config
-from hotline.secrets import api_token, mqtt_password, redis_password, signing_key, stored_secret
+from hotline.credentials import mqtt_password, redis_password, signing_key
+from hotline.secrets import api_token, stored_secret
 from ivr.classifier import Classifier
 from ivr.flow import DirectFlow, MenuFlow, SpeechIntake, WaitingKeyFlow
 from ivr.hours import BusinessHours, hours_clock

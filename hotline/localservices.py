@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hotline.config import Config
-from hotline.secrets import mqtt_display_password, mqtt_password, redis_password
+from hotline.credentials import mqtt_display_password, mqtt_password, redis_password
 
 log = logging.getLogger(__name__)
 

@@ -62,7 +62,7 @@ from agents.web.steps import StepRecorder, StepStore
 from agents.web.threeway import ThreeWayService
 from agents.web.users import UserStore
 from hotline.config import Config
-from hotline.secrets import signing_key
+from hotline.credentials import signing_key
 from tickets.persistence import CallRecordStore
 from tickets.ticket_services import TicketService
 

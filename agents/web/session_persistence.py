@@ -25,7 +25,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from agents.web.sessions import LoginThrottle, Session, SessionStore
-from hotline.secrets import sign, verify
+from hotline.credentials import sign, verify
 
 log = logging.getLogger(__name__)
 

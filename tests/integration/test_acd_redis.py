@@ -13,8 +13,8 @@ import redis.asyncio as aioredis
 from acd.core import Acd, AcdPolicy
 from acd.events import AgentLoggedIn, AgentReady, CallQueued
 from acd.state import RedisAcdStore
+from hotline.credentials import sign
 from hotline.localservices import redis_client_kwargs
-from hotline.secrets import sign
 from tests.conftest import HotlineSetup
 
 KEY = b"test-signing-key"

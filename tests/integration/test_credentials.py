@@ -33,8 +33,8 @@ from agents.web.session_persistence import DeskSessions, RedisSessionBacking
 from agents.web.sessions import SessionStore
 from hotline.bus import EventBus
 from hotline.config import Config
+from hotline.credentials import mqtt_display_password, mqtt_password, sign, signing_key
 from hotline.localservices import redis_client_kwargs
-from hotline.secrets import mqtt_display_password, mqtt_password, sign, signing_key
 from recordings.notifier import VoicemailNotifier
 from tests.conftest import EngineProcess, HotlineSetup
 from tests.integration.test_call_path import arrived_call_id

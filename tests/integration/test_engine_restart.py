@@ -13,8 +13,8 @@ import json
 import pytest
 import redis
 
+from hotline.credentials import sign, signing_key
 from hotline.localservices import redis_client_kwargs
-from hotline.secrets import sign, signing_key
 from tests.conftest import EngineProcess
 from tests.integration.test_call_path import wait_record
 from tests.support.calls import AmiTestClient, mqtt_collector

@@ -14,7 +14,8 @@ import aiomqtt
 from panoramisk import Manager
 
 from hotline.config import Config
-from hotline.secrets import mqtt_password, stored_secret
+from hotline.credentials import mqtt_password
+from hotline.secrets import stored_secret
 
 
 @dataclass
