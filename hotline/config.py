@@ -116,7 +116,7 @@ class RedisConfig(_Section):
     configuration under <state_dir>/redis, the default user off and only ``username`` allowed
     in; false: a Redis you run, where you create that user."""
     username: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    password: str = ""
+    password: str = Field(default="", pattern=r"^\S*$")
     """Empty: generated at setup and kept in <state_dir>/secrets/redis-password."""
 
 
@@ -129,12 +129,12 @@ class MqttConfig(_Section):
     clients refused, the users and topic ACL below; false: a broker you run and configure."""
     username: str = Field(default="engine", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     """The engine's user: writes every topic, reads <prefix>/private/# (the complete feed)."""
-    password: str = ""
+    password: str = Field(default="", pattern=r"^\S*$")
     """Empty: generated at setup and kept in <state_dir>/secrets/mqtt-engine-password."""
     display_username: str = Field(default="display", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     """Read-only user for wall displays: metrics, agent states, call events without personal
     data (no numbers, transcripts or voicemail text)."""
-    display_password: str = ""
+    display_password: str = Field(default="", pattern=r"^\S*$")
     """Empty: generated at setup and kept in <state_dir>/secrets/mqtt-display-password."""
 
 

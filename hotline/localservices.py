@@ -73,6 +73,7 @@ def _port_open(host: str, port: int) -> bool:
 class _ManagedServer:
     name = ""
     program = ""
+    section = ""  # its configuration section
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
@@ -114,7 +115,7 @@ class _ManagedServer:
         if host not in LOOPBACK:
             raise ServiceStartError(
                 f"{self.name}: a managed {self.name} listens on loopback only, not {host}; "
-                f"set {self.name}.managed = false to use one you run"
+                f"set {self.section}.managed = false to use one you run"
             )
         if shutil.which(self.program) is None:
             raise ServiceStartError(f"{self.name}: {self.program} is not installed")
@@ -186,6 +187,7 @@ class _ManagedServer:
 class ManagedRedis(_ManagedServer):
     name = "redis"
     program = "redis-server"
+    section = "redis"
 
     @property
     def address(self) -> tuple[str, int]:
@@ -231,6 +233,7 @@ class ManagedRedis(_ManagedServer):
 class ManagedMosquitto(_ManagedServer):
     name = "mosquitto"
     program = "mosquitto"
+    section = "mqtt"
 
     @property
     def address(self) -> tuple[str, int]:
