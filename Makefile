@@ -2,7 +2,8 @@
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 HOTLINE := $(VENV)/bin/hotline
-export HOTLINE_TEST_PG_URL ?= postgresql+psycopg://hotline:hotline@127.0.0.1:5432/postgres
+# The tests find PostgreSQL through HOTLINE_TEST_PG_URL, else the role and generated password
+# scripts/pg-role.sh set up (tests/support/pg_url.py).
 
 .PHONY: run test test-years setup system venv asterisk lint unit integration bench clean
 

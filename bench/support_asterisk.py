@@ -35,8 +35,11 @@ from hotline.secrets import stored_secret
 REPO = Path(__file__).resolve().parents[1]
 CACHE_DIR = Path(os.environ.get("HOTLINE_BENCH_CACHE_DIR", "/var/cache/hotline"))
 # Apart from the test suite's (25038, 25060, 24573, 28345, 20000-20999) and the demo's.
-PORTS = {"ami": 26038, "sip": 26060, "fastagi": 26573, "http": 29345, "rtp": 21000}
-REDIS_URL = "redis://127.0.0.1:6379/14"
+PORTS = {
+    "ami": 26038, "sip": 26060, "fastagi": 26573, "http": 29345, "rtp": 21000,
+    "redis": 26479, "mqtt": 26983,
+}  # fmt: skip
+REDIS_URL = f"redis://127.0.0.1:{PORTS['redis']}/0"  # the bench's own, with credentials
 # Starting the managed instance restarts one that is already running, which would cut another
 # bench run off mid-trace: one run at a time holds this lock.
 LOCK_PATH = Path(tempfile.gettempdir()) / "hotline-bench-asterisk.lock"
@@ -97,6 +100,7 @@ url = "{REDIS_URL}"
 key_prefix = "hotline-bench-{run_id}:"
 
 [mqtt]
+port = {PORTS["mqtt"]}
 topic_prefix = "hotline-bench-{run_id}"
 
 [acd]
@@ -119,6 +123,7 @@ class BenchSite:
         self.cfg: Config = load_config(self.config_path, environ={})
         self.asterisk: Any = None  # hotline.asterisk.instance.ManagedAsterisk once started
         self.engines: list[EngineProcess] = []  # stopped by close(), whatever went wrong
+        self.services: list[Any] = []  # the bench's own Redis and Mosquitto (localservices)
         self._lock: Any = None
 
     def start_asterisk(self) -> None:
@@ -136,6 +141,12 @@ class BenchSite:
                 "locked); run one at a time"
             ) from None
         self._lock = lock
+        from hotline.localservices import start_managed
+
+        try:
+            self.services = start_managed(self.cfg)  # as `hotline up` does, with credentials
+        except Exception as exc:
+            raise BenchSetupError(f"Redis/Mosquitto of the bench did not start: {exc}") from None
         instance = ManagedAsterisk(self.cfg)
         self.asterisk = instance  # set first: close() stops a half-started instance too
         try:
@@ -148,7 +159,11 @@ class BenchSite:
     def flush_redis(self) -> None:
         import redis
 
-        client = redis.Redis.from_url(self.cfg.redis.url, socket_connect_timeout=3)
+        from hotline.localservices import redis_client_kwargs
+
+        client = redis.Redis.from_url(
+            self.cfg.redis.url, socket_connect_timeout=3, **redis_client_kwargs(self.cfg)
+        )
         try:
             keys = list(client.scan_iter(f"{self.cfg.redis.key_prefix}*"))
             if keys:
@@ -172,6 +187,10 @@ class BenchSite:
                 self._lock = None
             with contextlib.suppress(BenchSetupError):
                 self.flush_redis()
+            from hotline.localservices import stop_all
+
+            stop_all(self.services)
+            self.services = []
             if not keep_state:
                 shutil.rmtree(self.state_dir, ignore_errors=True)
 

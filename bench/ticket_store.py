@@ -18,9 +18,10 @@ report after loading) and warm (median of the next three). The ticket tables are
 call figures are the part that grows with traffic. Both databases must give the same report;
 the bench says whether they do.
 
-PostgreSQL: ``HOTLINE_BENCH_PG_URL``, else ``HOTLINE_TEST_PG_URL``, else
-hotline:hotline@127.0.0.1:5432 (a role allowed to CREATE DATABASE). Without it the SQLite
-figures are still printed, then the bench reports it could not run the PostgreSQL part.
+PostgreSQL: ``HOTLINE_BENCH_PG_URL``, else ``HOTLINE_TEST_PG_URL``, else the role ``hotline`` on
+127.0.0.1:5432 with the password setup generated (scripts/pg-role.sh; allowed to CREATE
+DATABASE). Without it the SQLite figures are still printed, then the bench reports it could not
+run the PostgreSQL part.
 Figures only, never pass/fail (goals: >= 1,000 writes/s, report <= 2 s).
 """
 
@@ -45,6 +46,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from tests.support.pg_url import shared_pg_url
 from tickets.migrate import upgrade
 from tickets.models import CallRecordRow
 from tickets.persistence import CallRecordStore, make_engine
@@ -53,9 +55,7 @@ from tickets.reports import Period, build_report
 from tickets.services import CallRecordService
 from tickets.workdays import SHANGHAI
 
-PG_URL = os.environ.get("HOTLINE_BENCH_PG_URL") or os.environ.get(
-    "HOTLINE_TEST_PG_URL", "postgresql+psycopg://hotline:hotline@127.0.0.1:5432/postgres"
-)
+PG_URL = os.environ.get("HOTLINE_BENCH_PG_URL") or shared_pg_url()
 WRITES = 3000  # timed writes per database (after WARMUP untimed ones)
 WARMUP = 50
 CONCURRENT = 8

@@ -72,22 +72,27 @@ def _managed(cfg: Config) -> Any:
 
 def cmd_up(args: argparse.Namespace) -> int:
     cfg = _load(args)
+    from hotline.localservices import start_managed, stop_all
     from hotline.secrets import api_token
 
+    # The centre's own Redis and Mosquitto, with credentials generated into the state directory
+    # (the machine's own, on 6379/1883, may let anyone in: the centre does not use them).
+    services = start_managed(cfg)
     asterisk = None
-    if cfg.asterisk.mode == "managed":
-        asterisk = _managed(cfg)
-        print("starting Asterisk 22 (first run builds its root filesystem, about a minute)...")
-        asterisk.start()
-    else:
-        print(f"using the external Asterisk at AMI {cfg.ami.host}:{cfg.ami.port}")
-    token = api_token(cfg.paths.state_dir, cfg.http.api_token)
-    print(_banner(cfg, token))
     try:
+        if cfg.asterisk.mode == "managed":
+            asterisk = _managed(cfg)
+            print("starting Asterisk 22 (first run builds its root filesystem, about a minute)...")
+            asterisk.start()
+        else:
+            print(f"using the external Asterisk at AMI {cfg.ami.host}:{cfg.ami.port}")
+        token = api_token(cfg.paths.state_dir, cfg.http.api_token)
+        print(_banner(cfg, token))
         asyncio.run(_serve(cfg))
     finally:
         if asterisk is not None:
             asterisk.stop()
+        stop_all(services)
     return 0
 
 
@@ -110,7 +115,9 @@ Place a test call:
        curl -H 'Authorization: Bearer {token}' -X POST {api}/api/v1/agents/1001/ready
   2. dial 12345 from agent 1002's softphone, or from the Asterisk console:
        hotline asterisk cli "channel originate Local/12345@citizen application Wait 60"
-  3. watch: mosquitto_sub -v -t '{cfg.mqtt.topic_prefix}/#'   and   hotline status
+  3. watch: mosquitto_sub -p {cfg.mqtt.port} -u {cfg.mqtt.display_username} -P "$(cat \\
+       {cfg.paths.state_dir}/secrets/mqtt-display-password)" -v -t '{cfg.mqtt.topic_prefix}/#'
+     (a display's feed: no numbers or transcripts)   and   hotline status
 Ctrl-C stops the engine and Asterisk.
 """
 
@@ -509,8 +516,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:
         from hotline.engine import StartupError
+        from hotline.localservices import ServiceStartError
 
-        if isinstance(exc, StartupError):
+        if isinstance(exc, StartupError | ServiceStartError):
             print(f"hotline: cannot start: {exc}", file=sys.stderr)
             return 2
         raise

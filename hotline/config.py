@@ -109,16 +109,34 @@ class DatabaseConfig(_Section):
 
 
 class RedisConfig(_Section):
-    url: str = "redis://127.0.0.1:6379/0"
-    key_prefix: str = "hotline:"
+    url: str = "redis://127.0.0.1:6380/0"
+    """Where Redis is; the credentials are the two keys below, not part of the URL."""
+    key_prefix: str = Field(default="hotline:", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    managed: bool = True
+    """`hotline up` starts the centre's own Redis at the URL's (loopback) address, its data and
+    configuration under <state_dir>/redis, the default user off and only ``username`` allowed
+    in; false: a Redis you run, where you create that user."""
+    username: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    password: str = Field(default="", pattern=r"^\S*$")
+    """Empty: generated at setup and kept in <state_dir>/secrets/redis-password."""
 
 
 class MqttConfig(_Section):
     host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
-    topic_prefix: str = "hotline"
-    username: str = ""
-    password: str = ""
+    port: int = Field(default=1884, ge=1, le=65535)
+    topic_prefix: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    managed: bool = True
+    """`hotline up` starts the centre's own Mosquitto on host:port (loopback), anonymous
+    clients refused, the users and topic ACL below; false: a broker you run and configure."""
+    username: str = Field(default="engine", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    """The engine's user: writes every topic, reads <prefix>/private/# (the complete feed)."""
+    password: str = Field(default="", pattern=r"^\S*$")
+    """Empty: generated at setup and kept in <state_dir>/secrets/mqtt-engine-password."""
+    display_username: str = Field(default="display", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    """Read-only user for wall displays: metrics, agent states, call events without personal
+    data (no numbers, transcripts or voicemail text)."""
+    display_password: str = Field(default="", pattern=r"^\S*$")
+    """Empty: generated at setup and kept in <state_dir>/secrets/mqtt-display-password."""
 
 
 class HttpConfig(_Section):

@@ -29,6 +29,7 @@ from agents.services import AgentService
 from agents.web.resources import add_desktop, build_desk
 from hotline.bus import EventBus
 from hotline.config import Config
+from hotline.credentials import mqtt_password, redis_password, signing_key
 from hotline.secrets import api_token, stored_secret
 from ivr.classifier import Classifier
 from ivr.flow import DirectFlow, MenuFlow, SpeechIntake, WaitingKeyFlow
@@ -76,7 +77,7 @@ def ami_secret(cfg: Config) -> str:
 class Engine:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.bus = EventBus(cfg.mqtt)
+        self.bus = EventBus(cfg.mqtt, mqtt_password(cfg))
         self.hours_clock = hours_clock(cfg.hours)
         self.speech = SpeechService(cfg)
         self.tickets = TicketService(
@@ -95,12 +96,18 @@ class Engine:
             reconnect_min_s=cfg.ami.reconnect_min_s,
             reconnect_max_s=cfg.ami.reconnect_max_s,
         )
-        self.redis = aioredis.from_url(cfg.redis.url, socket_connect_timeout=3)
+        self.redis = aioredis.from_url(
+            cfg.redis.url,
+            socket_connect_timeout=3,
+            username=cfg.redis.username,
+            password=redis_password(cfg),
+        )
+        self.signing_key = signing_key(cfg)
         self.records = CallRecordService(CallRecordStore(cfg.database_url, cfg.spool_dir))
         self.service = AcdService(
             Acd(AcdPolicy.from_config(cfg.acd)),
             self.ami,
-            RedisAcdStore(self.redis, cfg.redis.key_prefix),
+            RedisAcdStore(self.redis, cfg.redis.key_prefix, self.signing_key),
             AcdNotifier(self.bus),
             CallTracker(),
             action_timeout_s=cfg.ami.action_timeout_s,
@@ -335,14 +342,7 @@ class Engine:
             raise StartupError(
                 f"redis.url: Redis at {cfg.redis.url} is not reachable: {exc}"
             ) from None
-        snapshot = await self.service._store.load()
-        if snapshot:
-            self.service.restore(snapshot)
-            log.info(
-                "restored ACD state from Redis: %d waiting, %d agents",
-                len(self.service.acd.waiting_calls()),
-                len(self.service.acd.agents()),
-            )
+        await self._restore_acd()
         try:
             await self.fastagi.start()
         except OSError as exc:
@@ -419,6 +419,30 @@ class Engine:
         while True:
             await asyncio.sleep(self.cfg.tickets.calendar_poll_s)
             await self._load_calendar()
+
+    async def _restore_acd(self) -> None:
+        """The ACD's state from Redis if it is the engine's own and whole; otherwise start
+        empty: reconciling with Asterisk's channels on connect requeues whoever is waiting."""
+        snapshot = await self.service._store.load()
+        if not snapshot:
+            return
+        try:
+            self.service.restore(snapshot)
+        except Exception as exc:  # signed, yet not a state this engine can use
+            self.service.acd = Acd(AcdPolicy.from_config(self.cfg.acd))
+            self.service.legs = {}
+            self.service.tracker.calls = {}
+            log.error(
+                "ACD snapshot in Redis refused (%s: %s); starting from Asterisk's live state",
+                type(exc).__name__,
+                exc,
+            )
+            return
+        log.info(
+            "restored ACD state from Redis: %d waiting, %d agents",
+            len(self.service.acd.waiting_calls()),
+            len(self.service.acd.agents()),
+        )
 
     async def _tick(self) -> None:
         open_before: bool | None = None

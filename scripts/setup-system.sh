@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing from Debian and starts the local services the centre uses.
+# Installs what is missing from Debian, starts PostgreSQL and gives the centre's role a
+# generated password (Redis and Mosquitto: the centre starts its own, see hotline/localservices.py).
 # Idempotent: on a machine that has everything it only checks.
 set -euo pipefail
 
@@ -27,27 +28,14 @@ wait_port() {
   echo "setup: $2 did not come up on 127.0.0.1:$1" >&2; return 1
 }
 
-if ! port_open 6379; then
-  echo "setup: starting Redis on 127.0.0.1:6379"
-  mkdir -p /var/lib/redis /var/log/redis
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-    --dir /var/lib/redis --logfile /var/log/redis/hotline.log
-  wait_port 6379 Redis
-fi
-if ! port_open 1883; then
-  echo "setup: starting Mosquitto on 127.0.0.1:1883"
-  mosquitto -d -c /etc/mosquitto/mosquitto.conf
-  wait_port 1883 Mosquitto
-fi
+# Redis and Mosquitto are not started here: `hotline up` (and the test suite) start the centre's
+# own instances with generated credentials (hotline/localservices.py), never an open one.
 if ! port_open 5432; then
   echo "setup: starting PostgreSQL on 127.0.0.1:5432"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start
   wait_port 5432 PostgreSQL
 fi
 
-# A password role for the tests and the demo, so they work whether pg_hba says trust or scram.
-if ! runuser -u postgres -- psql -tAc "SELECT 1 FROM pg_roles WHERE rolname='hotline'" \
-     | grep -q 1; then
-  echo "setup: creating PostgreSQL role hotline"
-  runuser -u postgres -- psql -q -c "CREATE ROLE hotline LOGIN CREATEDB PASSWORD 'hotline'"
-fi
+# The role the tests and a PostgreSQL-backed centre use, with a generated password (kept in
+# /var/lib/hotline/secrets/postgres-password, 0600); see scripts/pg-role.sh.
+bash "$(dirname "$0")/pg-role.sh"

@@ -25,18 +25,20 @@ from typing import Any
 import pytest
 
 from hotline.config import Config, load_config
+from tests.support.pg_url import shared_pg_url
 
 RUN_ID = uuid.uuid4().hex[:8]
 CACHE_DIR = Path(os.environ.get("HOTLINE_TEST_CACHE_DIR", "/var/cache/hotline"))
-PG_URL = os.environ.get(
-    "HOTLINE_TEST_PG_URL", "postgresql+psycopg://hotline:hotline@127.0.0.1:5432/postgres"
-)
+PG_URL = shared_pg_url()  # HOTLINE_TEST_PG_URL, else the role setup made
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 # HOTLINE_TEST_SLOT=N (0 by default) moves every port by N*1000 and names the Asterisk instance
 # "testN", so two checkouts (or two developers) can run the real-part suite side by side.
 SLOT = int(os.environ.get("HOTLINE_TEST_SLOT", "0"))
-_BASE_PORTS = {"ami": 25038, "sip": 25060, "fastagi": 24573, "http": 28345, "rtp": 20000}
+_BASE_PORTS = {
+    "ami": 25038, "sip": 25060, "fastagi": 24573, "http": 28345, "rtp": 20000,
+    "redis": 26379, "mqtt": 26883,
+}  # fmt: skip
 PORTS = {name: port + SLOT * 1000 for name, port in _BASE_PORTS.items()}
 INSTANCE = "test" if SLOT == 0 else f"test{SLOT}"
 
@@ -68,10 +70,11 @@ port = {PORTS["http"]}
 url = "{db_url}"
 
 [redis]
-url = "redis://127.0.0.1:6379/15"
+url = "redis://127.0.0.1:{PORTS["redis"]}/0"
 key_prefix = "hotline-test-{RUN_ID}:"
 
 [mqtt]
+port = {PORTS["mqtt"]}
 topic_prefix = "hotline-test-{RUN_ID}"
 
 [web]
@@ -115,11 +118,21 @@ class HotlineSetup:
 
 
 @pytest.fixture(scope="session")
-def hotline_setup(tmp_path_factory: pytest.TempPathFactory) -> HotlineSetup:
+def hotline_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HotlineSetup]:
+    """The test centre's configuration, and its own Redis and Mosquitto (hotline.localservices:
+    generated credentials, anonymous clients refused), as `hotline up` starts them."""
+    from hotline.localservices import ServiceStartError, start_managed, stop_all
+
     state = tmp_path_factory.mktemp("hotline-state")
     path = state / "hotline.toml"
     path.write_text(config_toml(state, f"sqlite:///{state / 'hotline.db'}"), encoding="utf-8")
-    return HotlineSetup(cfg=load_config(path, environ={}), path=path, state_dir=state)
+    cfg = load_config(path, environ={})
+    try:
+        servers = start_managed(cfg)
+    except ServiceStartError as exc:
+        pytest.fail(f"the test centre's Redis/Mosquitto did not start: {exc}")
+    yield HotlineSetup(cfg=cfg, path=path, state_dir=state)
+    stop_all(servers)
 
 
 @pytest.fixture(scope="session")
@@ -227,7 +240,11 @@ def engine(
 def _flush_redis_prefix(cfg: Config) -> None:
     import redis
 
-    client = redis.Redis.from_url(cfg.redis.url, socket_connect_timeout=3)
+    from hotline.localservices import redis_client_kwargs
+
+    client = redis.Redis.from_url(
+        cfg.redis.url, socket_connect_timeout=3, **redis_client_kwargs(cfg)
+    )
     try:
         keys = list(client.scan_iter(f"{cfg.redis.key_prefix}*"))
         if keys:

@@ -66,6 +66,7 @@ from agents.web.steps import StepRecorder, StepStore
 from agents.web.threeway import ThreeWayService
 from agents.web.users import UserStore
 from hotline.config import Config
+from hotline.credentials import signing_key
 from tickets.persistence import CallRecordStore
 from tickets.ticket_services import TicketService
 
@@ -159,7 +160,9 @@ def build_desk(
     web_cfg = cfg.web
     sessions = DeskSessions(
         SessionStore(time.time, web_cfg.session_idle_s, web_cfg.session_max_s),
-        None if redis is None else RedisSessionBacking(redis, cfg.redis.key_prefix),
+        None
+        if redis is None
+        else RedisSessionBacking(redis, cfg.redis.key_prefix, signing_key=signing_key(cfg)),
     )
     limits = LoginLimits(
         base_s=web_cfg.login_backoff_base_s,

@@ -8,6 +8,10 @@ data gives no cookie that logs anyone in. Each key expires with the session (its
 capped by the time left until ``max_s``), so Redis forgets what the store would refuse anyway.
 The idle clock is written back at most every ``touch_every_s`` seconds, not on every request.
 Redis away: sessions go on in memory (a warning is logged); nobody is logged out for it.
+
+Each record is signed (HMAC-SHA256 under a key in <state_dir>/secrets, bound to the record's
+Redis key): a record someone else wrote into Redis, or one moved to another key, is refused
+with a warning, so write access to Redis is not a way to log in as anyone.
 """
 
 from __future__ import annotations
@@ -21,14 +25,24 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from agents.web.sessions import Session, SessionStore
+from hotline.credentials import sign, verify
 
 log = logging.getLogger(__name__)
 
 
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "user": str, "role": str, "agent_id": (str, type(None)), "unit": (str, type(None)),
+    "csrf": str, "created_at": (int, float), "seen_at": (int, float), "lang": str,
+}  # fmt: skip
+
+
 class RedisSessionBacking:
-    def __init__(self, client: aioredis.Redis, key_prefix: str = "hotline:") -> None:
+    def __init__(
+        self, client: aioredis.Redis, key_prefix: str = "hotline:", *, signing_key: bytes
+    ) -> None:
         self._client = client
         self._prefix = f"{key_prefix}desk:session:"
+        self._signing_key = signing_key
 
     def key(self, sid: str) -> str:
         return self._prefix + hashlib.sha256(sid.encode()).hexdigest()
@@ -37,15 +51,37 @@ class RedisSessionBacking:
         if ttl_s <= 0:
             await self.delete(session.sid)
             return
-        data = {k: v for k, v in asdict(session).items() if k != "sid"}
-        await self._client.set(self.key(session.sid), json.dumps(data), px=int(ttl_s * 1000))
+        key = self.key(session.sid)
+        data = json.dumps({k: v for k, v in asdict(session).items() if k != "sid"}).encode()
+        await self._client.set(key, self.signed(key, data), px=int(ttl_s * 1000))
+
+    def signed(self, key: str, data: bytes) -> bytes:
+        """What is stored: the signature, a dot, the JSON."""
+        return sign(self._signing_key, key, data).encode() + b"." + data
 
     async def load(self, sid: str) -> Session | None:
-        raw = await self._client.get(self.key(sid))
+        key = self.key(sid)
+        raw = await self._client.get(key)
         if raw is None:
             return None
-        data: dict[str, Any] = json.loads(raw)
-        return Session(sid=sid, **data)
+        signature, _, data = (raw.encode() if isinstance(raw, str) else raw).partition(b".")
+        if not verify(self._signing_key, key, data, signature.decode(errors="replace")):
+            log.warning(
+                "desktop session record %s in Redis refused: not signed by this centre", key
+            )
+            return None
+        try:
+            fields: Any = json.loads(data)
+        except ValueError:
+            fields = None
+        if not (
+            isinstance(fields, dict)
+            and set(fields) == set(_FIELDS)
+            and all(isinstance(fields[k], t) for k, t in _FIELDS.items())
+        ):
+            log.warning("desktop session record %s in Redis refused: not a session", key)
+            return None
+        return Session(sid=sid, **fields)
 
     async def delete(self, sid: str) -> None:
         await self._client.delete(self.key(sid))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,26 +13,35 @@ import redis.asyncio as aioredis
 from acd.core import Acd, AcdPolicy
 from acd.events import AgentLoggedIn, AgentReady, CallQueued
 from acd.state import RedisAcdStore
+from hotline.credentials import sign
+from hotline.localservices import redis_client_kwargs
+from tests.conftest import HotlineSetup
 
-REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+KEY = b"test-signing-key"
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(REDIS_URL, socket_connect_timeout=3)
+async def client(hotline_setup: HotlineSetup) -> AsyncIterator[aioredis.Redis]:
+    """The test centre's own Redis (its ACL user; keys under its prefix only)."""
+    cfg = hotline_setup.cfg
+    client = aioredis.from_url(cfg.redis.url, socket_connect_timeout=3, **redis_client_kwargs(cfg))
     try:
         await client.ping()
     except (redis.RedisError, OSError) as exc:
         await client.aclose()
-        pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc}")
+        pytest.fail(f"Redis at {cfg.redis.url} is not reachable: {exc}")
     yield client
     await client.aclose()
 
 
 @pytest.fixture
-async def store(client: aioredis.Redis) -> AsyncIterator[RedisAcdStore]:
-    prefix = f"hotline-test-{uuid.uuid4().hex[:8]}:"
-    yield RedisAcdStore(client, prefix)
+def prefix(hotline_setup: HotlineSetup) -> str:
+    return f"{hotline_setup.cfg.redis.key_prefix}store-{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture
+async def store(client: aioredis.Redis, prefix: str) -> AsyncIterator[RedisAcdStore]:
+    yield RedisAcdStore(client, prefix, KEY)
     keys = [key async for key in client.scan_iter(f"{prefix}*")]
     if keys:
         await client.delete(*keys)
@@ -90,13 +98,44 @@ async def test_save_replaces_the_previous_snapshot(store: RedisAcdStore) -> None
     assert await store.load() == {"acd": {"version": 1}, "legs": {}, "calls": {}}
 
 
-async def test_key_prefix_keeps_centres_apart(client: aioredis.Redis) -> None:
-    prefix = f"hotline-test-{uuid.uuid4().hex[:8]}"
-    one, two = RedisAcdStore(client, f"{prefix}-a:"), RedisAcdStore(client, f"{prefix}-b:")
+async def test_key_prefix_keeps_centres_apart(client: aioredis.Redis, prefix: str) -> None:
+    one, two = RedisAcdStore(client, f"{prefix}a:", KEY), RedisAcdStore(client, f"{prefix}b:", KEY)
     try:
-        await one.save({"centre": "a"})
+        await one.save({"acd": {"centre": "a"}})
         assert await two.load() is None
-        assert await one.load() == {"centre": "a"}
+        assert await one.load() == {"acd": {"centre": "a"}}
     finally:
         await one.clear()
         await two.clear()
+
+
+async def test_a_planted_or_corrupt_snapshot_is_refused_with_a_log_line(
+    store: RedisAcdStore, client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = service_snapshot()
+    planted_seat = json.loads(json.dumps(good))
+    planted_seat["acd"]["agents"][0]["seat"] = "PJSIP/1001\r\n\r\nAction: Originate"
+    cases = {
+        # Someone with write access to Redis: plain JSON, or another key's signature.
+        "unsigned": json.dumps(planted_seat).encode(),
+        "wrong signature": b"0" * 64 + b"." + json.dumps(planted_seat).encode(),
+        "signed for another key": RedisAcdStore(client, "elsewhere:", KEY).encode(planted_seat),
+        # Signed (a bug, a half write, an old version) but not the engine's structure.
+        "not JSON": sign(KEY, store.key, b'{"acd": {').encode() + b'.{"acd": {',
+        "not an object": store.encode([1, 2]),  # type: ignore[arg-type]
+        "a leg with a number for its id": store.encode(
+            {**good, "legs": {"x": {"leg_id": 1, "call_id": "c", "agent_id": "a"}}}
+        ),
+        "a tracked call without its caller": store.encode(
+            {**good, "calls": {"c": {"call_id": "c", "channel": "x"}}}
+        ),
+        "an unknown section": store.encode({**good, "extra": {}}),
+    }
+    for what, raw in cases.items():
+        caplog.clear()
+        await client.set(store.key, raw)
+        assert await store.load() is None, what
+        assert any("ACD snapshot in Redis" in r.message and "refused" in r.message
+                   for r in caplog.records), what  # fmt: skip
+    await store.save(good)
+    assert await store.load() == json.loads(json.dumps(good))

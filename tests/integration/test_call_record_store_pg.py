@@ -6,7 +6,6 @@ reached the tests FAIL: the production store must not go untested by accident.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from tests.support.pg_url import shared_pg_url
 from tests.unit.test_call_record_store import (
     BEIJING,
     DOWN_PG_URL,
@@ -31,9 +31,7 @@ from tickets.persistence import CallRecordStore, make_engine
 
 pytestmark = pytest.mark.postgres
 
-PG_URL = os.environ.get(
-    "HOTLINE_TEST_PG_URL", "postgresql+psycopg://hotline:hotline@127.0.0.1:5432/postgres"
-)
+PG_URL = shared_pg_url()  # HOTLINE_TEST_PG_URL, else the role setup made
 
 
 def _admin_engine() -> Engine:

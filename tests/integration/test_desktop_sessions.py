@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 import redis
 
+from hotline.localservices import redis_client_kwargs
 from tests.conftest import EngineProcess
 from tests.support.desk import add_test_users, desk_client, hotline_user
 
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.asterisk
 
 
 def session_keys(engine: EngineProcess) -> dict[bytes, bytes]:
-    client = redis.Redis.from_url(engine.cfg.redis.url, socket_connect_timeout=3)
+    client = redis.Redis.from_url(
+        engine.cfg.redis.url, socket_connect_timeout=3, **redis_client_kwargs(engine.cfg)
+    )
     try:
         pattern = f"{engine.cfg.redis.key_prefix}desk:session:*"
         return {key: client.get(key) or b"" for key in client.scan_iter(pattern)}
@@ -111,7 +114,9 @@ async def test_a_stranger_cannot_lock_out_a_user_and_delays_survive_a_restart(
 
 
 def failure_keys(engine: EngineProcess) -> set[bytes]:
-    client = redis.Redis.from_url(engine.cfg.redis.url, socket_connect_timeout=3)
+    client = redis.Redis.from_url(
+        engine.cfg.redis.url, socket_connect_timeout=3, **redis_client_kwargs(engine.cfg)
+    )
     try:
         return set(client.scan_iter(f"{engine.cfg.redis.key_prefix}desk:login:*"))
     finally:

@@ -13,6 +13,8 @@ import json
 import pytest
 import redis
 
+from hotline.credentials import sign, signing_key
+from hotline.localservices import redis_client_kwargs
 from tests.conftest import EngineProcess
 from tests.integration.test_call_path import wait_record
 from tests.support.calls import AmiTestClient, mqtt_collector
@@ -74,14 +76,19 @@ async def test_kill_9_with_callers_on_hold_loses_no_call_and_keeps_their_order(
 
 def drop_from_saved_queue(engine: EngineProcess, call_id: str) -> None:
     """Take one call out of the ACD snapshot in Redis (as if its last save was lost)."""
-    client = redis.Redis.from_url(engine.cfg.redis.url, socket_connect_timeout=3)
+    client = redis.Redis.from_url(
+        engine.cfg.redis.url, socket_connect_timeout=3, **redis_client_kwargs(engine.cfg)
+    )
     try:
         key = f"{engine.cfg.redis.key_prefix}acd:snapshot"
-        saved = json.loads(client.get(key) or b"{}")
+        _sig, _, data = (client.get(key) or b".{}").partition(b".")
+        saved = json.loads(data)
         queue = saved["acd"]["calls"]
         saved["acd"]["calls"] = [c for c in queue if c["call_id"] != call_id]
         assert len(saved["acd"]["calls"]) == len(queue) - 1, f"{call_id} was not in the queue"
         saved.get("calls", {}).pop(call_id, None)  # nor in the call tracker's state
-        client.set(key, json.dumps(saved))
+        # Signed as the engine signs it (the test stands in for a lost save, not an attacker).
+        signed = sign(signing_key(engine.cfg), key, json.dumps(saved).encode())
+        client.set(key, f"{signed}.{json.dumps(saved)}")
     finally:
         client.close()

@@ -7,7 +7,6 @@ is created for the session and dropped at the end. If it cannot be reached the t
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import uuid
@@ -27,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 import tickets.ticket_models  # noqa: F401  (registers the ticket tables on Base.metadata)
+from tests.support.pg_url import shared_pg_url
 from tickets.lifecycle import (
     ACTION_TYPES,
     AcceptVoicemail,
@@ -61,9 +61,7 @@ from tickets.workdays import SHANGHAI, Category
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 
-PG_URL = os.environ.get(
-    "HOTLINE_TEST_PG_URL", "postgresql+psycopg://hotline:hotline@127.0.0.1:5432/postgres"
-)
+PG_URL = shared_pg_url()  # HOTLINE_TEST_PG_URL, else the role setup made
 TABLES = (
     "supervision_notices", "ticket_events", "ticket_units", "ticket_calls", "ticket_recordings",
     "tickets", "ticket_day_counters", "call_records",

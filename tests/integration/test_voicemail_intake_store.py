@@ -105,10 +105,12 @@ async def step(vm: VoicemailIntake, folder: Path) -> None:
 
 
 def published(bus: EventBus) -> list[tuple[str, dict[str, object]]]:
+    """The private feed (whole events); each also has a display copy without personal data."""
     out = []
     while not bus._queue.empty():
         topic, payload = bus._queue.get_nowait()
-        out.append((topic, json.loads(payload)))
+        if "/private/" in topic:
+            out.append((topic, json.loads(payload)))
     return out
 
 

@@ -14,6 +14,7 @@ import aiomqtt
 from panoramisk import Manager
 
 from hotline.config import Config
+from hotline.credentials import mqtt_password
 from hotline.secrets import stored_secret
 
 
@@ -132,8 +133,14 @@ async def mqtt_collector(cfg: Config) -> AsyncIterator[MqttCollector]:
     ready = asyncio.Event()
 
     async def run() -> None:
-        async with aiomqtt.Client(hostname=cfg.mqtt.host, port=cfg.mqtt.port) as client:
-            await client.subscribe(f"{cfg.mqtt.topic_prefix}/#", qos=1)
+        # The engine's user on the private feed: every event whole (numbers, speech included).
+        async with aiomqtt.Client(
+            hostname=cfg.mqtt.host,
+            port=cfg.mqtt.port,
+            username=cfg.mqtt.username,
+            password=mqtt_password(cfg),
+        ) as client:
+            await client.subscribe(f"{cfg.mqtt.topic_prefix}/private/#", qos=1)
             ready.set()
             async for message in client.messages:
                 payload = message.payload

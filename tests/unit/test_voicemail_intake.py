@@ -135,5 +135,9 @@ def test_the_voicemail_event_says_when_the_message_is_an_emergency() -> None:
         notifier.ticket_created(MSG, ticket, "voicemail/x.wav")  # type: ignore[arg-type]
         topic, raw = bus._queue.get_nowait()
         payload = json.loads(raw)
-        assert topic.endswith(f"/calls/{MSG.call_id}/voicemail_ticket")
+        assert topic.endswith(f"/private/calls/{MSG.call_id}/voicemail_ticket")
+        shown, raw_shown = bus._queue.get_nowait()  # the display copy: no number, no text
+        display = json.loads(raw_shown)
+        assert shown == topic.replace("/private/", "/") and display["emergency"] is expected
+        assert not {"caller", "transcript", "ticket", "recording"} & set(display)
         assert payload["emergency"] is expected and payload["ticket"] == "202611230000017"
