@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import urllib.error
@@ -476,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hotline.filemodes import UMASK
+
+    # Everything hotline writes (secrets, the database, audio, Asterisk's files) is root's alone.
+    os.umask(UMASK)
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     try:

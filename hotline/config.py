@@ -59,7 +59,11 @@ class PathsConfig(_Section):
     state_dir: Path = Path("/var/lib/hotline")
     """Generated secrets, the SQLite store, the call-record spool."""
     cache_dir: Path = Path("/var/cache/hotline")
-    """Rebuildable things: the Asterisk root filesystem, generated prompts."""
+    """Rebuildable things: the Asterisk root filesystem, generated prompts. Never audio."""
+    audio_dir: Path | None = None
+    """Citizens' voices: call recordings (recordings/), voicemail (voicemail/), callers'
+    sentences for speech intake (utterances/); unset: <state_dir>/audio. The managed Asterisk
+    sees them through bind mounts; they are never inside cache_dir."""
 
 
 class AsteriskConfig(_Section):
@@ -506,15 +510,16 @@ class RecordingsConfig(_Section):
     """Voicemail intake: each message left out of hours becomes a ticket awaiting review."""
 
     voicemail_dir: Path | None = None
-    """Where Asterisk writes messages, as the engine sees it; unset: the managed Asterisk's
-    spool/hotline-voicemail, or /var/spool/asterisk/hotline-voicemail for an external one."""
+    """Where Asterisk writes messages, as the engine sees it; unset: <audio_dir>/voicemail
+    (bind-mounted into the managed Asterisk), or /var/spool/asterisk/hotline-voicemail for an
+    external one."""
     retry_s: float = Field(default=30.0, gt=0, le=3600)
     """How often messages not yet turned into tickets (database away) are tried again."""
     subject_codes: dict[str, str] = Field(default_factory=lambda: dict(_VOICEMAIL_SUBJECTS))
     """Classifier subject (ACD skill) -> ticket subject code of a voicemail ticket."""
     dir: Path | None = None
     """The recordings store (answered calls, ``calls/YYYY/MM/DD/``) as the engine sees it;
-    unset: the managed Asterisk's spool/hotline-recordings, or
+    unset: <audio_dir>/recordings (bind-mounted into the managed Asterisk), or
     /var/spool/asterisk/hotline-recordings for an external one."""
     retention_days: dict[str, int] = Field(
         default_factory=lambda: {"call": 180, "voicemail": 180, "threeway": 180}
@@ -624,6 +629,17 @@ class Config(_Section):
                     raise ValueError(f"ivr.language_skills {lang!r}: no agent has skill {skill!r}")
         return self
 
+    @model_validator(mode="after")
+    def _audio_not_in_cache(self) -> Config:
+        # A rebuild of the Asterisk root filesystem clears the cache: audio there would go too.
+        cache = self.paths.cache_dir.resolve()
+        for key, path in (("paths.audio_dir", self.paths.audio_dir),
+                          ("recordings.dir", self.recordings.dir),
+                          ("recordings.voicemail_dir", self.recordings.voicemail_dir)):  # fmt: skip
+            if path is not None and path.resolve().is_relative_to(cache):
+                raise ValueError(f"{key}: {path} is inside paths.cache_dir; audio is never cached")
+        return self
+
     @property
     def skills(self) -> set[str]:
         """Every skill some agent has, and the default skill."""
@@ -637,6 +653,10 @@ class Config(_Section):
     @property
     def spool_dir(self) -> Path:
         return self.database.spool_dir or self.paths.state_dir / "spool"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.paths.audio_dir or self.paths.state_dir / "audio"
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
