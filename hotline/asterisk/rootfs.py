@@ -42,7 +42,7 @@ BUILD_TIMEOUT_S = 1800
 MARKER = ".hotline-recipe"
 """Written by the build once debootstrap finished: a tree without it was not built here."""
 # Where Asterisk (ours or Debian's default) keeps files that may be someone's only copy.
-SPOOLS = ("srv/hotline/*/spool", "var/spool")
+SPOOLS = ("srv/hotline/*/spool", "var/spool/asterisk")
 
 
 class RootfsError(RuntimeError):
@@ -196,7 +196,8 @@ def _spool_files(root: Path) -> list[Path]:
     found: list[Path] = []
     for pattern in SPOOLS:
         for spool in root.glob(pattern):
-            found.extend(p for p in spool.rglob("*") if p.is_symlink() or not p.is_dir())
+            # Folders and links hold nothing; any other entry may be someone's only copy.
+            found.extend(p for p in spool.rglob("*") if not (p.is_symlink() or p.is_dir()))
             if found:
                 return found
     return found
