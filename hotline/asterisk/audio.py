@@ -139,6 +139,7 @@ def move_file(src: Path, dst: Path, *, same_fs: bool = True) -> bool:
             partial.unlink()
             return False
         partial.unlink()
+    os.chmod(dst, 0o600)
     _fsync_dir(dst.parent)
     src.unlink()
     return True
