@@ -11,6 +11,7 @@ Rules:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -279,13 +280,27 @@ class AgentSeed(_Section):
     seat: str = ""
     """Dial string of the agent's phone; empty: PJSIP/<id>."""
     sip_password: str = ""
-    """Password of the PJSIP endpoint <id>; empty: no endpoint is generated."""
+    """Password of the PJSIP endpoint <id>; empty: no endpoint is generated; "generate": a
+    random one, kept in <state_dir>/sip-password-<id>. On a SIP bind other than loopback a
+    demo password or one shorter than 12 characters is refused."""
     skills: dict[str, int] = Field(default_factory=lambda: {"general": 1})
     """Skill -> level, 1 (best) to 10; the ACD offers a call to the best level first."""
 
     @property
     def dial_string(self) -> str:
         return self.seat or f"PJSIP/{self.id}"
+
+
+MIN_SIP_PASSWORD = 12
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 _DEMO_SKILLS = {"general": 1, "consult": 1, "request": 1, "english": 2}
@@ -605,10 +620,10 @@ class Config(_Section):
     agents: list[AgentSeed] = Field(
         default_factory=lambda: [
             AgentSeed(
-                id="1001", name="Demo agent 1001", sip_password="demo-1001", skills=_DEMO_SKILLS
+                id="1001", name="Demo agent 1001", sip_password="generate", skills=_DEMO_SKILLS
             ),
             AgentSeed(
-                id="1002", name="Demo agent 1002", sip_password="demo-1002", skills=_DEMO_SKILLS
+                id="1002", name="Demo agent 1002", sip_password="generate", skills=_DEMO_SKILLS
             ),
         ]
     )
@@ -627,6 +642,24 @@ class Config(_Section):
             for lang, skill in self.ivr.language_skills.items():
                 if skill not in skills:
                     raise ValueError(f"ivr.language_skills {lang!r}: no agent has skill {skill!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _sip_passwords_fit_the_bind(self) -> Config:
+        # Softphones (and anyone else) reach a non-loopback bind: the demo seats' well-known
+        # passwords would let a stranger register as an agent and take citizens' calls.
+        if _is_loopback(self.asterisk.sip_bind):
+            return self
+        for i, agent in enumerate(self.agents):
+            password = agent.sip_password
+            if not password or password == "generate":
+                continue
+            if password.lower().startswith("demo") or len(password) < MIN_SIP_PASSWORD:
+                raise ValueError(
+                    f"agents[{i}].sip_password (agent {agent.id}): a demo password or one "
+                    f"shorter than {MIN_SIP_PASSWORD} characters is refused on SIP bind "
+                    f'{self.asterisk.sip_bind}; set a strong one or "generate"'
+                )
         return self
 
     @model_validator(mode="after")
