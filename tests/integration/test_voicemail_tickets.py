@@ -62,7 +62,7 @@ def closed_engine(
             shutil.rmtree(item)
         else:
             item.unlink()
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     proc = EngineProcess(setup, request.node.name)
     yield proc
     proc.stop()
