@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import urllib.error
@@ -86,8 +87,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             asterisk.start()
         else:
             print(f"using the external Asterisk at AMI {cfg.ami.host}:{cfg.ami.port}")
-        token = api_token(cfg.paths.state_dir, cfg.http.api_token)
-        print(_banner(cfg, token))
+        api_token(cfg.paths.state_dir, cfg.http.api_token)  # generated now, shown never
+        print(_banner(cfg))
         asyncio.run(_serve(cfg))
     finally:
         if asterisk is not None:
@@ -96,24 +97,39 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _banner(cfg: Config, token: str) -> str:
+def _banner(cfg: Config) -> str:
+    """What is running and how to place a test call; no secret in it (a terminal scrolls into
+    logs and screenshots): the token and passwords are named by the file that holds them."""
+    from hotline.secrets import GENERATE, mask_text
+
+    state = cfg.paths.state_dir
     agents = ", ".join(f"{a.id} ({a.dial_string})" for a in cfg.agents)
     api = f"http://{cfg.http.host}:{cfg.http.port}"
+    token = "$(cat " + str(state / "api-token") + ")" if not cfg.http.api_token else "$TOKEN"
+    first = next((a for a in cfg.agents if a.sip_password), None)
+    if first is None:
+        softphone = "give an agent a sip_password to register a softphone"
+    elif first.sip_password == GENERATE:
+        softphone = f"password in {state}/sip-password-{first.id}"
+    else:
+        softphone = "password: agents.sip_password in the configuration"
+    agent = first.id if first is not None else "1001"
+    redis = mask_text(cfg.redis.url)
     return f"""
 12345 hotline engine running
   Asterisk AMI   {cfg.ami.host}:{cfg.ami.port}   SIP {cfg.asterisk.sip_bind}:{cfg.asterisk.sip_port}
   FastAGI IVR    {cfg.fastagi.host}:{cfg.fastagi.port}
-  HTTP API       {api}   (token in {cfg.paths.state_dir}/api-token)
-  ticket store   {cfg.database_url}
-  Redis {cfg.redis.url}   MQTT {cfg.mqtt.host}:{cfg.mqtt.port} topics {cfg.mqtt.topic_prefix}/#
+  HTTP API       {api}   (token in {state}/api-token)
+  ticket store   {mask_text(cfg.database_url)}
+  Redis {redis}   MQTT {cfg.mqtt.host}:{cfg.mqtt.port} topics {cfg.mqtt.topic_prefix}/#
   agents         {agents}
 
 Place a test call:
-  1. register a softphone as agent 1001 (user 1001, password demo-1001, server
+  1. register a softphone as agent {agent} (user {agent}, {softphone}, server
      {cfg.asterisk.sip_bind}:{cfg.asterisk.sip_port}) and log the agent in:
-       curl -H 'Authorization: Bearer {token}' -X POST {api}/api/v1/agents/1001/login
-       curl -H 'Authorization: Bearer {token}' -X POST {api}/api/v1/agents/1001/ready
-  2. dial 12345 from agent 1002's softphone, or from the Asterisk console:
+       curl -H "Authorization: Bearer {token}" -X POST {api}/api/v1/agents/{agent}/login
+       curl -H "Authorization: Bearer {token}" -X POST {api}/api/v1/agents/{agent}/ready
+  2. dial 12345 from another agent's softphone, or from the Asterisk console:
        hotline asterisk cli "channel originate Local/12345@citizen application Wait 60"
   3. watch: mosquitto_sub -p {cfg.mqtt.port} -u {cfg.mqtt.display_username} -P "$(cat \\
        {cfg.paths.state_dir}/secrets/mqtt-display-password)" -v -t '{cfg.mqtt.topic_prefix}/#'
@@ -153,7 +169,7 @@ def install_external_config(cfg: Config) -> Path:
         raise ConfigError(
             "asterisk.config_install_path: set it to install into an external Asterisk"
         )
-    write_all(render_all(cfg, {}, managed=False), target)
+    write_all(render_all(cfg, {}, managed=False), target, mode=0o640, group_of_target=True)
     return target
 
 
@@ -169,7 +185,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     cfg = _load(args)
     if args.action == "show":
-        print(json.dumps(cfg.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        from hotline.secrets import masked
+
+        shown = masked(cfg.model_dump(mode="json"))  # secrets never reach a terminal or a log
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
     else:
         print("configuration is valid")
     return 0
@@ -507,6 +526,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hotline.filemodes import UMASK
+
+    # Everything hotline writes (secrets, the database, audio, Asterisk's files) is root's alone.
+    os.umask(UMASK)
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     try:

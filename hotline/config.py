@@ -11,6 +11,7 @@ Rules:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -60,7 +61,11 @@ class PathsConfig(_Section):
     state_dir: Path = Path("/var/lib/hotline")
     """Generated secrets, the SQLite store, the call-record spool."""
     cache_dir: Path = Path("/var/cache/hotline")
-    """Rebuildable things: the Asterisk root filesystem, generated prompts."""
+    """Rebuildable things: the Asterisk root filesystem, generated prompts. Never audio."""
+    audio_dir: Path | None = None
+    """Citizens' voices: call recordings (recordings/), voicemail (voicemail/), callers'
+    sentences for speech intake (utterances/); unset: <state_dir>/audio. The managed Asterisk
+    sees them through bind mounts; they are never inside cache_dir."""
 
 
 class AsteriskConfig(_Section):
@@ -369,13 +374,27 @@ class AgentSeed(_Section):
     seat: str = ""
     """Dial string of the agent's phone; empty: PJSIP/<id>."""
     sip_password: str = ""
-    """Password of the PJSIP endpoint <id>; empty: no endpoint is generated."""
+    """Password of the PJSIP endpoint <id>; empty: no endpoint is generated; "generate": a
+    random one, kept in <state_dir>/sip-password-<id>. On a SIP bind other than loopback a
+    demo password or one shorter than 12 characters is refused."""
     skills: dict[str, int] = Field(default_factory=lambda: {"general": 1})
     """Skill -> level, 1 (best) to 10; the ACD offers a call to the best level first."""
 
     @property
     def dial_string(self) -> str:
         return self.seat or f"PJSIP/{self.id}"
+
+
+MIN_SIP_PASSWORD = 12
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 _DEMO_SKILLS = {"general": 1, "consult": 1, "request": 1, "english": 2}
@@ -603,15 +622,16 @@ class RecordingsConfig(_Section):
     """Voicemail intake: each message left out of hours becomes a ticket awaiting review."""
 
     voicemail_dir: Path | None = None
-    """Where Asterisk writes messages, as the engine sees it; unset: the managed Asterisk's
-    spool/hotline-voicemail, or /var/spool/asterisk/hotline-voicemail for an external one."""
+    """Where Asterisk writes messages, as the engine sees it; unset: <audio_dir>/voicemail
+    (bind-mounted into the managed Asterisk), or /var/spool/asterisk/hotline-voicemail for an
+    external one."""
     retry_s: float = Field(default=30.0, gt=0, le=3600)
     """How often messages not yet turned into tickets (database away) are tried again."""
     subject_codes: dict[str, str] = Field(default_factory=lambda: dict(_VOICEMAIL_SUBJECTS))
     """Classifier subject (ACD skill) -> ticket subject code of a voicemail ticket."""
     dir: Path | None = None
     """The recordings store (answered calls, ``calls/YYYY/MM/DD/``) as the engine sees it;
-    unset: the managed Asterisk's spool/hotline-recordings, or
+    unset: <audio_dir>/recordings (bind-mounted into the managed Asterisk), or
     /var/spool/asterisk/hotline-recordings for an external one."""
     retention_days: dict[str, int] = Field(
         default_factory=lambda: {"call": 180, "voicemail": 180, "threeway": 180}
@@ -697,10 +717,10 @@ class Config(_Section):
     agents: list[AgentSeed] = Field(
         default_factory=lambda: [
             AgentSeed(
-                id="1001", name="Demo agent 1001", sip_password="demo-1001", skills=_DEMO_SKILLS
+                id="1001", name="Demo agent 1001", sip_password="generate", skills=_DEMO_SKILLS
             ),
             AgentSeed(
-                id="1002", name="Demo agent 1002", sip_password="demo-1002", skills=_DEMO_SKILLS
+                id="1002", name="Demo agent 1002", sip_password="generate", skills=_DEMO_SKILLS
             ),
         ]
     )
@@ -721,6 +741,35 @@ class Config(_Section):
                     raise ValueError(f"ivr.language_skills {lang!r}: no agent has skill {skill!r}")
         return self
 
+    @model_validator(mode="after")
+    def _sip_passwords_fit_the_bind(self) -> Config:
+        # Softphones (and anyone else) reach a non-loopback bind: the demo seats' well-known
+        # passwords would let a stranger register as an agent and take citizens' calls.
+        if _is_loopback(self.asterisk.sip_bind):
+            return self
+        for i, agent in enumerate(self.agents):
+            password = agent.sip_password
+            if not password or password == "generate":
+                continue
+            if password.lower().startswith("demo") or len(password) < MIN_SIP_PASSWORD:
+                raise ValueError(
+                    f"agents[{i}].sip_password (agent {agent.id}): a demo password or one "
+                    f"shorter than {MIN_SIP_PASSWORD} characters is refused on SIP bind "
+                    f'{self.asterisk.sip_bind}; set a strong one or "generate"'
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _audio_not_in_cache(self) -> Config:
+        # A rebuild of the Asterisk root filesystem clears the cache: audio there would go too.
+        cache = self.paths.cache_dir.resolve()
+        for key, path in (("paths.audio_dir", self.paths.audio_dir),
+                          ("recordings.dir", self.recordings.dir),
+                          ("recordings.voicemail_dir", self.recordings.voicemail_dir)):  # fmt: skip
+            if path is not None and path.resolve().is_relative_to(cache):
+                raise ValueError(f"{key}: {path} is inside paths.cache_dir; audio is never cached")
+        return self
+
     @property
     def skills(self) -> set[str]:
         """Every skill some agent has, and the default skill."""
@@ -734,6 +783,10 @@ class Config(_Section):
     @property
     def spool_dir(self) -> Path:
         return self.database.spool_dir or self.paths.state_dir / "spool"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.paths.audio_dir or self.paths.state_dir / "audio"
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -30,6 +30,7 @@ from agents.web.resources import add_desktop, build_desk
 from hotline.bus import EventBus
 from hotline.config import Config
 from hotline.credentials import mqtt_password, redis_password, signing_key
+from hotline.filemodes import secure_state
 from hotline.secrets import api_token, stored_secret
 from ivr.classifier import Classifier
 from ivr.flow import DirectFlow, MenuFlow, SpeechIntake, WaitingKeyFlow
@@ -326,6 +327,7 @@ class Engine:
 
     async def start(self) -> None:
         cfg = self.cfg
+        await asyncio.to_thread(secure_state, cfg)
         try:
             await asyncio.to_thread(upgrade, cfg.database_url)
         except Exception as exc:

@@ -38,29 +38,30 @@ class AudioRoots:
 
 
 def voicemail_directory(cfg: Config) -> Path:
-    """Where Asterisk writes voicemail, as the engine sees it (may block: the managed
-    Asterisk's root is found, or built)."""
+    """Where Asterisk writes voicemail, as the engine sees it. For the managed Asterisk this is
+    under the state directory (bind-mounted into its chroot), never inside the rebuildable root
+    filesystem."""
     if cfg.recordings.voicemail_dir is not None:
         return cfg.recordings.voicemail_dir
     if cfg.asterisk.mode != "managed":
         return Path("/var/spool/asterisk/hotline-voicemail")
-    from hotline.asterisk.instance import ManagedAsterisk
-    from hotline.asterisk.render import voicemail_dir
+    return cfg.audio_dir / "voicemail"
 
-    managed = ManagedAsterisk(cfg)
-    return managed.host_path(voicemail_dir({"spool_dir": str(managed.inside / "spool")}))
+
+def recordings_directory(cfg: Config) -> Path:
+    """The recordings store (holds ``calls/``) as the engine sees it; see voicemail_directory."""
+    if cfg.recordings.dir is not None:
+        return cfg.recordings.dir
+    if cfg.asterisk.mode != "managed":
+        return Path("/var/spool/asterisk/hotline-recordings")
+    return cfg.audio_dir / "recordings"
+
+
+def utterances_directory(cfg: Config) -> Path:
+    """Callers' sentences recorded for speech intake (managed Asterisk)."""
+    return cfg.audio_dir / "utterances"
 
 
 def audio_roots(cfg: Config) -> AudioRoots:
-    """The recordings store and the voicemail directory, as the engine sees them (may block)."""
-    voicemail = voicemail_directory(cfg)
-    if cfg.recordings.dir is not None:
-        return AudioRoots(cfg.recordings.dir, voicemail)
-    if cfg.asterisk.mode != "managed":
-        return AudioRoots(Path("/var/spool/asterisk/hotline-recordings"), voicemail)
-    from hotline.asterisk.instance import ManagedAsterisk
-    from hotline.asterisk.render import recordings_dir
-
-    managed = ManagedAsterisk(cfg)
-    inside = recordings_dir({"spool_dir": str(managed.inside / "spool")})
-    return AudioRoots(managed.host_path(inside), voicemail)
+    """The recordings store and the voicemail directory, as the engine sees them."""
+    return AudioRoots(recordings_directory(cfg), voicemail_directory(cfg))

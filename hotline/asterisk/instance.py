@@ -2,8 +2,10 @@
 
 Each instance (e.g. "main" for `make run`, "test" for the suite) has its own directories under
 <rootfs>/srv/hotline/<instance>/ — etc, run, log, spool, lib, cache — so instances share the
-500 MB root filesystem and nothing else. Asterisk runs in the foreground of its own session
-(`asterisk -f`), its console output in log/console.log; the engine talks to it over AMI only.
+500 MB root filesystem and nothing else. The audio folders in its spool are bind mounts of the
+state directory while it runs (hotline/asterisk/audio.py): the root filesystem holds no audio.
+Asterisk runs in the foreground of its own session (`asterisk -f`), its console output in
+log/console.log; the engine talks to it over AMI only.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 
 from hotline.asterisk.agiscripts import ensure_agi_scripts
+from hotline.asterisk.audio import audio_binds, migrate_old_audio, mount_audio, unmount_audio
 from hotline.asterisk.prompts import ensure_prompts
 from hotline.asterisk.render import (
     recordings_dir,
@@ -26,7 +29,7 @@ from hotline.asterisk.render import (
     voicemail_dir,
     write_all,
 )
-from hotline.asterisk.rootfs import ensure_rootfs, mounts_under
+from hotline.asterisk.rootfs import _remove_stale, ensure_rootfs, mounts_under
 from hotline.config import Config
 from hotline.secrets import stored_secret
 
@@ -123,7 +126,9 @@ class ManagedAsterisk:
         config_dir = Path(__file__).resolve().parents[2] / "asterisk-config"
         ensure_prompts(self.root, config_dir / "sounds")
         ensure_agi_scripts(self.root, config_dir / "agi-bin")
+        self._move_old_audio()
         self.install_config()
+        mount_audio(self.root, audio_binds(self.cfg))
         self._mount_proc()
         self.console_log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.console_log, "ab") as out:
@@ -133,8 +138,18 @@ class ManagedAsterisk:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives `hotline asterisk start` exiting
+                umask=0o077,  # recordings and voicemail: readable by root only
             )
         self._wait_ready()
+
+    def _move_old_audio(self) -> None:
+        """Audio an older version left inside a root filesystem (this one or a stale one) goes
+        to the state directory; then stale roots it kept alive can be removed."""
+        cache = self.cfg.paths.cache_dir
+        roots = sorted(p for p in cache.glob("asterisk-rootfs-*") if p.is_dir())
+        report = migrate_old_audio(self.cfg, roots)
+        if report.moved:
+            _remove_stale(cache, keep=self.root)
 
     def _check_ports_free(self) -> None:
         """Another process on our AMI port would answer our login: say so instead of timing out."""
@@ -225,6 +240,7 @@ class ManagedAsterisk:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(5)
             self._proc = None
+        unmount_audio(self.root, audio_binds(self.cfg))
 
     def restart(self) -> None:
         self.stop()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from hotline.config import Config
-from hotline.secrets import stored_secret
+from hotline.secrets import sip_password, stored_secret
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "asterisk-config"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -42,7 +43,8 @@ def agent_endpoints(cfg: Config, config_dir: Path = CONFIG_DIR) -> str:
     template = (config_dir / "agent-endpoint.conf.tmpl").read_text(encoding="utf-8")
     blocks = []
     for agent in cfg.agents:
-        if not agent.sip_password:
+        password = sip_password(cfg.paths.state_dir, agent.id, agent.sip_password)
+        if not password:
             continue
         blocks.append(
             fill(
@@ -50,7 +52,7 @@ def agent_endpoints(cfg: Config, config_dir: Path = CONFIG_DIR) -> str:
                 {
                     "agent_id": agent.id,
                     "agent_name": _config_safe(agent.name.replace('"', "") or agent.id, "name"),
-                    "agent_password": _config_safe(agent.sip_password, "agents.sip_password"),
+                    "agent_password": _config_safe(password, "agents.sip_password"),
                 },
                 "agent-endpoint.conf.tmpl",
             )
@@ -116,10 +118,21 @@ def render_all(
     return out
 
 
-def write_all(files: Mapping[str, str], target: Path) -> None:
+def write_all(
+    files: Mapping[str, str], target: Path, mode: int = 0o600, group_of_target: bool = False
+) -> None:
+    """Each file through a temporary name, created with its final mode: manager.conf and
+    pjsip.conf carry secrets, never readable by others, not even for an instant.
+    group_of_target: the files get the folder's group (an external Asterisk reads them as
+    the asterisk group; give mode 0o640)."""
     target.mkdir(parents=True, exist_ok=True)
+    gid = target.stat().st_gid if group_of_target else -1
     for name, text in files.items():
         tmp = target / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(0o640)  # manager.conf and pjsip.conf carry secrets
+        tmp.unlink(missing_ok=True)  # O_CREAT keeps an existing file's mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchown(fh.fileno(), -1, gid)
+            os.fchmod(fh.fileno(), mode)  # still empty: widening to the group is safe here
+            fh.write(text)
         tmp.replace(target / name)

@@ -39,6 +39,10 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Debian 12's debootstrap has no script for testing's codename; sid's script builds it.
 DEBOOTSTRAP_SCRIPT = Path("/usr/share/debootstrap/scripts/sid")
 BUILD_TIMEOUT_S = 1800
+MARKER = ".hotline-recipe"
+"""Written by the build once debootstrap finished: a tree without it was not built here."""
+# Where Asterisk (ours or Debian's default) keeps files that may be someone's only copy.
+SPOOLS = ("srv/hotline/*/spool", "var/spool/asterisk")
 
 
 class RootfsError(RuntimeError):
@@ -112,7 +116,7 @@ def _lock(cache_dir: Path) -> Iterator[None]:
 
 
 def is_complete(root: Path) -> bool:
-    return (root / "usr/sbin/asterisk").exists() and (root / ".hotline-recipe").exists()
+    return (root / "usr/sbin/asterisk").exists() and (root / MARKER).exists()
 
 
 def ensure_rootfs(cfg: Config) -> Path:
@@ -151,7 +155,10 @@ def _build(cfg: Config, root: Path) -> None:
     )
     started = time.monotonic()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        # A system tree: the engine's umask 077 would leave its folders root-only for no reason.
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, umask=0o022
+        )
     except subprocess.TimeoutExpired:
         remove_tree(tmp)
         raise RootfsError(f"debootstrap from {mirror} took over {BUILD_TIMEOUT_S} s") from None
@@ -167,25 +174,64 @@ def _build(cfg: Config, root: Path) -> None:
         )
     for point in mounts_under(tmp):  # debootstrap may leave proc/sys mounted
         subprocess.run(["umount", "-l", str(point)], check=False)
-    (tmp / ".hotline-recipe").write_text(
+    (tmp / MARKER).write_text(
         f"suite={cfg.asterisk.suite}\npackages={','.join(PACKAGES)}\nmirror={mirror}\n"
         f"recipe={recipe_hash(cfg.asterisk.suite)}\n",
         encoding="utf-8",
     )
     if root.exists():  # an incomplete leftover from an older run
+        files = _spool_files(root)
+        if files:
+            remove_tree(tmp)
+            raise RootfsError(
+                f"{root} is incomplete but holds files in its spool (e.g. {files[0]}); "
+                "move them out (audio belongs under paths.audio_dir) and build again"
+            )
         remove_tree(root)
     tmp.rename(root)
     log.warning("Asterisk root filesystem ready in %.0f s: %s", time.monotonic() - started, root)
 
 
+def _spool_files(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for pattern in SPOOLS:
+        for spool in root.glob(pattern):
+            # Folders and links hold nothing; any other entry may be someone's only copy.
+            found.extend(p for p in spool.rglob("*") if not (p.is_symlink() or p.is_dir()))
+            if found:
+                return found
+    return found
+
+
+def why_kept(path: Path) -> str | None:
+    """Why a stale root filesystem must not be deleted, or None when it is safe to."""
+    if path.is_symlink() or not path.is_dir():
+        return "not a directory built here"
+    if mounts_under(path):
+        return "something is mounted inside (an instance may still use it)"
+    if ".building-" in path.name:
+        pid = path.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and Path(f"/proc/{pid}").exists():
+            return "someone is building it right now"
+        if (path / "srv/hotline").exists():
+            return "an unfinished build that an instance has used"
+    elif not (path / MARKER).is_file():
+        return f"no {MARKER}: not built by hotline"
+    files = _spool_files(path)
+    if files:
+        return f"files in its spool (audio?), e.g. {files[0]}"
+    return None
+
+
 def _remove_stale(cache_dir: Path, keep: Path) -> None:
-    """Old recipes' root filesystems are 500 MB each; remove those nothing has mounted."""
+    """Old recipes' root filesystems are 500 MB each; remove those that hold only what the
+    build put there (never audio, never a tree something has mounted or someone else made)."""
     for path in cache_dir.glob("asterisk-rootfs-*"):
-        if path == keep or not path.is_dir() or mounts_under(path):
+        if path == keep:
             continue
-        if ".building-" in path.name:
-            pid = path.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and Path(f"/proc/{pid}").exists():
-                continue  # someone is building it right now
+        reason = why_kept(path)
+        if reason is not None:
+            log.warning("keeping stale Asterisk root filesystem %s: %s", path, reason)
+            continue
         log.warning("removing stale Asterisk root filesystem %s", path)
         shutil.rmtree(path, ignore_errors=True)

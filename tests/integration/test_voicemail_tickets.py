@@ -56,9 +56,13 @@ def closed_engine(
     _flush_redis_prefix(setup.cfg)
     # Messages left by earlier tests of this Asterisk instance are not this test's business.
     folder = host_voicemail_dir(asterisk)
-    if folder.is_dir():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    # The folder is a bind mount of the state directory's (hotline/asterisk/audio.py): empty it.
+    for item in folder.iterdir() if folder.is_dir() else ():
+        if item.is_dir():
+            shutil.rmtree(item)
+        else:
+            item.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
     proc = EngineProcess(setup, request.node.name)
     yield proc
     proc.stop()

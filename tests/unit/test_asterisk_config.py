@@ -31,8 +31,11 @@ def test_every_placeholder_is_filled_and_secrets_land(tmp_path: Path) -> None:
     assert "bindaddr = 127.0.0.1" in files["manager.conf"]
     assert "agi://127.0.0.1:4573" in files["extensions.conf"]
     assert "astetcdir => /srv/hotline/t/etc" in files["asterisk.conf"]
-    # Demo agents have passwords, so both get endpoints; test contexts are off by default.
-    assert "[1001]" in files["pjsip.conf"] and "password = demo-1002" in files["pjsip.conf"]
+    # Demo agents get generated passwords (kept in the state directory), so both get
+    # endpoints; test contexts are off by default.
+    generated = (tmp_path / "sip-password-1002").read_text().strip()
+    assert "[1001]" in files["pjsip.conf"] and f"password = {generated}" in files["pjsip.conf"]
+    assert "demo-100" not in files["pjsip.conf"] and len(generated) >= 24
     assert "[test-caller]" not in files["extensions-test.conf"]
 
 
