@@ -51,6 +51,25 @@ class ConfigError(Exception):
     """A setting is wrong; the message names the key."""
 
 
+# A dial string goes into AMI actions and Dial(): a channel technology, a resource, an optional
+# @context. Nothing that could end a header (CR/LF), separate Dial's arguments (, &), start a
+# dialplan expression ($ [ ]) or a comment (;) is allowed: full match, no escaping.
+DIAL_STRING = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9@._:+#*/-]{1,100}")
+
+
+def check_dial(dial: str, *, number: bool = False) -> str:
+    """``dial`` if it is a safe dial string (with ``{number}`` in it when ``number``)."""
+    if number and "{number}" not in dial:
+        raise ValueError(f"{dial!r}: the dial string must contain {{number}}")
+    probe = dial.replace("{number}", "0") if number else dial
+    if not DIAL_STRING.fullmatch(probe):
+        raise ValueError(
+            f"{dial!r} is not a dial string like PJSIP/1001 or PJSIP/{{number}}@trunk "
+            "(letters, digits and /@._:+#*- only)"
+        )
+    return dial
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -134,6 +153,11 @@ class DepartmentLine(_Section):
     dial: str = Field(min_length=3, max_length=120)
     """Asterisk dial string of the line (e.g. PJSIP/12315@citizen-trunk)."""
 
+    @field_validator("dial")
+    @classmethod
+    def _dial(cls, dial: str) -> str:
+        return check_dial(dial)
+
 
 def _default_departments() -> list[DepartmentLine]:
     lines = {"12315": "市场监管", "12333": "人力资源和社会保障", "95598": "供电服务"}
@@ -207,12 +231,19 @@ class AcdConfig(_Section):
     """How a callback reaches the citizen; {number} is the caller's number."""
     callback_ring_s: float = Field(default=30.0, gt=0, le=120)
 
+    seats: list[str] = Field(default_factory=list)
+    """Further dial strings an agent may log in at (hot desks); every agent's own seat
+    (``agents.seat``) is always allowed, anything else is refused."""
+
     @field_validator("callback_dial")
     @classmethod
     def _dial_has_number(cls, dial: str) -> str:
-        if "{number}" not in dial or re.search(r"[\r\n,]", dial):
-            raise ValueError("must contain {number} and no commas or newlines")
-        return dial
+        return check_dial(dial, number=True)
+
+    @field_validator("seats")
+    @classmethod
+    def _seats(cls, seats: list[str]) -> list[str]:
+        return [check_dial(seat) for seat in seats]
 
 
 class IvrConfig(_Section):
@@ -278,6 +309,11 @@ class AgentSeed(_Section):
     """Password of the PJSIP endpoint <id>; empty: no endpoint is generated."""
     skills: dict[str, int] = Field(default_factory=lambda: {"general": 1})
     """Skill -> level, 1 (best) to 10; the ACD offers a call to the best level first."""
+
+    @field_validator("seat")
+    @classmethod
+    def _seat(cls, seat: str) -> str:
+        return check_dial(seat) if seat else seat
 
     @property
     def dial_string(self) -> str:
@@ -491,9 +527,7 @@ class EmergencyConfig(_Section):
     @field_validator("dial")
     @classmethod
     def _dial(cls, dial: str) -> str:
-        if "{number}" not in dial:
-            raise ValueError("the dial string must contain {number}")
-        return dial
+        return check_dial(dial, number=True)
 
 
 _VOICEMAIL_SUBJECTS = {
@@ -623,6 +657,11 @@ class Config(_Section):
                 if skill not in skills:
                     raise ValueError(f"ivr.language_skills {lang!r}: no agent has skill {skill!r}")
         return self
+
+    @property
+    def seats(self) -> frozenset[str]:
+        """Every dial string an agent may log in at: the agents' own seats and ``acd.seats``."""
+        return frozenset(a.dial_string for a in self.agents) | frozenset(self.acd.seats)
 
     @property
     def skills(self) -> set[str]:

@@ -18,7 +18,7 @@ from acd.ami.client import AmiClient
 from acd.ami.events import ReviewCallbackResult
 from acd.calltracker import CallTracker
 from acd.consumers import AmiConsumer
-from acd.core import Acd, AcdPolicy
+from acd.core import Acd, AcdError, AcdPolicy
 from acd.events import AgentStateChanged, CallbacksPaused, CallbacksResumed, Tick
 from acd.metrics import ALL, MetricsBook, interval_start
 from acd.notifier import AcdNotifier
@@ -103,8 +103,9 @@ class Engine:
             callback_dial=cfg.acd.callback_dial,
             callback_ring_s=cfg.acd.callback_ring_s,
             attempts=self.records,
+            seats=cfg.seats,
         )
-        self.agents = AgentService(self.service, {a.id: a for a in cfg.agents})
+        self.agents = AgentService(self.service, {a.id: a for a in cfg.agents}, seats=cfg.seats)
         self.metrics = MetricsBook()
         self.service.observers.append(self._observe)
         # Recordings (recordings/): call audio metadata, retention, playback, quality review.
@@ -143,6 +144,7 @@ class Engine:
             callback_dial=cfg.acd.callback_dial,
             ring_s=cfg.review.ring_s,
             clock=time.time,
+            seats=cfg.seats,
         )
         self.fastagi = FastAgiServer(
             self.ivr_routes(),
@@ -321,12 +323,17 @@ class Engine:
             ) from None
         snapshot = await self.service._store.load()
         if snapshot:
-            self.service.restore(snapshot)
-            log.info(
-                "restored ACD state from Redis: %d waiting, %d agents",
-                len(self.service.acd.waiting_calls()),
-                len(self.service.acd.agents()),
-            )
+            try:
+                self.service.restore(snapshot)
+            except (AcdError, KeyError, TypeError, ValueError) as exc:
+                # Callers still waiting in Asterisk are queued again by reconciliation.
+                log.error("ACD state in Redis not used: %s", exc)
+            else:
+                log.info(
+                    "restored ACD state from Redis: %d waiting, %d agents",
+                    len(self.service.acd.waiting_calls()),
+                    len(self.service.acd.agents()),
+                )
         try:
             await self.fastagi.start()
         except OSError as exc:

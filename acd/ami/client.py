@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -23,12 +24,32 @@ from acd.ami.events import AmiEvent, MalformedEvent, parse_event
 
 log = logging.getLogger(__name__)
 
+# AMI is a line protocol: a CR or LF in a header ends it and starts another (a second action
+# pasted into the first). Every other control character is refused too; nothing is escaped.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Actions panoramisk may replay after a reconnect; everything else fails over to our time-out.
 _REPLAYABLE = frozenset({"getvar", "coreshowchannels", "corestatus", "status", "ping"})
 
 
 class AmiActionError(Exception):
     """An AMI action failed, was refused or timed out."""
+
+
+class UnsafeAction(AmiActionError):
+    """An action with a control character (CR, LF, ...) in a header: never sent."""
+
+
+def check_action(action: dict[str, Any]) -> None:
+    """Raise :class:`UnsafeAction` unless every header name and value is free of control
+    characters (a list value is one header per item, as panoramisk sends it)."""
+    for key, value in action.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in (key, *values):
+            if _CONTROL.search(str(item)):
+                raise UnsafeAction(
+                    f"{action.get('Action', '?')}: header {str(key)[:40]!r} holds a control "
+                    "character; the action was not sent"
+                )
 
 
 class _BackoffManager(Manager):  # type: ignore[misc]
@@ -180,6 +201,7 @@ class AmiClient:
     async def send(self, action: dict[str, Any], timeout_s: float | None = None) -> Any:
         """Send an action; return panoramisk's response (a Message or a list of them)."""
         name = str(action.get("Action", "?"))
+        check_action(action)  # here, so that no caller can forget it
         if not self.connected.is_set():
             raise AmiActionError(f"{name}: AMI is not connected")
         timeout = self.action_timeout_s if timeout_s is None else timeout_s
