@@ -44,9 +44,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise web.HTTPBadRequest(
-            text='{"error": "body is not JSON"}', content_type="application/json"
+            text='{"error": "body is not JSON (or nested too deeply)"}',
+            content_type="application/json",
         ) from None
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(

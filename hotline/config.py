@@ -688,7 +688,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         if raw[:1] in "[{":  # lists and tables may be given as JSON
             try:
                 value = json.loads(raw)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 raise ConfigError(
                     f"{section}.{key}: environment {name} is not valid JSON: {exc}"
                 ) from None
@@ -726,8 +726,18 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"configuration file {p} does not exist") from None
+        except IsADirectoryError:
+            raise ConfigError(f"configuration file {p} is a directory, not a file") from None
+        except OSError as exc:
+            raise ConfigError(f"configuration file {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"configuration file {p} is not UTF-8 text (byte {exc.start})"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"configuration file {p} is not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"configuration file {p} is nested too deeply") from None
     data = _merge(data, _env_overrides(environ))
     try:
         return Config.model_validate(data)

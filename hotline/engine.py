@@ -300,6 +300,7 @@ class Engine:
             "calls_in_progress": len(self.service.tracker.calls),
             "ivr_sessions": self.fastagi.sessions,
             "malformed_ami_events": self.ami.malformed_events,
+            "dropped_ami_events": self.ami.dropped_events,
             "metrics": self.metrics_now(),
             "speech": self.speech.status_lines(),
         }

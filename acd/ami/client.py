@@ -95,13 +95,17 @@ class AmiClient:
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 30.0,
         clock: Callable[[], float] = time.time,
+        queue_size: int = 10000,
     ) -> None:
         self.action_timeout_s = action_timeout_s
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
         self._clock = clock
         self._backoff = reconnect_min_s
-        self._events: asyncio.Queue[AmiEvent | _Reconnected] = asyncio.Queue(maxsize=10000)
+        self._events: asyncio.Queue[AmiEvent | _Reconnected] = asyncio.Queue(maxsize=queue_size)
+        self._resync_pending = False  # events were dropped: a resync is owed
+        self._resync_queued = False  # one is in the queue, not yet handled: it covers any drop
+        self.dropped_events = 0
         self.connected = asyncio.Event()
         self.logins = 0
         self.malformed_events = 0
@@ -188,14 +192,37 @@ class AmiClient:
             self._put(event)
 
     def _put(self, item: AmiEvent | _Reconnected) -> None:
+        if self._resync_pending and not self._put_resync():
+            self.dropped_events += 1  # still full: a resync is owed already
+            return
         try:
             self._events.put_nowait(item)
         except asyncio.QueueFull:
-            log.error("AMI event queue full; dropping %r", item)
+            # The consumer fell behind: what this event said is lost, so once the backlog is
+            # handled the engine reads the state again from Asterisk (channels, agents' phones).
+            self.dropped_events += 1
+            if self._resync_queued:
+                return
+            self._resync_pending = True
+            log.error("AMI event queue full: events dropped; resynchronising from Asterisk")
+
+    def _put_resync(self) -> bool:
+        try:
+            self._events.put_nowait(Resynchronise(at=self._clock()))
+        except asyncio.QueueFull:
+            return False
+        self._resync_pending = False
+        self._resync_queued = True
+        return True
 
     async def events(self) -> AsyncIterator[AmiEvent | _Reconnected]:
         while True:
-            yield await self._events.get()
+            item = await self._events.get()
+            if isinstance(item, Resynchronise):
+                self._resync_queued = False  # it reads Asterisk's state from now on
+            if self._resync_pending:  # room again: the resync goes right after the backlog
+                self._put_resync()
+            yield item
 
     # -- actions ---------------------------------------------------------
     async def send(self, action: dict[str, Any], timeout_s: float | None = None) -> Any:
@@ -228,3 +255,10 @@ class _Reconnected:
 
 
 Reconnected = _Reconnected
+
+
+class Resynchronise(_Reconnected):
+    """Put on the event stream after events were dropped (the queue was full): the consumer
+    reconciles with Asterisk as after a re-login."""
+
+    __slots__ = ()

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from agents.services import UnknownAgent
 from agents.web.guard import (
     DESK_KEY,
     LANG_COOKIE,
@@ -102,7 +103,14 @@ async def set_lang(request: web.Request) -> web.StreamResponse:
 async def agent_page(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
     session = session_of(request)
-    seat = desk.agents.seed(session.agent_id).dial_string if session.agent_id else ""
+    try:
+        seat = desk.agents.seed(session.agent_id).dial_string if session.agent_id else ""
+    except UnknownAgent:  # the user was made for an agent since removed from the configuration
+        return web.Response(
+            status=409,
+            text=f"409: this user's agent {session.agent_id!r} is not in the configuration "
+            "([[agents]]); ask an administrator",
+        )
     subjects = sorted(desk.tickets.settings.subjects.names.items())
     return render(
         request,
