@@ -106,10 +106,12 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
     try:
         seat = desk.agents.seed(session.agent_id).dial_string if session.agent_id else ""
     except UnknownAgent:  # the user was made for an agent since removed from the configuration
-        return web.Response(
-            status=409,
-            text=f"409: this user's agent {session.agent_id!r} is not in the configuration "
-            "([[agents]]); ask an administrator",
+        problem = (
+            f"this user's agent {session.agent_id!r} is not in the configuration "
+            "([[agents]]); ask an administrator"
+        )
+        return render(
+            request, "forbidden.html.j2", {"problem": problem, "problem_status": 409}, status=409
         )
     subjects = sorted(desk.tickets.settings.subjects.names.items())
     return render(
