@@ -126,3 +126,71 @@ def test_events_arriving_while_the_queue_is_full_still_end_in_one_resync() -> No
         return [e.call_id if isinstance(e, CallArrived) else type(e).__name__ for e in out]
 
     assert asyncio.run(go()) == ["c0", "c1", "Resynchronise", "c4"]
+
+
+class _Asterisk:
+    """What the consumer asks Asterisk after a resync: the channels it still has."""
+
+    def __init__(self, channels: list[dict[str, str]]) -> None:
+        self.channels = channels
+        self.sent: list[dict[str, object]] = []
+
+    async def send(self, action: dict[str, object], timeout_s: float | None = None) -> object:
+        self.sent.append(action)
+        if action["Action"] == "CoreShowChannels":
+            return [_Msg(c) for c in self.channels]
+        return _Msg({"Value": ""})
+
+
+class _Msg(dict[str, str]):
+    success = True
+
+
+class _Store:
+    async def save(self, snapshot: object) -> None:
+        pass
+
+
+class _Bus:
+    def publish(self, *args: object) -> None:
+        pass
+
+
+def test_a_resync_after_dropped_events_reconciles_the_acd_with_asterisk() -> None:
+    from acd.calltracker import CallTracker
+    from acd.consumers import AmiConsumer
+    from acd.core import Acd
+    from acd.events import CallQueued
+    from acd.notifier import AcdNotifier
+    from acd.services import AcdService
+
+    asterisk = _Asterisk(
+        [
+            {
+                "Event": "CoreShowChannel",
+                "Uniqueid": "still.1",
+                "Channel": "PJSIP/trunk-1",
+                "Context": "hotline-queue",
+                "CallerIDNum": "138\r\nAction: X",
+                "Duration": "0:0:9",
+            },
+        ]
+    )
+    tracker = CallTracker()
+    notifier = AcdNotifier(_Bus())  # type: ignore[arg-type]
+    service = AcdService(Acd(), asterisk, _Store(), notifier, tracker)  # type: ignore[arg-type]
+    consumer = AmiConsumer(asterisk, service, tracker, notifier, lambda _r: None)  # type: ignore[arg-type]
+
+    async def go() -> None:
+        # The ACD holds a caller whose hang-up was among the dropped events.
+        await service.handle(
+            CallQueued(call_id="gone.1", skill="general", priority=0, caller="139",
+                       channel="PJSIP/trunk-0", at=1.0)
+        )  # fmt: skip
+        await consumer.dispatch(Resynchronise(at=20.0))
+
+    asyncio.run(go())
+    assert asterisk.sent[0] == {"Action": "CoreShowChannels"}
+    waiting = {v.call_id: v for v in service.acd.waiting_calls()}
+    assert set(waiting) == {"still.1"}  # the lost caller is gone, the live one queued again
+    assert tracker.calls["still.1"].caller == "138"  # the dialplan's digit filter
