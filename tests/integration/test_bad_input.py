@@ -87,6 +87,8 @@ async def test_a_desk_user_whose_agent_is_not_configured_gets_a_clear_4xx(
     try:
         if store.get("gone9999") is None:
             store.add("gone9999", "agent", "agent-gone-secret-pw", agent_id="9999", unit=None)
+        if store.get("review9999") is None:
+            store.add("review9999", "reviewer", "review-gone-secret-pw", agent_id="9999")
     finally:
         store.dispose()
     desk = desk_client(engine)
@@ -103,4 +105,15 @@ async def test_a_desk_user_whose_agent_is_not_configured_gets_a_clear_4xx(
             assert resp.status == 200
     finally:
         await desk.close()
+    reviewer = desk_client(engine)
+    try:
+        assert (await reviewer.login("review9999", "review-gone-secret-pw")).status == 303
+        resp = await reviewer.http.post(
+            f"{engine.base}/desk/review/20261207000001/callback",
+            data={"csrf_token": reviewer.csrf},
+            allow_redirects=False,
+        )
+        assert resp.status == 303 and "note=error" in resp.headers["Location"], resp.status
+    finally:
+        await reviewer.close()
     assert "Traceback" not in engine.log_tail(200)
