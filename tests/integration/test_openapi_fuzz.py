@@ -7,6 +7,7 @@ Bounded: a few examples per operation, no shrinking, so the whole run stays well
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -34,7 +37,17 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXAMPLES = 10
+# A few per operation in the suite; HOTLINE_FUZZ_EXAMPLES=200 for a longer hunt by hand.
+EXAMPLES = int(os.environ.get("HOTLINE_FUZZ_EXAMPLES", "10"))
+
+
+def cases(operation: Any) -> st.SearchStrategy[Any]:
+    """Valid input and input that breaks the description (wrong types, missing fields...)."""
+    valid = operation.as_strategy()
+    try:
+        return st.one_of(valid, operation.as_strategy(GenerationMode.NEGATIVE))
+    except Exception:  # nothing about this operation can be made invalid
+        return valid
 
 
 def fuzz(
@@ -61,7 +74,7 @@ def fuzz(
             phases=[Phase.explicit, Phase.generate],  # no shrinking: report, do not minimise
             suppress_health_check=list(HealthCheck),
         )
-        @given(case=operation.as_strategy())
+        @given(case=cases(operation))
         def check(case: Any) -> None:
             calls.append(1)
             try:
