@@ -143,9 +143,9 @@ class AcdService:
                         f"agent {agent.agent_id!r} is at seat {agent.seat[:80]!r}, "
                         "which is not a configured dial string"
                     )
-        self.acd = acd
-        self.legs = {k: AgentLeg(**v) for k, v in data.get("legs", {}).items()}
-        self.tracker.calls = {k: CallTracker.from_json(v) for k, v in data.get("calls", {}).items()}
+        legs = {k: AgentLeg(**v) for k, v in data.get("legs", {}).items()}
+        calls = {k: CallTracker.from_json(v) for k, v in data.get("calls", {}).items()}
+        self.acd, self.legs, self.tracker.calls = acd, legs, calls
 
     async def save(self) -> None:
         await self._save()

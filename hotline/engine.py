@@ -322,14 +322,15 @@ class Engine:
             raise StartupError(
                 f"redis.url: Redis at {cfg.redis.url} is not reachable: {exc}"
             ) from None
-        snapshot = await self.service._store.load()
-        if snapshot:
-            try:
+        try:
+            snapshot = await self.service._store.load()
+            if snapshot:
                 self.service.restore(snapshot)
-            except (AcdError, KeyError, TypeError, ValueError) as exc:
-                # Callers still waiting in Asterisk are queued again by reconciliation.
-                log.error("ACD state in Redis not used: %s", exc)
-            else:
+        except (AcdError, KeyError, TypeError, ValueError) as exc:
+            # Callers still waiting in Asterisk are queued again by reconciliation.
+            log.error("ACD state in Redis not used: %s", exc)
+        else:
+            if snapshot:
                 log.info(
                     "restored ACD state from Redis: %d waiting, %d agents",
                     len(self.service.acd.waiting_calls()),

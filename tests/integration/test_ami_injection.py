@@ -13,8 +13,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import redis
 
-from tests.conftest import EngineProcess
+from acd.core import Acd
+from acd.events import AgentLoggedIn, AgentReady
+from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.support.calls import AmiTestClient, user_event
 
 pytestmark = pytest.mark.asterisk
@@ -69,3 +72,27 @@ async def test_a_seat_with_crlf_is_refused_and_no_second_action_reaches_asterisk
     status = engine.status()
     seats = {a["agent_id"]: a["seat"] for a in status["agents"]}
     assert seats.get("1001") == SEAT, status["agents"]
+
+
+def test_a_planted_snapshot_with_an_unconfigured_seat_is_not_used(
+    asterisk: Any, hotline_setup: HotlineSetup, request: pytest.FixtureRequest
+) -> None:
+    """Someone who can write Redis plants an agent at an injected seat; the engine refuses it."""
+    cfg = hotline_setup.cfg
+    _flush_redis_prefix(cfg)
+    acd = Acd()
+    acd.handle(AgentLoggedIn(agent_id="1001", seat=INJECTED, skills=(("general", 1),), at=1.0))
+    acd.handle(AgentReady(agent_id="1001", at=1.0))
+    client = redis.Redis.from_url(cfg.redis.url)
+    try:
+        client.set(f"{cfg.redis.key_prefix}acd:snapshot", json.dumps({"acd": acd.snapshot()}))
+    finally:
+        client.close()
+    engine = EngineProcess(hotline_setup, request.node.name)
+    engine.start()
+    try:
+        assert engine.status()["agents"] == [], engine.status()["agents"]
+        assert "ACD state in Redis not used" in engine.log_tail(200)
+        assert "not a configured dial string" in engine.log_tail(200)
+    finally:
+        engine.stop()
