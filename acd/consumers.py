@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -58,6 +59,13 @@ log = logging.getLogger(__name__)
 
 RecordSink = Callable[[CallRecord], Any]
 STICKY_LOOKUP_S = 0.5  # a caller never waits longer than this for the ticket store
+# The dialplan's FILTER(0-9+*#,${CALLERID(num)}): a caller id read back from a channel gets the
+# same filter before it reaches a record, a callback's Originate or a screen-pop.
+_NOT_DIGIT = re.compile(r"[^0-9+*#]")
+
+
+def caller_digits(raw: str) -> str:
+    return _NOT_DIGIT.sub("", raw)
 
 
 class AmiConsumer:
@@ -331,6 +339,7 @@ class AmiConsumer:
             priority = int(await var("HOTLINE_PRIORITY", "0"))
         except ValueError:
             priority = 0
+        caller = caller_digits(str(chan.get("CallerIDNum", "")))
         log.info("found caller %s waiting in Asterisk; queueing again (skill %s)", uid, skill)
         if uid not in self._tracker.calls:
             # The process died before its last state reached Redis: without this the call
@@ -340,7 +349,7 @@ class AmiConsumer:
             self._tracker.calls[uid] = CallInProgress(
                 call_id=uid,
                 linked_id=str(chan.get("Linkedid") or uid),
-                caller=str(chan.get("CallerIDNum", "")),
+                caller=caller,
                 dialled="",  # not kept on the channel
                 channel=str(chan.get("Channel")),
                 arrived_at=arrived,
@@ -353,7 +362,7 @@ class AmiConsumer:
                 call_id=uid,
                 skill=skill,
                 priority=priority,
-                caller=str(chan.get("CallerIDNum", "")),
+                caller=caller,
                 channel=str(chan.get("Channel")),
                 at=self._clock(),
             )

@@ -98,8 +98,10 @@ class AcdService:
         callback_dial: str = "PJSIP/{number}@citizen-trunk",
         callback_ring_s: float = 30.0,
         attempts: CallbackLog | None = None,
+        seats: frozenset[str] | None = None,
     ) -> None:
         self.attempts = attempts
+        self._seats = seats  # None: any (tests of the core's plumbing); the engine passes its own
         self._callback_dial = callback_dial
         self._callback_ring_s = callback_ring_s
         self.acd = acd
@@ -127,9 +129,23 @@ class AcdService:
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
-        self.acd = Acd.restore(data["acd"], self.acd.policy)
-        self.legs = {k: AgentLeg(**v) for k, v in data.get("legs", {}).items()}
-        self.tracker.calls = {k: CallTracker.from_json(v) for k, v in data.get("calls", {}).items()}
+        """Load a snapshot; AcdError (nothing changed) if it is not one this centre could write.
+
+        A seat is dialled as it stands in the snapshot: one that is not a configured dial
+        string (written by someone else into Redis, or a configuration since changed) refuses
+        the whole snapshot; reconciliation then queues the callers Asterisk still holds again.
+        """
+        acd = Acd.restore(data["acd"], self.acd.policy)
+        if self._seats is not None:
+            for agent in acd.agents():
+                if agent.seat not in self._seats:
+                    raise AcdError(
+                        f"agent {agent.agent_id!r} is at seat {agent.seat[:80]!r}, "
+                        "which is not a configured dial string"
+                    )
+        legs = {k: AgentLeg(**v) for k, v in data.get("legs", {}).items()}
+        calls = {k: CallTracker.from_json(v) for k, v in data.get("calls", {}).items()}
+        self.acd, self.legs, self.tracker.calls = acd, legs, calls
 
     async def save(self) -> None:
         await self._save()

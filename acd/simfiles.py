@@ -61,6 +61,11 @@ DAY_SHAPES: dict[str, tuple[float, ...]] = {
 }  # fmt: skip
 
 
+MAX_TRACE_S = 31 * 86400.0
+"""Latest arrival and longest handle time in a trace: the simulator's clock ticks through the
+whole run, so a stray 1e9 would keep it busy for days instead of giving an answer."""
+
+
 class SimFileError(ValueError):
     """A trace or roster file that cannot be used; says where."""
 
@@ -169,8 +174,8 @@ def read_trace(path: Path | str) -> tuple[TraceCall, ...]:
     for line, row in _rows(path, TRACE_COLUMNS):
         cell = _Cell(path, line, row)
         arrival = cell.number("arrival_time_s")
-        if math.isinf(arrival):
-            raise cell.error("arrival_time_s", "must be finite")
+        if not arrival <= MAX_TRACE_S:  # the virtual clock ticks through every second of it
+            raise cell.error("arrival_time_s", f"must be at most {MAX_TRACE_S:g} s (31 days)")
         prio_text = cell.text("priority")
         try:
             priority = int(prio_text) if prio_text else 0
@@ -178,8 +183,8 @@ def read_trace(path: Path | str) -> tuple[TraceCall, ...]:
             raise cell.error("priority", f"{prio_text!r} is not an integer") from None
         patience = cell.number("patience_s", positive=True, default=math.inf)
         handle = cell.number("handle_time_s", positive=True)
-        if math.isinf(handle):
-            raise cell.error("handle_time_s", "must be finite")
+        if not handle <= MAX_TRACE_S:
+            raise cell.error("handle_time_s", f"must be at most {MAX_TRACE_S:g} s (31 days)")
         calls.append(TraceCall(arrival_at=arrival, skill=cell.text("skill", required=True),
                                priority=priority, handle_s=handle,
                                patience_s=None if math.isinf(patience) else patience,

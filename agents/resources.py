@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from acd.core import AcdError
-from agents.services import AgentService, UnknownAgent
+from agents.services import AgentService, UnknownAgent, UnknownSeat
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 StatusProvider = Callable[[], dict[str, Any]]
@@ -44,9 +44,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise web.HTTPBadRequest(
-            text='{"error": "body is not JSON"}', content_type="application/json"
+            text='{"error": "body is not JSON (or nested too deeply)"}',
+            content_type="application/json",
         ) from None
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(
@@ -68,6 +69,8 @@ def make_app(token: str, agents: AgentService, status: StatusProvider) -> web.Ap
             return await handler(request)
         except UnknownAgent as exc:
             return _error(404, str(exc))
+        except UnknownSeat as exc:
+            return _error(400, str(exc))
         except AcdError as exc:
             return _error(409, str(exc))
 

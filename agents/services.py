@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from acd.events import AgentLoggedIn, AgentLoggedOut, AgentNotReady, AgentReady
 from acd.services import AcdService
@@ -14,15 +14,22 @@ class UnknownAgent(LookupError):
     pass
 
 
+class UnknownSeat(ValueError):
+    """A seat that is not a configured dial string (``Config.seats``): never dialled."""
+
+
 class AgentService:
     def __init__(
         self,
         acd: AcdService,
         seeds: Mapping[str, AgentSeed],
         clock: Callable[[], float] = time.time,
+        seats: Iterable[str] = (),
     ) -> None:
         self._acd = acd
         self._seeds = dict(seeds)
+        # The seats it may dial: the agents' own and the configured extra ones (full match).
+        self.seats = frozenset(seats) | {s.dial_string for s in self._seeds.values()}
         self._clock = clock
 
     def seed(self, agent_id: str) -> AgentSeed:
@@ -33,6 +40,10 @@ class AgentService:
 
     async def login(self, agent_id: str, seat: str | None = None) -> None:
         seed = self.seed(agent_id)
+        if seat and seat not in self.seats:
+            raise UnknownSeat(
+                f"seat {seat[:80]!r} is not a configured seat (agents.seat, acd.seats)"
+            )
         await self._acd.handle(
             AgentLoggedIn(
                 agent_id=agent_id,

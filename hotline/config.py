@@ -52,6 +52,25 @@ class ConfigError(Exception):
     """A setting is wrong; the message names the key."""
 
 
+# A dial string goes into AMI actions and Dial(): a channel technology, a resource, an optional
+# @context. Nothing that could end a header (CR/LF), separate Dial's arguments (, &), start a
+# dialplan expression ($ [ ]) or a comment (;) is allowed: full match, no escaping.
+DIAL_STRING = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9@._:+#*/-]{1,100}")
+
+
+def check_dial(dial: str, *, number: bool = False) -> str:
+    """``dial`` if it is a safe dial string (with ``{number}`` in it when ``number``)."""
+    if number and "{number}" not in dial:
+        raise ValueError(f"{dial!r}: the dial string must contain {{number}}")
+    probe = dial.replace("{number}", "0") if number else dial
+    if not DIAL_STRING.fullmatch(probe):
+        raise ValueError(
+            f"{dial!r} is not a dial string like PJSIP/1001 or PJSIP/{{number}}@trunk "
+            "(letters, digits and /@._:+#*- only)"
+        )
+    return dial
+
+
 class _Section(BaseModel):
     # No setting means infinity or not-a-number (TOML can write both).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -157,6 +176,11 @@ class DepartmentLine(_Section):
     name: str = Field(min_length=1, max_length=40)
     dial: str = Field(min_length=3, max_length=120)
     """Asterisk dial string of the line (e.g. PJSIP/12315@citizen-trunk)."""
+
+    @field_validator("dial")
+    @classmethod
+    def _dial(cls, dial: str) -> str:
+        return check_dial(dial)
 
 
 def _default_departments() -> list[DepartmentLine]:
@@ -269,6 +293,10 @@ class AcdConfig(_Section):
     """How a callback reaches the citizen; {number} is the caller's number."""
     callback_ring_s: float = Field(default=30.0, gt=0, le=120)
 
+    seats: list[str] = Field(default_factory=list)
+    """Further dial strings an agent may log in at (hot desks); every agent's own seat
+    (``agents.seat``) is always allowed, anything else is refused."""
+
     @field_validator("default_skill")
     @classmethod
     def _skill_name(cls, skill: str) -> str:
@@ -309,9 +337,12 @@ class AcdConfig(_Section):
     @field_validator("callback_dial")
     @classmethod
     def _dial_has_number(cls, dial: str) -> str:
-        if "{number}" not in dial or re.search(r"[\r\n,]", dial):
-            raise ValueError("must contain {number} and no commas or newlines")
-        return dial
+        return check_dial(dial, number=True)
+
+    @field_validator("seats")
+    @classmethod
+    def _seats(cls, seats: list[str]) -> list[str]:
+        return [check_dial(seat) for seat in seats]
 
 
 class IvrConfig(_Section):
@@ -379,6 +410,11 @@ class AgentSeed(_Section):
     demo password or one shorter than 12 characters is refused."""
     skills: dict[str, int] = Field(default_factory=lambda: {"general": 1})
     """Skill -> level, 1 (best) to 10; the ACD offers a call to the best level first."""
+
+    @field_validator("seat")
+    @classmethod
+    def _seat(cls, seat: str) -> str:
+        return check_dial(seat) if seat else seat
 
     @property
     def dial_string(self) -> str:
@@ -607,9 +643,7 @@ class EmergencyConfig(_Section):
     @field_validator("dial")
     @classmethod
     def _dial(cls, dial: str) -> str:
-        if "{number}" not in dial:
-            raise ValueError("the dial string must contain {number}")
-        return dial
+        return check_dial(dial, number=True)
 
 
 _VOICEMAIL_SUBJECTS = {
@@ -771,6 +805,11 @@ class Config(_Section):
         return self
 
     @property
+    def seats(self) -> frozenset[str]:
+        """Every dial string an agent may log in at: the agents' own seats and ``acd.seats``."""
+        return frozenset(a.dial_string for a in self.agents) | frozenset(self.acd.seats)
+
+    @property
     def skills(self) -> set[str]:
         """Every skill some agent has, and the default skill."""
         return {name for agent in self.agents for name in agent.skills} | {self.acd.default_skill}
@@ -799,7 +838,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         if raw[:1] in "[{":  # lists and tables may be given as JSON
             try:
                 value = json.loads(raw)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 raise ConfigError(
                     f"{section}.{key}: environment {name} is not valid JSON: {exc}"
                 ) from None
@@ -837,8 +876,18 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"configuration file {p} does not exist") from None
+        except IsADirectoryError:
+            raise ConfigError(f"configuration file {p} is a directory, not a file") from None
+        except OSError as exc:
+            raise ConfigError(f"configuration file {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"configuration file {p} is not UTF-8 text (byte {exc.start})"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"configuration file {p} is not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"configuration file {p} is nested too deeply") from None
     data = _merge(data, _env_overrides(environ))
     try:
         return Config.model_validate(data)

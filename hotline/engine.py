@@ -115,8 +115,9 @@ class Engine:
             callback_dial=cfg.acd.callback_dial,
             callback_ring_s=cfg.acd.callback_ring_s,
             attempts=self.records,
+            seats=cfg.seats,
         )
-        self.agents = AgentService(self.service, {a.id: a for a in cfg.agents})
+        self.agents = AgentService(self.service, {a.id: a for a in cfg.agents}, seats=cfg.seats)
         self.metrics = MetricsBook()
         self.service.observers.append(self._observe)
         # Recordings (recordings/): call audio metadata, retention, playback, quality review.
@@ -155,6 +156,7 @@ class Engine:
             callback_dial=cfg.acd.callback_dial,
             ring_s=cfg.review.ring_s,
             clock=time.time,
+            seats=cfg.seats,
         )
         self.fastagi = FastAgiServer(
             self.ivr_routes(),
@@ -310,6 +312,7 @@ class Engine:
             "calls_in_progress": len(self.service.tracker.calls),
             "ivr_sessions": self.fastagi.sessions,
             "malformed_ami_events": self.ami.malformed_events,
+            "dropped_ami_events": self.ami.dropped_events,
             "metrics": self.metrics_now(),
             "speech": self.speech.status_lines(),
             "calendar_warning": self.calendar_warning,

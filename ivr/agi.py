@@ -54,7 +54,7 @@ class AgiChannel:
         self._writer.write(line.encode() + b"\n")
         await self._writer.drain()
         while True:
-            raw = await asyncio.wait_for(self._reader.readline(), self._timeout)
+            raw = await asyncio.wait_for(self._readline(), self._timeout)
             if not raw:
                 raise AgiHangup("AGI connection closed")
             text = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -62,11 +62,17 @@ class AgiChannel:
                 continue
             if text.startswith("520-"):  # multi-line usage error: read to its end marker
                 while raw and not raw.startswith(b"520 "):
-                    raw = await self._reader.readline()
+                    raw = await self._readline()
                 raise AgiCommandError(f"{line!r}: invalid command syntax")
             parsed = parse_result(text)
             if parsed.code != 100:
                 return self._checked(line, parsed)
+
+    async def _readline(self) -> bytes:
+        try:
+            return await self._reader.readline()
+        except ValueError:  # a line longer than the reader's limit: not Asterisk speaking
+            raise AgiCommandError("AGI response line too long") from None
 
     @staticmethod
     def _checked(line: str, parsed: AgiResult) -> AgiResult:

@@ -94,9 +94,12 @@ def _who(session: Session) -> Requester:
 
 def _day(raw: str) -> date:
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         return datetime.now(SHANGHAI).date()
+    # The page works on the day's week (and the next day): 0001-01-01 or 9999-12-31 would
+    # overflow; such a day is as unknown as a malformed one.
+    return day if 1970 <= day.year <= 2999 else datetime.now(SHANGHAI).date()
 
 
 @allow(*ROLES)

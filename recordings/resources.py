@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from recordings.recording_services import (
 RequesterOf = Callable[[web.Request], Awaitable[Requester | None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CHUNK = 64 * 1024
+_ID = re.compile(r"[0-9]{1,18}")
 
 
 async def _who(requester_of: RequesterOf, request: web.Request) -> Requester:
@@ -43,8 +45,9 @@ async def _who(requester_of: RequesterOf, request: web.Request) -> Requester:
 
 def _recording_id(request: web.Request) -> int:
     raw = request.match_info.get("recording_id", "")
-    if not raw.isdigit():
-        raise web.HTTPNotFound(text=f"no recording {raw!r}")
+    # ASCII digits only: str.isdigit() and int() also take "²" or "٣" (and then int() fails).
+    if not _ID.fullmatch(raw):
+        raise web.HTTPNotFound(text=f"no recording {raw[:40]!r}")
     return int(raw)
 
 
@@ -123,8 +126,8 @@ def score_handler(service: RecordingService, requester_of: RequesterOf) -> Handl
         recording_id = _recording_id(request)
         try:
             body: Any = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise web.HTTPBadRequest(text="body: not JSON") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            raise web.HTTPBadRequest(text="body: not JSON (or nested too deeply)") from None
         if not isinstance(body, dict) or not isinstance(body.get("marks"), dict):
             raise web.HTTPBadRequest(text='body: {"marks": {item: mark}} expected')
         comment = body.get("comment", "")
@@ -171,7 +174,10 @@ def _period(request: web.Request) -> tuple[datetime, datetime]:
         raise web.HTTPBadRequest(text=f"from/to: ISO times with a zone expected ({exc})") from None
     if start.tzinfo is None or end.tzinfo is None:
         raise web.HTTPBadRequest(text="from/to: give a time zone (e.g. +08:00)")
-    return start, end
+    try:  # 9999-12-31T23:00-05:00 is past the last datetime once in UTC
+        return start.astimezone(UTC), end.astimezone(UTC)
+    except OverflowError:
+        raise web.HTTPBadRequest(text="from/to: outside the years 1-9999") from None
 
 
 def report_handler(service: RecordingService, requester_of: RequesterOf) -> Handler:

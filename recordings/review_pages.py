@@ -176,8 +176,8 @@ async def review_callback(request: web.Request) -> web.StreamResponse:
     session = session_of(request)
     if not session.agent_id:
         return _back("no_seat")
-    seat = desk.agents.seed(session.agent_id).dial_string
-    try:
+    try:  # an agent id since removed from the configuration is an error note, not a 500
+        seat = desk.agents.seed(session.agent_id).dial_string
         await _review(request).call_back(request.match_info["number"], session.user, seat)
     except (LookupError, ReviewError, ValueError) as exc:
         log.info("review callback refused: %s", exc)

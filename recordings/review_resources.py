@@ -14,7 +14,7 @@ from aiohttp import web
 
 from agents.resources import json_body
 from recordings.review import ReviewItem
-from recordings.review_service import ReviewError, VoicemailReview
+from recordings.review_service import ReviewError, ReviewSeatError, VoicemailReview
 from tickets.ticket_types import TicketNotFound
 
 
@@ -41,6 +41,8 @@ def add_review_routes(app: web.Application, review: VoicemailReview) -> None:
             placed = await review.call_back(request.match_info["number"], reviewer, seat)
         except TicketNotFound as exc:
             return web.json_response({"error": f"no ticket {exc}"}, status=404)
+        except ReviewSeatError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
         except ReviewError as exc:
             return web.json_response({"error": str(exc)}, status=409)
         except ValueError as exc:  # a malformed ticket number (format, check digit)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import Any
@@ -33,12 +32,15 @@ log = logging.getLogger(__name__)
 # DIALSTATUS of the citizen's leg -> the attempt's outcome (review.CALLBACK_OUTCOMES).
 OUTCOMES = {"ANSWER": "reached", "NOANSWER": "no_answer", "BUSY": "busy"}
 REVIEWER_NO_ANSWER = "reviewer_no_answer"
-_SEAT = re.compile(r"^[A-Za-z0-9/@._:+-]{1,80}$")
 PLATFORM = Viewer(role="agent")
 
 
 class ReviewError(ValueError):
-    """A request the review cannot carry out (unknown ticket, not awaiting review, bad seat)."""
+    """A request the review cannot carry out (unknown ticket, not awaiting review)."""
+
+
+class ReviewSeatError(ValueError):
+    """The reviewer's seat is not a configured dial string (``Config.seats``)."""
 
 
 class VoicemailReview:
@@ -54,7 +56,9 @@ class VoicemailReview:
         callback_dial: str,
         ring_s: float,
         clock: Callable[[], float],
+        seats: frozenset[str] = frozenset(),
     ) -> None:
+        self._seats = seats  # the only dial strings a call-back may ring (full match)
         self._tickets = tickets
         self._records = records
         self._ami = ami
@@ -110,8 +114,10 @@ class VoicemailReview:
 
     async def call_back(self, number: str, reviewer: str, seat: str) -> dict[str, Any]:
         """Ring the reviewer's seat; when they answer, dial the citizen. The attempt's row."""
-        if not _SEAT.match(seat):
-            raise ReviewError(f"seat {seat!r} is not a dial string")
+        if seat not in self._seats:
+            raise ReviewSeatError(
+                f"seat {seat[:80]!r} is not a configured dial string (agents.seat, acd.seats)"
+            )
         ticket = await asyncio.to_thread(self._tickets.get, number, PLATFORM)
         if ticket.state != TicketState.VOICEMAIL_REVIEW:
             raise ReviewError(f"ticket {number} is {ticket.state}, not awaiting review")

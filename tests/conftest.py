@@ -86,6 +86,8 @@ ring_timeout_s = 8
 wrapup_s = 1
 tick_s = 0.2
 metrics_publish_s = 1
+# Phones the tests log agents in at besides their own seats (a login elsewhere is refused).
+seats = ["Local/1001@test-noanswer", "Local/1002@test-phone"]
 
 [tickets]
 calendar_poll_s = 1

@@ -46,6 +46,7 @@ from tickets.workdays import SHANGHAI
 
 TARGET_S = 15.0  # the national standard's longest wait for a human answer
 MAX_DAYS = 366
+FIRST_YEAR, LAST_YEAR = 1970, 2999
 ONE_HOUR = timedelta(hours=1)
 
 
@@ -78,9 +79,12 @@ def _day(name: str, value: object) -> date:
     try:
         if len(value) > 10:
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise FieldError(name, f"{value[:40]!r} is not a date like 2026-10-08") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:  # 9999-12-31 + 1 day would overflow
+        raise FieldError(name, f"{value} is outside the years {FIRST_YEAR}-{LAST_YEAR}")
+    return day
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -80,8 +80,8 @@ def viewer_of(request: web.Request) -> Viewer:
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise FieldError("body", "is not JSON") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise FieldError("body", "is not JSON (or nested too deeply)") from None
     if not isinstance(data, dict):
         raise FieldError("body", "must be a JSON object")
     return data

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -23,12 +24,32 @@ from acd.ami.events import AmiEvent, MalformedEvent, parse_event
 
 log = logging.getLogger(__name__)
 
+# AMI is a line protocol: a CR or LF in a header ends it and starts another (a second action
+# pasted into the first). Every other control character is refused too; nothing is escaped.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Actions panoramisk may replay after a reconnect; everything else fails over to our time-out.
 _REPLAYABLE = frozenset({"getvar", "coreshowchannels", "corestatus", "status", "ping"})
 
 
 class AmiActionError(Exception):
     """An AMI action failed, was refused or timed out."""
+
+
+class UnsafeAction(AmiActionError):
+    """An action with a control character (CR, LF, ...) in a header: never sent."""
+
+
+def check_action(action: dict[str, Any]) -> None:
+    """Raise :class:`UnsafeAction` unless every header name and value is free of control
+    characters (a list value is one header per item, as panoramisk sends it)."""
+    for key, value in action.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in (key, *values):
+            if _CONTROL.search(str(item)):
+                raise UnsafeAction(
+                    f"{action.get('Action', '?')}: header {str(key)[:40]!r} holds a control "
+                    "character; the action was not sent"
+                )
 
 
 class _BackoffManager(Manager):  # type: ignore[misc]
@@ -74,13 +95,17 @@ class AmiClient:
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 30.0,
         clock: Callable[[], float] = time.time,
+        queue_size: int = 10000,
     ) -> None:
         self.action_timeout_s = action_timeout_s
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
         self._clock = clock
         self._backoff = reconnect_min_s
-        self._events: asyncio.Queue[AmiEvent | _Reconnected] = asyncio.Queue(maxsize=10000)
+        self._events: asyncio.Queue[AmiEvent | _Reconnected] = asyncio.Queue(maxsize=queue_size)
+        self._resync_pending = False  # events were dropped: a resync is owed
+        self._resync_queued = False  # one is in the queue, not yet handled: it covers any drop
+        self.dropped_events = 0
         self.connected = asyncio.Event()
         self.logins = 0
         self.malformed_events = 0
@@ -167,19 +192,43 @@ class AmiClient:
             self._put(event)
 
     def _put(self, item: AmiEvent | _Reconnected) -> None:
+        if self._resync_pending and not self._put_resync():
+            self.dropped_events += 1  # still full: a resync is owed already
+            return
         try:
             self._events.put_nowait(item)
         except asyncio.QueueFull:
-            log.error("AMI event queue full; dropping %r", item)
+            # The consumer fell behind: what this event said is lost, so once the backlog is
+            # handled the engine reads the state again from Asterisk (channels, agents' phones).
+            self.dropped_events += 1
+            if self._resync_queued:
+                return
+            self._resync_pending = True
+            log.error("AMI event queue full: events dropped; resynchronising from Asterisk")
+
+    def _put_resync(self) -> bool:
+        try:
+            self._events.put_nowait(Resynchronise(at=self._clock()))
+        except asyncio.QueueFull:
+            return False
+        self._resync_pending = False
+        self._resync_queued = True
+        return True
 
     async def events(self) -> AsyncIterator[AmiEvent | _Reconnected]:
         while True:
-            yield await self._events.get()
+            item = await self._events.get()
+            if isinstance(item, Resynchronise):
+                self._resync_queued = False  # it reads Asterisk's state from now on
+            if self._resync_pending:  # room again: the resync goes right after the backlog
+                self._put_resync()
+            yield item
 
     # -- actions ---------------------------------------------------------
     async def send(self, action: dict[str, Any], timeout_s: float | None = None) -> Any:
         """Send an action; return panoramisk's response (a Message or a list of them)."""
         name = str(action.get("Action", "?"))
+        check_action(action)  # here, so that no caller can forget it
         if not self.connected.is_set():
             raise AmiActionError(f"{name}: AMI is not connected")
         timeout = self.action_timeout_s if timeout_s is None else timeout_s
@@ -206,3 +255,10 @@ class _Reconnected:
 
 
 Reconnected = _Reconnected
+
+
+class Resynchronise(_Reconnected):
+    """Put on the event stream after events were dropped (the queue was full): the consumer
+    reconciles with Asterisk as after a re-login."""
+
+    __slots__ = ()

@@ -7,6 +7,7 @@ consumer can log it with its raw headers and go on: one bad event must never sto
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -393,7 +394,9 @@ def _timestamp(h: Mapping[str, Any], received_at: float) -> float:
     raw = h.get("Timestamp")
     if isinstance(raw, str):
         try:
-            return float(raw)
+            at = float(raw)
         except ValueError:
-            pass
+            return received_at
+        if math.isfinite(at):  # "nan" or "inf" would break every comparison of times
+            return at
     return received_at

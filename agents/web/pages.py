@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from agents.services import UnknownAgent
 from agents.web.guard import (
     DESK_KEY,
     LANG_COOKIE,
@@ -127,7 +128,16 @@ async def set_lang(request: web.Request) -> web.StreamResponse:
 async def agent_page(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
     session = session_of(request)
-    seat = desk.agents.seed(session.agent_id).dial_string if session.agent_id else ""
+    try:
+        seat = desk.agents.seed(session.agent_id).dial_string if session.agent_id else ""
+    except UnknownAgent:  # the user was made for an agent since removed from the configuration
+        problem = (
+            f"this user's agent {session.agent_id!r} is not in the configuration "
+            "([[agents]]); ask an administrator"
+        )
+        return render(
+            request, "forbidden.html.j2", {"problem": problem, "problem_status": 409}, status=409
+        )
     subjects = sorted(desk.tickets.settings.subjects.names.items())
     return render(
         request,

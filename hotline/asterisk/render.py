@@ -60,6 +60,29 @@ def agent_endpoints(cfg: Config, config_dir: Path = CONFIG_DIR) -> str:
     return "\n".join(blocks) if blocks else "; (no agent has a sip_password)"
 
 
+def ami_test_user(cfg: Config) -> str:
+    """A second AMI login for the tests and benchmarks (asterisk.test_contexts only): they
+    watch dialplan and DTMF events and add app_queue members, which the engine never does."""
+    if not cfg.asterisk.test_contexts:
+        return "; (no test login: asterisk.test_contexts = false)"
+    secret = stored_secret(cfg.paths.state_dir, "ami-test-secret", "")
+    return "\n".join(
+        (
+            f"[{_config_safe(ami_test_username(cfg), 'ami.username')}]",
+            f"secret = {_config_safe(secret, 'ami-test-secret')}",
+            "deny = 0.0.0.0/0.0.0.0",
+            "permit = 127.0.0.1/255.255.255.255",
+            "read = call,user,dialplan,dtmf,agent,reporting",
+            "write = call,originate,user,reporting,agent",
+            "writetimeout = 5000",
+        )
+    )
+
+
+def ami_test_username(cfg: Config) -> str:
+    return f"{cfg.ami.username}-test"
+
+
 def voicemail_dir(directories: Mapping[str, str]) -> str:
     """Where Asterisk writes voicemail (inside its own file system)."""
     return directories.get("spool_dir", "/var/spool/asterisk") + "/hotline-voicemail"
@@ -86,6 +109,7 @@ def values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
         "ami_secret": _config_safe(
             stored_secret(cfg.paths.state_dir, "ami-secret", cfg.ami.secret), "ami.secret"
         ),
+        "ami_test_user": ami_test_user(cfg),
         "fastagi_host": cfg.fastagi.host,
         "fastagi_port": str(cfg.fastagi.port),
         "sip_bind": a.sip_bind,

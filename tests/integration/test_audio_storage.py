@@ -59,8 +59,11 @@ def clone_root(src: Path, dst: Path) -> None:
             subprocess.run(["cp", "-al", str(entry), str(dst / entry.name)], check=True)
 
 
-def setup_for(state: Path, cache: Path, suite: str) -> HotlineSetup:
+def setup_for(state: Path, cache: Path, suite: str, session: HotlineSetup) -> HotlineSetup:
     state.mkdir(parents=True, exist_ok=True)
+    # The session's Redis and Mosquitto know the session's generated credentials only.
+    if not (state / "secrets").exists():
+        shutil.copytree(session.state_dir / "secrets", state / "secrets")
     text = config_toml(state, f"sqlite:///{state / 'hotline.db'}")
     text = text.replace(f'cache_dir = "{CACHE_DIR}"', f'cache_dir = "{cache}"')
     text = text.replace("[asterisk]\n", f'[asterisk]\nsuite = "{suite}"\n', 1)
@@ -148,11 +151,12 @@ def stop_both(instance: ManagedAsterisk, engine: EngineProcess) -> None:
 
 
 async def test_recordings_survive_a_rebuild_and_the_clean_up_of_the_old_root(
-    built_root: Path, clones: Path, tmp_path: Path
+    built_root: Path, clones: Path, tmp_path: Path, hotline_setup: HotlineSetup
 ) -> None:
     state = tmp_path / "state"
-    before = setup_for(state, clones, "trixie")  # the suite the old root was built for
-    after = setup_for(state, clones, "testing")  # the operator changed it: a rebuild
+    # the suite the old root was built for, then the operator changed it: a rebuild
+    before = setup_for(state, clones, "trixie", hotline_setup)
+    after = setup_for(state, clones, "testing", hotline_setup)
     old_root, new_root = rootfs_path(before.cfg), rootfs_path(after.cfg)
     assert old_root != new_root
     clone_root(built_root, old_root)
@@ -204,13 +208,13 @@ def _tone(path: Path, seconds: float = 1.0, freq: float = 440.0) -> bytes:
 
 
 async def test_an_upgrade_moves_old_layout_audio_into_the_state_directory(
-    built_root: Path, clones: Path, tmp_path: Path
+    built_root: Path, clones: Path, tmp_path: Path, hotline_setup: HotlineSetup
 ) -> None:
     """Audio an older version left in the root filesystems (the current one and a stale one)
     is moved at start; the rows still resolve, playback works, the stale root can go."""
     state = tmp_path / "state"
-    setup = setup_for(state, clones, "testing")
-    stale = rootfs_path(setup_for(state, clones, "trixie").cfg)
+    setup = setup_for(state, clones, "testing", hotline_setup)
+    stale = rootfs_path(setup_for(state, clones, "trixie", hotline_setup).cfg)
     root = rootfs_path(setup.cfg)
     clone_root(built_root, root)
     clone_root(built_root, stale)

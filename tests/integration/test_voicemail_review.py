@@ -21,6 +21,8 @@ from tickets.ticket_services import TicketService, settings_from_config
 from tickets.ticket_store import TicketStore
 from tickets.ticket_types import Channel, TicketDraft
 
+SEAT = "Local/1001@test-phone"  # agent 1001's configured seat (tests/conftest.py)
+
 pytestmark = [pytest.mark.asterisk, pytest.mark.calendar]  # calendar: issue 12
 
 
@@ -106,23 +108,28 @@ def test_call_back_refuses_what_it_cannot_do(review_engine: EngineProcess) -> No
     code, body = post(
         f"/api/v1/voicemail/review/{number}/callback", {"reviewer": "r1", "seat": "x; rm -rf"}
     )
-    assert code == 409 and "dial string" in body["error"]
-    code, body = post(f"/api/v1/voicemail/review/{number}/callback", {"seat": "PJSIP/1"})
+    assert code == 400 and "configured" in body["error"]
+    code, body = post(
+        f"/api/v1/voicemail/review/{number}/callback",
+        {"reviewer": "r1", "seat": SEAT + "\r\n\r\nAction: Originate"},
+    )
+    assert code == 400 and "configured" in body["error"]
+    code, body = post(f"/api/v1/voicemail/review/{number}/callback", {"seat": SEAT})
     assert code == 400 and "reviewer" in body["error"]
     code, body = post(
-        "/api/v1/voicemail/review/202611230000000/callback", {"reviewer": "r1", "seat": "PJSIP/1"}
+        "/api/v1/voicemail/review/202611230000000/callback", {"reviewer": "r1", "seat": SEAT}
     )
     assert code == 400 and "ticket number" in body["error"], body
     nobody = make_ticket_number(date(2026, 11, 23), 999999)
     code, body = post(f"/api/v1/voicemail/review/{nobody}/callback",
-                      {"reviewer": "r1", "seat": "PJSIP/1"})  # fmt: skip
+                      {"reviewer": "r1", "seat": SEAT})  # fmt: skip
     assert code == 404, body
     # Once accepted it is an ordinary ticket: no longer in the review.
     engine.api(
         "POST", f"/api/v1/tickets/{number}/actions", {"action": "AcceptVoicemail", "actor": "r1"}
     )
     code, body = post(
-        f"/api/v1/voicemail/review/{number}/callback", {"reviewer": "r1", "seat": "PJSIP/1"}
+        f"/api/v1/voicemail/review/{number}/callback", {"reviewer": "r1", "seat": SEAT}
     )
     assert code == 409 and "not awaiting review" in body["error"]
     queue = engine.api("GET", "/api/v1/voicemail/review")["voicemail"]

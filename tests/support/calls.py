@@ -13,6 +13,7 @@ from typing import Any
 import aiomqtt
 from panoramisk import Manager
 
+from hotline.asterisk.render import ami_test_username
 from hotline.config import Config
 from hotline.credentials import mqtt_password
 from hotline.secrets import stored_secret
@@ -30,8 +31,10 @@ class AmiTestClient:
         self.manager = Manager(
             host=self.cfg.ami.host,
             port=self.cfg.ami.port,
-            username=self.cfg.ami.username,
-            secret=stored_secret(self.cfg.paths.state_dir, "ami-secret", self.cfg.ami.secret),
+            # The tests' own login (asterisk.test_contexts): the engine's may not read dialplan
+            # or DTMF events.
+            username=ami_test_username(self.cfg),
+            secret=stored_secret(self.cfg.paths.state_dir, "ami-test-secret"),
             ping_delay=3600,
         )
         self.manager.loop = asyncio.get_running_loop()
