@@ -38,6 +38,7 @@ BAD: dict[str, list[str]] = {
     "per_skill": ["{ social = { bogus = 1 } }", "{ social = 3 }"],
     "callback_dial": ['"PJSIP/1000@citizen-trunk"', '"PJSIP/{number}\\n@x"'],
     "callback_ring_s": ["0", "121"],
+    "seats": ['["PJSIP/1001\\r\\nAction: Originate"]', '"PJSIP/1001"', '["Local/1$x"]'],
 }
 BAD_PER_SKILL: dict[str, list[str]] = {
     "initial_max_level": ["0", "11", "2.5", '"x"'],
