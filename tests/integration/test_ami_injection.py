@@ -17,6 +17,8 @@ import redis
 
 from acd.core import Acd
 from acd.events import AgentLoggedIn, AgentReady
+from hotline.credentials import sign, signing_key
+from hotline.localservices import redis_client_kwargs
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.support.calls import AmiTestClient, user_event
 
@@ -77,22 +79,25 @@ async def test_a_seat_with_crlf_is_refused_and_no_second_action_reaches_asterisk
 def test_a_planted_snapshot_with_an_unconfigured_seat_is_not_used(
     asterisk: Any, hotline_setup: HotlineSetup, request: pytest.FixtureRequest
 ) -> None:
-    """Someone who can write Redis plants an agent at an injected seat; the engine refuses it."""
+    """A snapshot that passes the signature (an older engine's, or a stolen key) still may not
+    bring an unconfigured seat back: the engine refuses it (defence in depth)."""
     cfg = hotline_setup.cfg
     _flush_redis_prefix(cfg)
     acd = Acd()
     acd.handle(AgentLoggedIn(agent_id="1001", seat=INJECTED, skills=(("general", 1),), at=1.0))
     acd.handle(AgentReady(agent_id="1001", at=1.0))
-    client = redis.Redis.from_url(cfg.redis.url)
+    client = redis.Redis.from_url(cfg.redis.url, **redis_client_kwargs(cfg))
+    key = f"{cfg.redis.key_prefix}acd:snapshot"
+    data = json.dumps({"acd": acd.snapshot()}).encode()
     try:
-        client.set(f"{cfg.redis.key_prefix}acd:snapshot", json.dumps({"acd": acd.snapshot()}))
+        client.set(key, sign(signing_key(cfg), key, data).encode() + b"." + data)
     finally:
         client.close()
     engine = EngineProcess(hotline_setup, request.node.name)
     engine.start()
     try:
         assert engine.status()["agents"] == [], engine.status()["agents"]
-        assert "ACD state in Redis not used" in engine.log_tail(200)
+        assert "ACD snapshot in Redis refused" in engine.log_tail(200)
         assert "not a configured dial string" in engine.log_tail(200)
     finally:
         engine.stop()
