@@ -4,7 +4,7 @@ Pure: finished call records and agent state changes in, figures out. The engine 
 (and, on start, with today's records from the ticket store, so a restart loses no figures);
 reports and `hotline status` read it.
 
-Definitions (../shared/DOMAIN.md):
+Definitions (docs/DOMAIN.md):
 - offered: calls that reached the queue (entered the ACD) in the interval, by queue entry time;
   calls that hung up in the IVR never asked for an agent and are not offered, nor are calls the
   IVR sent on as emergencies (110/119/120/122) before an agent answered.

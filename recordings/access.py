@@ -1,6 +1,6 @@
 """Who may hear which recording: the pure rule, checked before any byte is served.
 
-Recordings are confidential (../shared/DOMAIN.md): only roles that need them may hear them.
+Recordings are confidential (docs/DOMAIN.md): only roles that need them may hear them.
 
 | role       | calls / three-way legs        | voicemail |
 |------------|-------------------------------|-----------|

@@ -1,6 +1,6 @@
 """The work-order (工单) lifecycle as a pure state machine: no clock, no I/O, no database.
 
-Rules (shared DOMAIN.md, "Work-order lifecycle and deadlines"):
+Rules (docs/DOMAIN.md, "The life of a work order"):
 
 0. A voicemail (a message left out of hours) becomes an order in ``voicemail_review``: nobody
    has talked to the caller yet, so a reviewer listens first. ``AcceptVoicemail`` (with the

@@ -2,7 +2,7 @@
 key items. The lifecycle itself is ``tickets.lifecycle`` (the only place states change); the
 decisions here are pure functions the store runs inside its transaction.
 
-Rules (shared DOMAIN.md; every number is configurable in ``[tickets]``):
+Rules (docs/DOMAIN.md; every number is configurable in ``[tickets]``):
 
 * Voicemail: a message left out of hours is created in ``voicemail_review`` (channel
   ``voicemail``, ``create_voicemail``); ``AcceptVoicemail`` may correct its description,

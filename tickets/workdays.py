@@ -1,6 +1,6 @@
 """Working days and ticket deadlines (the "2·20" rule), pure: no clock, no I/O.
 
-Rules (docs: shared DOMAIN.md, "Work-order lifecycle and deadlines"):
+Rules (docs/DOMAIN.md, "Deadlines count working days"):
 
 * A working day is a day the Chinese government works: Monday-Friday unless a public holiday,
   plus the official make-up weekend days (调休). The national schedule comes from the
@@ -109,7 +109,7 @@ def _default_reply_workdays() -> dict[Category, int]:
 
 @dataclass(frozen=True)
 class DeadlinePolicy:
-    """Deadlines per category; cities differ (DOMAIN.md), so every number is a field."""
+    """Deadlines per category; cities differ (docs/DOMAIN.md), so every number is a field."""
 
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     reply_workdays: Mapping[Category, int] = field(default_factory=_default_reply_workdays)

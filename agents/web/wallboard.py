@@ -3,7 +3,7 @@
 Per skill: calls waiting and the longest current wait against the 15-second target, service
 level today and in the current 15-minute interval, offered / answered / abandoned today, and
 the logged-in agents with that skill by state. The first row (skill ``*``) is the whole centre.
-Waits are measured from queue entry, as the 15-second target is (../shared/DOMAIN.md).
+Waits are measured from queue entry, as the 15-second target is (docs/DOMAIN.md).
 """
 
 from __future__ import annotations
