@@ -207,10 +207,11 @@ class ManagedRedis(_ManagedServer):
                 "save 300 1",
                 "appendonly no",
                 # Nobody gets in without the generated password: the default user is off, the
-                # engine's user sees only the centre's keys and no admin/dangerous commands.
-                "user default off resetkeys -@all",
+                # engine's user sees only the centre's keys and pub/sub channels (`hotline
+                # user` tells the engine on <prefix>desk:users) and no admin/dangerous commands.
+                "user default off resetkeys resetchannels -@all",
                 f"user {r.username} on >{redis_password(self.cfg)} resetkeys ~{r.key_prefix}* "
-                "+@all -@admin -@dangerous",
+                f"resetchannels &{r.key_prefix}* +@all -@admin -@dangerous",
                 "",
             ]
         )

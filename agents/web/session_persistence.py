@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 _FIELDS: dict[str, type | tuple[type, ...]] = {
     "user": str, "role": str, "agent_id": (str, type(None)), "unit": (str, type(None)),
     "csrf": str, "created_at": (int, float), "seen_at": (int, float), "lang": str,
+    "stamp": str,  # the password hash's digest at log-in: a reset ends the session
 }  # fmt: skip
+_OPTIONAL = frozenset({"stamp"})  # records written before the stamp existed
 
 
 class RedisSessionBacking:
@@ -76,8 +78,8 @@ class RedisSessionBacking:
             fields = None
         if not (
             isinstance(fields, dict)
-            and set(fields) == set(_FIELDS)
-            and all(isinstance(fields[k], t) for k, t in _FIELDS.items())
+            and set(_FIELDS) - _OPTIONAL <= set(fields) <= set(_FIELDS)
+            and all(isinstance(fields[k], t) for k, t in _FIELDS.items() if k in fields)
         ):
             log.warning("desktop session record %s in Redis refused: not a session", key)
             return None

@@ -72,7 +72,11 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 
 def _redis(cfg: Config) -> redis.Redis:
-    return redis.Redis.from_url(cfg.redis.url, socket_connect_timeout=3, socket_timeout=5)
+    from hotline.localservices import redis_client_kwargs
+
+    return redis.Redis.from_url(
+        cfg.redis.url, socket_connect_timeout=3, socket_timeout=5, **redis_client_kwargs(cfg)
+    )
 
 
 def notify(cfg: Config, name: str, event: str) -> int:

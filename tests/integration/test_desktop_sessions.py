@@ -11,7 +11,7 @@ import redis
 
 from hotline.localservices import redis_client_kwargs
 from tests.conftest import EngineProcess
-from tests.support.desk import add_test_users, desk_client, hotline_user
+from tests.support.desk import PASSWORDS, add_test_users, desk_client, hotline_user
 
 pytestmark = pytest.mark.asterisk
 
@@ -156,3 +156,8 @@ async def test_a_password_reset_ends_open_sessions_and_their_websockets(
         assert (await fresh.login("agent1001", new)).status == 303
     finally:
         await fresh.close()
+        # The session's store is shared: later tests log agent1001 in with its usual password.
+        back = hotline_user(
+            engine, "reset-password", "agent1001", "--password-stdin", stdin=PASSWORDS["agent1001"]
+        )
+        assert back.returncode == 0, back.stderr
