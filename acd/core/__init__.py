@@ -11,7 +11,8 @@ tables that hold them, are in ``acd.core.rules``; the modules:
   ``queues``: the queue indexes; ``pools`` / ``staff``: agent moves and staffing pools;
   ``estimates``: position and EWT; ``routing``: who gets which call; ``prompts``: what waiting
   callers hear; ``views``; ``snapshot``: snapshot / restore;
-- ``machine``: ``Acd``, its handlers and ``HANDLERS`` (event type -> handler).
+- ``machine``: ``Acd``, the call and Tick handlers and ``HANDLERS`` (event type -> handler);
+  ``agent_handlers`` and ``callback_handlers``: the other handlers.
 """
 
 from acd.core.machine import HANDLERS, Acd

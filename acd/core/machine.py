@@ -1,4 +1,6 @@
-"""``Acd``: the handlers, one per event type, reached through ``HANDLERS`` (event type -> handler).
+"""``Acd``: ``handle`` dispatches through ``HANDLERS`` (event type -> handler). The calls' own
+events and the Tick are handled here; the agents' in agent_handlers.py, callbacks' in
+callback_handlers.py.
 
 Each handler checks all its preconditions (the transition tables through ``agent_target`` /
 ``call_target``, acd/core/rules.py) before it changes anything; what follows the checks cannot
@@ -12,29 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from acd import ewt
+from acd.core.callback_handlers import CallbackHandlers
 from acd.core.policy import AcdError
-from acd.core.records import (
-    BUSY,
-    QUEUED,
-    Abandon,
-    Agent,
-    Call,
-    CallState,
-    Estimates,
-    check_skills,
-    is_name,
-    waited_since,
-)
-from acd.core.rules import (
-    CALLED_AGAIN,
-    OTHER_CALL,
-    Trigger,
-    agent_target,
-    call_target,
-    states_allowing,
-    trigger_name,
-)
-from acd.core.snapshot import Persistence
+from acd.core.records import QUEUED, Abandon, Call, CallState, Estimates, is_name, waited_since
+from acd.core.rules import CALLED_AGAIN, agent_target, call_target
 from acd.events import (
     AgentAnswered,
     AgentLoggedIn,
@@ -43,14 +26,12 @@ from acd.events import (
     AgentPhoneBusy,
     AgentPhoneFree,
     AgentReady,
-    AgentState,
     CallAbandoned,
     CallAnswered,
     CallbackAccepted,
     CallbackCancelled,
     CallbackConnected,
     CallbackFailed,
-    CallbackGaveUp,
     CallbacksPaused,
     CallbacksResumed,
     CallEnded,
@@ -69,7 +50,7 @@ from acd.events import (
 )
 
 
-class Acd(Persistence):
+class Acd(CallbackHandlers):
     """The ACD: ``handle(event) -> list[Decision]``; views, ``snapshot()`` and ``restore()``."""
 
     def handle(self, event: Event) -> list[Decision]:
@@ -81,87 +62,6 @@ class Acd(Persistence):
         if handler is None:
             raise AcdError(f"not an ACD event: {event!r}")
         return handler(self, event)
-
-    def _leave_reason(self, agent: Agent, state: AgentState, reason: str) -> str:
-        """The reason of a move out of a call: the one the agent gave if it asked for "not
-        ready after this call" (the table's ``asked_not_ready`` branch took it to not_ready)."""
-        if state is AgentState.NOT_READY and agent.after_call is not None:
-            return agent.after_call
-        return reason
-
-    def _logged_in(self, e: AgentLoggedIn) -> list[Decision]:
-        if not is_name(e.agent_id):
-            raise AcdError(f"agent id {e.agent_id!r} is not a non-empty string")
-        if e.agent_id in self._agents:
-            current = self._agents[e.agent_id].state
-            raise AcdError(f"agent {e.agent_id!r} is already logged in ({current})")
-        check_skills(e.agent_id, e.skills)
-        agent = Agent(e.agent_id, e.seat, tuple(e.skills), AgentState.LOGGED_OUT, "", e.at, e.at)
-        state = agent_target(agent, AgentLoggedIn, self._policy, e.at)
-        agent.names = tuple(name for name, _ in agent.skills)
-        self._agents[e.agent_id] = agent
-        out: list[Decision] = []
-        self._move(agent, state, "login", e.at, out)
-        return out
-
-    def _logged_out(self, e: AgentLoggedOut) -> list[Decision]:
-        agent = self._agent(e.agent_id)
-        state = agent_target(agent, AgentLoggedOut, self._policy, e.at)
-        out: list[Decision] = []
-        self._move(agent, state, "logout", e.at, out)
-        del self._agents[e.agent_id]
-        if self._policy.has_sticky:  # calls waiting for this agent go to others now
-            for call in self._calls.values():
-                if call.preferred_agent == agent.agent_id:
-                    call.sticky_over = True
-            self._match(e.at, out)
-        return out
-
-    def _ready(self, e: AgentReady) -> list[Decision]:
-        agent = self._agent(e.agent_id)
-        state = agent_target(agent, AgentReady, self._policy, e.at)
-        if agent.phone_busy:
-            raise AcdError(f"agent {e.agent_id!r} is on another call: ready when it ends")
-        out: list[Decision] = []
-        if state in BUSY:
-            if agent.after_call is None:
-                raise AcdError(f"agent {e.agent_id!r} is {agent.state}: ready after the call")
-            agent.after_call = None  # the agent changed their mind: wrap-up, then ready
-        else:
-            self._move(agent, state, "ready", e.at, out)
-        self._match(e.at, out)  # after any AgentReady the queue is matched as of now
-        return out
-
-    def _not_ready(self, e: AgentNotReady) -> list[Decision]:
-        agent = self._agent(e.agent_id)
-        state = agent_target(agent, AgentNotReady, self._policy, e.at)
-        if state in BUSY:
-            agent.after_call = e.reason  # the call goes on: the table applies it when it ends
-            return []
-        out: list[Decision] = []
-        self._move(agent, state, e.reason, e.at, out)
-        return out  # an agent leaving ready frees nothing: no matching
-
-    def _phone_busy(self, e: AgentPhoneBusy) -> list[Decision]:
-        agent = self._agent(e.agent_id)
-        state = agent_target(agent, AgentPhoneBusy, self._policy, e.at)
-        out: list[Decision] = []
-        if state in BUSY:
-            return out  # the ACD's own call: the phone is busy with it
-        agent.phone_busy = True
-        if state is not agent.state:
-            self._move(agent, state, OTHER_CALL, e.at, out)
-        return out  # an agent leaving ready frees nothing: no matching
-
-    def _phone_free(self, e: AgentPhoneFree) -> list[Decision]:
-        agent = self._agent(e.agent_id)
-        state = agent_target(agent, AgentPhoneFree, self._policy, e.at)
-        agent.phone_busy = False
-        out: list[Decision] = []
-        if state is not agent.state:  # freed from the other call: as after any call
-            self._move(agent, state, "call_ended", e.at, out)
-            self._match(e.at, out)
-        return out
 
     def _queued(self, e: CallQueued) -> list[Decision]:
         if not is_name(e.call_id):
@@ -389,81 +289,6 @@ class Acd(Persistence):
             return
         for caller in [c for c, a in self._abandons.items() if at - a.at > window]:
             del self._abandons[caller]
-
-    def _callback_accepted(self, e: CallbackAccepted) -> list[Decision]:
-        call = self._call(e.call_id)
-        state = call_target(call, CallbackAccepted, self._policy, e.at)
-        if not is_name(e.number):
-            raise AcdError(f"call {e.call_id!r}: callback number {e.number!r} is not a string")
-        assert state is not None
-        call.state, call.number = state, e.number
-        self._callback_calls.add(call.call_id)
-        out: list[Decision] = []
-        self._match(e.at, out)
-        return out
-
-    def _callback_connected(self, e: CallbackConnected) -> list[Decision]:
-        call, agent = self._ringing_pair(e.call_id, e.agent_id, CallbackConnected)
-        call_state = call_target(call, CallbackConnected, self._policy, e.at)
-        agent_state = agent_target(agent, CallbackConnected, self._policy, e.at)
-        assert call_state is not None
-        call.state = call_state
-        self._callback_calls.discard(call.call_id)
-        out: list[Decision] = []
-        self._move(agent, agent_state, "callback_connected", e.at, out, call_id=call.call_id)
-        return out
-
-    def _callback_failed(self, e: CallbackFailed) -> list[Decision]:
-        call, agent = self._ringing_pair(e.call_id, e.agent_id, CallbackFailed)
-        call_state = call_target(call, CallbackFailed, self._policy, e.at)
-        agent_state = agent_target(agent, CallbackFailed, self._policy, e.at)
-        out: list[Decision] = []
-        reason = self._leave_reason(agent, agent_state, "callback_failed")
-        self._move(agent, agent_state, reason, e.at, out)
-        call.attempts += 1
-        if call_state is None:  # that was the last attempt
-            self._drop(call)
-            out.append(CallbackGaveUp(call_id=call.call_id, attempts=call.attempts, at=e.at))
-        else:
-            call.state, call.agent_id = call_state, None
-            retry_s = self._policy.callback_retry_s
-            call.retry_at = e.at + retry_s if retry_s > 0 else None
-            self._enqueue(call)
-        self._match(e.at, out)
-        return out
-
-    def _callbacks_paused(self, e: CallbacksPaused) -> list[Decision]:
-        if self._paused:
-            raise AcdError("callbacks are already paused")
-        self._paused = True
-        return []
-
-    def _callbacks_resumed(self, e: CallbacksResumed) -> list[Decision]:
-        if not self._paused:
-            raise AcdError("callbacks are not paused")
-        self._paused = False
-        out: list[Decision] = []
-        self._match(e.at, out)
-        return out
-
-    def _offered_pair(self, call_id: str, agent_id: str, trigger: Trigger) -> tuple[Call, Agent]:
-        call = self._call(call_id)
-        if call.state is not CallState.OFFERED or call.agent_id != agent_id:
-            raise AcdError(
-                f"{trigger_name(trigger)}: call {call_id!r} is not ringing agent {agent_id!r} "
-                f"(it is {call.state}, agent {call.agent_id!r})"
-            )
-        return call, self._agent(agent_id)
-
-    def _ringing_pair(self, call_id: str, agent_id: str, trigger: Trigger) -> tuple[Call, Agent]:
-        """The call and the agent it rings: offered, or a callback being placed."""
-        call = self._call(call_id)
-        if call.state not in states_allowing(trigger) or call.agent_id != agent_id:
-            raise AcdError(
-                f"{trigger_name(trigger)}: call {call_id!r} is not ringing agent {agent_id!r} "
-                f"(it is {call.state}, agent {call.agent_id!r})"
-            )
-        return call, self._agent(agent_id)
 
 
 Handler = Callable[[Acd, Any], list[Decision]]

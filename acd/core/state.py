@@ -2,8 +2,9 @@
 
 ``Acd`` (acd/core/machine.py) is this state plus, one module each: timers and thresholds
 (timers.py), the queue indexes (queues.py), agent moves and staffing (staff.py), estimates
-(estimates.py), routing (routing.py), prompts (prompts.py), views (views.py) and snapshots
-(snapshot.py). Each mixin builds on the one before it, so every call between them is typed.
+(estimates.py), routing (routing.py), prompts (prompts.py), views (views.py), snapshots
+(snapshot.py), then the handlers (agent_handlers.py, callback_handlers.py, machine.py). Each
+mixin builds on the one before it, so every call between them is typed.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,9 +20,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import acd.core.machine
-import acd.core.prompts
-import acd.core.routing
 from acd.core import AGENT_TRANSITIONS, CALL_TRANSITIONS, HANDLERS, Acd, AcdError, AcdPolicy, rules
 from acd.core.records import Agent, Call, CallState
 from acd.events import (
@@ -163,7 +161,10 @@ def recording(resolved: Resolved, taken: Taken) -> Iterator[None]:
         return target
 
     patched: list[tuple[Any, str, Callable[..., Any]]] = []
-    for module in (acd.core.machine, acd.core.routing, acd.core.prompts):
+    # Every module of the core that imported them (the handlers, routing, prompts).
+    core = [m for n, m in sys.modules.items() if n.startswith("acd.core.")]
+    modules = [m for m in core if m is not rules]
+    for module in modules:
         for name, fake in (("agent_target", agent_target), ("call_target", call_target)):
             if hasattr(module, name):
                 patched.append((module, name, getattr(module, name)))
