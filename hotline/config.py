@@ -259,7 +259,7 @@ class AcdConfig(_Section):
     """How often the ACD checks timers (wrap-up ends, thresholds)."""
     metrics_publish_s: float = Field(default=15.0, gt=0, le=900)
     """How often the per-skill figures of the current 15-minute interval go out on MQTT."""
-    # The 15-second target as policy (acd/core.py). None/0 switches a rule off.
+    # The 15-second target as policy (acd/core/policy.py). None/0 switches a rule off.
     handle_prior_s: float = Field(default=180.0, gt=0)
     """Handle time (talk + wrap-up) assumed for the wait estimate until calls teach it."""
     initial_max_level: int = Field(default=10, ge=1, le=10)

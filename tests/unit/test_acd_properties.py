@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from acd.core import CALL_EXTRAS, Acd, AcdError, AcdPolicy, CallState
@@ -343,15 +343,47 @@ def run(acd: Acd, event: Event, matched_at: float) -> tuple[list[Decision] | Non
     return decisions, matched_at
 
 
+class Script:
+    """The events of a counterexample hypothesis once found, given through ``@example`` in
+    place of drawn ones, so it is run every time whatever the example database holds."""
+
+    def __init__(self, *events: Event) -> None:
+        self.events = events
+
+
+# A callback's caller hanging up is taken but changes nothing, so nothing is matched: the
+# test once counted it as a matching and then found the call preferring agent b, whose sticky
+# wait had run out by then, still waiting with agent a ready.
+CALLBACK_CALLER_HANGS_UP = Script(
+    AgentLoggedIn(agent_id="a", seat="PJSIP/a", skills=(("general", 1),), at=0.0),
+    AgentReady(agent_id="a", at=0.0),
+    AgentLoggedIn(agent_id="b", seat="PJSIP/b", skills=(("general", 1),), at=0.0),
+    CallQueued(call_id="c0", skill="general", priority=0, caller="A", channel="PJSIP/trunk-c0",
+               at=1.0, preferred_agent="b"),
+    CallQueued(call_id="c1", skill="tax", priority=0, caller="B", channel="PJSIP/trunk-c1",
+               at=2.0),
+    CallbackAccepted(call_id="c1", number="139", at=3.0),
+    CallerHungUp(call_id="c1", at=25.0),
+)  # fmt: skip
+
+
+@example(
+    policy=AcdPolicy(sticky_wait_s=20.0),
+    steps=len(CALLBACK_CALLER_HANGS_UP.events),
+    data=CALLBACK_CALLER_HANGS_UP,
+)
 @settings(max_examples=300, deadline=None)
 @given(policy=policies, steps=st.integers(1, 60), data=st.data())
 def test_invariants_hold_after_every_event(
-    policy: AcdPolicy, steps: int, data: st.DataObject
+    policy: AcdPolicy, steps: int, data: st.DataObject | Script
 ) -> None:
     acd, at, matched_at = Acd(policy), 0.0, 0.0
-    for _ in range(steps):
-        at = next_time(data, at)
-        event = draw_event(data, acd, at)
+    for step in range(steps):
+        if isinstance(data, Script):
+            event = data.events[step]
+        else:
+            at = next_time(data, at)
+            event = draw_event(data, acd, at)
         _decisions, matched_at = run(acd, event, matched_at)
         check_invariants(acd, matched_at)
 
