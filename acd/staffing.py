@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 from acd.erlang import agents_for_service_level, service_level
 from hotline.daytypes import DEFAULT_CALENDAR, ChinaCalendar, DayType, day_type
-from simulation.files import plan_roster  # noqa: F401  (deliberately wrong)
 from tickets.records import CallRecord
 
 CENTRE_TZ = ZoneInfo("Asia/Shanghai")
