@@ -274,7 +274,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from tickets.migrate import current
-    from tickets.persistence import make_engine
+    from tickets.persistence import lease_engine
     from tickets.reports import Period, build_report, format_report
 
     cfg = _load(args)
@@ -291,11 +291,11 @@ def cmd_report(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 3
-        engine = make_engine(cfg.database_url)
+        lease = lease_engine(cfg.database_url)
         try:
-            report = build_report(engine, period, datetime.now(UTC))
+            report = build_report(lease.engine, period, datetime.now(UTC))
         finally:
-            engine.dispose()
+            lease.release()
     except SQLAlchemyError as exc:
         print(f"hotline report: cannot read the ticket store at {shown}: {exc}", file=sys.stderr)
         return 3
