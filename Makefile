@@ -46,7 +46,7 @@ lint: venv
 	$(VENV)/bin/lint-imports --no-cache
 
 unit: venv
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/unit tests/simulation
 
 integration: setup asterisk
 	$(PY) -m pytest tests/integration

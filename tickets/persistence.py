@@ -16,7 +16,7 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+import weakref
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -88,14 +88,16 @@ def _sqlite_rules(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-@dataclass
 class _Shared:
-    engine: Engine
-    leases: int = 0
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.leases = 0
 
 
 _shared_lock = threading.Lock()
-_shared: dict[str, _Shared] = {}
+# Weak: the leases hold their _Shared. A store dropped without dispose() lets its engine go with
+# it, as an engine of its own did; the registry never keeps a forgotten pool alive.
+_shared: weakref.WeakValueDictionary[str, _Shared] = weakref.WeakValueDictionary()
 
 
 def _url_key(url: str) -> str:
@@ -110,21 +112,23 @@ class EngineLease:
     back; the engine and its pool close when the last store of the URL has released it, so one
     store's ``dispose`` never pulls the connections from under another."""
 
-    def __init__(self, key: str, engine: Engine) -> None:
+    def __init__(self, key: str, shared: _Shared) -> None:
         self._key = key
-        self.engine = engine
+        self._shared = shared
+        self.engine = shared.engine
         self._released = False
 
     def release(self) -> None:
+        shared = self._shared
         with _shared_lock:
             if self._released:
                 return
             self._released = True
-            shared = _shared[self._key]
             shared.leases -= 1
             if shared.leases:
                 return
-            del _shared[self._key]
+            if _shared.get(self._key) is shared:
+                del _shared[self._key]
         shared.engine.dispose()
 
 
@@ -141,9 +145,10 @@ def lease_engine(url: str) -> EngineLease:
             engine = make_engine(url)
             if engine.dialect.name == "sqlite":
                 _sqlite_rules(engine)
-            shared = _shared[key] = _Shared(engine)
+            shared = _Shared(engine)
+            _shared[key] = shared
         shared.leases += 1
-        return EngineLease(key, shared.engine)
+        return EngineLease(key, shared)
 
 
 def shared_engine_count() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from sqlalchemy import text
@@ -66,3 +67,16 @@ def test_sqlite_rules_are_registered_once_per_engine(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
     for lease in leases:
         lease.release()
+
+
+def test_a_store_dropped_without_dispose_does_not_keep_its_engine(tmp_path: Path) -> None:
+    """The registry holds engines weakly: a forgotten store's pool goes as its own engine did."""
+    url = f"sqlite:///{tmp_path / 'hotline.db'}"
+    upgrade(url)
+    before = shared_engine_count()
+    store = KbStore(url)
+    assert store.all() == []  # it has connected
+    assert shared_engine_count() == before + 1
+    del store
+    gc.collect()
+    assert shared_engine_count() == before
