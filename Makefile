@@ -43,9 +43,10 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 unit: venv
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/unit tests/simulation
 
 integration: setup asterisk
 	$(PY) -m pytest tests/integration

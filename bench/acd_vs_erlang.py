@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from acd.core import AcdPolicy
 from acd.erlang import agents_for_service_level, average_speed_of_answer, service_level
-from acd.simulation import AgentGroup, Scenario, SimulationResult, simulate
+from simulation.simulator import AgentGroup, Scenario, SimulationResult, simulate
 
 HANDLE_S = 180.0
 TARGET_S = 15.0

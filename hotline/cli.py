@@ -274,7 +274,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from tickets.migrate import current
-    from tickets.persistence import make_engine
+    from tickets.persistence import lease_engine
     from tickets.reports import Period, build_report, format_report
 
     cfg = _load(args)
@@ -291,11 +291,11 @@ def cmd_report(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 3
-        engine = make_engine(cfg.database_url)
+        lease = lease_engine(cfg.database_url)
         try:
-            report = build_report(engine, period, datetime.now(UTC))
+            report = build_report(lease.engine, period, datetime.now(UTC))
         finally:
-            engine.dispose()
+            lease.release()
     except SQLAlchemyError as exc:
         print(f"hotline report: cannot read the ticket store at {shown}: {exc}", file=sys.stderr)
         return 3
@@ -333,7 +333,7 @@ def cmd_speech(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     """A day (or a trace) through the ACD core or the app_queue model, on a virtual clock."""
     from acd.core import AcdPolicy
-    from acd.simfiles import (
+    from simulation.files import (
         SimFileError,
         generate_trace,
         read_roster,
@@ -341,7 +341,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         skill_mix,
         write_trace,
     )
-    from acd.simulation import Scenario, figures_json, format_figures, simulate
+    from simulation.simulator import Scenario, figures_json, format_figures, simulate
 
     def fail(message: str) -> int:
         print(f"hotline simulate: {message}", file=sys.stderr)
@@ -401,8 +401,8 @@ def _probability(text: str) -> float:
 
 
 def _add_simulate(sub: Any) -> None:
-    from acd.simfiles import DAY_SHAPES
-    from acd.simulation import ROUTERS
+    from simulation.files import DAY_SHAPES
+    from simulation.simulator import ROUTERS
 
     sim = sub.add_parser(
         "simulate", help="simulate a trace or a generated day (offered, answered, SL 15 s...)"

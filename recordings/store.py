@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from recordings.models import KINDS, PlaybackRow, QualityScoreRow, RecordingRow
 from recordings.retention import Held
-from tickets.persistence import make_engine
+from tickets.persistence import EngineLease, lease_engine
 
 
 class RecordingNotFound(LookupError):
@@ -84,10 +84,18 @@ def _recording(row: RecordingRow) -> Recording:
 
 class RecordingStore:
     def __init__(self, url: str | Engine) -> None:
-        self.engine = make_engine(url) if isinstance(url, str) else url
+        # A URL: the process's one engine for it (tickets.persistence.lease_engine).
+        self._lease: EngineLease | None = None
+        if isinstance(url, str):
+            self._lease = lease_engine(url)
+            url = self._lease.engine
+        self.engine = url
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        if self._lease is not None:
+            self._lease.release()
+        else:
+            self.engine.dispose()
 
     # -- recordings -------------------------------------------------------------------------
 

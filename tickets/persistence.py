@@ -9,12 +9,14 @@ a replayed event, a spool flushed after the row already arrived) leaves exactly 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
 import tempfile
 import threading
 import time
+import weakref
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -37,8 +39,17 @@ _BACKENDS = ("postgresql", "sqlite")
 _MAX_NAME = 200  # below the usual 255-byte file name limit, with room for the suffixes
 
 
+_engine_numbers = itertools.count(1)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine that notices a dead database quickly instead of hanging a call's write."""
+    """An engine that notices a dead database quickly instead of hanging a call's write.
+
+    Stores do not call this: they lease the process's one engine for their URL
+    (``lease_engine``). It is for short-lived engines of their own (migrations, tests, tools).
+    On PostgreSQL every engine names its connections ``hotline[<pid>]#<n>`` (n counts the
+    engines this process made), so ``pg_stat_activity`` shows which process and which pool each
+    connection belongs to, and a second pool in one process stands out."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend not in _BACKENDS:
@@ -47,8 +58,103 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # psycopg 3 is the driver we ship; SQLAlchemy's default for plain postgresql:// is
         # psycopg2, which is not installed.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    connect_args = {"connect_timeout": 3} if backend == "postgresql" else {"timeout": 5}
+    connect_args: dict[str, Any] = {"timeout": 5}
+    if backend == "postgresql":
+        connect_args = {"connect_timeout": 3}
+        if "application_name" not in parsed.query:  # the operator's own name wins
+            connect_args["application_name"] = f"hotline[{os.getpid()}]#{next(_engine_numbers)}"
     return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+
+def _sqlite_rules(engine: Engine) -> None:
+    """SQLite in WAL mode (one fsync per commit, readers never block the writer), foreign keys
+    enforced as PostgreSQL does, and every transaction taking the write lock at BEGIN, so two
+    writers queue on the busy timeout instead of failing with "database is locked" halfway
+    through (a deferred transaction that reads, then writes, cannot wait for the lock).
+
+    Registered once per engine: the listeners apply to every connection of its pool."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class _Shared:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.leases = 0
+
+
+_shared_lock = threading.Lock()
+# Weak: the leases hold their _Shared. A store dropped without dispose() lets its engine go with
+# it, as an engine of its own did; the registry never keeps a forgotten pool alive.
+_shared: weakref.WeakValueDictionary[str, _Shared] = weakref.WeakValueDictionary()
+
+
+def _url_key(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)  # a key in memory, never shown
+
+
+class EngineLease:
+    """A store's share of the process's one engine for a URL. ``release`` (idempotent) gives it
+    back; the engine and its pool close when the last store of the URL has released it, so one
+    store's ``dispose`` never pulls the connections from under another."""
+
+    def __init__(self, key: str, shared: _Shared) -> None:
+        self._key = key
+        self._shared = shared
+        self.engine = shared.engine
+        self._released = False
+
+    def release(self) -> None:
+        shared = self._shared
+        with _shared_lock:
+            if self._released:
+                return
+            self._released = True
+            shared.leases -= 1
+            if shared.leases:
+                return
+            if _shared.get(self._key) is shared:
+                del _shared[self._key]
+        shared.engine.dispose()
+
+
+def lease_engine(url: str) -> EngineLease:
+    """The one engine (one connection pool) this process keeps for ``url``, made on first use.
+
+    Every store of the process goes through here: seven stores on one PostgreSQL URL used to
+    open seven pools. On SQLite the connection rules (``_sqlite_rules``) come with the engine,
+    the same for every store sharing the file."""
+    key = _url_key(url)
+    with _shared_lock:
+        shared = _shared.get(key)
+        if shared is None:
+            engine = make_engine(url)
+            if engine.dialect.name == "sqlite":
+                _sqlite_rules(engine)
+            shared = _Shared(engine)
+            _shared[key] = shared
+        shared.leases += 1
+        return EngineLease(key, shared)
+
+
+def shared_engine_count() -> int:
+    """How many shared engines the process holds now (one per database URL in use)."""
+    with _shared_lock:
+        return len(_shared)
 
 
 def spool_name(unique_id: str) -> str:
@@ -79,30 +185,13 @@ def _permanent(exc: Exception) -> bool:
     return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
-def _sqlite_wal_immediate(engine: Engine) -> None:
-    """SQLite in WAL mode (one fsync per commit, readers never block the writer) with every
-    transaction taking the write lock at BEGIN, so two writers queue on the busy timeout instead
-    of failing with "database is locked" halfway through."""
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 class CallRecordStore:
     def __init__(self, url: str, spool_dir: Path | str) -> None:
         self.url = url
         self.spool_dir = Path(spool_dir)
         self.bad_dir = self.spool_dir / "bad"
-        self._engine = make_engine(url)
+        self._lease = lease_engine(url)
+        self._engine = self._lease.engine
         # The flusher task and an explicit flush() may overlap; one pass at a time.
         self._flush_lock = threading.Lock()
         # Built once: compiling the statement per call cost more than the write itself.
@@ -115,7 +204,6 @@ class CallRecordStore:
             .returning(CallRecordRow.unique_id)
         )
         if self._engine.dialect.name == "sqlite":
-            _sqlite_wal_immediate(self._engine)
             self._writer = self._engine
         else:
             # One INSERT is its own transaction: autocommit saves the BEGIN/COMMIT round trips.
@@ -211,7 +299,7 @@ class CallRecordStore:
             return [record_from_row(row) for row in session.scalars(stmt)]
 
     def dispose(self) -> None:
-        self._engine.dispose()
+        self._lease.release()
 
     # -- spool -------------------------------------------------------------------------------
 

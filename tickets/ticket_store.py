@@ -22,13 +22,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tickets.lifecycle import SurveyOutcome, TicketState, TransitionEvent
 from tickets.numbers import make_ticket_number
-from tickets.persistence import make_engine
+from tickets.persistence import lease_engine
 from tickets.ticket_models import (
     CalendarYearRow,
     DayCounterRow,
@@ -53,17 +53,6 @@ from tickets.workdays import local_date
 
 Planner = Callable[[TicketRecord], TransitionPlan]
 KeyRule = Callable[[list[Similar]], str | None]
-
-
-def _serialise_sqlite_writes(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" below issue BEGIN
-        dbapi_conn.execute("PRAGMA foreign_keys = ON")
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _insert(session: Session) -> Any:
@@ -141,12 +130,13 @@ def _notice(row: NoticeRow, number: str) -> Notice:
 class TicketStore:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        if self.engine.dialect.name == "sqlite":
-            _serialise_sqlite_writes(self.engine)
+        # The process's one engine for the URL; on SQLite it enforces foreign keys and takes the
+        # write lock at BEGIN (tickets.persistence._sqlite_rules), as this store needs.
+        self._lease = lease_engine(url)
+        self.engine = self._lease.engine
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self._lease.release()
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:

@@ -23,10 +23,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from agents.web.user_models import KbArticleRow
-from tickets.persistence import make_engine
+from tickets.persistence import lease_engine
 
 LIMIT = 10
 MAX_ARTICLES = 5000
@@ -132,12 +131,11 @@ class KbStore:
     """Synchronous (SQLAlchemy); the desktop calls it from a worker thread."""
 
     def __init__(self, url: str) -> None:
-        self.engine = (
-            make_engine(url, poolclass=NullPool) if url.startswith("sqlite") else (make_engine(url))
-        )
+        self._lease = lease_engine(url)  # the process's one engine (one pool) for the URL
+        self.engine = self._lease.engine
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self._lease.release()
 
     def put(self, articles: Sequence[Article]) -> int:
         now = datetime.now(UTC)

@@ -23,10 +23,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from agents.web.user_models import CallStepRow
-from tickets.persistence import make_engine
+from tickets.persistence import lease_engine
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +66,11 @@ class StepStore:
     """Synchronous (SQLAlchemy); the recorder calls it from a worker thread."""
 
     def __init__(self, url: str) -> None:
-        self.engine = (
-            make_engine(url, poolclass=NullPool) if url.startswith("sqlite") else (make_engine(url))
-        )
+        self._lease = lease_engine(url)  # the process's one engine (one pool) for the URL
+        self.engine = self._lease.engine
+
+    def dispose(self) -> None:
+        self._lease.release()
 
     def add(self, step: CallStep) -> None:
         row = CallStepRow(

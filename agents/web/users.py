@@ -16,11 +16,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from agents.web.security import DUMMY_HASH, ROLES, hash_password, verify_password
 from agents.web.user_models import UserRow
-from tickets.persistence import make_engine
+from tickets.persistence import lease_engine
 
 _NAME = re.compile(r"^[\w.\-]{1,64}$")
 SEATED = ("agent", "supervisor", "reviewer")  # supervisors listen (ChanSpy), reviewers call back
@@ -72,13 +71,11 @@ def _user(row: UserRow) -> User:
 
 class UserStore:
     def __init__(self, url: str) -> None:
-        # No pool on SQLite: the file is opened per use, like the CLI's other short-lived stores.
-        self.engine = (
-            make_engine(url, poolclass=NullPool) if url.startswith("sqlite") else (make_engine(url))
-        )
+        self._lease = lease_engine(url)  # the process's one engine (one pool) for the URL
+        self.engine = self._lease.engine
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self._lease.release()
 
     def add(
         self,

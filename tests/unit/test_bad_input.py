@@ -12,9 +12,9 @@ import pytest
 
 from acd.ami.client import AmiClient, Reconnected, Resynchronise
 from acd.ami.events import CallArrived
-from acd.simfiles import SimFileError, read_trace
 from hotline.cli import main
 from hotline.config import ConfigError, load_config
+from simulation.files import SimFileError, read_trace
 from tickets.reports import Period
 from tickets.ticket_types import FieldError
 

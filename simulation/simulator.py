@@ -2,7 +2,7 @@
 
 The simulator plays the world: callers, phones and agents on a virtual clock (a heapq of timed
 happenings). Every routing decision is made by the router, by default ``acd.core.Acd`` itself
-(router ``"ours"``, with ``Scenario.policy``), or the app_queue model of ``acd/baseline.py``
+(router ``"ours"``, with ``Scenario.policy``), or the app_queue model of ``simulation/appqueue.py``
 (``"fifo-per-queue"``, ``"fifo-per-queue-rrmemory"``) or any factory ``policy -> router``: the
 simulator only feeds it events and carries out its decisions, so what the simulation measures
 is the real core.
@@ -66,7 +66,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from acd.baseline import AppQueueConfig, FifoPerQueue
 from acd.core import Acd, AcdPolicy
 from acd.events import (
     AgentAnswered,
@@ -99,6 +98,7 @@ from acd.events import (
     SendToVoicemail,
     Tick,
 )
+from simulation.appqueue import AppQueueConfig, FifoPerQueue
 
 # No wrap-up, the Erlang C model; pass the production policy to see what wrap-up costs.
 ERLANG_POLICY = AcdPolicy(ring_timeout_s=15.0, wrapup_s=0.0)
@@ -110,7 +110,7 @@ class SimulationError(RuntimeError):
 
 
 class Router(Protocol):
-    """What the simulator drives: ``acd.core.Acd`` or ``acd.baseline.FifoPerQueue``."""
+    """What the simulator drives: ``acd.core.Acd`` or ``simulation.appqueue.FifoPerQueue``."""
 
     def handle(self, event: Event) -> list[Decision]: ...
 

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from acd.core import MAX_LEVEL, MIN_LEVEL
 from acd.erlang import agents_for_service_level
-from acd.simulation import RosterAgent, TraceCall
+from simulation.simulator import RosterAgent, TraceCall
 
 TRACE_COLUMNS = ("arrival_time_s", "caller", "skill", "priority", "patience_s", "handle_time_s")
 ROSTER_COLUMNS = ("agent", "skills", "shift_start_s", "shift_end_s")

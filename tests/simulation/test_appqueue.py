@@ -1,10 +1,9 @@
-"""The app_queue model (acd/baseline.py): its rules, event by event."""
+"""The app_queue model (simulation/appqueue.py): its rules, event by event."""
 
 from __future__ import annotations
 
 import pytest
 
-from acd.baseline import AppQueueConfig, FifoPerQueue
 from acd.core import AcdError, AcdPolicy
 from acd.events import (
     AgentAnswered,
@@ -27,6 +26,7 @@ from acd.events import (
     OfferFailed,
     Tick,
 )
+from simulation.appqueue import AppQueueConfig, FifoPerQueue
 
 
 def login(b: FifoPerQueue, agent: str, *skills: str, at: float = 0.0) -> list[Decision]:

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd import simulation
 from acd.core import Acd, AcdPolicy
 from acd.erlang import average_speed_of_answer, erlang_c, service_level
 from acd.events import (
@@ -24,7 +23,8 @@ from acd.events import (
     OfferCall,
     PlaceCallback,
 )
-from acd.simulation import (
+from simulation import simulator
+from simulation.simulator import (
     AgentGroup,
     Scenario,
     SimulationError,
@@ -298,7 +298,7 @@ def test_a_decision_the_world_cannot_carry_out_stops_the_run(
                 out.append(Teleport(event.call_id))  # type: ignore[arg-type]
             return out
 
-    monkeypatch.setattr(simulation, "Acd", Strange)
+    monkeypatch.setattr(simulator, "Acd", Strange)
     with pytest.raises(SimulationError, match="Teleport"):
         simulate(Scenario(agents=ONE_AGENT, trace=THREE_CALLS, duration_s=100.0))
 
@@ -311,7 +311,7 @@ def test_a_decision_the_world_cannot_carry_out_stops_the_run(
                                          at=event.at))  # fmt: skip
             return out
 
-    monkeypatch.setattr(simulation, "Acd", DoubleBooks)
+    monkeypatch.setattr(simulator, "Acd", DoubleBooks)
     with pytest.raises(SimulationError, match="PlaceCallback: c0000001 to a00001, who has"):
         simulate(Scenario(agents=ONE_AGENT, trace=THREE_CALLS, duration_s=100.0))
 
@@ -336,8 +336,8 @@ class Recorder:
         self.router = policy_router
         self.log: list[tuple[float, Decision]] = []
 
-    def __call__(self, policy: AcdPolicy) -> simulation.Router:
-        inner = simulation.make_router(self.router, policy)
+    def __call__(self, policy: AcdPolicy) -> simulator.Router:
+        inner = simulator.make_router(self.router, policy)
         log = self.log
 
         class Logged:
@@ -368,8 +368,8 @@ SHIFT_CALLS = (
 @pytest.mark.parametrize("wrapup", [0.0, 5.0])
 def test_shifts_log_in_and_out_and_never_cut_a_call(router: str, wrapup: float) -> None:
     roster = (
-        simulation.RosterAgent("early", (("general", 1),), 0.0, 100.0),
-        simulation.RosterAgent("late", (("general", 2),), 20.0, 1000.0),
+        simulator.RosterAgent("early", (("general", 1),), 0.0, 100.0),
+        simulator.RosterAgent("late", (("general", 2),), 20.0, 1000.0),
     )
     rec = Recorder(router)
     sc = Scenario(roster=roster, trace=SHIFT_CALLS, router=rec, duration_s=300.0,
@@ -409,8 +409,8 @@ def test_a_leaving_agent_declines_the_call_offered_as_its_last_call_ends(
     waiting call; the agent declines at once and "late", free at the same instant, takes it
     (app_queue's caller first sleeps its 1 s retry pause)."""
     roster = (
-        simulation.RosterAgent("early", (("general", 1),), 0.0, 100.0),
-        simulation.RosterAgent("late", (("general", 2),), 0.0, 1000.0),
+        simulator.RosterAgent("early", (("general", 1),), 0.0, 100.0),
+        simulator.RosterAgent("late", (("general", 2),), 0.0, 1000.0),
     )
     calls = (TraceCall(0.0, "general", 0, 150.0), TraceCall(1.0, "general", 0, 149.0),
              TraceCall(120.0, "general", 0, 10.0))  # fmt: skip
@@ -424,13 +424,13 @@ def test_a_leaving_agent_declines_the_call_offered_as_its_last_call_ends(
 
 
 def test_a_shift_that_starts_later_leaves_calls_waiting_until_then() -> None:
-    roster = (simulation.RosterAgent("r1", (("general", 1),), 30.0),)
+    roster = (simulator.RosterAgent("r1", (("general", 1),), 30.0),)
     r = simulate(Scenario(roster=roster, trace=THREE_CALLS, duration_s=100.0))
     assert [c.answered_at for c in r.calls] == [30.0, 40.0, 50.0]
     with pytest.raises(ValueError):
-        Scenario(roster=(simulation.RosterAgent("r1", (("general", 1),), 50.0, 40.0),))
+        Scenario(roster=(simulator.RosterAgent("r1", (("general", 1),), 50.0, 40.0),))
     with pytest.raises(ValueError):
-        Scenario(agents=ONE_AGENT, roster=(simulation.RosterAgent("a00001", ()),))
+        Scenario(agents=ONE_AGENT, roster=(simulator.RosterAgent("a00001", ()),))
 
 
 CALLBACK_POLICY = AcdPolicy(ring_timeout_s=15.0, wrapup_s=0.0, offer_callback_after_s=30.0,
@@ -510,17 +510,17 @@ def test_figures_overall_and_per_skill_are_consistent() -> None:
         assert g.answer_rate == pytest.approx(g.answered / g.offered)
         assert g.asa_s <= g.max_wait_s
     # Everything the JSON carries, and nothing else.
-    assert set(simulation.figures_json(r)) == {"overall", "by_skill"}
+    assert set(simulator.figures_json(r)) == {"overall", "by_skill"}
     assert list(f.as_dict()) == ["offered", "answered", "abandoned", "called_back",
                                  "service_level_15s", "answer_rate", "served_rate", "asa_s",
                                  "max_wait_s"]  # fmt: skip
-    assert "all" in simulation.format_figures(r) and "water" in simulation.format_figures(r)
+    assert "all" in simulator.format_figures(r) and "water" in simulator.format_figures(r)
 
 
 @pytest.mark.parametrize("router", ["ours", "fifo-per-queue"])
 def test_runs_are_deterministic_per_seed_with_shifts_and_callbacks(router: str) -> None:
     roster = tuple(
-        simulation.RosterAgent(f"r{i}", (("water", 1 + i % 2), ("tax", 2)), 300.0 * i,
+        simulator.RosterAgent(f"r{i}", (("water", 1 + i % 2), ("tax", 2)), 300.0 * i,
                                1800.0 + 300.0 * i)
         for i in range(4)
     )  # fmt: skip
@@ -548,7 +548,7 @@ def test_invariants_hold_with_shifts_callbacks_and_any_router(
     shifts: list[tuple[int, int]],
 ) -> None:  # fmt: skip
     roster = tuple(
-        simulation.RosterAgent(f"r{i}", (("water", 1 + i % 3), ("tax", 2)), float(start),
+        simulator.RosterAgent(f"r{i}", (("water", 1 + i % 3), ("tax", 2)), float(start),
                                float(start + length))
         for i, (start, length) in enumerate(shifts)
     )  # fmt: skip

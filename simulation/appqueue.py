@@ -1,7 +1,7 @@
 """Asterisk app_queue's routing, as a router with the ACD core's interface, for comparison.
 
 ``FifoPerQueue(config).handle(event) -> list[Decision]`` takes the same events and returns the
-same decisions as ``acd.core.Acd``, so the simulator (``acd/simulation.py``, router
+same decisions as ``acd.core.Acd``, so the simulator (``simulation/simulator.py``, router
 ``fifo-per-queue``) plays one trace through either. It models app_queue as this project
 configures it for the side-by-side bench (asterisk-config/queues.conf: ``autofill = yes``,
 ``ringinuse = no``, ``shared_lastcall = yes``, ``retry = 1``, no announcements, no penalties);
