@@ -132,6 +132,7 @@ class Engine:
         )
         self.recording_keeper = RecordingKeeper(
             self.recordings,
+            cfg.spool_dir / "recordings",  # events wait on disk, beside the call-record spool
             purge_every_s=cfg.recordings.purge_every_s,
             retry_s=cfg.recordings.retry_s,
             notify=RecordingNotifier(self.bus).recording,
@@ -264,7 +265,7 @@ class Engine:
         self.metrics.add_record(record)
         await self.records.record(record)
         self.voicemail.call_ended(record)  # queued: a voicemail becomes a ticket (recordings/)
-        self.recording_keeper.call_ended(record)  # queued: the recording's end and size
+        self.recording_keeper.call_ended(record)  # journalled: the recording's end and size
 
     def metrics_now(self) -> dict[str, Any]:
         now = time.time()
