@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 import time
@@ -152,21 +151,29 @@ async def test_an_engine_killed_mid_backlog_loses_no_recording_row(
 ) -> None:
     n = 60
     url = str(store.engine.url)
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path), url, str(n)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    root = Path(__file__).resolve().parents[2]
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CHILD,
+        str(tmp_path),
+        url,
+        str(n),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
     )
     try:
-        assert child.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 60)
-        assert line.startswith("backlog"), f"child said {line!r}: {child.stderr.read()}"
+        assert child.stdout is not None and child.stderr is not None
+        line = (await asyncio.wait_for(child.stdout.readline(), 60)).decode()
+        if not line.startswith("backlog"):
+            child.kill()
+            raise AssertionError(f"child said {line!r}: {(await child.stderr.read()).decode()}")
     finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        if child.returncode is None:
+            child.send_signal(signal.SIGKILL)
+        await child.wait()
     calls = [(f"1765000000.{i}", "") for i in range(n)]
     assert len(complete(store, calls)) < n  # the kill came mid-backlog
 
