@@ -164,10 +164,18 @@ class Engine:
             cfg.acd.default_skill,
             cfg.fastagi.host,
             cfg.fastagi.port,
+            agent_of=self._agent_of,
         )
         self.voicemail = self.voicemail_intake()
         self._tasks: list[asyncio.Task[Any]] = []
         self._http: web.AppRunner | None = None
+
+    def _agent_of(self, call_id: str) -> str | None:
+        """The agent the ACD rang for this call, if any (the IVR's log tells a caller taken by
+        an agent from one who hung up)."""
+        return next(
+            (leg.agent_id for leg in self.service.legs.values() if leg.call_id == call_id), None
+        )
 
     def ivr_routes(self) -> dict[str, Any]:
         """FastAGI scripts the dialplan calls: the IVR (direct or menu flow) and the keys
@@ -311,7 +319,7 @@ class Engine:
             "waiting": self.service.acd.waiting_calls(),
             "agents": self.service.acd.agents(),
             "calls_in_progress": len(self.service.tracker.calls),
-            "ivr_sessions": self.fastagi.sessions,
+            "ivr_sessions": self.fastagi.active,
             "malformed_ami_events": self.ami.malformed_events,
             "dropped_ami_events": self.ami.dropped_events,
             "metrics": self.metrics_now(),
