@@ -16,6 +16,7 @@ from aiohttp import web
 
 from acd.ami.client import AmiClient
 from acd.ami.events import ReviewCallbackResult
+from acd.ami.watch import LoadWatch
 from acd.calltracker import CallTracker
 from acd.consumers import AmiConsumer
 from acd.core import Acd, AcdPolicy
@@ -137,6 +138,15 @@ class Engine:
             retry_s=cfg.recordings.retry_s,
             notify=RecordingNotifier(self.bus).recording,
         )
+        # Keeping up? AMI event lag and backlogs, warned about with figures (acd/ami/watch.py).
+        self.load_watch = LoadWatch(
+            {
+                "ami_queue": self.ami.backlog,
+                "recording_backlog": self.recording_keeper.backlog,
+                "spooled_records": lambda: len(self.records.store.spooled()),
+            }
+        )
+        self.load: dict[str, Any] = {}
         self.consumer = AmiConsumer(
             self.ami,
             self.service,
@@ -146,6 +156,7 @@ class Engine:
             preferred_agent=self.preferred_agent,
             recording_sink=self.recording_keeper.recording_started,
             review_result=self._review_result,
+            watch=self.load_watch,
         )
         self.review = VoicemailReview(
             self.tickets,
@@ -169,6 +180,14 @@ class Engine:
         self.voicemail = self.voicemail_intake()
         self._tasks: list[asyncio.Task[Any]] = []
         self._http: web.AppRunner | None = None
+
+    async def _watch_load(self, every_s: float = 5.0) -> None:
+        while True:
+            try:  # the spool count reads a directory: off the event loop
+                self.load = await asyncio.to_thread(self.load_watch.check, time.time())
+            except Exception:  # a figure must never stop the engine
+                log.exception("load figures not taken")
+            await asyncio.sleep(every_s)
 
     def _agent_of(self, call_id: str) -> str | None:
         """The agent the ACD rang for this call, if any (the IVR's log tells a caller taken by
@@ -322,6 +341,7 @@ class Engine:
             "ivr_sessions": self.fastagi.active,
             "malformed_ami_events": self.ami.malformed_events,
             "dropped_ami_events": self.ami.dropped_events,
+            "load": self.load,
             "metrics": self.metrics_now(),
             "speech": self.speech.status_lines(),
             "calendar_warning": self.calendar_warning,
@@ -402,6 +422,7 @@ class Engine:
             self.recording_keeper.run(),
             self.recording_keeper.run_purge(),
             self._watch_calendar(),
+            self._watch_load(),
         ):
             self._tasks.append(asyncio.ensure_future(coro))
         log.info(
