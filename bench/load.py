@@ -154,11 +154,11 @@ def shift_ports() -> None:
         support.REDIS_URL = f"redis://127.0.0.1:{support.PORTS['redis']}/0"
 
 
-async def run(steps: list[int], talk_s: float, hold_s: float) -> None:
+def run(steps: list[int], talk_s: float, hold_s: float) -> None:
     shift_ports()
     agents = [PhoneAgent(str(3000 + n), {"general": 1}) for n in range(1, max(steps) + 21)]
     site = BenchSite(agents, {"ring_timeout_s": 15, "wrapup_s": 1})
-    try:
+    try:  # the set-up runs its own event loops (Redis/MQTT checks): outside ours
         site.start_asterisk()
         site.flush_redis()
         engine = EngineProcess(site)
@@ -171,11 +171,17 @@ async def run(steps: list[int], talk_s: float, hold_s: float) -> None:
             f" s, each step ~{hold_s:.0f} s of arrivals; recording on",
             flush=True,
         )
-        for concurrent in steps:
-            await run_step(site, engine, concurrent, talk_s, hold_s)
-            await asyncio.sleep(talk_s / 2)  # let the step's calls drain
+        asyncio.run(run_steps(site, engine, steps, talk_s, hold_s))
     finally:
         site.close()
+
+
+async def run_steps(
+    site: BenchSite, engine: EngineProcess, steps: list[int], talk_s: float, hold_s: float
+) -> None:
+    for concurrent in steps:
+        await run_step(site, engine, concurrent, talk_s, hold_s)
+        await asyncio.sleep(talk_s / 2)  # let the step's calls drain
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -190,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     if max(steps) > 150:
         print("warning: more than 150 concurrent calls on a shared machine", file=sys.stderr)
     try:
-        asyncio.run(run(steps, args.talk, args.hold))
+        run(steps, args.talk, args.hold)
     except BenchSetupError as exc:
         raise SystemExit(f"bench.load: {exc}") from None
 
