@@ -34,6 +34,7 @@ from acd.ami.events import (
     ReviewCallbackResult,
     SpeechHeard,
 )
+from acd.ami.watch import LoadWatch
 from acd.calltracker import CallInProgress, CallTracker
 from acd.events import (
     AgentAnswered,
@@ -81,7 +82,9 @@ class AmiConsumer:
         preferred_agent: Callable[[str], Awaitable[str | None]] | None = None,
         recording_sink: Callable[[RecordingStarted], Any] | None = None,
         review_result: Callable[[ReviewCallbackResult], Awaitable[None]] | None = None,
+        watch: LoadWatch | None = None,
     ) -> None:
+        self._watch = watch  # the AMI event lag (Asterisk's timestamp -> taken up here)
         self._review_result = review_result  # recordings/: a voicemail reviewer's callback
         self._recording_sink = recording_sink  # recordings/: metadata of a call's recording
         self._preferred_agent = preferred_agent
@@ -98,6 +101,8 @@ class AmiConsumer:
 
     async def run(self) -> None:
         async for event in self._ami.events():
+            if self._watch is not None and not isinstance(event, Reconnected):
+                self._watch.event_taken(event.at, self._clock())
             try:
                 await self.dispatch(event)
             except Exception:  # one bad event must not stop call handling

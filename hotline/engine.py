@@ -16,6 +16,7 @@ from aiohttp import web
 
 from acd.ami.client import AmiClient
 from acd.ami.events import ReviewCallbackResult
+from acd.ami.watch import LoadWatch
 from acd.calltracker import CallTracker
 from acd.consumers import AmiConsumer
 from acd.core import Acd, AcdPolicy
@@ -132,10 +133,20 @@ class Engine:
         )
         self.recording_keeper = RecordingKeeper(
             self.recordings,
+            cfg.spool_dir / "recordings",  # events wait on disk, beside the call-record spool
             purge_every_s=cfg.recordings.purge_every_s,
             retry_s=cfg.recordings.retry_s,
             notify=RecordingNotifier(self.bus).recording,
         )
+        # Keeping up? AMI event lag and backlogs, warned about with figures (acd/ami/watch.py).
+        self.load_watch = LoadWatch(
+            {
+                "ami_queue": self.ami.backlog,
+                "recording_backlog": self.recording_keeper.backlog,
+                "spooled_records": lambda: len(self.records.store.spooled()),
+            }
+        )
+        self.load: dict[str, Any] = {}
         self.consumer = AmiConsumer(
             self.ami,
             self.service,
@@ -145,6 +156,7 @@ class Engine:
             preferred_agent=self.preferred_agent,
             recording_sink=self.recording_keeper.recording_started,
             review_result=self._review_result,
+            watch=self.load_watch,
         )
         self.review = VoicemailReview(
             self.tickets,
@@ -163,10 +175,26 @@ class Engine:
             cfg.acd.default_skill,
             cfg.fastagi.host,
             cfg.fastagi.port,
+            agent_of=self._agent_of,
         )
         self.voicemail = self.voicemail_intake()
         self._tasks: list[asyncio.Task[Any]] = []
         self._http: web.AppRunner | None = None
+
+    async def _watch_load(self, every_s: float = 5.0) -> None:
+        while True:
+            try:  # the spool count reads a directory: off the event loop
+                self.load = await asyncio.to_thread(self.load_watch.check, time.time())
+            except Exception:  # a figure must never stop the engine
+                log.exception("load figures not taken")
+            await asyncio.sleep(every_s)
+
+    def _agent_of(self, call_id: str) -> str | None:
+        """The agent the ACD rang for this call, if any (the IVR's log tells a caller taken by
+        an agent from one who hung up)."""
+        return next(
+            (leg.agent_id for leg in self.service.legs.values() if leg.call_id == call_id), None
+        )
 
     def ivr_routes(self) -> dict[str, Any]:
         """FastAGI scripts the dialplan calls: the IVR (direct or menu flow) and the keys
@@ -264,7 +292,7 @@ class Engine:
         self.metrics.add_record(record)
         await self.records.record(record)
         self.voicemail.call_ended(record)  # queued: a voicemail becomes a ticket (recordings/)
-        self.recording_keeper.call_ended(record)  # queued: the recording's end and size
+        self.recording_keeper.call_ended(record)  # journalled: the recording's end and size
 
     def metrics_now(self) -> dict[str, Any]:
         now = time.time()
@@ -310,9 +338,10 @@ class Engine:
             "waiting": self.service.acd.waiting_calls(),
             "agents": self.service.acd.agents(),
             "calls_in_progress": len(self.service.tracker.calls),
-            "ivr_sessions": self.fastagi.sessions,
+            "ivr_sessions": self.fastagi.active,
             "malformed_ami_events": self.ami.malformed_events,
             "dropped_ami_events": self.ami.dropped_events,
+            "load": self.load,
             "metrics": self.metrics_now(),
             "speech": self.speech.status_lines(),
             "calendar_warning": self.calendar_warning,
@@ -393,6 +422,7 @@ class Engine:
             self.recording_keeper.run(),
             self.recording_keeper.run_purge(),
             self._watch_calendar(),
+            self._watch_load(),
         ):
             self._tasks.append(asyncio.ensure_future(coro))
         log.info(

@@ -57,6 +57,18 @@ def format_status(data: dict[str, Any], now: float | None = None) -> str:
         lines.append(f"calendar {year}: {cal.get('source')} ({cal.get('detail')})")
     if data.get("calendar_warning"):
         lines.append(f"WARNING: {data['calendar_warning']}")
+    load = data.get("load") or {}
+    if load:
+        lag = load.get("ami_lag_p99_s")
+        lines.append(
+            f"keeping up: AMI event lag p99 {'-' if lag is None else f'{lag:.2f} s'} "
+            f"({load.get('ami_events_last_min', 0)} events in the last minute) · "
+            f"AMI queue {load.get('ami_queue', '-')} · "
+            f"recording backlog {load.get('recording_backlog', '-')} · "
+            f"spooled call records {load.get('spooled_records', '-')}"
+        )
+    for warning in load.get("warnings") or []:
+        lines.append(f"WARNING: {warning}")
     if data.get("malformed_ami_events"):
         lines.append(f"malformed AMI events ignored: {data['malformed_ami_events']}")
     return "\n".join(lines)

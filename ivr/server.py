@@ -6,6 +6,11 @@ Rule: whatever happens here, the caller ends up in the agent queue, never in dea
   exists) and the AGI returns, so the dialplan goes on to ``hotline-queue``.
 - A broken handshake (garbage, a client that never finishes its headers) is cut off by a
   size limit and a time-out without touching any call.
+
+A session that ends with the channel gone is not always a caller hanging up: when an agent
+takes the call during the greeting, the agent leg's ``Bridge()`` pulls the caller's channel out
+of the AGI, which sees a hang-up. ``agent_of`` (the ACD's own legs: the engine placed the
+agent's call before the bridge could happen) tells the two apart in the log.
 """
 
 from __future__ import annotations
@@ -31,13 +36,18 @@ class FastAgiServer:
         default_skill: str,
         host: str = "127.0.0.1",
         port: int = 4573,
+        agent_of: Callable[[str], str | None] | None = None,
     ) -> None:
         self._routes = dict(routes)
+        self._agent_of = agent_of
         self._default_skill = default_skill
         self._host = host
         self._port = port
         self._server: asyncio.Server | None = None
         self.sessions = 0
+        """Sessions since start (a running total)."""
+        self.active = 0
+        """Sessions in progress: the callers in the IVR now."""
         self.failures = 0
 
     async def start(self) -> None:
@@ -57,6 +67,7 @@ class FastAgiServer:
             writer.close()
             return
         self.sessions += 1
+        self.active += 1
         channel = AgiChannel(headers, reader, writer)
         script = headers.get("agi_network_script", "").strip("/")
         flow = self._routes.get(script)
@@ -71,7 +82,11 @@ class FastAgiServer:
             else:
                 await flow(channel)
         except AgiHangup:
-            log.info("caller %s hung up in the IVR", channel.unique_id)
+            agent = self._agent_of(channel.unique_id) if self._agent_of is not None else None
+            if agent is None:
+                log.info("caller %s hung up in the IVR", channel.unique_id)
+            else:
+                log.debug("call %s left the IVR for agent %s", channel.unique_id, agent)
         except Exception:
             self.failures += 1
             log.exception(
@@ -84,6 +99,7 @@ class FastAgiServer:
             except Exception as exc:  # the channel is gone or the socket broke
                 log.warning("could not set default routing for %s: %s", channel.unique_id, exc)
         finally:
+            self.active -= 1
             writer.close()
 
     async def _default_route(self, channel: AgiChannel, path: str) -> None:

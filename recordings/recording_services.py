@@ -178,6 +178,24 @@ class RecordingService:
             adopted.append(rec)
         return adopted
 
+    def finish_unended(self, idle_s: float = 60.0) -> list[Recording]:
+        """Call recordings whose end the engine never saw (it was away when the call ended):
+        once the file has been idle ``idle_s``, its modification time is the end and its size
+        the size. A live call's file keeps growing, so it is left alone."""
+        now = self.clock().timestamp()
+        done = []
+        for rec in self.store.unended(("call", "threeway")):
+            try:
+                info = self.roots.resolve(rec.path).stat()
+            except (OSError, BadRecordingPath):
+                continue  # not (yet) on disk: the retention purge deals with missing audio
+            if now - info.st_mtime < idle_s:
+                continue
+            self.store.finish(rec.id, datetime.fromtimestamp(info.st_mtime, UTC), info.st_size)
+            log.warning("recording %s had no end (event lost): finished from its file", rec.path)
+            done.append(self.store.get(rec.id))
+        return done
+
     def file_size(self, rec: Recording) -> int | None:
         return self.size_of(rec.path)
 

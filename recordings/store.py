@@ -184,6 +184,18 @@ class RecordingStore:
             )
             return set(rows)
 
+    def unended(self, kinds: Iterable[str]) -> list[Recording]:
+        """Recordings still on disk whose end was never written."""
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(RecordingRow).where(
+                    RecordingRow.kind.in_(list(kinds)),
+                    RecordingRow.ended_at.is_(None),
+                    RecordingRow.deleted_at.is_(None),
+                )
+            )
+            return [_recording(r) for r in rows]
+
     def finish(self, recording_id: int, ended_at: datetime | None, size_bytes: int | None) -> None:
         values: dict[str, Any] = {"size_bytes": size_bytes}
         if ended_at is not None:

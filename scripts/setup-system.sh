@@ -9,7 +9,8 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 for pkg in python3-venv debootstrap baresip espeak-ng sox redis-server mosquitto \
            mosquitto-clients postgresql \
            chromium fonts-wqy-microhei \
-           faketime; do  # browser tests (and a CJK font); the suite in 2027 and 2028 (libfaketime)
+           faketime sip-tester; do  # browser tests (and a CJK font); the suite in 2027 and 2028
+  # (libfaketime); sipp as the SIP carrier of the load test and `python -m bench load`
   have "$pkg" || need_pkgs+=("$pkg")
 done
 if ((${#need_pkgs[@]})); then

@@ -215,6 +215,10 @@ class AmiClient:
         self._resync_queued = True
         return True
 
+    def backlog(self) -> int:
+        """Events received and not yet taken up by the consumer."""
+        return self._events.qsize()
+
     async def events(self) -> AsyncIterator[AmiEvent | _Reconnected]:
         while True:
             item = await self._events.get()

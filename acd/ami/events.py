@@ -357,6 +357,16 @@ _USER_EVENTS: dict[str, Callable[[Mapping[str, Any], float], AmiEvent]] = {
 }
 
 
+# The events the engine's AMI login is sent (manager.conf's eventfilter, rendered by
+# hotline/asterisk/render.py): what parse_event reads below, and OriginateResponse, which
+# completes an asynchronous Originate in panoramisk. Everything else in the call class (Newstate,
+# DialBegin, Bridge*, MusicOnHold*, ...) is never sent: at 300 concurrent calls Asterisk spent
+# near a full core, and the engine half of one, on events nobody read. FullyBooted is written
+# to the session at log-in, outside the filters; Shutdown is in the system class we never read.
+ENGINE_EVENTS = ("Newchannel", "Hangup", "OriginateResponse")
+ENGINE_USER_EVENT_PREFIX = "Hotline"
+
+
 def parse_event(headers: Mapping[str, Any], received_at: float) -> AmiEvent | None:
     """Turn one AMI event (header name -> value) into a typed event, or ``None`` if we ignore it.
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from acd.ami.events import ENGINE_EVENTS, ENGINE_USER_EVENT_PREFIX
 from hotline.config import Config
 from hotline.secrets import sip_password, stored_secret
 
@@ -79,6 +80,17 @@ def ami_test_user(cfg: Config) -> str:
     )
 
 
+def ami_event_filter() -> str:
+    """The engine login's eventfilter lines (Asterisk's hash-matched "advanced" filters, one
+    per event name; UserEvents only the dialplan's and the IVR's own, Hotline*)."""
+    lines = [f"eventfilter(action(include),name({name})) =" for name in ENGINE_EVENTS]
+    lines.append(
+        "eventfilter(action(include),name(UserEvent),header(UserEvent),method(starts_with)) = "
+        + ENGINE_USER_EVENT_PREFIX
+    )
+    return "\n".join(lines)
+
+
 def ami_test_username(cfg: Config) -> str:
     return f"{cfg.ami.username}-test"
 
@@ -110,6 +122,7 @@ def values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
             stored_secret(cfg.paths.state_dir, "ami-secret", cfg.ami.secret), "ami.secret"
         ),
         "ami_test_user": ami_test_user(cfg),
+        "ami_event_filter": ami_event_filter(),
         "fastagi_host": cfg.fastagi.host,
         "fastagi_port": str(cfg.fastagi.port),
         "sip_bind": a.sip_bind,

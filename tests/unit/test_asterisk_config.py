@@ -93,3 +93,26 @@ def test_mirror_is_read_from_apt_sources(tmp_path: Path) -> None:
     assert apt_mirror(tmp_path) == "http://m2.example/debian"
     (tmp_path / "sources.list").unlink()
     assert apt_mirror(tmp_path) == "http://deb.debian.org/debian"
+
+
+def test_the_engine_login_is_sent_only_the_events_it_reads(tmp_path: Path) -> None:
+    """manager.conf's eventfilter for the engine's user names every event parse_event reads
+    (and panoramisk's OriginateResponse); the Hotline* UserEvents only."""
+    from acd.ami.events import parse_event
+
+    conf = render_all(cfg_with(tmp_path), DIRS, managed=True)["manager.conf"]
+    engine_user = conf.split("[hotline]", 1)[1].split("\n[", 1)[0]
+    filters = [line for line in engine_user.splitlines() if line.startswith("eventfilter")]
+    named = {line.split("name(")[1].split(")")[0] for line in filters}
+    assert named == {"Newchannel", "Hangup", "OriginateResponse", "UserEvent"}
+    assert filters[-1].endswith("header(UserEvent),method(starts_with)) = Hotline")
+    # What the engine parses passes the filter; what the filter drops, the engine ignores.
+    base = {"Uniqueid": "1.1", "Channel": "PJSIP/x-1", "Timestamp": "1.0"}
+    for name in ("Newchannel", "Hangup"):
+        assert parse_event({"Event": name, **base}, 0.0) is not None
+    for name in ("Newstate", "VarSet", "Newexten", "DialBegin", "BridgeEnter", "MixMonitorStart"):
+        assert parse_event({"Event": name, **base}, 0.0) is None
+    hotline = {"Event": "UserEvent", "UserEvent": "HotlineArrived", "CallId": "1.1"}
+    full = {**hotline, "Caller": "1", "Dialled": "12345", "Channel": "PJSIP/x-1", "LinkedId": "1.1"}
+    assert parse_event(full, 0.0) is not None
+    assert parse_event({"Event": "UserEvent", "UserEvent": "SomethingElse"}, 0.0) is None

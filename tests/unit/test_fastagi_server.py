@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 
-from ivr.agi import AgiChannel
+import pytest
+
+from ivr.agi import AgiChannel, AgiHangup
 from ivr.server import FastAgiServer
 
 
@@ -76,3 +79,51 @@ async def test_garbage_and_silent_clients_are_cut_off() -> None:
     finally:
         await server.stop()
     assert server.sessions == 0
+
+
+async def test_in_the_ivr_counts_the_sessions_in_progress_not_a_running_total() -> None:
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def wait_in_ivr(_channel: AgiChannel) -> None:
+        inside.set()
+        await release.wait()
+
+    port = free_port()
+    server = FastAgiServer({"ivr": wait_in_ivr}, "general", "127.0.0.1", port)
+    await server.start()
+    try:
+        for _ in range(3):  # three callers went through the IVR, one after the other
+            release.clear()
+            talk = asyncio.ensure_future(converse(port, "ivr", 0))
+            await asyncio.wait_for(inside.wait(), 5)
+            assert server.active == 1
+            release.set()
+            await talk
+            inside.clear()
+    finally:
+        await server.stop()
+    assert server.active == 0  # nobody in the IVR now
+    assert server.sessions == 3
+
+
+async def test_a_call_taken_by_an_agent_is_not_logged_as_a_hang_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def bridged_away(_channel: AgiChannel) -> None:
+        raise AgiHangup("channel is down")  # what the IVR sees when Bridge() takes the caller
+
+    port = free_port()
+    legs = {"1.1": "1001"}
+    server = FastAgiServer({"ivr": bridged_away}, "general", "127.0.0.1", port, agent_of=legs.get)
+    await server.start()
+    caplog.set_level(logging.DEBUG, logger="ivr.server")
+    try:
+        await converse(port, "ivr", 0)
+        legs.clear()  # no agent was rung: this one did hang up
+        await converse(port, "ivr", 0)
+    finally:
+        await server.stop()
+    said = [r.getMessage() for r in caplog.records if r.name == "ivr.server"]
+    assert "call 1.1 left the IVR for agent 1001" in said
+    assert said.count("caller 1.1 hung up in the IVR") == 1

@@ -1,0 +1,159 @@
+"""A short load through the real Asterisk: sipp is the carrier (calls into the citizen trunk
+with G.711 audio, talking 20 s once answered), about 60 calls up at once for about a minute,
+answered by agents on the dialplan's test phones. Correctness only, never timings: every call
+has exactly one record, answered; no agent holds two calls at once; no channel is left
+behind; every answered call has its recording, finished (end and size).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotline.config import load_config
+from recordings.store import RecordingStore
+from tests.conftest import SLOT, EngineProcess, HotlineSetup, _no_channels, config_toml
+from tickets.persistence import CallRecordStore
+from tickets.records import CallRecord
+
+pytestmark = pytest.mark.asterisk
+
+SCENARIO = Path(__file__).resolve().parents[2] / "bench" / "sipp" / "carrier-uac.xml"
+CALLS = 90
+RATE = 3  # calls per second: 90 calls over 30 s, each up ~20 s: about 60 up at once
+TALK_MS = 20000
+AGENTS = 70  # more than the calls up at once: every call is answered
+SIPP_PORT = 39060 + SLOT
+MEDIA_PORT = 39600 + SLOT * 10
+
+
+@pytest.fixture
+def load_setup(hotline_setup: HotlineSetup, tmp_path: Path) -> Iterator[HotlineSetup]:
+    """The test centre with many agents on test phones, the direct flow (no menu keys), and
+    a ticket store of its own."""
+    toml = config_toml(hotline_setup.state_dir, f"sqlite:///{tmp_path / 'load.db'}")
+    toml = toml.replace('flow = "menu"', 'flow = "direct"')
+    toml += "".join(
+        f'\n[[agents]]\nid = "{2000 + n}"\nname = "Load agent {n}"\n'
+        f'seat = "Local/{2000 + n}@test-phone"\nskills = {{ general = 1 }}\n'
+        for n in range(1, AGENTS + 1)
+    )
+    path = tmp_path / "load.toml"
+    path.write_text(toml, encoding="utf-8")
+    yield HotlineSetup(
+        cfg=load_config(path, environ={}), path=path, state_dir=hotline_setup.state_dir
+    )
+
+
+def overlaps(spans: list[tuple[datetime, datetime]]) -> bool:
+    return any(b[0] < a[1] for a, b in pairwise(sorted(spans)))
+
+
+async def test_sixty_calls_at_once_through_sipp_each_recorded_once(
+    asterisk: Any, load_setup: HotlineSetup
+) -> None:
+    sipp = shutil.which("sipp")
+    assert sipp is not None, "sipp is not installed (Debian package sip-tester)"
+    cfg = load_setup.cfg
+    engine = EngineProcess(load_setup, "load-sipp")
+    engine.start()
+    try:
+        for n in range(1, AGENTS + 1):
+            engine.agent(str(2000 + n), "login")
+            engine.agent(str(2000 + n), "ready")
+        started = datetime.now(UTC)
+        proc = await asyncio.create_subprocess_exec(
+            sipp,
+            f"127.0.0.1:{cfg.asterisk.sip_port}",
+            "-sf", str(SCENARIO),
+            "-i", "127.0.0.1",
+            "-p", str(SIPP_PORT),
+            "-mi", "127.0.0.1",
+            "-mp", str(MEDIA_PORT),
+            "-m", str(CALLS),
+            "-r", str(RATE),
+            "-l", "80",
+            "-d", str(TALK_MS),
+            "-timeout", "110s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=str(load_setup.state_dir),
+        )  # fmt: skip
+        out, _ = await asyncio.wait_for(proc.communicate(), 150)
+        text = out.decode(errors="replace")
+        assert proc.returncode == 0, f"sipp: exit {proc.returncode}\n{text[-3000:]}"
+
+        # Every call placed has exactly one record, answered by an agent.
+        store = CallRecordStore(cfg.database_url, cfg.spool_dir)
+        try:
+            records: list[CallRecord] = []
+            for _ in range(100):
+                records = [
+                    r
+                    for r in await asyncio.to_thread(
+                        store.list_between, started - timedelta(minutes=1), datetime.now(UTC)
+                    )
+                    if r.caller.startswith("139")
+                ]
+                if len(records) >= CALLS:
+                    break
+                await asyncio.sleep(0.2)
+        finally:
+            store.dispose()
+        by_caller: dict[str, list[CallRecord]] = defaultdict(list)
+        for r in records:
+            by_caller[r.caller].append(r)
+        assert sorted(by_caller) == sorted(f"139{n}" for n in range(1, CALLS + 1))
+        doubled = {c: len(rs) for c, rs in by_caller.items() if len(rs) != 1}
+        assert not doubled, f"calls with more than one record: {doubled}"
+        outcomes = {r.outcome for r in records}
+        assert outcomes == {"answered"}, outcomes
+        # No agent held two calls at once.
+        spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+        for r in records:
+            assert r.agent_id is not None and r.answered_at is not None
+            spans[r.agent_id].append((r.answered_at, r.ended_at))
+        assert not [a for a, s in spans.items() if overlaps(s)], "an agent held two calls"
+
+        # No channel left behind (the probe's Surrogate/... channels would show here).
+        for _ in range(50):
+            if _no_channels(asterisk):
+                break
+            await asyncio.sleep(0.2)
+        channels = asterisk.cli("core show channels concise")
+        assert _no_channels(asterisk), f"channels left behind:\n{channels}"
+
+        # Every answered call has its recording, finished.
+        rec_store = RecordingStore(cfg.database_url)
+        try:
+            missing: list[str] = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                missing = []
+                for r in records:
+                    found = await asyncio.to_thread(rec_store.for_call, r.unique_id)
+                    if not any(x.ended_at is not None and x.size_bytes for x in found):
+                        missing.append(r.unique_id)
+                if not missing:
+                    break
+                await asyncio.sleep(0.5)
+        finally:
+            rec_store.dispose()
+        assert not missing, f"{len(missing)} answered calls without a finished recording"
+        failed = re.findall(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", text)
+        assert failed in ([], ["0"]), text[-2000:]
+    finally:
+        engine.stop()
