@@ -131,9 +131,25 @@ def day_of_calls(n: int, day: date, seed: int = 12345) -> Iterator[tuple[Any, ..
             else:  # voicemail after the queue gave up
                 ended = enqueued + int((60 + 60 * rand()) * US)
             wait = None if queued is None else ((answered or ended) - enqueued) / US
-            yield (uid, uid, caller, "12345", arrived, ended, outcome, ivr_exit, queued,
-                   answered, agent, ivr_path, skill, "Normal Clearing", wait,
-                   ended + 3000)  # fmt: skip
+            yield (
+                uid,
+                uid,
+                caller,
+                "12345",
+                arrived,
+                ended,
+                outcome,
+                ivr_exit,
+                queued,
+                answered,
+                agent,
+                ivr_path,
+                skill,
+                "Normal Clearing",
+                "",
+                wait,
+                ended + 3000,
+            )  # fmt: skip  ("": speech_text, what was said to the IVR)
 
 
 def to_record(row: tuple[Any, ...]) -> CallRecord:
@@ -326,7 +342,8 @@ def load_sqlite(engine: Engine, chunks: Callable[[], Iterator[list[tuple[Any, ..
             cur.executemany(
                 sql,
                 [(r[0], r[1], r[2], r[3], fmt(r[4]), fmt(r[5]), r[6], fmt(r[7]), fmt(r[8]),
-                  fmt(r[9]), r[10], r[11], r[12], r[13], r[14], fmt(r[15])) for r in chunk],
+                  fmt(r[9]), r[10], r[11], r[12], r[13], r[14], r[15], fmt(r[16]))
+                 for r in chunk],
             )  # fmt: skip
         raw.commit()
     finally:
@@ -355,7 +372,7 @@ def load_postgresql(
                     "".join(
                         f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{ts(r[4])}\t{ts(r[5])}\t{r[6]}\t"
                         f"{ts(r[7])}\t{ts(r[8])}\t{ts(r[9])}\t{val(r[10])}\t{r[11]}\t{r[12]}\t"
-                        f"{r[13]}\t{val(r[14])}\t{ts(r[15])}\n"
+                        f"{r[13]}\t{r[14]}\t{val(r[15])}\t{ts(r[16])}\n"
                         for r in chunk
                     )
                 )
