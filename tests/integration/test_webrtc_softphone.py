@@ -24,7 +24,7 @@ from tests.integration.test_call_path import arrived_call_id, wait_record
 from tests.integration.test_call_recording import wait_finished
 from tests.support.baresip import wav_rms
 from tests.support.calls import AmiTestClient, mqtt_collector
-from tests.support.desk import PASSWORDS, add_user
+from tests.support.desk import PASSWORDS, add_user, desk_client
 from tickets.records import CallOutcome
 
 pytestmark = pytest.mark.asterisk
@@ -198,3 +198,40 @@ async def test_agent_answers_in_the_browser_audio_both_ways_hold_and_hang_up(
     call_wav = audio_roots(engine.cfg).resolve(rec.path)
     assert wav_rms(call_wav) > SPEECH_RMS, "the call's own recording is silent"
     assert not [p for p in problems if "softphone" in p.lower()], problems
+
+
+async def test_only_the_agent_gets_its_own_browser_seat_and_the_page_may_connect_there(
+    engine: EngineProcess,
+) -> None:
+    add_user(engine, "agent1002", "agent", "--agent", AGENT)
+    add_user(engine, "super1", "supervisor")
+    agent, boss = desk_client(engine), desk_client(engine)
+    try:
+        assert (await agent.login("agent1002")).status == 303
+        async with agent.http.get(f"{engine.base}/desk/api/softphone") as resp:
+            assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+            conf = await resp.json()
+        assert conf["seat"] == SEAT and conf["user"] == f"webrtc-{AGENT}"
+        state = engine.setup.state_dir
+        assert conf["password"] == (state / f"sip-password-webrtc-{AGENT}").read_text().strip()
+        desk_password = next(a for a in engine.cfg.agents if a.id == AGENT).sip_password
+        assert conf["password"] != desk_password  # the desk phone's never reaches a browser
+        ws = engine.cfg.webrtc.browser_url
+        assert conf["ws_url"] == ws
+        async with agent.http.get(f"{engine.base}/desk/agent") as page:
+            csp = page.headers["Content-Security-Policy"]
+        origin = ws.rsplit("/", 1)[0]
+        assert f"connect-src 'self' {origin};" in csp, csp
+        async with agent.http.get(f"{engine.base}{conf['library']}") as lib:
+            assert lib.status == 200 and "LIBRARY_VERSION" in await lib.text()
+
+        assert (await boss.login("super1")).status == 303
+        async with boss.http.get(f"{engine.base}/desk/api/softphone") as resp:
+            assert resp.status == 403  # a supervisor has no browser seat here
+        anonymous = desk_client(engine)
+        async with anonymous.http.get(f"{engine.base}/desk/api/softphone") as resp:
+            assert resp.status == 401
+        await anonymous.close()
+    finally:
+        await agent.close()
+        await boss.close()
