@@ -10,6 +10,7 @@ WebRTC statistics show the citizen's audio arriving. Screenshots go to test-arti
 from __future__ import annotations
 
 import asyncio
+import ssl
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from agents.web.i18n import translate
 from hotline.config import browser_seat
 from recordings.files import audio_roots
 from tests.conftest import ARTIFACTS, RUN_ID, EngineProcess
@@ -235,3 +237,43 @@ async def test_only_the_agent_gets_its_own_browser_seat_and_the_page_may_connect
     finally:
         await agent.close()
         await boss.close()
+
+
+async def test_a_refused_microphone_is_said_plainly_in_chinese(
+    engine: EngineProcess, tmp_path: Path
+) -> None:
+    """The agent blocked the microphone for the desktop (the browser's site permission)."""
+    from playwright.async_api import async_playwright
+
+    add_user(engine, "agent1002", "agent", "--agent", AGENT)
+    async with async_playwright() as p:
+        # A persistent context is the browser's default one, which Browser.setPermission sets.
+        context = await p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--use-fake-device-for-media-stream"],
+        )  # fmt: skip
+        try:
+            page = context.pages[0] if context.pages else await context.new_page()
+            cdp = await context.new_cdp_session(page)
+            await cdp.send(
+                "Browser.setPermission",
+                {"permission": {"name": "microphone"}, "setting": "denied",
+                 "origin": engine.base},
+            )  # fmt: skip
+            await page.goto(engine.base + "/desk/login")
+            await page.fill("#name", "agent1002")
+            await page.fill("#password", PASSWORDS["agent1002"])
+            await page.click("#login-submit")
+            await page.wait_for_url("**/desk/agent")
+            await page.wait_for_selector("#softphone-error:visible", timeout=20_000)
+            said = await page.text_content("#softphone-error")
+        finally:
+            await context.close()
+    assert said == translate("zh", "sp_mic_denied"), said
+    assert "麦克风" in said and "允许" in said
+
+
+def test_the_wss_listener_serves_the_certificate_made_at_setup(engine: EngineProcess) -> None:
+    cert = (engine.setup.state_dir / "webrtc-tls" / "webrtc-cert.pem").read_text()
+    served = ssl.get_server_certificate(("127.0.0.1", engine.cfg.webrtc.tls_port), timeout=5)
+    assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(cert)
