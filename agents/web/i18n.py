@@ -157,6 +157,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         # webrtc softphone (static/softphone.js)
         "softphone": "网页软电话",
         "sp_seat": "本浏览器座席",
+        "sp_seat_login": "用本浏览器签入座席",
         "sp_answer": "接听",
         "sp_hangup": "挂机",
         "sp_hold": "保持",
@@ -176,6 +177,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sp_answer_failed": "接听失败，请再试一次",
         "sp_hangup_failed": "挂机失败，请再试一次",
         "sp_hold_failed": "保持/取消保持失败",
+        "sp_seat_login_failed": "用本浏览器签入失败：请先签出当前座席再试",
         "sp_mic_denied": (
             "浏览器拒绝了麦克风：请在地址栏左侧的网站设置中允许使用麦克风，然后刷新页面"
         ),
@@ -337,6 +339,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         # webrtc softphone (static/softphone.js)
         "softphone": "Browser softphone",
         "sp_seat": "This browser's seat",
+        "sp_seat_login": "Log in with this browser",
         "sp_answer": "Answer",
         "sp_hangup": "Hang up",
         "sp_hold": "Hold",
@@ -358,6 +361,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sp_answer_failed": "Answering failed: try again",
         "sp_hangup_failed": "Hanging up failed: try again",
         "sp_hold_failed": "Hold or resume failed",
+        "sp_seat_login_failed": "Logging in with this browser failed: log out of the seat first",
         "sp_mic_denied": (
             "The browser refused the microphone: "
             "allow it in the site settings (left of the address), then reload the page"

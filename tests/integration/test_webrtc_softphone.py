@@ -140,9 +140,13 @@ async def test_agent_answers_in_the_browser_audio_both_ways_hold_and_hang_up(
     assert await page.text_content("#softphone-seat") == SEAT
     assert await page.is_hidden("#softphone-error")  # the fake microphone is fine
 
-    # The agent's seat is the browser: a configured dial string like any other.
-    engine.agent(AGENT, "login", {"seat": SEAT})
-    engine.agent(AGENT, "ready")
+    # The agent's seat is the browser (a configured dial string like any other), chosen on the
+    # page: "log in with this browser", then ready.
+    await page.click("#sp-seat-login")
+    await page.wait_for_selector('#agent-state[data-state="not_ready"]', timeout=10_000)
+    assert await page.text_content("#seat") == SEAT
+    await page.click("#ready")
+    await page.wait_for_selector('#agent-state[data-state="ready"]', timeout=10_000)
     inside = f"/tmp/webrtc-{RUN_ID}"
     async with mqtt_collector(engine.cfg) as mqtt:
         await ami.call_12345(CALLER, dtmf="2", variables={"TEST_PLAY": "hotline/greeting"})
@@ -226,6 +230,10 @@ async def test_only_the_agent_gets_its_own_browser_seat_and_the_page_may_connect
         assert f"connect-src 'self' {origin};" in csp, csp
         async with agent.http.get(f"{engine.base}{conf['library']}") as lib:
             assert lib.status == 200 and "LIBRARY_VERSION" in await lib.text()
+
+        # Only "browser" chooses another seat from the page; anything else is a clear 400.
+        bad = await agent.post_json("/desk/api/seat/login", {"seat": "PJSIP/1001"})
+        assert bad.status == 400 and (await bad.json())["field"] == "seat"
 
         assert (await boss.login("super1")).status == 303
         async with boss.http.get(f"{engine.base}/desk/api/softphone") as resp:

@@ -19,6 +19,7 @@ function show(what, detail) {
   $("softphone-status").textContent = t("sp_" + what) + (detail ? " " + detail : "");
   const live = state.session !== null;
   const established = what === "talking" || what === "held";
+  $("sp-seat-login").disabled = what !== "registered";
   $("sp-answer").disabled = what !== "ringing";
   $("sp-hangup").disabled = !live;
   $("sp-hold").disabled = !established;
@@ -168,6 +169,23 @@ async function hangup(SIP) {
   }
 }
 
+// Log in to the ACD at this browser's seat (the seat panel's button logs in at the configured one).
+async function seatLogin() {
+  try {
+    const resp = await fetch("/desk/api/seat/login", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ seat: "browser" }),
+    });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) throw new Error(data.error || resp.statusText);
+    fail(null);
+  } catch (err) {
+    fail("sp_seat_login_failed", err);
+  }
+}
+
 async function toggleHold() {
   const action = state.held ? "resume" : "hold";
   try {
@@ -254,6 +272,7 @@ async function start() {
       setTimeout(reconnect, 5000);
     }
   }
+  $("sp-seat-login").onclick = seatLogin;
   $("sp-answer").onclick = answer;
   $("sp-hangup").onclick = () => hangup(SIP);
   $("sp-hold").onclick = toggleHold;
