@@ -153,11 +153,13 @@ async def test_agent_answers_in_the_browser_audio_both_ways_hold_and_hang_up(
         call_id = await arrived_call_id(mqtt, CALLER)
         await page.wait_for_selector('#softphone[data-state="ringing"]', timeout=30_000)
         assert await page.is_enabled("#sp-answer") and await page.is_disabled("#sp-hold")
+        assert await page.evaluate("window.hotlineSoftphone.ring !== null")  # the ringing tone
         await page.screenshot(path=str(ARTIFACTS / "softphone-ringing.png"), full_page=True)
         channel = await agent_channel(ami)
         await page.click("#sp-answer")
         await page.wait_for_selector('#softphone[data-state="talking"]', timeout=15_000)
         await mqtt.wait_for(f"/calls/{call_id}/answered", timeout=15)
+        assert await page.evaluate("window.hotlineSoftphone.ring === null")  # and it stopped
         # Each direction of the agent's leg in its own file: r() what the browser sent (the
         # agent's voice), t() what Asterisk sent the browser (the citizen's prompt).
         asterisk.cli(
