@@ -171,7 +171,14 @@ def install_external_config(cfg: Config) -> Path:
         raise ConfigError(
             "asterisk.config_install_path: set it to install into an external Asterisk"
         )
-    write_all(render_all(cfg, {}, managed=False), target, mode=0o640, group_of_target=True)
+    # http.conf names the wss:// certificate and key beside it: written there with the rest
+    # (the asterisk group reads them; the state directory is root's alone).
+    where = {"etc_dir": str(target)} if cfg.webrtc.enabled else {}
+    write_all(render_all(cfg, where, managed=False), target, mode=0o640, group_of_target=True)
+    if cfg.webrtc.enabled:
+        from hotline.asterisk.webrtc import chroot_tls_files
+
+        write_all(chroot_tls_files(cfg), target, mode=0o640, group_of_target=True)
     return target
 
 

@@ -83,8 +83,8 @@ def webrtc_endpoints(cfg: Config, config_dir: Path = CONFIG_DIR) -> str:
 
 
 def webrtc_values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
-    """http.conf's values: the managed Asterisk reads the certificate from its etc directory
-    (install_config copies it there), an external one from where it was made."""
+    """http.conf's values: Asterisk reads the certificate from its configuration directory
+    (``etc_dir``: the files are copied there), else from where it was made."""
     w = cfg.webrtc
     vals = {
         "webrtc_enabled": "yes" if w.enabled else "no",

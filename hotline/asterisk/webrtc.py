@@ -73,7 +73,8 @@ def tls_files(cfg: Config) -> tuple[Path, Path]:
 
 
 def chroot_tls_files(cfg: Config) -> dict[str, str]:
-    """The certificate and key as files for the managed Asterisk's etc directory."""
+    """The certificate and key as files for Asterisk's configuration directory (the managed
+    one's etc, or an external one's install path)."""
     cert, key = tls_files(cfg)
     return {
         CERT_NAME: cert.read_text(encoding="utf-8"),

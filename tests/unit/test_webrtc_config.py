@@ -91,3 +91,16 @@ def test_baresip_recipe_listens_on_its_own_port_and_never_on_lo(tmp_path: Path) 
     assert server_host(cfg, "10.0.0.5") == "10.0.0.5"
     far = baresip_config("10.0.0.5", port=5080, sound_card=True, snd_dir=tmp_path)
     assert "sip_listen 0.0.0.0:5080" in far and "audio_source alsa,default" in far
+
+
+def test_install_config_for_an_external_asterisk_brings_the_certificate(tmp_path: Path) -> None:
+    from hotline.cli import install_external_config
+
+    target = tmp_path / "etc-asterisk"
+    cfg = cfg_with(tmp_path, f'[asterisk]\nconfig_install_path = "{target}"\n')
+    install_external_config(cfg)
+    http = (target / "http.conf").read_text()
+    assert f"tlsprivatekey = {target}/webrtc-key.pem" in http
+    key = target / "webrtc-key.pem"
+    assert key.read_text() == (tmp_path / "webrtc-tls" / "webrtc-key.pem").read_text()
+    assert os.stat(key).st_mode & 0o777 == 0o640  # the asterisk group's, nobody else's
