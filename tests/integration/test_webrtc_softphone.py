@@ -115,6 +115,21 @@ async def inbound_audio_energy(page: Any) -> float:
     )
 
 
+async def media_transport(page: Any) -> dict[str, Any]:
+    """The call's transport as the browser reports it: DTLS state and the SRTP cipher."""
+    found: dict[str, Any] = await page.evaluate(
+        """async () => {
+          const pc = window.hotlineSoftphone.session.sessionDescriptionHandler.peerConnection;
+          let found = {};
+          (await pc.getStats()).forEach((r) => {
+            if (r.type === "transport") found = {dtls: r.dtlsState, srtp: r.srtpCipher || ""};
+          });
+          return found;
+        }"""
+    )
+    return found
+
+
 async def test_agent_answers_in_the_browser_audio_both_ways_hold_and_hang_up(
     engine: EngineProcess, ami: AmiTestClient, chromium: Any, asterisk: Any
 ) -> None:
@@ -170,6 +185,8 @@ async def test_agent_answers_in_the_browser_audio_both_ways_hold_and_hang_up(
         await page.wait_for_selector("#pop:not([hidden])")
         await page.screenshot(path=str(ARTIFACTS / "softphone-in-call.png"), full_page=True)
         heard = await inbound_audio_energy(page)
+        transport = await media_transport(page)
+        assert transport.get("dtls") == "connected" and transport.get("srtp"), transport
 
         await page.click("#sp-hold")
         await page.wait_for_selector('#softphone[data-state="held"]', timeout=10_000)
