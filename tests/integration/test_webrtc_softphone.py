@@ -157,9 +157,13 @@ async def test_agent_answers_in_the_browser_audio_both_ways_hold_and_hang_up(
 
     # The agent's seat is the browser (a configured dial string like any other), chosen on the
     # page: "log in with this browser", then ready.
+    elsewhere = translate("zh", "sp_registered_elsewhere")  # logged out: its seat is PJSIP/1002
+    assert await page.text_content("#softphone-status") == elsewhere
     await page.click("#sp-seat-login")
     await page.wait_for_selector('#agent-state[data-state="not_ready"]', timeout=10_000)
     assert await page.text_content("#seat") == SEAT
+    ringing_here = translate("zh", "sp_registered")
+    await page.wait_for_selector(f'#softphone-status:text-is("{ringing_here}")', timeout=5_000)
     await page.click("#ready")
     await page.wait_for_selector('#agent-state[data-state="ready"]', timeout=10_000)
     inside = f"/tmp/webrtc-{RUN_ID}"

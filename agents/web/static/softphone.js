@@ -11,12 +11,18 @@ const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const panel = $("softphone");
 
-const state = { ua: null, registerer: null, session: null, muted: false, held: false, ring: null };
+const state = {
+  ua: null, registerer: null, session: null, muted: false, held: false, ring: null, seat: "",
+};
 window.hotlineSoftphone = state; // tests and a curious supervisor can look, nothing more
 
 function show(what, detail) {
   panel.dataset.state = what;
-  $("softphone-status").textContent = t("sp_" + what) + (detail ? " " + detail : "");
+  // Registered, but the agent works at another seat (the seat panel's): calls ring there.
+  const seat = $("seat") && $("seat").textContent.trim();
+  const elsewhere = what === "registered" && state.seat && seat && seat !== state.seat;
+  $("softphone-status").textContent = t(elsewhere ? "sp_registered_elsewhere" : "sp_" + what)
+    + (detail ? " " + detail : "");
   const live = state.session !== null;
   const established = what === "talking" || what === "held";
   $("sp-seat-login").disabled = what !== "registered";
@@ -227,6 +233,11 @@ async function start() {
     return;
   }
   $("softphone-seat").textContent = conf.seat;
+  state.seat = conf.seat;
+  if ($("seat")) { // the seat panel shows where the agent is logged in: say where calls ring
+    const again = () => { if (panel.dataset.state === "registered") show("registered"); };
+    new MutationObserver(again).observe($("seat"), { childList: true });
+  }
   let SIP;
   try {
     SIP = await import(conf.library);
