@@ -9,6 +9,7 @@ phone's password never reaches a browser.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 from collections.abc import Callable
@@ -53,7 +54,10 @@ def tls_files(cfg: Config) -> tuple[Path, Path]:
     # The key file exists (empty, 0600) before openssl writes the key into it.
     os.close(os.open(tmp_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     host = w.tls_bind
-    san = f"IP:{host}" if host.replace(".", "").isdigit() or ":" in host else f"DNS:{host}"
+    try:
+        san = f"IP:{ipaddress.ip_address(host)}"
+    except ValueError:
+        san = f"DNS:{host}"
     try:
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
