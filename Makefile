@@ -5,7 +5,7 @@ HOTLINE := $(VENV)/bin/hotline
 # The tests find PostgreSQL through HOTLINE_TEST_PG_URL, else the role and generated password
 # scripts/pg-role.sh set up (tests/support/pg_url.py).
 
-.PHONY: run test test-years setup system venv asterisk lint unit integration bench clean
+.PHONY: run test test-years setup system venv vendor asterisk lint unit integration bench clean
 
 run: setup asterisk
 	$(HOTLINE) up
@@ -22,7 +22,15 @@ test-years: setup asterisk
 	    $(PY) -m pytest -p no:cacheprovider -m calendar tests || exit 1; \
 	done
 
-setup: system venv
+setup: system venv vendor
+
+# The browser libraries the desktop serves itself (SIP.js for the WebRTC softphone), from npm at
+# the versions in agents/web/vendor/package-lock.json; not committed (agents/web/vendor/node_modules).
+VENDOR := agents/web/vendor
+vendor: $(VENDOR)/node_modules/.package-lock.json
+
+$(VENDOR)/node_modules/.package-lock.json: $(VENDOR)/package.json $(VENDOR)/package-lock.json
+	npm ci --prefix $(VENDOR) --no-audit --no-fund --loglevel=error
 
 system:
 	bash scripts/setup-system.sh
@@ -55,4 +63,4 @@ bench: setup asterisk
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(VENDOR)/node_modules

@@ -14,6 +14,7 @@ hotline user add NAME --role ROLE [--agent ID] [--unit U] [--password-stdin] | l
 hotline kb import FILE.json                 knowledge-base articles for the agent desktop
 hotline recordings purge [--now ISO]        remove recordings' audio past its retention
 hotline quality report --from D --to D [--json]   per-agent quality review (质检) scores
+hotline softphone config AGENT [--write DIR] [--no-sound-card]   baresip for an agent's seat
 hotline simulate --roster R.csv (--trace T.csv | --calls-per-day N --aht S) [--json]   simulator
 """
 
@@ -33,6 +34,7 @@ from typing import Any
 
 from agents.web.usercli import add_kb_parser, add_user_parser
 from hotline.config import Config, ConfigError, load_config
+from hotline.softphone_cli import add_softphone_parser
 from ivr.intake_cli import add_ivr_parser
 from recordings.cli import add_recordings_parser
 from tickets.calendar_cli import add_calendar_parser
@@ -169,7 +171,14 @@ def install_external_config(cfg: Config) -> Path:
         raise ConfigError(
             "asterisk.config_install_path: set it to install into an external Asterisk"
         )
-    write_all(render_all(cfg, {}, managed=False), target, mode=0o640, group_of_target=True)
+    # http.conf names the wss:// certificate and key beside it: written there with the rest
+    # (the asterisk group reads them; the state directory is root's alone).
+    where = {"etc_dir": str(target)} if cfg.webrtc.enabled else {}
+    write_all(render_all(cfg, where, managed=False), target, mode=0o640, group_of_target=True)
+    if cfg.webrtc.enabled:
+        from hotline.asterisk.webrtc import chroot_tls_files
+
+        write_all(chroot_tls_files(cfg), target, mode=0o640, group_of_target=True)
     return target
 
 
@@ -522,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ivr_parser(sub)  # hotline ivr recognise|classify: the IVR's speech decision (ivr/)
     add_recordings_parser(sub)  # hotline recordings purge, hotline quality report (recordings/)
     add_calendar_parser(sub)  # hotline calendar status|import: the centre's calendar (tickets/)
+    add_softphone_parser(sub)  # hotline softphone config AGENT: baresip for a desk seat (webrtc)
     return parser
 
 

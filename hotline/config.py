@@ -109,6 +109,49 @@ class AsteriskConfig(_Section):
     """Install the dialplan contexts the tests use (a phone that answers, a department line)."""
 
 
+class WebrtcConfig(_Section):
+    """``[webrtc]``: the softphone in the agent page (agents/web/static/softphone.js). Every agent
+    gets a browser seat, the PJSIP endpoint ``webrtc-<id>`` (dial string ``PJSIP/webrtc-<id>``,
+    DTLS-SRTP audio, its own generated password in <state_dir>/sip-password-webrtc-<id>),
+    reached over Asterisk's SIP WebSocket transport."""
+
+    enabled: bool = True
+    ws_port: int = Field(default=8088, ge=1, le=65535)
+    """Asterisk's HTTP server on 127.0.0.1 (plain ws://, for this machine's browsers only)."""
+    tls_bind: str = "127.0.0.1"
+    """Address of Asterisk's TLS (wss://) listener, for agents' browsers on other machines."""
+    tls_port: int = Field(default=8089, ge=1, le=65535)
+    tls_cert_file: Path | None = None
+    """PEM certificate of the wss listener (and DTLS); unset: a self-signed one made at setup
+    in <state_dir>/webrtc-tls/ (its key 0600)."""
+    tls_key_file: Path | None = None
+    ws_url: str = Field(default="", pattern=r"^(wss?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9/._-]*)?)?$")
+    """What the browser connects to; empty: ws://127.0.0.1:<ws_port>/ws on a loopback
+    tls_bind, else wss://<tls_bind>:<tls_port>/ws."""
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> WebrtcConfig:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("webrtc.tls_cert_file and webrtc.tls_key_file: give both or neither")
+        return self
+
+    @property
+    def browser_url(self) -> str:
+        if self.ws_url:
+            return self.ws_url
+        if _is_loopback(self.tls_bind):
+            return f"ws://127.0.0.1:{self.ws_port}/ws"
+        return f"wss://{self.tls_bind}:{self.tls_port}/ws"
+
+
+WEBRTC_PREFIX = "webrtc-"
+
+
+def browser_seat(agent_id: str) -> str:
+    """The dial string of an agent's browser softphone."""
+    return f"PJSIP/{WEBRTC_PREFIX}{agent_id}"
+
+
 class AmiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=5038, ge=1, le=65535)
@@ -748,6 +791,7 @@ class Config(_Section):
     emergency: EmergencyConfig = EmergencyConfig()
     recordings: RecordingsConfig = RecordingsConfig()
     quality: QualityConfig = QualityConfig()
+    webrtc: WebrtcConfig = WebrtcConfig()
     agents: list[AgentSeed] = Field(
         default_factory=lambda: [
             AgentSeed(
@@ -794,6 +838,18 @@ class Config(_Section):
         return self
 
     @model_validator(mode="after")
+    def _browser_seats_are_free(self) -> Config:
+        # The browser endpoint of agent X is webrtc-X: an agent named so would share it.
+        if self.webrtc.enabled:
+            for i, agent in enumerate(self.agents):
+                if agent.id.startswith(WEBRTC_PREFIX):
+                    raise ValueError(
+                        f"agents[{i}].id {agent.id!r}: ids starting with {WEBRTC_PREFIX!r} "
+                        "name browser seats (webrtc.enabled)"
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _audio_not_in_cache(self) -> Config:
         # A rebuild of the Asterisk root filesystem clears the cache: audio there would go too.
         cache = self.paths.cache_dir.resolve()
@@ -807,7 +863,10 @@ class Config(_Section):
     @property
     def seats(self) -> frozenset[str]:
         """Every dial string an agent may log in at: the agents' own seats and ``acd.seats``."""
-        return frozenset(a.dial_string for a in self.agents) | frozenset(self.acd.seats)
+        seats = frozenset(a.dial_string for a in self.agents) | frozenset(self.acd.seats)
+        if self.webrtc.enabled:  # every agent's browser seat (webrtc)
+            seats |= frozenset(browser_seat(a.id) for a in self.agents)
+        return seats
 
     @property
     def skills(self) -> set[str]:

@@ -9,10 +9,14 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 for pkg in python3-venv debootstrap baresip espeak-ng sox redis-server mosquitto \
            mosquitto-clients postgresql \
            chromium fonts-wqy-microhei \
-           faketime sip-tester; do  # browser tests (and a CJK font); the suite in 2027 and 2028
-  # (libfaketime); sipp as the SIP carrier of the load test and `python -m bench load`
+           faketime sip-tester openssl; do  # browser tests (and a CJK font); the suite in
+  # 2027 and 2028 (libfaketime); sipp as the SIP carrier of the load test and
+  # `python -m bench load`; openssl: the browser softphone's wss:// certificate
   have "$pkg" || need_pkgs+=("$pkg")
 done
+# npm installs SIP.js for the browser softphone (make vendor); a Node.js from elsewhere that
+# brings its own npm is kept (Debian's npm package would conflict with it).
+command -v npm >/dev/null || need_pkgs+=(npm)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: need root to install: ${need_pkgs[*]}" >&2; exit 1

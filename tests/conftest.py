@@ -37,7 +37,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SLOT = int(os.environ.get("HOTLINE_TEST_SLOT", "0"))
 _BASE_PORTS = {
     "ami": 25038, "sip": 25060, "fastagi": 24573, "http": 28345, "rtp": 20000,
-    "redis": 26379, "mqtt": 26883,
+    "redis": 26379, "mqtt": 26883, "ws": 28088, "wss": 28089,
 }  # fmt: skip
 PORTS = {name: port + SLOT * 1000 for name, port in _BASE_PORTS.items()}
 INSTANCE = "test" if SLOT == 0 else f"test{SLOT}"
@@ -91,6 +91,10 @@ seats = ["Local/1001@test-noanswer", "Local/1002@test-phone"]
 
 [tickets]
 calendar_poll_s = 1
+
+[webrtc]
+ws_port = {PORTS["ws"]}
+tls_port = {PORTS["wss"]}
 
 [ivr]
 # Most call-path tests press menu keys; tests of the default (direct) flow switch it back.

@@ -18,7 +18,7 @@ from acd.ami.client import AmiActionError
 from acd.core import AcdError
 from acd.staffing import CENTRE_TZ
 from agents.resources import json_body
-from agents.services import UnknownAgent
+from agents.services import UnknownAgent, UnknownSeat
 from agents.web.guard import (
     DESK_KEY,
     PREFIX,
@@ -30,6 +30,7 @@ from agents.web.guard import (
 )
 from agents.web.live import Subscriber
 from agents.web.threeway import ThreeWayError
+from hotline.config import browser_seat
 from tickets.ticket_types import AccessDenied, FieldError, TicketDraft
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ async def _acd_call(action: Awaitable[None]) -> web.Response:
         await action
     except UnknownAgent as exc:
         return error(404, str(exc))
+    except UnknownSeat as exc:  # the browser seat with webrtc.enabled = false
+        return error(409, str(exc))
     except AcdError as exc:
         return error(409, str(exc))
     return web.json_response({"ok": True})
@@ -66,7 +69,12 @@ async def seat_action(request: web.Request) -> web.StreamResponse:
 async def _seat_action(desk: Desk, agent_id: str, request: web.Request) -> web.Response:
     what = request.match_info["action"]
     if what == "login":
-        return await _acd_call(desk.agents.login(agent_id))
+        # webrtc: {"seat": "browser"} logs in at the agent's browser seat (the softphone panel).
+        seat = (await json_body(request)).get("seat")
+        if seat not in (None, "browser"):
+            return error(400, 'seat must be "browser" or left out', field="seat")
+        at = browser_seat(agent_id) if seat == "browser" else None
+        return await _acd_call(desk.agents.login(agent_id, at))
     if what == "ready":
         return await _acd_call(desk.agents.ready(agent_id))
     if what == "not-ready":

@@ -37,6 +37,7 @@ from agents.web.sessions import Session
 from agents.web.steps import StepStore
 from agents.web.threeway import ThreeWayService
 from agents.web.users import UserStore
+from hotline.asterisk.webrtc import SoftphoneSettings
 from hotline.config import WebConfig
 from tickets.ticket_services import TicketService
 
@@ -75,6 +76,7 @@ class Desk:
     checks: PasswordChecks  # password checks in their own bounded executor
     gate: UserGate  # sessions end when their user is disabled or its password reset
     handled: HandledCalls  # the calls each agent handled (the only ones it may link)
+    softphone: SoftphoneSettings | None = None  # webrtc: the agent page's softphone
 
 
 DESK_KEY = web.AppKey("desk", Desk)
@@ -175,7 +177,11 @@ def render(
 async def headers_mw(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     if not response.prepared:
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        desk: Desk = request.config_dict[DESK_KEY]
+        # The softphone (webrtc) registers over Asterisk's WebSocket, another origin.
+        extra = f" {desk.softphone.origin}" if desk.softphone is not None else ""
+        csp = CSP.replace("connect-src 'self'", f"connect-src 'self'{extra}")
+        response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -154,6 +154,40 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kb_owner": "责任单位",
         "kb_review": "复核日期",
         "kb_stale": "已过复核日期，请与责任单位核实后再答复",
+        # webrtc softphone (static/softphone.js)
+        "softphone": "网页软电话",
+        "sp_seat": "本浏览器座席",
+        "sp_seat_login": "用本浏览器签入座席",
+        "sp_answer": "接听",
+        "sp_hangup": "挂机",
+        "sp_hold": "保持",
+        "sp_resume": "取消保持",
+        "sp_mute": "静音",
+        "sp_unmute": "取消静音",
+        "sp_off": "未启用",
+        "sp_connecting": "正在连接话务服务器……",
+        "sp_registered": "已就绪，来电会在这里振铃",
+        "sp_registered_elsewhere": "已连接；你的座席不是本浏览器，来电在座席电话上振铃",
+        "sp_unregistered": "未连接，来电无法在本浏览器接听",
+        "sp_ringing": "来电振铃：",
+        "sp_talking": "通话中",
+        "sp_held": "保持中（市民听到等待音乐）",
+        "sp_missing": "网页软电话未安装：请管理员运行 make setup",
+        "sp_config_failed": "无法读取软电话设置，请刷新页面",
+        "sp_ws_failed": "无法连接话务服务器，正在重试……",
+        "sp_answer_failed": "接听失败，请再试一次",
+        "sp_hangup_failed": "挂机失败，请再试一次",
+        "sp_hold_failed": "保持/取消保持失败",
+        "sp_seat_login_failed": "用本浏览器签入失败：请先签出当前座席再试",
+        "sp_mic_denied": (
+            "浏览器拒绝了麦克风：请在地址栏左侧的网站设置中允许使用麦克风，然后刷新页面"
+        ),
+        "sp_mic_missing": "没有找到麦克风：请插好耳麦，然后刷新页面",
+        "sp_mic_busy": "麦克风被其他程序占用：请关闭该程序后再试",
+        "sp_mic_insecure": (
+            "浏览器只在 https 网址或本机地址下允许使用麦克风：请通过 https 打开工作台"
+        ),
+        "sp_mic_other": "麦克风无法使用：请检查耳麦后刷新页面",
     },
     "en": {
         "title": "12345 Hotline Desktop",
@@ -303,6 +337,46 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kb_owner": "Owner unit",
         "kb_review": "Review by",
         "kb_stale": "Past its review date: check with the owner unit before answering",
+        # webrtc softphone (static/softphone.js)
+        "softphone": "Browser softphone",
+        "sp_seat": "This browser's seat",
+        "sp_seat_login": "Log in with this browser",
+        "sp_answer": "Answer",
+        "sp_hangup": "Hang up",
+        "sp_hold": "Hold",
+        "sp_resume": "Resume",
+        "sp_mute": "Mute",
+        "sp_unmute": "Unmute",
+        "sp_off": "Off",
+        "sp_connecting": "Connecting to the telephone server...",
+        "sp_registered": "Ready: calls ring here",
+        "sp_registered_elsewhere": "Connected; your seat is another phone, where calls ring",
+        "sp_unregistered": "Not connected: calls cannot be answered in this browser",
+        "sp_ringing": "Ringing:",
+        "sp_talking": "On a call",
+        "sp_held": "On hold (the citizen hears music)",
+        "sp_missing": (
+            "The browser softphone is not installed: ask an administrator to run make setup"
+        ),
+        "sp_config_failed": "Could not read the softphone settings: reload the page",
+        "sp_ws_failed": "Cannot reach the telephone server; trying again...",
+        "sp_answer_failed": "Answering failed: try again",
+        "sp_hangup_failed": "Hanging up failed: try again",
+        "sp_hold_failed": "Hold or resume failed",
+        "sp_seat_login_failed": "Logging in with this browser failed: log out of the seat first",
+        "sp_mic_denied": (
+            "The browser refused the microphone: "
+            "allow it in the site settings (left of the address), then reload the page"
+        ),
+        "sp_mic_missing": "No microphone found: plug in the headset, then reload the page",
+        "sp_mic_busy": (
+            "The microphone is in use by another program: close that program and try again"
+        ),
+        "sp_mic_insecure": (
+            "Browsers allow the microphone only on https or this machine's own address: "
+            "open the desktop over https"
+        ),
+        "sp_mic_other": "The microphone cannot be used: check the headset, then reload the page",
     },
 }
 

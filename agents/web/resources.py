@@ -62,9 +62,11 @@ from agents.web.pages import (
 )
 from agents.web.session_persistence import DeskSessions, RedisSessionBacking
 from agents.web.sessions import LoginLimits, SessionStore
+from agents.web.softphone import add_softphone
 from agents.web.steps import StepRecorder, StepStore
 from agents.web.threeway import ThreeWayService
 from agents.web.users import UserStore
+from hotline.asterisk.webrtc import softphone_settings
 from hotline.config import Config
 from hotline.credentials import signing_key
 from tickets.persistence import CallRecordStore
@@ -103,6 +105,7 @@ def make_desk_app(desk: Desk) -> web.Application:
     r.add_post("/api/agents/{agent_id}/spy/{mode}", spy)
     r.add_post("/api/tickets", create_ticket)
     r.add_get("/ws", websocket)
+    add_softphone(app, desk.softphone)  # webrtc: /api/softphone and SIP.js
     r.add_static("/static/", HERE / "static")
 
     async def close_sockets(_app: web.Application) -> None:
@@ -195,6 +198,7 @@ def build_desk(
         steps=store,
         chart=chart,
         kb=KbStore(cfg.database_url),
+        softphone=softphone_settings(cfg),
     )
 
 

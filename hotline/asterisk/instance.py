@@ -30,6 +30,7 @@ from hotline.asterisk.render import (
     write_all,
 )
 from hotline.asterisk.rootfs import _remove_stale, ensure_rootfs, mounts_under
+from hotline.asterisk.webrtc import chroot_tls_files
 from hotline.config import Config
 from hotline.secrets import stored_secret
 
@@ -88,6 +89,8 @@ class ManagedAsterisk:
         self.host_path(recordings_dir(dirs)).mkdir(parents=True, exist_ok=True)
         etc = self.host_path(self.inside / "etc")
         write_all(render_all(self.cfg, dirs, managed=True), etc)
+        if self.cfg.webrtc.enabled:  # the wss:// certificate and key, 0600 like the rest
+            write_all(chroot_tls_files(self.cfg), etc)
         return etc
 
     # -- lifecycle -------------------------------------------------------
@@ -160,6 +163,15 @@ class ManagedAsterisk:
                     f"ami.port: {self.cfg.ami.host}:{self.cfg.ami.port} is in use by another "
                     "process (another Asterisk?); stop it or choose another port"
                 )
+        w = self.cfg.webrtc
+        for key, host, port in (("webrtc.ws_port", "127.0.0.1", w.ws_port),
+                                ("webrtc.tls_port", w.tls_bind, w.tls_port)):  # fmt: skip
+            with socket.socket() as s:
+                s.settimeout(1)
+                if w.enabled and s.connect_ex((host, port)) == 0:
+                    raise AsteriskStartError(
+                        f"{key}: {host}:{port} is in use by another process; choose another port"
+                    )
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             try:
                 s.bind((self.cfg.asterisk.sip_bind, self.cfg.asterisk.sip_port))

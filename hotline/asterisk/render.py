@@ -61,6 +61,54 @@ def agent_endpoints(cfg: Config, config_dir: Path = CONFIG_DIR) -> str:
     return "\n".join(blocks) if blocks else "; (no agent has a sip_password)"
 
 
+def webrtc_endpoints(cfg: Config, config_dir: Path = CONFIG_DIR) -> str:
+    """The WebSocket transports and every agent's browser endpoint ([webrtc])."""
+    if not cfg.webrtc.enabled:
+        return "; (no browser seats: webrtc.enabled = false)"
+    from hotline.asterisk.webrtc import browser_password
+
+    template = (config_dir / "webrtc-endpoint.conf.tmpl").read_text(encoding="utf-8")
+    # One ws and one wss transport at most; their bind is http.conf's, not this one.
+    blocks = [
+        "[transport-ws]\ntype = transport\nprotocol = ws\nbind = 127.0.0.1\n",
+        "[transport-wss]\ntype = transport\nprotocol = wss\nbind = 0.0.0.0\n",
+    ]
+    for agent in cfg.agents:
+        values = {
+            "agent_id": agent.id,
+            "agent_name": _config_safe(agent.name.replace('"', "") or agent.id, "name"),
+            "agent_password": _config_safe(browser_password(cfg, agent.id), "webrtc password"),
+        }
+        blocks.append(fill(template, values, "webrtc-endpoint.conf.tmpl"))
+    return "\n".join(blocks)
+
+
+def webrtc_values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
+    """http.conf's values: Asterisk reads the certificate from its configuration directory
+    (``etc_dir``: the files are copied there), else from where it was made."""
+    w = cfg.webrtc
+    vals = {
+        "webrtc_enabled": "yes" if w.enabled else "no",
+        "webrtc_ws_port": str(w.ws_port),
+        "webrtc_tls_bind": _config_safe(w.tls_bind, "webrtc.tls_bind"),
+        "webrtc_tls_port": str(w.tls_port),
+        "webrtc_tls_cert": "",
+        "webrtc_tls_key": "",
+    }
+    if not w.enabled:
+        return vals
+    from hotline.asterisk.webrtc import CERT_NAME, KEY_NAME, tls_files
+
+    if "etc_dir" in directories:
+        cert, key = f"{directories['etc_dir']}/{CERT_NAME}", f"{directories['etc_dir']}/{KEY_NAME}"
+    else:
+        cert_path, key_path = tls_files(cfg)
+        cert, key = str(cert_path), str(key_path)
+    vals["webrtc_tls_cert"] = _config_safe(cert, "webrtc.tls_cert_file")
+    vals["webrtc_tls_key"] = _config_safe(key, "webrtc.tls_key_file")
+    return vals
+
+
 def ami_test_user(cfg: Config) -> str:
     """A second AMI login for the tests and benchmarks (asterisk.test_contexts only): they
     watch dialplan and DTMF events and add app_queue members, which the engine never does."""
@@ -132,6 +180,8 @@ def values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
         "trunk_match": _config_safe(a.trunk_match, "asterisk.trunk_match"),
         "default_skill": _config_safe(cfg.acd.default_skill, "acd.default_skill"),
         "agent_endpoints": agent_endpoints(cfg),
+        "webrtc_endpoints": webrtc_endpoints(cfg),
+        **webrtc_values(cfg, directories),
         "voicemail_dir": voicemail_dir(directories),
         "utterance_dir": utterance_dir(directories),
         "recordings_dir": recordings_dir(directories),

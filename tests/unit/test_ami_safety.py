@@ -89,7 +89,9 @@ def test_configured_seats_are_the_agents_own_and_the_extra_ones(tmp_path: Path) 
         encoding="utf-8",
     )
     cfg = load_config(path, environ={})
-    assert cfg.seats == {"PJSIP/1001", "SIP/1002@pbx", "Local/7@hot-desk"}
+    # Every agent also has a browser seat (webrtc) unless the softphone is off.
+    browsers = {"PJSIP/webrtc-1001", "PJSIP/webrtc-1002"}
+    assert cfg.seats == {"PJSIP/1001", "SIP/1002@pbx", "Local/7@hot-desk"} | browsers
 
 
 class _NoAcd:
