@@ -160,6 +160,11 @@ class LiveHub:
             "call_id": view.call_id,
             "seat": view.seat,
             "after_call": view.after_call,  # not ready after this call, with this reason
+            # The page's call timer and wrap-up countdown: since when, by the engine's clock
+            # (sent with it, so a browser clock that is off does not matter).
+            "since": view.since,
+            "now": self._clock(),
+            "wrapup_s": self._acd.acd.policy.wrapup_s,
         }
 
     def wallboard(self) -> dict[str, Any]:

@@ -138,7 +138,11 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
         return render(
             request, "forbidden.html.j2", {"problem": problem, "problem_status": 409}, status=409
         )
-    subjects = sorted(desk.tickets.settings.subjects.names.items())
+    # The subject tree: codes such as 02.01 sit under 02 (depth = number of dots).
+    subjects = [
+        (code, name, code.count("."))
+        for code, name in sorted(desk.tickets.settings.subjects.names.items())
+    ]
     return render(
         request,
         "agent.html.j2",

@@ -18,6 +18,40 @@
     return node;
   }
 
+  // Times in the centre's time zone (the page's data-tz, Asia/Shanghai), 24-hour, whatever the
+  // browser's own zone and locale.
+  const TZ = document.body.dataset.tz || "Asia/Shanghai";
+  const timeFormat = new Intl.DateTimeFormat("zh-CN", { timeZone: TZ, hour12: false,
+    hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const clockTime = (epochS) => timeFormat.format(new Date(epochS * 1000));
+  const pad = (n) => String(Math.floor(n)).padStart(2, "0");
+  // A duration as m:ss (h:mm:ss past the hour).
+  const clock = (s) => (s >= 3600 ? Math.floor(s / 3600) + ":" + pad((s % 3600) / 60) : Math.floor(s / 60))
+    + ":" + pad(s % 60);
+  // A caller who withheld the number has none (or "anonymous", "unknown"): no digit at all.
+  const withheld = (number) => !/[0-9]/.test(number || "");
+  const callerText = (number) => (withheld(number) ? t("unknown_number") : number);
+  // Waiting callers on the wall: a number a visitor reads from across the room is masked.
+  const masked = (number) => (withheld(number) ? t("unknown_number")
+    : number.length >= 7 ? number.slice(0, 3) + "****" + number.slice(-4) : number.slice(0, 2) + "****");
+  // The IVR path in words: each step's name from the catalogue (ivr_<step>), its value after it.
+  function ivrText(path) {
+    if (!path) return "—";
+    return path.split(">").map((step) => {
+      const [name, ...rest] = step.split(":");
+      const value = rest.join(":");
+      return (T["ivr_" + name] || name) + (value ? " " + value : "");
+    }).join(" → ");
+  }
+  const skillText = (skill) => (skill === "*" ? t("all") : T["skill_" + skill] || skill);
+  // An API error: its code in the catalogue (err_<code>) when the page knows it, else the text.
+  function apiError(data, resp) {
+    const known = data && data.code && T["err_" + data.code];
+    const err = new Error(known || (data && data.error) || resp.statusText);
+    err.code = data && data.code;
+    return err;
+  }
+
   async function post(url, body) {
     const resp = await fetch(url, {
       method: "POST",
@@ -27,7 +61,7 @@
     });
     let data = {};
     try { data = await resp.json(); } catch (e) { data = { error: resp.statusText }; }
-    if (!resp.ok) throw new Error(data.error || resp.statusText);
+    if (!resp.ok) throw apiError(data, resp);
     return data;
   }
 
@@ -53,7 +87,75 @@
   }
 
   // -- agent ----------------------------------------------------------------------------------
+  // What the page shows: the agent's state as the ACD has it, plus the call's own state (held,
+  // the three-way stage) and whether a pop is open. Every button is enabled only when the ACD
+  // (acd/core.py AGENT_TRANSITIONS) or the call control (agents/web/threeway.py TRANSITIONS,
+  // callcontrol.py HOLD_TRANSITIONS) would accept it: the table below mirrors theirs.
+  const TALKING_STAGES = ["", "failed", "department_dropped"];  // the agent alone with the citizen
+  const CONTROLS = {
+    "seat-login": (v) => v.state === "logged_out",
+    "ready": (v) => ["not_ready", "wrap_up"].includes(v.state)
+      || (["ringing", "on_call"].includes(v.state) && !!v.afterCall),  // withdraws "after call"
+    "reason": (v) => v.state !== "logged_out",
+    "not-ready": (v) => ["ready", "not_ready", "wrap_up"].includes(v.state)
+      || (["ringing", "on_call"].includes(v.state) && !v.afterCall),  // not ready after the call
+    "seat-logout": (v) => ["ready", "not_ready", "wrap_up"].includes(v.state),
+    "call-hold": (v) => v.onCall && v.held === "talking" && TALKING_STAGES.includes(v.stage),
+    "call-resume": (v) => v.onCall && v.held === "held",
+    "call-hangup": (v) => v.onCall && !["agent_left", "transferred"].includes(v.stage),
+    "department": (v) => v.onCall && v.held === "talking" && TALKING_STAGES.includes(v.stage),
+    "threeway-start": (v) => v.onCall && v.held === "talking" && TALKING_STAGES.includes(v.stage),
+    "transfer-blind": (v) => v.onCall && v.held === "talking" && TALKING_STAGES.includes(v.stage),
+    "transfer-consult": (v) => v.onCall && v.held === "talking" && TALKING_STAGES.includes(v.stage),
+    "threeway-leave": (v) => v.onCall && v.stage === "conferenced",
+    "threeway-drop": (v) => v.onCall && v.stage === "conferenced",
+    "transfer-complete": (v) => v.onCall && v.stage === "consulting",
+    "transfer-cancel": (v) => v.onCall && v.stage === "consulting",
+    "emergency": (v) => v.onCall && TALKING_STAGES.includes(v.stage),
+    "create-ticket": (v) => v.pop,
+  };
+
   function agentPage() {
+    const view = { state: "logged_out", afterCall: null, onCall: false, held: "talking", stage: "",
+                   pop: false, since: 0, wrapupS: 0, offset: 0 };
+    let dirty = false;  // the agent typed in the ticket form since the pop (kept until filed)
+    let filed = "";     // the ticket filed from this pop
+
+    function controls() {
+      const enabled = {};
+      for (const [id, allowed] of Object.entries(CONTROLS)) {
+        const ok = !!allowed(view);
+        enabled[id] = ok;
+        const nodes = id === "emergency" ? document.querySelectorAll("button.emergency") : [$(id)];
+        for (const node of nodes) if (node) node.disabled = !ok;
+      }
+      return enabled;
+    }
+    window.hotlineControls = controls;  // tests read the same table the page applies
+    function apply() {
+      const enabled = controls();
+      note("controls", { state: view.state, held: view.held, stage: view.stage, pop: view.pop,
+                         after_call: !!view.afterCall, enabled });
+      tick();
+    }
+
+    // The call timer (ringing, talking) and the wrap-up countdown, from the ACD's own "since".
+    function tick() {
+      const timer = $("call-timer");
+      const elapsed = Math.max(0, Date.now() / 1000 - view.offset - view.since);
+      if (view.state === "ringing" || view.state === "on_call") {
+        timer.dataset.kind = view.state;
+        timer.textContent = t("timer_" + view.state) + " " + clock(elapsed);
+      } else if (view.state === "wrap_up" && view.wrapupS > 0) {
+        timer.dataset.kind = "wrap_up";
+        timer.textContent = t("timer_wrap_up") + " " + clock(Math.max(0, view.wrapupS - elapsed));
+      } else {
+        timer.dataset.kind = "";
+        timer.textContent = "";
+      }
+    }
+    setInterval(tick, 1000);
+
     const seat = (action, body) => post("/desk/api/seat/" + action, body)
       .then(() => showError("seat-error", null), (err) => showError("seat-error", err));
     $("seat-login").onclick = () => seat("login");
@@ -62,20 +164,66 @@
     $("seat-logout").onclick = () => seat("logout");
 
     function showState(msg) {
+      const before = view.state;
       if (msg.seat) $("seat").textContent = msg.seat;  // where the agent is logged in now
       const node = $("agent-state");
       node.dataset.state = msg.state;
       node.textContent = t("state_" + msg.state);
-      const reason = T["reason_" + msg.reason] || msg.reason;
-      $("agent-reason").textContent = msg.state === "not_ready" && msg.reason ? "(" + reason + ")"
-        : msg.after_call ? "(" + t("after_call") + ": " + (T["reason_" + msg.after_call] || msg.after_call) + ")" : "";
+      $("agent-reason").textContent = msg.state === "not_ready" && msg.reason ? "(" + t("reason_" + msg.reason) + ")"
+        : msg.after_call ? "(" + t("after_call") + ": " + t("reason_" + msg.after_call) + ")" : "";
+      Object.assign(view, { state: msg.state, afterCall: msg.after_call || null,
+                            since: msg.since || 0, wrapupS: msg.wrapup_s || 0,
+                            offset: msg.now ? Date.now() / 1000 - msg.now : 0 });
+      view.onCall = msg.state === "on_call";
       const pop = $("pop-status");
       if (msg.state === "on_call" || msg.state === "wrap_up") pop.textContent = t("state_" + msg.state);
       // The offer ended without an answer (ring-no-answer, the caller hung up): say so.
-      else if (msg.state !== "ringing" && pop.textContent === t("state_ringing")) pop.textContent = t("pop_ended");
+      else if (msg.state !== "ringing" && pop.textContent === t("state_ringing")) {
+        pop.textContent = t("pop_ended");
+        pop.dataset.ended = "unanswered";
+      }
+      // The call and its wrap-up are over: the pop goes to the list of this shift's calls.
+      const over = ["ready", "not_ready", "logged_out"].includes(msg.state);
+      if (over && ["on_call", "wrap_up"].includes(before)) endPop("done");
+      else if (over && before === "ringing") endPop("unanswered");
+      apply();
     }
 
+    function endPop(how) {
+      view.held = "talking";
+      view.stage = "";
+      if (!view.pop) return;
+      if (dirty && !filed) {  // unsaved words: the pop stays until filed or closed
+        $("pop-close").hidden = false;
+        $("pop-status").textContent = how === "done" ? t("pop_unsaved") : t("pop_ended");
+        return;
+      }
+      archivePop(how);
+    }
+
+    function archivePop(how) {
+      const item = el("li", clockTime(Date.now() / 1000) + " " + $("pop-caller").textContent
+        + " · " + t(how === "done" ? "archive_done" : "pop_ended"));
+      item.dataset.call = $("pop").dataset.callId || "";
+      if (filed) {
+        const link = el("a", filed);
+        link.href = "/desk/tickets/" + encodeURIComponent(filed);
+        item.append(" · ", link);
+      }
+      $("pop-archive").prepend(item);
+      $("pop").hidden = true;
+      $("pop").dataset.callId = "";
+      $("pop-close").hidden = true;
+      $("no-call").hidden = false;
+      view.pop = false;
+      dirty = false;
+      filed = "";
+      apply();
+    }
+    $("pop-close").onclick = () => archivePop("done");
+
     const PREFILLED = ["f-category", "f-subject_code", "f-description"];
+    $("ticket-form").addEventListener("input", () => { dirty = true; });
 
     function showPopSpeech(msg) {
       if ($("pop").dataset.callId !== msg.call_id) return;
@@ -94,9 +242,13 @@
       $("pop").hidden = false;
       $("pop").dataset.callId = msg.call_id;
       $("no-call").hidden = true;
+      $("pop-close").hidden = true;
       $("pop-status").textContent = t("state_ringing");
-      $("pop-caller").textContent = msg.caller;
-      $("pop-ivr").textContent = msg.ivr_path || "—";
+      delete $("pop-status").dataset.ended;
+      $("pop-caller").textContent = callerText(msg.caller);
+      $("pop-caller").dataset.withheld = String(withheld(msg.caller));
+      $("pop-ivr").textContent = ivrText(msg.ivr_path);
+      $("pop-ivr").dataset.path = msg.ivr_path || "";
       $("pop-speech").textContent = msg.speech_text || "—";
       $("pop-repeat").textContent = msg.repeat ? t("repeat_yes") : t("repeat_no");
       $("pop-repeat").className = msg.repeat ? "flag" : "";
@@ -106,14 +258,16 @@
         const item = el("li");
         const link = el("a", ticket.number);
         link.href = "/desk/tickets/" + encodeURIComponent(ticket.number);
-        item.append(link, el("span", " " + t("cat_" + ticket.category) + " · " + ticket.state + " · " + ticket.description));
+        item.append(link, el("span", " " + t("cat_" + ticket.category) + " · " + t("tstate_" + ticket.state) + " · " + ticket.description));
         list.append(item);
       }
       const f = msg.form;
       $("f-call_id").value = msg.call_id;
       $("f-category").value = f.category;
+      $("f-subject-search").value = "";
+      filterSubjects("");
       $("f-subject_code").value = f.subject_code;
-      $("f-caller_number").value = f.caller_number;
+      $("f-caller_number").value = withheld(f.caller_number) ? "" : f.caller_number;
       $("f-description").value = f.description;
       // Remember what was prefilled: a later transcript (pop_speech) fills only untouched fields.
       for (const id of PREFILLED) $(id).dataset.prefilled = $(id).value;
@@ -126,7 +280,29 @@
       $("hold-state").dataset.state = "talking";
       $("hold-state").textContent = "";
       $("call-steps").replaceChildren();
+      Object.assign(view, { pop: true, held: "talking", stage: "" });
+      dirty = false;
+      filed = "";
+      apply();
     }
+
+    // The subject tree, searched: options not matching every word typed are hidden, and the
+    // first match is chosen (its parents stay visible so the tree still reads as a tree).
+    function filterSubjects(text) {
+      const words = text.trim().toLowerCase().split(/\s+/).filter((w) => w);
+      let first = null;
+      for (const option of $("f-subject_code").options) {
+        const hay = (option.dataset.words || "").toLowerCase();
+        const match = words.every((w) => hay.includes(w));
+        option.hidden = !match;
+        if (match && !first) first = option;
+      }
+      return first;
+    }
+    $("f-subject-search").addEventListener("input", () => {
+      const first = filterSubjects($("f-subject-search").value);
+      if (first) $("f-subject_code").value = first.value;
+    });
 
     const threeway = (action, body) => post("/desk/api/threeway/" + action, body)
       .then(() => showError("threeway-error", null), (err) => showError("threeway-error", err));
@@ -143,6 +319,8 @@
         if (done.type === "hold") {
           $("hold-state").dataset.state = done.state;
           $("hold-state").textContent = t("held_" + done.state);
+          view.held = done.state;
+          apply();
         }
       }, (err) => showError("threeway-error", err));
     $("call-hold").onclick = () => control("hold");
@@ -155,7 +333,7 @@
 
     function showStep(msg) {
       if ($("pop").dataset.callId !== msg.call_id) return;
-      const item = el("li", new Date(msg.at * 1000).toLocaleTimeString() + " " + t("step_" + msg.step)
+      const item = el("li", clockTime(msg.at) + " " + t("step_" + msg.step)
         + (msg.detail.number || msg.detail.department ? " " + (msg.detail.number || msg.detail.department) : ""));
       item.dataset.step = msg.step;
       $("call-steps").append(item);
@@ -166,7 +344,7 @@
       try {
         const resp = await fetch("/desk/api/kb?q=" + encodeURIComponent($("kb-query").value), { credentials: "same-origin" });
         const data = await resp.json();
-        if (!resp.ok) throw new Error(data.error || resp.statusText);
+        if (!resp.ok) throw apiError(data, resp);
         $("kb-results").replaceChildren(...data.articles.map((a) => {
           const item = el("li", undefined, a.stale ? "stale" : "");
           item.dataset.id = a.id;
@@ -202,7 +380,10 @@
         $("ticket-link").href = created.url;
         $("ticket-result").hidden = false;
         showError("ticket-error", null);
+        filed = created.number;
         note("ticket", created);
+        // Filed after the call and its wrap-up: nothing is left to keep the pop open for.
+        if (!$("pop-close").hidden) archivePop("done");
       } catch (err) {
         showError("ticket-error", err);
       }
@@ -222,8 +403,10 @@
       else if (msg.type === "threeway") {
         $("threeway-stage").dataset.stage = msg.stage;
         $("threeway-stage").textContent = msg.department + ": " + t("tw_" + msg.stage);
+        if ($("pop").dataset.callId === msg.call_id) { view.stage = msg.stage; apply(); }
       }
     });
+    apply();
   }
 
   // -- wallboard ------------------------------------------------------------------------------
