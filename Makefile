@@ -5,7 +5,7 @@ HOTLINE := $(VENV)/bin/hotline
 # The tests find PostgreSQL through HOTLINE_TEST_PG_URL, else the role and generated password
 # scripts/pg-role.sh set up (tests/support/pg_url.py).
 
-.PHONY: run test test-years setup system venv asterisk lint unit integration bench clean
+.PHONY: run test test-years setup system venv a11y asterisk lint unit integration bench clean
 
 run: setup asterisk
 	$(HOTLINE) up
@@ -22,7 +22,13 @@ test-years: setup asterisk
 	    $(PY) -m pytest -p no:cacheprovider -m calendar tests || exit 1; \
 	done
 
-setup: system venv
+setup: system venv a11y
+
+# axe-core from npm (the lock file pins it) for the browser tests' accessibility scan.
+a11y: tests/a11y/node_modules/.package-lock.json
+
+tests/a11y/node_modules/.package-lock.json: tests/a11y/package.json tests/a11y/package-lock.json
+	npm ci --prefix tests/a11y --no-audit --no-fund
 
 system:
 	bash scripts/setup-system.sh

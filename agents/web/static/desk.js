@@ -411,12 +411,24 @@
 
   // -- wallboard ------------------------------------------------------------------------------
   function pct(value) { return value === null || value === undefined ? "—" : (value * 100).toFixed(1) + "%"; }
+  const secs = (value) => Math.round(value || 0);
 
   function wallboardPage() {
+    const hasPhone = $("agents").dataset.hasPhone === "true";
+    function cell(text, level) {
+      const td = el("td", text);
+      if (level) td.dataset.level = level;
+      return td;
+    }
     function row(cells, cls) {
       const tr = el("tr", undefined, cls);
       for (const c of cells) tr.append(c instanceof Node ? c : el("td", c));
       return tr;
+    }
+    function tile(id, text, level) {
+      const figure = $(id).querySelector(".figure");
+      figure.textContent = String(text);
+      if (level) figure.dataset.level = level;
     }
     function force(agentId, action) {
       post("/desk/api/agents/" + encodeURIComponent(agentId) + "/" + action)
@@ -426,97 +438,170 @@
       const warn = $("calendar-warning");
       warn.hidden = !b.calendar_warning;
       warn.textContent = b.calendar_warning || "";
+      const all = b.skills.find((s) => s.skill === "*");
+      if (all) {
+        tile("tile-waiting", all.waiting, all.waiting ? all.wait_level : "green");
+        tile("tile-longest", secs(all.longest_wait_s), all.wait_level);
+        tile("tile-sl-today", pct(all.sl_today), all.sl_today_level);
+        tile("tile-sl-interval", pct(all.sl_interval), all.sl_interval_level);
+        tile("tile-offered", all.offered_today);
+        tile("tile-answered", all.answered_today);
+        tile("tile-abandoned", all.abandoned_today);
+      }
       $("skills").tBodies[0].replaceChildren(...b.skills.map((s) => {
-        const states = Object.entries(s.agents).map(([k, v]) => t("state_" + k) + " " + v).join(", ");
-        const tr = row([s.skill === "*" ? t("all") : s.skill, s.waiting, s.longest_wait_s, pct(s.sl_today),
-          pct(s.sl_interval), s.offered_today, s.answered_today, s.abandoned_today, states],
-          s.over_target ? "over" : "");
+        const states = Object.entries(s.agents).map(([k, v]) => t("state_" + k) + " " + v).join("，");
+        const tr = row([skillText(s.skill), cell(s.waiting, s.waiting ? s.wait_level : ""),
+          cell(secs(s.longest_wait_s), s.wait_level), cell(pct(s.sl_today), s.sl_today_level),
+          cell(pct(s.sl_interval), s.sl_interval_level), s.offered_today, s.answered_today,
+          s.abandoned_today, states], s.over_target ? "over" : "");
         tr.dataset.skill = s.skill;
+        tr.dataset.offered = s.offered_today;
+        tr.dataset.answered = s.answered_today;
         return tr;
       }));
       $("waiting").tBodies[0].replaceChildren(...b.waiting.map((w) => {
-        const tr = row([w.call_id, w.caller, w.skill, t("ev_" + w.state), w.waited_s], w.over_target ? "over" : "");
+        const tr = row([w.caller || t("unknown_number"), skillText(w.skill), t("ev_" + w.state),
+          cell(secs(w.waited_s), w.wait_level)], w.over_target ? "over" : "");
         tr.dataset.caller = w.caller;
+        tr.dataset.level = w.wait_level;
         return tr;
       }));
       $("agents").tBodies[0].replaceChildren(...b.agents.map((a) => {
         const buttons = el("td");
         const nr = el("button", t("force_not_ready"));
         nr.type = "button"; nr.className = "force-not-ready"; nr.onclick = () => force(a.agent_id, "not-ready");
+        nr.disabled = !["ready", "not_ready", "wrap_up"].includes(a.state);
         const lo = el("button", t("force_logout"));
         lo.type = "button"; lo.className = "force-logout"; lo.onclick = () => force(a.agent_id, "logout");
+        lo.disabled = !["ready", "not_ready", "wrap_up"].includes(a.state);
         buttons.append(nr, lo);
         if (a.state === "on_call") {
           for (const mode of ["listen", "whisper", "barge"]) {
             const b = el("button", t("spy_" + mode));
             b.type = "button"; b.className = "spy-" + mode;
+            // Without a phone of their own the supervisor cannot be rung: disabled, and why.
+            b.disabled = !hasPhone;
+            if (!hasPhone) b.title = t("err_no_phone");
             b.onclick = () => post("/desk/api/agents/" + encodeURIComponent(a.agent_id) + "/spy/" + mode)
               .then(() => showError("board-error", null), (err) => showError("board-error", err));
             buttons.append(b);
           }
         }
-        const reason = a.reason ? T["reason_" + a.reason] || a.reason
-          : a.after_call ? t("after_call") + ": " + (T["reason_" + a.after_call] || a.after_call) : "";
-        const tr = row([a.agent_id, t("state_" + a.state), reason, a.for_s, a.call_id || "", buttons]);
+        const reason = a.reason ? t("reason_" + a.reason)
+          : a.after_call ? t("after_call") + ": " + t("reason_" + a.after_call) : "";
+        const tr = row([a.agent_id, t("state_" + a.state), reason, clock(a.for_s), buttons]);
         tr.dataset.agent = a.agent_id;
         tr.dataset.state = a.state;
         return tr;
       }));
       $("recent").replaceChildren(...b.recent.map((r) => {
-        const li = el("li", new Date(r.at * 1000).toLocaleTimeString() + " " + t("ev_" + r.kind) + " " + r.caller + (r.agent_id ? " → " + r.agent_id : ""));
+        const li = el("li", clockTime(r.at) + " " + t("ev_" + r.kind) + " " + (r.caller || t("unknown_number"))
+          + (r.agent_id ? " → " + t("agent") + " " + r.agent_id : ""));
         li.dataset.kind = r.kind;
         li.dataset.caller = r.caller;
         return li;
       }));
+      $("wall-clock").textContent = clockTime(b.at);
     }
-    connect((msg) => { if (msg.type === "wallboard") { note("wallboard", null); render(msg); } });
+    connect((msg) => { if (msg.type === "wallboard") { note("wallboard", msg); render(msg); } });
 
-    // Today's offered calls per half hour (bars) against agents staffed and the plan (lines).
+    // Full screen: the wall alone (no header), as large as the screen allows. The class works
+    // where the Fullscreen API is refused (a kiosk browser started full-screen already).
+    function setWall(on) {
+      document.body.classList.toggle("wall", on);
+      $("fullscreen").setAttribute("aria-pressed", String(on));
+      $("fullscreen").textContent = t(on ? "fullscreen_exit" : "fullscreen");
+    }
+    $("fullscreen").onclick = () => {
+      const on = !document.body.classList.contains("wall");
+      setWall(on);
+      if (on && document.documentElement.requestFullscreen) document.documentElement.requestFullscreen().catch(() => {});
+      else if (!on && document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    };
+    document.addEventListener("fullscreenchange", () => { if (!document.fullscreenElement) setWall(false); });
+
+    // Today's offered calls per half hour (bars) against agents staffed and the plan (lines),
+    // with a y axis (calls / agents), hours along the x axis and the legend above.
     const SVG = "http://www.w3.org/2000/svg";
-    function svg(tag, attrs) {
+    function svg(tag, attrs, text) {
       const node = document.createElementNS(SVG, tag);
       for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+      if (text !== undefined) node.textContent = String(text);
       return node;
     }
     function drawChart(c) {
       const chart = $("chart");
-      const W = 960, H = 200, top = 10, bottom = 20, slot = W / c.rows.length;
-      const most = Math.max(1, ...c.rows.flatMap((r) => [r.offered || 0, r.staffed || 0, r.planned || 0]));
+      const W = 1000, H = 240, left = 44, right = 8, top = 24, bottom = 34;
+      const slot = (W - left - right) / c.rows.length;
+      const peak = Math.max(1, ...c.rows.flatMap((r) => [r.offered || 0, r.staffed || 0, r.planned || 0]));
+      const step = Math.max(1, Math.ceil(peak / 4));
+      const most = step * 4;
       const y = (v) => top + (H - top - bottom) * (1 - v / most);
+      const x = (i) => left + i * slot;
       const parts = [];
+      for (let v = 0; v <= most; v += step) {  // the y axis' ticks and grid
+        parts.push(svg("line", { x1: left, y1: y(v), x2: W - right, y2: y(v), class: "chart-grid" }));
+        parts.push(svg("text", { x: left - 6, y: y(v) + 4, class: "chart-label", "text-anchor": "end" }, v));
+      }
       c.rows.forEach((r, i) => {
         if (r.offered) {
-          const bar = svg("rect", { x: i * slot + 2, y: y(r.offered), width: slot - 4, height: y(0) - y(r.offered), class: "bar-offered" });
+          const bar = svg("rect", { x: x(i) + 1, y: y(r.offered), width: Math.max(1, slot - 2), height: y(0) - y(r.offered), class: "bar-offered" });
           bar.dataset.slot = r.start; bar.dataset.offered = r.offered;
-          bar.append(svg("title", {})); bar.firstChild.textContent = r.start + " " + t("chart_offered") + " " + r.offered;
+          bar.append(svg("title", {}, r.start + " " + t("chart_offered") + " " + r.offered));
           parts.push(bar);
         }
         if (i % 4 === 0) {
-          const label = svg("text", { x: i * slot + 1, y: H - 5, class: "chart-label" });
-          label.textContent = r.start;
-          parts.push(label);
+          parts.push(svg("line", { x1: x(i), y1: y(0), x2: x(i), y2: y(0) + 4, class: "chart-axis" }));
+          parts.push(svg("text", { x: x(i), y: H - bottom + 16, class: "chart-label", "text-anchor": "middle" }, r.start));
         }
       });
       const line = (key, cls) => {
         // A step across each half hour: one slot of data (just after midnight) is still a line.
-        const points = c.rows.map((r, i) => (r[key] === null ? null : (i * slot) + "," + y(r[key]) + " " + ((i + 1) * slot) + "," + y(r[key]))).filter((p) => p);
+        const points = c.rows.map((r, i) => (r[key] === null ? null : x(i) + "," + y(r[key]) + " " + x(i + 1) + "," + y(r[key]))).filter((p) => p);
         const node = svg("polyline", { points: points.join(" "), class: cls });
         node.dataset.series = key;
         return node;
       };
-      parts.push(svg("line", { x1: 0, y1: y(0), x2: W, y2: y(0), class: "chart-axis" }));
+      parts.push(svg("line", { x1: left, y1: y(0), x2: W - right, y2: y(0), class: "chart-axis", "data-axis": "x" }));
+      parts.push(svg("line", { x1: left, y1: top, x2: left, y2: y(0), class: "chart-axis", "data-axis": "y" }));
+      parts.push(svg("text", { x: 4, y: 12, class: "chart-title" }, t("chart_y")));
+      parts.push(svg("text", { x: W - right, y: H - 2, class: "chart-title", "text-anchor": "end" }, t("chart_x")));
       parts.push(line("staffed", "line-staffed"), line("planned", "line-planned"));
       chart.replaceChildren(...parts);
       chart.dataset.day = c.day;
       note("chart", c);
     }
     const loadChart = () => fetch("/desk/api/wallboard/chart", { credentials: "same-origin" })
-      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
+      .then((r) => (r.ok ? r.json() : r.json().then((d) => Promise.reject(apiError(d, r)))))
       .then(drawChart, (err) => showError("board-error", err));
     loadChart();
     setInterval(loadChart, 60_000);
   }
 
+  // -- ticket ---------------------------------------------------------------------------------
+  // Each linked call's recordings the user may hear (the recordings' own access rules decide).
+  function ticketPage() {
+    for (const item of document.querySelectorAll("#t-calls li[data-call]")) {
+      fetch("/desk/recordings?call=" + encodeURIComponent(item.dataset.call), { credentials: "same-origin" })
+        .then((r) => (r.ok ? r.json() : { recordings: [] }))
+        .then((data) => {
+          const slot = item.querySelector(".recordings");
+          for (const rec of data.recordings) {
+            if (rec.deleted_at) continue;
+            const player = el("audio");
+            player.controls = true;
+            player.preload = "none";
+            player.src = "/desk/recordings/" + encodeURIComponent(rec.id) + "/audio";
+            player.dataset.recording = rec.id;
+            player.setAttribute("aria-label", t("recording") + " " + rec.id);
+            slot.append(player);
+          }
+          note("recordings", { call: item.dataset.call, count: data.recordings.length });
+        });
+    }
+  }
+
   if (page === "agent") agentPage();
   else if (page === "wallboard") wallboardPage();
+  else if (page === "ticket") ticketPage();
 })();
