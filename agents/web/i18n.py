@@ -232,11 +232,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "role_unit": "承办单位",
         "role_admin": "管理员",
         # -- API errors by code (guard.error): the page shows these, not the server's text
-        "err_no_seat": "您的账号没有坐席号，请联系管理员（hotline user edit）",
-        "err_no_phone": (
-            "您的账号没有绑定电话，无法监听、耳语或强插"
-            "（请管理员执行 hotline user edit 名称 --agent 工号）"
-        ),
+        "err_no_seat": "您的账号没有坐席号，请联系管理员",
+        "err_no_phone": "您的账号没有绑定电话，无法监听、耳语或强插",
+        "ask_admin": "请管理员执行",
         "err_not_on_call": "当前没有通话",
         "err_call_state": "当前通话状态下不能进行此操作",
         "err_acd_refused": "当前坐席状态下不能进行此操作",
@@ -469,11 +467,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "role_reviewer": "Night reviewer",
         "role_unit": "Unit",
         "role_admin": "Administrator",
-        "err_no_seat": "Your user has no agent seat: ask an administrator (hotline user edit)",
-        "err_no_phone": (
-            "Your user has no phone, so no listen, whisper or barge "
-            "(hotline user edit NAME --agent ID)"
-        ),
+        "err_no_seat": "Your user has no agent seat: ask an administrator",
+        "err_no_phone": "Your user has no phone, so no listen, whisper or barge",
+        "ask_admin": "Ask an administrator to run",
         "err_not_on_call": "No call now",
         "err_call_state": "Not possible with the call as it is",
         "err_acd_refused": "Not possible in your current state",

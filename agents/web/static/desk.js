@@ -437,7 +437,9 @@
     function render(b) {
       const warn = $("calendar-warning");
       warn.hidden = !b.calendar_warning;
-      warn.textContent = b.calendar_warning || "";
+      // The warning names the command that fixes it: shown as code, as the CLI spells it.
+      warn.replaceChildren(...(b.calendar_warning || "").split(/(hotline(?: [\w.\/=-]+)+)/)
+        .map((part, i) => (i % 2 ? el("code", part) : document.createTextNode(part))));
       const all = b.skills.find((s) => s.skill === "*");
       if (all) {
         tile("tile-waiting", all.waiting, all.waiting ? all.wait_level : "green");
