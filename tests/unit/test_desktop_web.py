@@ -144,13 +144,13 @@ def test_user_edit_changes_what_is_given_checks_the_result_and_changes_the_stamp
     phoned = store.edit("boss", agent_id="1002")
     assert phoned.agent_id == "1002" and phoned.role == "supervisor"
     assert phoned.stamp != boss.stamp  # sessions opened without the phone end
-    with pytest.raises(UserError, match="^agent:"):
+    with pytest.raises(UserError, match=r"^agent:"):
         store.edit("boss", role="unit", unit="water")  # a unit user has no seat: clear it
     unit = store.edit("boss", role="unit", unit="water", agent_id="")
     assert (unit.role, unit.unit, unit.agent_id) == ("unit", "water", None)
     off = store.edit("boss", active=False, password="boss-password-2")
     assert not off.active and store.authenticate("boss", "boss-password-2") is None
-    with pytest.raises(UserError, match="^name:"):
+    with pytest.raises(UserError, match=r"^name:"):
         store.edit("nobody", role="agent")
     store.dispose()
 
