@@ -169,6 +169,11 @@ async def test_controls_follow_the_agent_and_the_call_at_1366x768(
     await page.wait_for_selector("#agent-reason:empty", state="attached")
     await at_state(page, "on_call", pop=True)
 
+    # A ticket filed during the call: linked to it, so its page will offer the recording.
+    await page.fill("#f-description", "市民反映小区停水")
+    await page.click("#create-ticket")
+    await page.wait_for_selector("#ticket-link:not(:empty)")
+    number = await page.text_content("#ticket-link")
     await page.click("#call-hangup")
     await at_state(page, "wrap_up", pop=True)
     await page.wait_for_selector('#call-timer[data-kind="wrap_up"]')
@@ -200,6 +205,17 @@ async def test_controls_follow_the_agent_and_the_call_at_1366x768(
         assert shown == want, entry
     page_table = await page.evaluate("window.hotlineControls()")
     assert set(page_table) == set(SEAT_BUTTONS + CALL_BUTTONS)
+
+    # The ticket's page: the call with its recording (registered once the call has ended).
+    for _ in range(30):
+        await page.goto(engine.base + f"/desk/tickets/{number}")
+        await page.wait_for_function(
+            "window.hotlineLog.filter(e => e.kind === 'recordings').length > 0"
+        )
+        if await page.locator("#t-calls audio[data-recording]").count():
+            break
+        await page.wait_for_timeout(1000)
+    assert await page.locator("#t-calls audio[data-recording]").count() >= 1
     await context.close()
     queued = [ev for ev in ami.events if user_event("HotlineQueued")(ev)]
     assert queued, "the citizen's call never queued"

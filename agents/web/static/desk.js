@@ -603,6 +603,11 @@
     }
   }
 
+  // Pages without a live feed have no connection to show.
+  if (page !== "agent" && page !== "wallboard") {
+    const conn = document.querySelector("header .conn");
+    if (conn) conn.hidden = true;
+  }
   if (page === "agent") agentPage();
   else if (page === "wallboard") wallboardPage();
   else if (page === "ticket") ticketPage();
