@@ -210,7 +210,7 @@ async def test_controls_follow_the_agent_and_the_call_at_1366x768(
     for _ in range(30):
         await page.goto(engine.base + f"/desk/tickets/{number}")
         await page.wait_for_function(
-            "window.hotlineLog.filter(e => e.kind === 'recordings').length > 0"
+            "() => window.hotlineLog.filter(e => e.kind === 'recordings').length > 0"
         )
         if await page.locator("#t-calls audio[data-recording]").count():
             break

@@ -38,3 +38,18 @@ def test_subject_in_words_and_times_in_the_centre_zone() -> None:
     assert subject_words("07", names) == "07" and subject_words("", names) == "—"
     assert when(datetime(2026, 12, 7, 16, 30)) == "2026-12-08 00:30"  # naive: stored as UTC
     assert when(None) == "—"
+
+
+def test_the_catalogue_is_complete_in_both_languages() -> None:
+    """Every phrase has its English (a missing one would show Chinese in the English page), and
+    every ticket state, role and not-ready reason has a display name."""
+    from agents.web.guard import REASONS
+    from agents.web.i18n import MESSAGES
+    from agents.web.security import ROLES
+    from tickets.lifecycle import TicketState
+
+    assert set(MESSAGES["zh"]) == set(MESSAGES["en"])
+    names = [f"tstate_{s.value}" for s in TicketState] + [f"role_{r}" for r in ROLES]
+    acd_reasons = ("login", "ring_no_answer", "other_call", "supervisor", "callback")
+    names += [f"reason_{r}" for r in (*REASONS, *acd_reasons)]
+    assert [n for n in names if n not in MESSAGES["zh"]] == []
