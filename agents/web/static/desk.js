@@ -175,6 +175,11 @@
                             since: msg.since || 0, wrapupS: msg.wrapup_s || 0,
                             offset: msg.now ? Date.now() / 1000 - msg.now : 0 });
       view.onCall = msg.state === "on_call";
+      if (!view.onCall) {  // the call is over: no hold state to show any more
+        view.held = "talking";
+        $("hold-state").dataset.state = "talking";
+        $("hold-state").textContent = "";
+      }
       const pop = $("pop-status");
       if (msg.state === "on_call" || msg.state === "wrap_up") pop.textContent = t("state_" + msg.state);
       // The offer ended without an answer (ring-no-answer, the caller hung up): say so.
