@@ -5,7 +5,7 @@ HOTLINE := $(VENV)/bin/hotline
 # The tests find PostgreSQL through HOTLINE_TEST_PG_URL, else the role and generated password
 # scripts/pg-role.sh set up (tests/support/pg_url.py).
 
-.PHONY: run test test-years setup system venv vendor asterisk lint unit integration bench clean
+.PHONY: run test test-years setup system venv vendor a11y asterisk lint unit integration bench clean
 
 run: setup asterisk
 	$(HOTLINE) up
@@ -22,7 +22,7 @@ test-years: setup asterisk
 	    $(PY) -m pytest -p no:cacheprovider -m calendar tests || exit 1; \
 	done
 
-setup: system venv vendor
+setup: system venv vendor a11y
 
 # The browser libraries the desktop serves itself (SIP.js for the WebRTC softphone), from npm at
 # the versions in agents/web/vendor/package-lock.json; not committed (agents/web/vendor/node_modules).
@@ -31,6 +31,12 @@ vendor: $(VENDOR)/node_modules/.package-lock.json
 
 $(VENDOR)/node_modules/.package-lock.json: $(VENDOR)/package.json $(VENDOR)/package-lock.json
 	npm ci --prefix $(VENDOR) --no-audit --no-fund --loglevel=error
+
+# axe-core from npm (the lock file pins it) for the browser tests' accessibility scan.
+a11y: tests/a11y/node_modules/.package-lock.json
+
+tests/a11y/node_modules/.package-lock.json: tests/a11y/package.json tests/a11y/package-lock.json
+	npm ci --prefix tests/a11y --no-audit --no-fund
 
 system:
 	bash scripts/setup-system.sh

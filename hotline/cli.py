@@ -25,6 +25,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import urllib.error
@@ -50,6 +51,49 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("panoramisk").setLevel(logging.WARNING if not verbose else logging.DEBUG)
+    # Libraries' INFO lines (alembic announces its plugins and each migration: nine lines per
+    # command) only with --verbose; the engine's own INFO stays.
+    for noisy in ("alembic", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def _me() -> str:
+    """How to run hotline from the user's shell: ``hotline`` when that name on the PATH is this
+    program, else its path (``.venv/bin/hotline`` after ``make run``), so every command the
+    banner prints works as printed."""
+    found = shutil.which("hotline")
+    mine = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if found and mine is not None and Path(found).resolve() == mine:
+        return "hotline"
+    beside = Path(sys.executable).parent / "hotline"
+    if beside.exists():
+        try:
+            return str(beside.relative_to(Path.cwd()))
+        except ValueError:
+            return str(beside)
+    return "hotline"
+
+
+def _first_login(cfg: Config, me: str) -> str:
+    """The desktop's accounts, or the exact command that makes the first one."""
+    try:
+        from agents.web.users import UserStore
+
+        store = UserStore(cfg.database_url)
+        try:
+            users = store.list()
+        finally:
+            store.dispose()
+    except Exception:  # a fresh database has no users table until the engine migrates it
+        users = []
+    if users:
+        return f"{len(users)} desktop account(s): {me} user list"
+    agent = cfg.agents[0].id if cfg.agents else "1001"
+    return (
+        "no desktop account yet; make the first (the password is asked, never shown):\n"
+        f"       {me} user add agent{agent} --role agent --agent {agent}\n"
+        f"       {me} user add boss --role supervisor    (a phone: {me} user edit boss --agent ID)"
+    )
 
 
 async def _serve(cfg: Config) -> None:
@@ -117,11 +161,15 @@ def _banner(cfg: Config) -> str:
         softphone = "password: agents.sip_password in the configuration"
     agent = first.id if first is not None else "1001"
     redis = mask_text(cfg.redis.url)
+    me = _me()
+    desk = f"{api}/desk/"
     return f"""
 12345 hotline engine running
   Asterisk AMI   {cfg.ami.host}:{cfg.ami.port}   SIP {cfg.asterisk.sip_bind}:{cfg.asterisk.sip_port}
   FastAGI IVR    {cfg.fastagi.host}:{cfg.fastagi.port}
-  HTTP API       {api}   (token in {state}/api-token)
+  desktop        {desk}   (agents, wallboard; Chinese, English at the top)
+                 {_first_login(cfg, me)}
+  HTTP API       {api}   (token in {state}/api-token, never printed)
   ticket store   {mask_text(cfg.database_url)}
   Redis {redis}   MQTT {cfg.mqtt.host}:{cfg.mqtt.port} topics {cfg.mqtt.topic_prefix}/#
   agents         {agents}
@@ -132,10 +180,10 @@ Place a test call:
        curl -H "Authorization: Bearer {token}" -X POST {api}/api/v1/agents/{agent}/login
        curl -H "Authorization: Bearer {token}" -X POST {api}/api/v1/agents/{agent}/ready
   2. dial 12345 from another agent's softphone, or from the Asterisk console:
-       hotline asterisk cli "channel originate Local/12345@citizen application Wait 60"
+       {me} asterisk cli "channel originate Local/12345@citizen application Wait 60"
   3. watch: mosquitto_sub -p {cfg.mqtt.port} -u {cfg.mqtt.display_username} -P "$(cat \\
        {cfg.paths.state_dir}/secrets/mqtt-display-password)" -v -t '{cfg.mqtt.topic_prefix}/#'
-     (a display's feed: no numbers or transcripts)   and   hotline status
+     (a display's feed: no numbers or transcripts)   and   {me} status
 Ctrl-C stops the engine and Asterisk.
 """
 

@@ -41,15 +41,20 @@ TICKET_FIELDS = ("category", "subject_code", "description", "caller_name", "call
 _CALL_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
+def _call_code(exc: Exception) -> str:
+    """The code the page translates (err_<code> in agents/web/i18n.py)."""
+    return "not_on_call" if "not on a call" in str(exc) else "call_state"
+
+
 async def _acd_call(action: Awaitable[None]) -> web.Response:
     try:
         await action
     except UnknownAgent as exc:
-        return error(404, str(exc))
+        return error(404, str(exc), code="unknown_agent")
     except UnknownSeat as exc:  # the browser seat with webrtc.enabled = false
-        return error(409, str(exc))
+        return error(409, str(exc), code="unknown_seat")
     except AcdError as exc:
-        return error(409, str(exc))
+        return error(409, str(exc), code="acd_refused")
     return web.json_response({"ok": True})
 
 
@@ -58,7 +63,7 @@ async def seat_action(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
     agent_id = session_of(request).agent_id
     if not agent_id:
-        return error(403, "this user has no agent seat")
+        return error(403, "this user has no agent seat", code="no_seat")
     response = await _seat_action(desk, agent_id, request)
     # A change may not move the state (not ready during a call waits for its end): the page
     # gets the agent's state either way.
@@ -80,7 +85,8 @@ async def _seat_action(desk: Desk, agent_id: str, request: web.Request) -> web.R
     if what == "not-ready":
         reason = (await json_body(request)).get("reason", "break")
         if reason not in REASONS:
-            return error(400, f"reason must be one of {', '.join(REASONS)}", field="reason")
+            reasons = ", ".join(REASONS)
+            return error(400, f"reason must be one of {reasons}", field="reason", code="bad_reason")
         return await _acd_call(desk.agents.not_ready(agent_id, str(reason)))
     if what == "logout":
         return await _acd_call(desk.agents.logout(agent_id))
@@ -92,7 +98,7 @@ async def threeway(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
     agent_id = session_of(request).agent_id
     if not agent_id:
-        return error(403, "this user has no agent seat")
+        return error(403, "this user has no agent seat", code="no_seat")
     what = request.match_info["action"]
     try:
         if what == "start":
@@ -112,9 +118,9 @@ async def threeway(request: web.Request) -> web.StreamResponse:
         else:
             return error(404, "no such three-way action")
     except ThreeWayError as exc:
-        return error(409, str(exc))
+        return error(409, str(exc), code=_call_code(exc))
     except AmiActionError as exc:
-        return error(503, f"Asterisk refused: {exc}")
+        return error(503, f"Asterisk refused: {exc}", code="asterisk")
     return web.json_response(call.to_json())
 
 
@@ -124,7 +130,7 @@ async def call_control(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
     agent_id = session_of(request).agent_id
     if not agent_id:
-        return error(403, "this user has no agent seat")
+        return error(403, "this user has no agent seat", code="no_seat")
     what = request.match_info["action"]
     control = desk.control
     try:
@@ -143,9 +149,9 @@ async def call_control(request: web.Request) -> web.StreamResponse:
         else:
             return error(404, "no such call action")
     except ThreeWayError as exc:
-        return error(409, str(exc))
+        return error(409, str(exc), code=_call_code(exc))
     except AmiActionError as exc:
-        return error(503, f"Asterisk refused: {exc}")
+        return error(503, f"Asterisk refused: {exc}", code="asterisk")
     return web.json_response(result)
 
 
@@ -155,7 +161,11 @@ async def spy(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
     session = session_of(request)
     if not session.agent_id:
-        return error(409, "your user has no phone: give it a seat (hotline user add --agent ID)")
+        return error(
+            409,
+            "your user has no phone: give it a seat (hotline user edit NAME --agent ID)",
+            code="no_phone",
+        )
     agent_id, mode = request.match_info["agent_id"], request.match_info["mode"]
     try:
         phone = desk.agents.seed(session.agent_id).dial_string
@@ -163,9 +173,9 @@ async def spy(request: web.Request) -> web.StreamResponse:
     except UnknownAgent as exc:
         return error(404, str(exc))
     except ThreeWayError as exc:
-        return error(409, str(exc))
+        return error(409, str(exc), code=_call_code(exc))
     except AmiActionError as exc:
-        return error(503, f"Asterisk refused: {exc}")
+        return error(503, f"Asterisk refused: {exc}", code="asterisk")
     log.info("desktop: %s %s on agent %s", session.user, mode, agent_id)
     return web.json_response(result)
 

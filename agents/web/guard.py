@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 
+from acd.staffing import CENTRE_TZ
 from agents.services import AgentService
 from agents.web.access import UserGate
 from agents.web.callcontrol import CallControl
@@ -100,8 +101,15 @@ def lang_of(request: web.Request) -> str:
     return pick_lang(request.cookies.get(LANG_COOKIE), desk.cfg.lang)
 
 
-def error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
+# The code of an error the caller gave none: the page translates err_<code> (agents/web/i18n.py)
+# and shows the English text only for a code it does not know.
+STATUS_CODES = {400: "bad_field", 401: "forbidden", 403: "forbidden", 404: "not_found",
+                409: "call_state", 503: "unavailable"}  # fmt: skip
+
+
+def error(status: int, message: str, *, code: str = "", **extra: Any) -> web.Response:
+    code = code or STATUS_CODES.get(status, "unavailable")
+    return web.json_response({"error": message, "code": code, **extra}, status=status)
 
 
 def _secure(request: web.Request, cfg: WebConfig) -> bool:
@@ -168,6 +176,7 @@ def render(
         "csrf": session.csrf if session is not None else "",
         "catalogue": catalogue(lang),
         "prefix": PREFIX,
+        "tz": CENTRE_TZ.key,  # the page shows times in the centre's zone, not the browser's
     }
     return aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)
 

@@ -32,7 +32,7 @@ from acd.events import AgentStateChanged, CallAbandoned, CallAnswered, OfferCall
 from acd.services import AcdService
 from agents.web.screenpop import ScreenPop, form_json, prefill, ticket_summary
 from agents.web.sessions import Session
-from agents.web.wallboard import wallboard
+from agents.web.wallboard import mask_number, wallboard
 from tickets.ticket_services import TicketService
 from tickets.ticket_types import Viewer
 
@@ -160,10 +160,23 @@ class LiveHub:
             "call_id": view.call_id,
             "seat": view.seat,
             "after_call": view.after_call,  # not ready after this call, with this reason
+            # The page's call timer and wrap-up countdown: since when, by the engine's clock
+            # (sent with it, so a browser clock that is off does not matter).
+            "since": view.since,
+            "now": self._clock(),
+            "wrapup_s": self._acd.acd.policy.wrapup_s,
         }
 
     def wallboard(self) -> dict[str, Any]:
-        board = wallboard(self._status(), self._clock())
+        status = self._status()
+        # The calls agents are talking on: answered, not yet in today's records.
+        talking = {}
+        for agent in status.get("agents", []):
+            call_id = getattr(agent, "call_id", None)
+            if str(getattr(agent, "state", "")) == "on_call" and call_id:
+                call = self._acd.tracker.calls.get(call_id)
+                talking[call_id] = call.skill if call is not None else ""
+        board = wallboard(status, self._clock(), talking)
         board["recent"] = list(self.recent)
         return board
 
@@ -199,7 +212,8 @@ class LiveHub:
 
     def _note(self, kind: str, call_id: str, agent_id: str | None) -> None:
         call = self._acd.tracker.calls.get(call_id)
-        caller = call.caller if call is not None else ""
+        # Masked: the recent events are for the wall (mask_number), not the full number.
+        caller = mask_number(call.caller) if call is not None else ""
         self.recent.appendleft(
             {"kind": kind, "call_id": call_id, "caller": caller, "agent_id": agent_id,
              "at": self._clock()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -29,6 +30,8 @@ from agents.web.i18n import pick_lang
 from agents.web.login_limits import Busy
 from agents.web.security import new_token
 from agents.web.sessions import Session
+from agents.web.ticketview import deadline, event_lines, subject_words, when
+from agents.web.wallboard import SERVICE_LEVEL_GOAL
 from tickets.ticket_types import TICKET_CATEGORIES, FieldError, Viewer
 
 log = logging.getLogger(__name__)
@@ -138,7 +141,11 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
         return render(
             request, "forbidden.html.j2", {"problem": problem, "problem_status": 409}, status=409
         )
-    subjects = sorted(desk.tickets.settings.subjects.names.items())
+    # The subject tree: codes such as 02.01 sit under 02 (depth = number of dots).
+    subjects = [
+        (code, name, code.count("."))
+        for code, name in sorted(desk.tickets.settings.subjects.names.items())
+    ]
     return render(
         request,
         "agent.html.j2",
@@ -156,7 +163,9 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
 
 @allow("supervisor", "admin")
 async def wallboard_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "wallboard.html.j2", {})
+    # Listen, whisper and barge ring the supervisor's own phone: none without one.
+    context = {"has_phone": bool(session_of(request).agent_id), "sl_goal": SERVICE_LEVEL_GOAL}
+    return render(request, "wallboard.html.j2", context)
 
 
 def viewer_of(session: Session) -> Viewer:
@@ -176,7 +185,25 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
     # The call steps (hold, transfers, three-way, emergency transfer) of the ticket's calls:
     # the ticket shows how each of its calls was handled. Units see the order, not the calls.
     steps = []
-    if session_of(request).role != "unit":
+    show_calls = session_of(request).role != "unit"
+    if show_calls:
         for call_id in ticket.calls:
             steps += await asyncio.to_thread(desk.steps.of_call, call_id)
-    return render(request, "ticket.html.j2", {"ticket": ticket, "steps": steps})
+    events = await asyncio.to_thread(desk.tickets.events, ticket.number, viewer)
+    settings = desk.tickets.settings
+    due = deadline(
+        ticket,
+        datetime.now(UTC),
+        lambda at, now: settings.policy.due_status(at, now, settings.due_soon_workdays),
+    )
+    context = {
+        "ticket": ticket,
+        "steps": steps,
+        "show_calls": show_calls,  # the page's script adds each call's recordings (if allowed)
+        "subject": subject_words(ticket.subject_code, settings.subjects.names),
+        "created": when(ticket.created_at),
+        "due": due,
+        "events": event_lines(events),
+        "st_when": when,
+    }
+    return render(request, "ticket.html.j2", context)

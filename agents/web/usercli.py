@@ -1,6 +1,8 @@
 """``hotline user add NAME --role ROLE [--agent ID] [--unit UNIT] [--password-stdin]``,
 ``hotline user list``, ``disable NAME``, ``enable NAME``, ``reset-password NAME
-[--password-stdin]`` and ``unlock NAME [--address ADDR]``: desktop accounts. A password is read
+[--password-stdin]``, ``unlock NAME [--address ADDR]`` and ``edit NAME [--role R] [--agent ID]
+[--unit U] [--password] [--disable|--enable]`` (give an existing user a phone, another role...):
+desktop accounts. A password is read
 from standard input (one line) or asked for without echo on a terminal; never from the command
 line, where other users of the machine could read it in the process list. Disabling a user or
 resetting its password ends its open sessions: the running engine is told over Redis at once.
@@ -22,6 +24,7 @@ import redis
 from agents.web.security import ROLES, PasswordRejected
 
 if TYPE_CHECKING:
+    from agents.web.users import UserStore
     from hotline.config import Config
 
 
@@ -49,6 +52,8 @@ def cmd_user(args: argparse.Namespace) -> int:
                 store.set_active(args.name, args.action == "enable")
                 print(f"user {args.name} {args.action}d")
                 return notify(cfg, args.name, args.action)
+            if args.action == "edit":
+                return edit(cfg, store, args)
             if args.action == "reset-password":
                 store.set_password(args.name, read_password(args.password_stdin))
                 print(f"password of {args.name} reset")
@@ -69,6 +74,32 @@ def cmd_user(args: argparse.Namespace) -> int:
         return 0
     finally:
         store.dispose()
+
+
+def edit(cfg: Config, store: UserStore, args: argparse.Namespace) -> int:
+    """Change an existing user; its open sessions end (they carry the old role and seat)."""
+    if args.agent and args.agent not in {a.id for a in cfg.agents}:
+        print(f"hotline: agent: no agent {args.agent!r} in the configuration", file=sys.stderr)
+        return 2
+    given = (args.role, args.agent, args.unit, args.active)
+    if all(v is None for v in given) and not (args.password or args.password_stdin):
+        print("hotline: edit: nothing to change (see hotline user edit --help)", file=sys.stderr)
+        return 2
+    wants_password = args.password or args.password_stdin
+    password = read_password(args.password_stdin) if wants_password else None
+    user = store.edit(
+        args.name,
+        role=args.role,
+        agent_id=args.agent,
+        unit=args.unit,
+        password=password,
+        active=args.active,
+    )
+    extra = (
+        f" agent={user.agent_id}" if user.agent_id else f" unit={user.unit}" if user.unit else ""
+    )
+    print(f"user {user.name} changed: {user.role}{extra}{'' if user.active else ' (inactive)'}")
+    return notify(cfg, args.name, "edit")
 
 
 def _redis(cfg: Config) -> redis.Redis:
@@ -155,6 +186,17 @@ def add_user_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     reset.add_argument("name")
     reset.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    change = actions.add_parser(
+        "edit", help="change a user's role, seat, unit, password or access; its sessions end"
+    )
+    change.add_argument("name")
+    change.add_argument("--role", default=None, choices=ROLES)
+    change.add_argument("--agent", default=None, help='agent id (its phone); "" removes it')
+    change.add_argument("--unit", default=None, help='handling unit; "" removes it')
+    change.add_argument("--password", action="store_true", help="a new password (stdin or asked)")
+    change.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    change.add_argument("--disable", dest="active", action="store_false", default=None)
+    change.add_argument("--enable", dest="active", action="store_true")
     unlocking = actions.add_parser("unlock", help="lift the log-in delays of a name")
     unlocking.add_argument("name")
     unlocking.add_argument("--address", default=None, help="and of this client address")

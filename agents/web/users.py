@@ -59,14 +59,18 @@ def check_user(name: str, role: str, agent_id: str | None, unit: str | None) -> 
             raise UserError(f"{field_name}: 1-64 letters, digits or ._-")
 
 
-def password_stamp(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def password_stamp(
+    password_hash: str, role: str = "", agent_id: str | None = None, unit: str | None = None
+) -> str:
+    """A session is valid while this is unchanged: a new password, role, seat or unit (``hotline
+    user edit``) ends the sessions opened before, which carry the old role and seat."""
+    what = "\0".join((password_hash, role, agent_id or "", unit or ""))
+    return hashlib.sha256(what.encode()).hexdigest()[:16]
 
 
 def _user(row: UserRow) -> User:
-    return User(
-        row.name, row.role, row.agent_id, row.unit, row.active, password_stamp(row.password_hash)
-    )
+    stamp = password_stamp(row.password_hash, row.role, row.agent_id, row.unit)
+    return User(row.name, row.role, row.agent_id, row.unit, row.active, stamp)
 
 
 class UserStore:
@@ -102,7 +106,9 @@ class UserStore:
                 session.add(row)
         except IntegrityError:
             raise UserError(f"name: user {name!r} exists already") from None
-        return User(name, role, agent_id, unit, True, password_stamp(password_hash))
+        return User(
+            name, role, agent_id, unit, True, password_stamp(password_hash, role, agent_id, unit)
+        )
 
     def set_active(self, name: str, active: bool) -> User:
         """Enable or disable a user (disabled: no log-in, open sessions end)."""
@@ -111,6 +117,32 @@ class UserStore:
     def set_password(self, name: str, password: str) -> User:
         """A new password; sessions opened under the old one end (their stamp differs)."""
         return self._change(name, password_hash=hash_password(password))
+
+    def edit(
+        self,
+        name: str,
+        *,
+        role: str | None = None,
+        agent_id: str | None = None,
+        unit: str | None = None,
+        password: str | None = None,
+        active: bool | None = None,
+    ) -> User:
+        """Change what is given; "" clears the seat or the unit. The result is checked as
+        ``add`` checks a new user (an agent keeps a seat, a unit user a unit)."""
+        current = self.get(name)
+        if current is None:
+            raise UserError(f"name: no user {name!r}")
+        new_role = role if role is not None else current.role
+        new_agent = current.agent_id if agent_id is None else agent_id or None
+        new_unit = current.unit if unit is None else unit or None
+        check_user(name, new_role, new_agent, new_unit)
+        values: dict[str, object] = {"role": new_role, "agent_id": new_agent, "unit": new_unit}
+        if password is not None:
+            values["password_hash"] = hash_password(password)
+        if active is not None:
+            values["active"] = active
+        return self._change(name, **values)
 
     def _change(self, name: str, **values: object) -> User:
         with Session(self.engine) as session, session.begin():

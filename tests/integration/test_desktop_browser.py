@@ -27,6 +27,7 @@ pytestmark = pytest.mark.asterisk
 
 CHROMIUM = "/usr/bin/chromium"
 CALLER = "13512345678"
+MASKED = "135****5678"  # as the wall shows the caller (agents/web/wallboard.py mask_number)
 KB_EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "kb-example.json"
 
 
@@ -113,7 +114,7 @@ async def test_agent_gets_screen_pop_before_answer_and_wallboard_follows_the_cal
     queued = await ami.wait_event(
         lambda ev: user_event("HotlineQueued")(ev) and ev.get("Caller") == CALLER, timeout=30
     )
-    await board.wait_for_selector(f'#waiting tr[data-caller="{CALLER}"]', timeout=10_000)
+    await board.wait_for_selector(f'#waiting tr[data-caller="{MASKED}"]', timeout=10_000)
     await board.screenshot(path=str(ARTIFACTS / "desktop-wallboard-waiting.png"), full_page=True)
 
     await agent.click("#ready")
@@ -121,7 +122,8 @@ async def test_agent_gets_screen_pop_before_answer_and_wallboard_follows_the_cal
     assert await agent.text_content("#pop-caller") == CALLER
     # The IVR path as the call tracker knew it at the offer: the menu flow (the test
     # centre's) queues the caller after the key, so the path is known by then.
-    shown_path = await agent.text_content("#pop-ivr")
+    # (The pop says the path in words; the path itself is its data-path.)
+    shown_path = await agent.get_attribute("#pop-ivr", "data-path")
     exits = [
         ev["IvrPath"]
         for ev in ami.events
@@ -139,8 +141,8 @@ async def test_agent_gets_screen_pop_before_answer_and_wallboard_follows_the_cal
     assert answered and pop_at < min(answered), f"the pop came after the answer: {seen}"
 
     await board.wait_for_selector('#agents tr[data-agent="1001"][data-state="on_call"]')
-    await board.wait_for_selector(f'#recent li[data-kind="answered"][data-caller="{CALLER}"]')
-    await board.wait_for_selector(f'#waiting tr[data-caller="{CALLER}"]', state="detached")
+    await board.wait_for_selector(f'#recent li[data-kind="answered"][data-caller="{MASKED}"]')
+    await board.wait_for_selector(f'#waiting tr[data-caller="{MASKED}"]', state="detached")
     # The supervisor's controls on the agent's call, and today's chart (48 half hours drawn).
     await board.wait_for_selector('#agents tr[data-agent="1001"] button.spy-listen')
     # Attached, not "visible": a flat line (the same staffing all day) has no height.

@@ -29,7 +29,7 @@ from agents.web.security import (
 )
 from agents.web.sessions import SessionStore
 from agents.web.users import UserError, UserStore, check_user
-from agents.web.wallboard import wallboard
+from agents.web.wallboard import mask_number, sl_level, wait_level, wallboard
 from tickets.migrate import upgrade
 from tickets.ticket_types import DEFAULT_SUBJECTS, FieldError
 
@@ -131,6 +131,27 @@ def test_user_store_authenticates_by_hash_only(tmp_path: Path) -> None:
     with store.engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT password_hash FROM users").scalar_one()
     assert "ann-password-1" not in stored and stored.startswith("$argon2id$")
+    store.dispose()
+
+
+def test_user_edit_changes_what_is_given_checks_the_result_and_changes_the_stamp(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'users.db'}"
+    upgrade(url)
+    store = UserStore(url)
+    boss = store.add("boss", "supervisor", "boss-password-1")
+    phoned = store.edit("boss", agent_id="1002")
+    assert phoned.agent_id == "1002" and phoned.role == "supervisor"
+    assert phoned.stamp != boss.stamp  # sessions opened without the phone end
+    with pytest.raises(UserError, match=r"^agent:"):
+        store.edit("boss", role="unit", unit="water")  # a unit user has no seat: clear it
+    unit = store.edit("boss", role="unit", unit="water", agent_id="")
+    assert (unit.role, unit.unit, unit.agent_id) == ("unit", "water", None)
+    off = store.edit("boss", active=False, password="boss-password-2")
+    assert not off.active and store.authenticate("boss", "boss-password-2") is None
+    with pytest.raises(UserError, match=r"^name:"):
+        store.edit("nobody", role="agent")
     store.dispose()
 
 
@@ -348,3 +369,27 @@ async def test_a_sentence_heard_after_the_pop_completes_it() -> None:
     assert update["form"]["caller_number"] == "13800000000"
     assert hub.pops["1001"]["speech_text"] == "我家停水了"  # a page opened now gets it too
     assert other.outbox.empty() and mine.outbox.empty()
+
+
+def test_wallboard_counts_a_call_when_answered_masks_numbers_and_colours_figures() -> None:
+    status = {
+        "waiting": [
+            WaitingCallView("c1", "consult", 0, "13800000000", "PJSIP/x", 108.0, "waiting", None),  # type: ignore[arg-type]
+            WaitingCallView("c2", "consult", 0, "anonymous", "PJSIP/y", 100.0, "waiting", None),  # type: ignore[arg-type]
+        ],
+        "agents": [
+            AgentView("1001", "S", (("consult", 1),), AgentState.ON_CALL, "", 100.0, "c9"),
+        ],
+        "metrics": {"today": [{"skill": "*", "service_level": 0.75, "offered": 4, "answered": 3}],
+                    "interval": [{"skill": "*", "service_level": 0.5}]},
+    }  # fmt: skip
+    board = wallboard(status, now=120.0, talking={"c9": "consult"})
+    rows = {r["skill"]: r for r in board["skills"]}
+    # 4 finished + 2 waiting + 1 being talked on; answered: 3 finished + 1 being talked on.
+    assert rows["*"]["offered_today"] == 7 and rows["*"]["answered_today"] == 4
+    assert rows["consult"]["answered_today"] == 1
+    assert [w["caller"] for w in board["waiting"]] == ["138****0000", ""]
+    assert [w["wait_level"] for w in board["waiting"]] == ["amber", "red"]
+    assert rows["*"]["sl_today_level"] == "amber" and rows["*"]["sl_interval_level"] == "red"
+    assert mask_number("12345") == "12****" and wait_level(3.0) == "green"
+    assert sl_level(0.9) == "green" and sl_level(None) == "none"

@@ -1,0 +1,55 @@
+"""The ticket page's deadline card, subject path and times (agents/web/ticketview.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from agents.web.ticketview import deadline, subject_words, when
+
+NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+class Rec:
+    """The fields of a TicketRecord the deadline reads."""
+
+    def __init__(self, due: datetime | None, closed: datetime | None = None, prov: bool = False):
+        self.reply_due_at, self.closed_at, self.deadline_provisional = due, closed, prov
+
+
+def card(status: str) -> Any:
+    return lambda _due, _now: status
+
+
+def test_deadline_shows_time_left_late_and_provisional() -> None:
+    soon = deadline(Rec(NOW + timedelta(days=1, hours=3)), NOW, card("due_soon"))  # type: ignore[arg-type]
+    assert soon is not None and soon.card == "yellow" and (soon.days, soon.hours) == (1, 3)
+    assert not soon.late and soon.due == "2026-12-08 13:00"  # Shanghai, 24-hour
+    late = deadline(Rec(NOW - timedelta(hours=5), prov=True), NOW, card("overdue"))  # type: ignore[arg-type]
+    assert late is not None and late.late and late.card == "red" and late.hours == 5
+    assert late.provisional
+    assert deadline(Rec(None), NOW, card("ok")) is None  # type: ignore[arg-type]
+    assert deadline(Rec(NOW, closed=NOW), NOW, card("ok")) is None  # type: ignore[arg-type]
+
+
+def test_subject_in_words_and_times_in_the_centre_zone() -> None:
+    names = {"02": "公用事业", "02.01": "供水"}
+    assert subject_words("02.01", names) == "公用事业 › 供水"
+    assert subject_words("07", names) == "07" and subject_words("", names) == "—"
+    assert when(datetime(2026, 12, 7, 16, 30)) == "2026-12-08 00:30"  # naive: stored as UTC
+    assert when(None) == "—"
+
+
+def test_the_catalogue_is_complete_in_both_languages() -> None:
+    """Every phrase has its English (a missing one would show Chinese in the English page), and
+    every ticket state, role and not-ready reason has a display name."""
+    from agents.web.guard import REASONS
+    from agents.web.i18n import MESSAGES
+    from agents.web.security import ROLES
+    from tickets.lifecycle import TicketState
+
+    assert set(MESSAGES["zh"]) == set(MESSAGES["en"])
+    names = [f"tstate_{s.value}" for s in TicketState] + [f"role_{r}" for r in ROLES]
+    acd_reasons = ("login", "ring_no_answer", "other_call", "supervisor", "callback")
+    names += [f"reason_{r}" for r in (*REASONS, *acd_reasons)]
+    assert [n for n in names if n not in MESSAGES["zh"]] == []
