@@ -5,7 +5,7 @@ HOTLINE := $(VENV)/bin/hotline
 # The tests find PostgreSQL through HOTLINE_TEST_PG_URL, else the role and generated password
 # scripts/pg-role.sh set up (tests/support/pg_url.py).
 
-.PHONY: run test test-years setup system venv vendor a11y asterisk lint unit integration bench clean
+.PHONY: run test test-years setup system venv command vendor a11y asterisk lint unit integration bench clean
 
 run: setup asterisk
 	$(HOTLINE) up
@@ -48,6 +48,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
+	$(MAKE) --no-print-directory command
+
+# `hotline` by that name in the shell: a link in /usr/local/bin to this checkout's command, made
+# as root when the name is free or already a link (a real program there is left alone).
+command:
+	@if [ "$$(id -u)" = 0 ] && { [ ! -e /usr/local/bin/hotline ] || [ -L /usr/local/bin/hotline ]; }; then \
+	  ln -sfn "$(CURDIR)/$(VENV)/bin/hotline" /usr/local/bin/hotline; \
+	  echo "setup: hotline -> $(CURDIR)/$(VENV)/bin/hotline"; fi
 
 # Builds (or reuses) the Asterisk 22 root filesystem in the cache directory.
 asterisk: venv
