@@ -208,6 +208,10 @@ class AmiConsumer:
             log.info("no sticky lookup for %s: %r", caller, exc)
             return None
 
+    def seats_on_other_calls(self) -> list[str]:
+        """Seats with a call the ACD did not place (what `hotline status` shows)."""
+        return sorted(self._phones.busy_seats())
+
     def _agent_at(self, seat: str) -> str | None:
         view = self._service.acd.agent_at(seat)
         return None if view is None else view.agent_id

@@ -341,6 +341,7 @@ class Engine:
             "ivr_sessions": self.fastagi.active,
             "malformed_ami_events": self.ami.malformed_events,
             "dropped_ami_events": self.ami.dropped_events,
+            "seats_on_other_calls": self.consumer.seats_on_other_calls(),
             "load": self.load,
             "metrics": self.metrics_now(),
             "speech": self.speech.status_lines(),

@@ -340,8 +340,14 @@ async def test_a_call_transferred_to_another_agent_keeps_that_agent_out_of_routi
             lambda ev: user_event("HotlineQueued")(ev) and ev.get("Caller") == "13700008888",
             timeout=30,
         )
-        await asyncio.sleep(2.0)
-        waiting = {w["call_id"]: w["state"] for w in engine.status()["waiting"]}
+        # The ACD decides on the queueing itself: once the engine lists the call, an offer to
+        # 1002 would have been made already (no fixed sleep to hope long enough).
+        waiting: dict[str, str] = {}
+        for _ in range(100):
+            waiting = {w["call_id"]: w["state"] for w in engine.status()["waiting"]}
+            if str(queued["CallId"]) in waiting:
+                break
+            await asyncio.sleep(0.1)
         assert waiting.get(str(queued["CallId"])) == "waiting", (waiting, engine.log_tail())
         assert state_of("1002") == ("not_ready", "other_call")
         with pytest.raises(urllib.error.HTTPError) as refused:  # ready only when it ends
@@ -393,16 +399,19 @@ async def test_an_agent_logging_in_at_a_phone_already_on_a_call_is_not_offered_c
         ),
         timeout=10,
     )
-    engine.agent("1002", "login", {"seat": "Local/1002@test-phone"})
-    refused = None
-    for _ in range(20):  # the busy phone is noted just after the log-in
-        try:
-            engine.agent("1002", "ready")
-        except urllib.error.HTTPError as exc:
-            refused = exc
+    # The engine has seen the call on the seat (its AMI events come on its own connection):
+    # from then on a log-in there is busy at once — no retries that would hide a window in
+    # which the busy agent could go ready.
+    for _ in range(100):
+        if "Local/1002@test-phone" in engine.status()["seats_on_other_calls"]:
             break
-        engine.agent("1002", "not-ready", {"reason": "break"})
         await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"the engine never saw the seat busy: {engine.status()}")
+    engine.agent("1002", "login", {"seat": "Local/1002@test-phone"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        engine.agent("1002", "ready")
+    refused = caught.value
     assert refused is not None and refused.code == 409
     assert "another call" in refused.read().decode()
     await ami.send({"Action": "Hangup", "Channel": "/^Local\\/1002@test-phone-.*$/"})

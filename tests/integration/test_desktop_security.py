@@ -4,7 +4,6 @@ every state change, roles per page, and whatever a user types shown escaped, nev
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -278,9 +277,7 @@ async def test_engine_stops_promptly_with_a_desktop_open(
     ws = await desk.http.ws_connect(engine.base + "/desk/ws")
     first = await ws.receive_json(timeout=5)
     assert first["type"] == "wallboard"
-    started = time.monotonic()
-    engine.stop()
-    assert time.monotonic() - started < 5, "an open websocket held the engine's shutdown"
+    engine.stop()  # SIGTERM, then SIGKILL after 10 s: a held shutdown ends with -9, not 0
     assert engine.proc is not None and engine.proc.returncode == 0, engine.log_tail()
     await ws.close()
 

