@@ -17,7 +17,8 @@ Rules:
    the ticket instead of making a second one.
 4. The ticket is created in ``voicemail_review`` (channel voicemail) with the transcript as the
    description, or a clear "no speech recognised" text; the audio file and the call are linked,
-   and the IVR path and what the classifier made of the words are noted for the reviewer.
+   and the IVR path and what the classifier made of the words are noted for the reviewer
+   (in Chinese, the desk's language).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from agents.web.i18n import ivr_path_words, translate
 from ivr.classifier import Classification
 from tickets.ticket_types import LIMITS, TICKET_CATEGORIES, Channel, HandlingType, TicketDraft
 
-NO_SPEECH = "（留言中未识别出语音 / no speech recognised in the message: listen to the recording）"
+NO_SPEECH = "（留言中未识别出语音，请听录音）"
 NOTE_MARK = "\n\n--\n"
 _WAV_NAME = re.compile(r"^(?P<day>\d{8})-(?P<call>[A-Za-z0-9._\-]{1,64})\.wav$")
 
@@ -108,14 +110,18 @@ def description(
 ) -> str:
     """The transcript (or NO_SPEECH), then a note for the reviewer, within the column limit."""
     heard = transcript.strip() or NO_SPEECH
-    note = [f"voicemail {msg.file} ({audio_s:.0f} s), call {msg.call_id}"]
-    note.append(f"IVR path: {msg.ivr_path or 'unknown'}")
+    # The reviewer's note, in the centre's language (the desk is Chinese throughout); the file
+    # and the call are linked to the ticket, so only the call's number is repeated here.
+    note = [f"留言 {audio_s:.0f} 秒，来电编号 {msg.call_id}（录音与来电已关联本工单）"]
+    note.append(f"语音导航路径：{ivr_path_words('zh', msg.ivr_path) if msg.ivr_path else '未知'}")
     if problem:
-        note.append(f"speech recognition failed: {problem}"[:300])
+        note.append(f"语音识别失败：{problem}"[:300])
     if found is not None:
-        line = f"recognised subject: {found.subject} / {found.category}"
+        subject = translate("zh", f"skill_{found.subject}")
+        category = translate("zh", f"cat_{found.category}")
+        line = f"识别的事项：{subject} / {category}"
         if found.emergency is not None:
-            line += f"; EMERGENCY words ({found.emergency.kind} -> {found.emergency.number})"
+            line += f"；紧急情况，应转 {found.emergency.number}"
         note.append(line)
     tail = NOTE_MARK + "\n".join(note)
     room = LIMITS["description"] - len(tail)

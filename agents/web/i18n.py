@@ -572,6 +572,18 @@ def translate(lang: str, key: str) -> str:
     return MESSAGES.get(lang, {}).get(key) or MESSAGES["zh"].get(key) or key
 
 
+def ivr_path_words(lang: str, path: str) -> str:
+    """An IVR path such as ``greeting>menu:2`` in words (as the page's ``ivrText`` says it)."""
+    if not path:
+        return translate(lang, "unknown")
+    words = []
+    for step in path.split(">"):
+        name, _, value = step.partition(":")
+        shown = translate(lang, f"ivr_{name}")
+        words.append(f"{shown} {value}".strip() if value else shown)
+    return " → ".join(words)
+
+
 def catalogue(lang: str) -> dict[str, str]:
     """Every phrase in ``lang`` (for the page's script, which renders live updates)."""
     return {key: translate(lang, key) for key in MESSAGES["zh"]}

@@ -88,7 +88,7 @@ def assert_voicemail_ticket(
     assert ticket["calls"] == [call_id]
     assert ticket["recordings"] == [f"voicemail/{wav.name}"]
     assert WORD in ticket["description"].replace(" ", ""), ticket["description"]
-    assert "IVR path: closed>voicemail" in ticket["description"]
+    assert "语音导航路径：非工作时间 → 留言" in ticket["description"]
     assert [t["number"] for t in tickets_of_call(engine, call_id)] == [number]  # exactly one
     sidecar = json.loads(wav.with_name(wav.name + ".json").read_text(encoding="utf-8"))
     assert (sidecar["status"], sidecar["ticket"]) == ("done", number)

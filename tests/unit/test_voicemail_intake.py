@@ -51,8 +51,8 @@ def test_a_transcript_becomes_the_description_with_the_reviewers_note() -> None:
     assert (d.subject_code, d.category) == ("02", "help")
     text = d.description
     assert text.startswith("我家停水三天了怎么办\n\n--\n")
-    assert "IVR path: closed>voicemail" in text and "call 1763880000.42" in text
-    assert "recognised subject: utilities / help" in text
+    assert "语音导航路径：非工作时间 → 留言" in text and "来电编号 1763880000.42" in text
+    assert "识别的事项：" in text and "/ 求助" in text
 
 
 def test_silence_says_so_and_keeps_every_link() -> None:
@@ -60,12 +60,12 @@ def test_silence_says_so_and_keeps_every_link() -> None:
     assert d.description.startswith(NO_SPEECH)
     assert (d.subject_code, d.category) == ("99", "consultation")
     failed = draft("", problem="no model for zh")
-    assert "speech recognition failed: no model for zh" in failed.description
+    assert "语音识别失败：no model for zh" in failed.description
 
 
 def test_emergency_words_are_flagged_for_the_reviewer() -> None:
     d = draft("楼下着火了")
-    assert "EMERGENCY words (fire -> 119)" in d.description
+    assert "紧急情况，应转 119" in d.description
     assert d.handling_type == "emergency"  # 突发: first in the night review
     assert draft("我家停水三天了怎么办").handling_type == "normal"
 
@@ -76,7 +76,7 @@ def test_withheld_numbers_and_long_messages_still_make_a_valid_draft() -> None:
     )
     assert d.caller_number == ""
     assert len(d.description) <= LIMITS["description"]
-    assert "IVR path: unknown" in d.description
+    assert "语音导航路径：未知" in d.description
     msg = VoicemailMessage(call_id="1.2", file="20261123-1.2.wav", caller="abc")
     assert draft_for(msg, "", None, 0.0, "voicemail/x.wav", {}).caller_number == ""
     with pytest.raises(FieldError, match="recording"):

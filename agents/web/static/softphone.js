@@ -13,6 +13,7 @@ const panel = $("softphone");
 
 const state = {
   ua: null, registerer: null, session: null, muted: false, held: false, ring: null, seat: "",
+  mic: null, // a known microphone problem: it stays said until the microphone works
 };
 window.hotlineSoftphone = state; // tests and a curious supervisor can look, nothing more
 
@@ -37,9 +38,12 @@ function show(what, detail) {
 }
 
 function fail(key, err) {
+  // Clearing an error (registered, answered) must not hide a microphone that still does not
+  // work: the registration may well finish after the browser refused the microphone.
+  const shown = key || state.mic;
   const node = $("softphone-error");
-  node.hidden = !key;
-  node.textContent = key ? t(key) : "";
+  node.hidden = !shown;
+  node.textContent = shown ? t(shown) : "";
   if (err) console.warn("softphone:", key, err);
 }
 
@@ -54,15 +58,18 @@ function micProblem(err) {
 
 async function checkMicrophone() {
   if (!window.isSecureContext || !navigator.mediaDevices) {
-    fail("sp_mic_insecure");
+    state.mic = "sp_mic_insecure";
+    fail(state.mic);
     return false;
   }
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
     for (const track of stream.getTracks()) track.stop();
+    state.mic = null;
     return true;
   } catch (err) {
-    fail(micProblem(err), err);
+    state.mic = micProblem(err);
+    fail(state.mic, err);
     return false;
   }
 }
