@@ -104,7 +104,7 @@ async def test_every_page_is_chinese_and_accessible_and_the_wall_reads_from_afar
     browser: Any,  # noqa: F811
 ) -> None:
     add_test_users(engine)
-    add_user(engine, "review1", "reviewer")
+    add_user(engine, "review1", "reviewer", "--agent", "1001")  # as the night review test has it
 
     # The log-in page, before anyone logs in.
     context = await browser.new_context(viewport={"width": 1366, "height": 768}, bypass_csp=True)
@@ -195,3 +195,6 @@ async def test_every_page_is_chinese_and_accessible_and_the_wall_reads_from_afar
     assert refused.returncode == 2 and "no agent" in refused.stderr
     nothing = hotline_user(engine, "edit", "super1")
     assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
+    # The session's store is shared: super1 goes back to no phone for the tests after this one.
+    back = hotline_user(engine, "edit", "super1", "--agent", "")
+    assert back.returncode == 0, back.stderr
