@@ -212,7 +212,7 @@ async def test_unknown_and_unreadable_messages_still_become_tickets(
     assert WORD in heard.description.replace(" ", "")
     unreadable = tickets.store.get(str(sidecar(folder, broken)["ticket"]))
     assert unreadable.description.startswith(NO_SPEECH)
-    assert "speech recognition failed" in unreadable.description
+    assert "语音识别失败" in unreadable.description
     assert unreadable.recordings == (f"voicemail/{broken}",)
 
 
