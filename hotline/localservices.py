@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from hotline.config import Config
 from hotline.credentials import mqtt_display_password, mqtt_password, redis_password
+from hotline.durable import write_private
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +53,6 @@ def redis_address(cfg: Config) -> tuple[str, int]:
 def redis_client_kwargs(cfg: Config) -> dict[str, Any]:
     """What redis.Redis.from_url needs besides the URL: the user and its password."""
     return {"username": cfg.redis.username, "password": redis_password(cfg)}
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Create ``path`` 0600 from the start (no moment where it is readable by others)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    tmp.replace(path)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -216,7 +207,7 @@ class ManagedRedis(_ManagedServer):
             ]
         )
         conf_path = self.dir / "redis.conf"
-        _write_private(conf_path, conf)
+        write_private(conf_path, conf)
         return [self.program, str(conf_path)]
 
     def ready(self) -> None:
@@ -243,7 +234,7 @@ class ManagedMosquitto(_ManagedServer):
     def write_config(self) -> list[str]:
         m = self.cfg.mqtt
         passwd = self.dir / "passwd"
-        _write_private(
+        write_private(
             passwd,
             f"{m.username}:{mqtt_password(self.cfg)}\n"
             f"{m.display_username}:{mqtt_display_password(self.cfg)}\n",
@@ -254,7 +245,7 @@ class ManagedMosquitto(_ManagedServer):
         if hashed.returncode != 0:
             passwd.unlink(missing_ok=True)  # never leave the plain passwords behind
             raise ServiceStartError(f"mosquitto_passwd -U failed: {hashed.stderr.strip()}")
-        _write_private(self.dir / "acl", mqtt_acl(self.cfg))
+        write_private(self.dir / "acl", mqtt_acl(self.cfg))
         host, port = self.address
         conf = "\n".join(
             [
@@ -272,7 +263,7 @@ class ManagedMosquitto(_ManagedServer):
             ]
         )
         conf_path = self.dir / "mosquitto.conf"
-        _write_private(conf_path, conf)
+        write_private(conf_path, conf)
         return [self.program, "-c", str(conf_path)]
 
     def ready(self) -> None:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 from pathlib import Path
 from typing import Any
 
 from hotline.config import AgentSeed, Config, load_config
+from hotline.durable import write_private
 from hotline.secrets import GENERATE, sip_password
 
 MODULES = Path("/usr/lib/baresip/modules")
@@ -103,11 +103,7 @@ def _agent(cfg: Config, agent_id: str) -> AgentSeed:
 
 
 def _write(folder: Path, name: str, text: str) -> None:
-    path = folder / name
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    write_private(folder / name, text)
 
 
 def cmd_softphone(args: argparse.Namespace) -> int:

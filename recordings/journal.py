@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from hotline.durable import fsync_dir, keep_aside, write_durably
 from tickets.persistence import spool_name
 
 log = logging.getLogger(__name__)
@@ -100,14 +98,6 @@ def _aware(value: Any) -> datetime:
     return at
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class RecordingJournal:
     """Blocking file operations: the keeper calls them from a worker thread."""
 
@@ -158,21 +148,12 @@ class RecordingJournal:
             return
         if not self.directory.is_dir():
             self.directory.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(self.directory.parent)
+            fsync_dir(self.directory.parent)
         for entry in entries:
             name = entry.key + ".json"
             data = json.dumps(entry.to_json(), ensure_ascii=False).encode()
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.directory / name)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        _fsync_dir(self.directory)
+            write_durably(self.directory / name, data, sync_dir=False)
+        fsync_dir(self.directory)
         for entry in entries:
             self._entries[entry.key + ".json"] = entry
 
@@ -192,10 +173,5 @@ class RecordingJournal:
             self._move_to_bad(path, reason)
 
     def _move_to_bad(self, path: Path, reason: str) -> None:
-        self.bad_dir.mkdir(exist_ok=True)
-        target = self.bad_dir / path.name
-        if target.exists():  # an earlier bad file of the same name is evidence too: keep it
-            target = self.bad_dir / f"{path.stem}.{time.time_ns()}.json"
-        os.replace(path, target)
-        _fsync_dir(self.bad_dir)
+        target = keep_aside(path, self.bad_dir)
         log.error("recording journal entry %s moved to %s: %s", path.name, target, reason)

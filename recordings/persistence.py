@@ -11,21 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotline.durable import write_durably
 from recordings.voicemail import VoicemailMessage, call_id_of
 
 log = logging.getLogger(__name__)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -57,17 +49,7 @@ class SidecarStore:
 
     def save(self, msg: VoicemailMessage) -> None:
         data = json.dumps(msg.to_json(), ensure_ascii=False, indent=1).encode()
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.sidecar(msg.file))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.directory)
+        write_durably(self.sidecar(msg.file), data)
 
     def load(self, wav_name: str) -> VoicemailMessage | None:
         path = self.sidecar(wav_name)

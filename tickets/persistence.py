@@ -13,9 +13,7 @@ import itertools
 import json
 import logging
 import os
-import tempfile
 import threading
-import time
 import weakref
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +26,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
+from hotline.durable import fsync_dir, keep_aside, write_durably
 from tickets.models import CallbackAttemptRow, CallRecordRow, record_from_row, row_values
 from tickets.records import CallRecord
 
@@ -168,14 +167,6 @@ def spool_name(unique_id: str) -> str:
     return name + ".json"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _permanent(exc: Exception) -> bool:
     """True when retrying cannot help: the record itself is bad, not the database."""
     if isinstance(exc, IntegrityError | DataError):
@@ -306,21 +297,10 @@ class CallRecordStore:
     def _spool(self, record: CallRecord) -> None:
         if not self.spool_dir.is_dir():
             self.spool_dir.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(self.spool_dir.parent)
+            fsync_dir(self.spool_dir.parent)
         data = json.dumps(record.to_json(), ensure_ascii=False, indent=1).encode()
-        # Temp file, fsync, rename, fsync the directory: after a crash the spool holds either
-        # the whole record or no file for it, never half of one.
-        fd, tmp = tempfile.mkstemp(dir=self.spool_dir, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.spool_dir / spool_name(record.unique_id))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.spool_dir)
+        # After a crash the spool holds either the whole record or no file for it.
+        write_durably(self.spool_dir / spool_name(record.unique_id), data)
 
     def _spool_files(self) -> list[Path]:
         # Hidden names are temp files still being written (or left by a crash): not records yet.
@@ -390,11 +370,6 @@ class CallRecordStore:
         return True
 
     def _move_to_bad(self, path: Path, reason: str) -> None:
-        self.bad_dir.mkdir(exist_ok=True)
-        target = self.bad_dir / path.name
-        if target.exists():  # an earlier bad file of the same name is evidence too: keep it
-            target = self.bad_dir / f"{path.stem}.{time.time_ns()}.json"
-        os.replace(path, target)
-        _fsync_dir(self.bad_dir)
-        _fsync_dir(self.spool_dir)
+        target = keep_aside(path, self.bad_dir)
+        fsync_dir(self.spool_dir)
         log.error("spooled call record %s moved to %s: %s", path.name, target, reason)
