@@ -40,7 +40,9 @@ async def test_kill_9_with_callers_on_hold_loses_no_call_and_keeps_their_order(
                 )
                 _t, q = await mqtt.wait_for(f"/calls/{arrived['call_id']}/queued", timeout=20)
                 queued.append((arrived["call_id"], q["channel"]))
-            waiting = [w["call_id"] for w in engine.status()["waiting"]]
+            # "queued" is published as the event comes in, before the ACD has taken the call
+            # (it looks up the caller's last agent in Redis first): wait for the status to agree.
+            waiting = await wait_waiting(engine, len(queued))
             assert waiting == [c for c, _ in queued], waiting
 
             engine.stop(kill=True)  # SIGKILL: no clean shutdown, nothing flushed on the way out
@@ -51,11 +53,7 @@ async def test_kill_9_with_callers_on_hold_loses_no_call_and_keeps_their_order(
             # last, where they were.
             drop_from_saved_queue(engine, queued[-1][0])
             engine.start()
-            for _ in range(50):
-                waiting = [w["call_id"] for w in engine.status()["waiting"]]
-                if len(waiting) >= len(queued):
-                    break
-                await asyncio.sleep(0.2)
+            waiting = await wait_waiting(engine, len(queued))
             assert waiting == [c for c, _ in queued], (
                 f"queue after restart: {waiting}\n{engine.log_tail(40)}"
             )
@@ -72,6 +70,17 @@ async def test_kill_9_with_callers_on_hold_loses_no_call_and_keeps_their_order(
             assert answered == [c for c, _ in queued], answered
     finally:
         ami.close()
+
+
+async def wait_waiting(engine: EngineProcess, count: int, timeout: float = 10.0) -> list[str]:
+    """The waiting calls' ids once at least `count` wait (or what waits when time is up)."""
+    waiting: list[str] = []
+    for _ in range(int(timeout / 0.2)):
+        waiting = [w["call_id"] for w in engine.status()["waiting"]]
+        if len(waiting) >= count:
+            break
+        await asyncio.sleep(0.2)
+    return waiting
 
 
 def drop_from_saved_queue(engine: EngineProcess, call_id: str) -> None:
