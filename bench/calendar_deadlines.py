@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 
 import chinese_calendar
 
-from hotline.tickets.workdays import SHANGHAI, WorkCalendar, end_of_day, local_date
+from hotline.base.daytypes import CENTRE_TZ
+from hotline.tickets.workdays import WorkCalendar, end_of_day, local_date
 
 N = 3000
 
@@ -37,8 +38,8 @@ def _peer_add_workdays(start: datetime, n: int) -> datetime:
 
 def main() -> None:
     cal = WorkCalendar()
-    official = datetime(2026, 3, 2, 10, tzinfo=SHANGHAI)
-    crossing = datetime(2026, 12, 20, 10, tzinfo=SHANGHAI)
+    official = datetime(2026, 3, 2, 10, tzinfo=CENTRE_TZ)
+    crossing = datetime(2026, 12, 20, 10, tzinfo=CENTRE_TZ)
     assert cal.add_workdays(official, 20) == _peer_add_workdays(official, 20)
     ours = _per_call_us(lambda: cal.add_workdays(official, 20))
     peer = _per_call_us(lambda: _peer_add_workdays(official, 20))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import bench.support_asterisk as support
 from bench.support_asterisk import BenchAgent, BenchSetupError, BenchSite, EngineProcess
-from hotline.base.db import CallRecordStore
+from hotline.calls.store import CallRecordStore
 from hotline.recordings.store import RecordingStore
 
 SCENARIO = Path(__file__).resolve().parent / "sipp" / "carrier-uac.xml"

@@ -48,12 +48,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from hotline.app.migrate import upgrade
-from hotline.base.db import CallRecordStore, make_engine
+from hotline.base.daytypes import CENTRE_TZ
+from hotline.base.db import make_engine
 from hotline.calls.models import CallRecordRow
 from hotline.calls.records import CallOutcome, CallRecord
 from hotline.calls.service import CallRecordService
+from hotline.calls.store import CallRecordStore
 from hotline.tickets.reports import Period, build_report
-from hotline.tickets.workdays import SHANGHAI
 from tests.support.pg_url import shared_pg_url
 
 PG_URL = os.environ.get("HOTLINE_BENCH_PG_URL") or shared_pg_url()
@@ -95,7 +96,7 @@ def day_of_calls(n: int, day: date, seed: int = 12345) -> Iterator[tuple[Any, ..
     Asterisk's ``<epoch>.<channel sequence>``; the sequence also counts agent legs.
     """
     rng = random.Random(seed)
-    start_us = int((datetime.combine(day, datetime.min.time(), SHANGHAI) - EPOCH) / timedelta(
+    start_us = int((datetime.combine(day, datetime.min.time(), CENTRE_TZ) - EPOCH) / timedelta(
         microseconds=1))  # fmt: skip
     total = sum(HOUR_SHARE)
     counts = [round(n * share / total) for share in HOUR_SHARE]
@@ -254,7 +255,7 @@ class SpoolWarnings(logging.Handler):
 
     @contextmanager
     def attached(self) -> Iterator[SpoolWarnings]:
-        logger = logging.getLogger("hotline.base.db")
+        logger = logging.getLogger("hotline.calls.store")
         logger.addHandler(self)
         propagate, logger.propagate = logger.propagate, False
         try:
@@ -395,7 +396,7 @@ def load_postgresql(
 def time_reports(url: str) -> tuple[float, list[float], dict[str, Any]]:
     """Cold (first) and warm report times, each on a new engine as `hotline report` does."""
     period = Period.parse(DAY.isoformat(), DAY.isoformat())
-    now = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), SHANGHAI)
+    now = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), CENTRE_TZ)
     times, report = [], {}
     for _ in range(1 + WARM_RUNS):
         engine = make_engine(url)

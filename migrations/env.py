@@ -14,8 +14,8 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from hotline.base.db import make_engine
-from hotline.calls.models import Base, UTCDateTime
+from hotline.app.registry import METADATA
+from hotline.base.db import UTCDateTime, make_engine
 
 config = context.config
 
@@ -42,7 +42,7 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
 
 def options(dialect_name: str) -> dict[str, Any]:
     return {
-        "target_metadata": Base.metadata,
+        "target_metadata": METADATA,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         "render_as_batch": dialect_name == "sqlite",
         "compare_type": True,

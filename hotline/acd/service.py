@@ -147,6 +147,10 @@ class AcdService:
         calls = {k: CallTracker.from_json(v) for k, v in data.get("calls", {}).items()}
         self.acd, self.legs, self.tracker.calls = acd, legs, calls
 
+    async def saved(self) -> dict[str, Any] | None:
+        """The snapshot saved in Redis; None if there is none or it is refused (logged)."""
+        return await self._store.load()
+
     async def save(self) -> None:
         await self._save()
 

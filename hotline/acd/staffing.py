@@ -18,13 +18,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from hotline.acd.erlang import agents_for_service_level, service_level
-from hotline.base.daytypes import DEFAULT_CALENDAR, ChinaCalendar, DayType, day_type
+from hotline.base.daytypes import CENTRE_TZ, DEFAULT_CALENDAR, ChinaCalendar, DayType, day_type
 from hotline.calls.records import CallRecord
 
-CENTRE_TZ = ZoneInfo("Asia/Shanghai")
 SLOT_S = 30 * 60
 SLOTS_PER_DAY = 48
 MIN_ANSWERED_FOR_SLOT_AHT = 10

@@ -297,7 +297,7 @@ def cmd_staffing(args: argparse.Namespace) -> int:
     from datetime import date
 
     from hotline.acd.staffing import format_plan, history_window, plan_day
-    from hotline.base.db import CallRecordStore
+    from hotline.calls.store import CallRecordStore
 
     cfg = _load(args)
     try:

@@ -9,7 +9,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -29,7 +28,7 @@ from hotline.asterisk.ami.events import ReviewCallbackResult
 from hotline.asterisk.ami.watch import LoadWatch
 from hotline.base.bus import EventBus
 from hotline.base.credentials import mqtt_password, redis_password, signing_key
-from hotline.base.db import CallRecordStore
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.base.filemodes import secure_state
 from hotline.base.secrets import api_token, stored_secret
 from hotline.base.settings import Config
@@ -37,6 +36,7 @@ from hotline.calendar.service import CalendarService
 from hotline.calls.metrics import ALL, MetricsBook, interval_start
 from hotline.calls.records import CallRecord
 from hotline.calls.service import CallRecordService
+from hotline.calls.store import CallRecordStore
 from hotline.calls.tracker import CallTracker
 from hotline.desk.plugin import add_desktop, build_desk
 from hotline.ivr.flow import DirectFlow, MenuFlow, SpeechIntake, WaitingKeyFlow
@@ -59,7 +59,6 @@ from hotline.voicemail.review_service import VoicemailReview
 from hotline.voicemail.service import VoicemailIntake
 
 log = logging.getLogger(__name__)
-CENTRE_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def day_start(ts: float) -> float:
@@ -460,7 +459,7 @@ class Engine:
     async def _restore_acd(self) -> None:
         """The ACD's state from Redis if it is the engine's own and whole; otherwise start
         empty: reconciling with Asterisk's channels on connect requeues whoever is waiting."""
-        snapshot = await self.service._store.load()
+        snapshot = await self.service.saved()
         if not snapshot:
             return
         try:

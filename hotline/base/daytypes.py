@@ -32,9 +32,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from types import MappingProxyType
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import holidays as holidays_package
+
+CENTRE_TZ = ZoneInfo("Asia/Shanghai")
+"""The centre's time zone: its days, opening hours, deadlines and the times people read.
+The one place it is named; every other module imports it from here."""
 
 FIRST_YEAR = 2004  # chinese-calendar's first year
 LAST_YEAR = 2099  # the holidays package's lunar tables run to 2100

@@ -1,41 +1,30 @@
-"""The call-record store: idempotent inserts, and a durable spool for when the database is away.
+"""The database: one SQLAlchemy engine per URL in a process, the declarative base of every model.
 
-A finished call must never be lost: when the database cannot take a record it goes to a JSON
-file in the spool directory (written atomically and fsynced), and ``flush_spool`` moves it into
-the database later. Inserts are idempotent on ``unique_id``, so a record written twice (a retry,
-a replayed event, a spool flushed after the row already arrived) leaves exactly one row.
+Every store leases the process's engine for its URL (``lease_engine``), so one process holds one
+connection pool per database, whatever number of stores it builds. ``Base`` carries the naming
+convention and ``UTCDateTime`` the one way an instant is stored; each feature declares its own
+tables on it (``<feature>/models.py``), and ``hotline.app.registry`` imports them all for Alembic.
+The call-record store that lived here is ``hotline.calls.store``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import logging
 import os
 import threading
 import weakref
-from datetime import datetime
-from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import quote, unquote
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
-from sqlalchemy.orm import Session
-
-from hotline.base.durable import fsync_dir, keep_aside, write_durably
-from hotline.calls.models import CallbackAttemptRow, CallRecordRow, record_from_row, row_values
-from hotline.calls.records import CallRecord
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 log = logging.getLogger(__name__)
 
-WriteResult = Literal["written", "duplicate", "spooled"]
-
 _BACKENDS = ("postgresql", "sqlite")
-_MAX_NAME = 200  # below the usual 255-byte file name limit, with room for the suffixes
 
 
 _engine_numbers = itertools.count(1)
@@ -156,220 +145,49 @@ def shared_engine_count() -> int:
         return len(_shared)
 
 
-def spool_name(unique_id: str) -> str:
-    """File name for ``unique_id``: injective, no path separators, never hidden, never too long."""
-    name = quote(unique_id, safe="-_.")
-    if name.startswith("."):  # ".", ".." and hidden files
-        name = "%2E" + name[1:]
-    if len(name) > _MAX_NAME:
-        # "%H" never comes out of quote() (it emits % plus two hex digits), so no clash.
-        name = "%H" + hashlib.sha256(unique_id.encode()).hexdigest()
-    return name + ".json"
+# Deterministic constraint names: SQLite batch migrations can only drop or alter a constraint
+# that has a name, and the same name on both back ends keeps one migration valid for both.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
-def _permanent(exc: Exception) -> bool:
-    """True when retrying cannot help: the record itself is bad, not the database."""
-    if isinstance(exc, IntegrityError | DataError):
-        return True
-    # A StatementError that is not a DBAPIError failed before reaching the database: a value
-    # the column type refused (for example a naive datetime).
-    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware instant, always read back as UTC, on SQLite and PostgreSQL alike.
+
+    PostgreSQL stores ``timestamptz`` (an absolute instant, so reports run in psql under any
+    session time zone stay right). SQLite has no time zone type and silently drops tzinfo, so
+    values go in as naive UTC and get UTC attached on the way out. Naive input is refused:
+    "10:00" without a zone is ambiguous (UTC or Beijing time) and guessing corrupts reports.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(DateTime(timezone=True))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: attach a time zone")
+        utc = value.astimezone(UTC)
+        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
-class CallRecordStore:
-    def __init__(self, url: str, spool_dir: Path | str) -> None:
-        self.url = url
-        self.spool_dir = Path(spool_dir)
-        self.bad_dir = self.spool_dir / "bad"
-        self._lease = lease_engine(url)
-        self._engine = self._lease.engine
-        # The flusher task and an explicit flush() may overlap; one pass at a time.
-        self._flush_lock = threading.Lock()
-        # Built once: compiling the statement per call cost more than the write itself.
-        dialect_insert = (
-            postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
-        )
-        self._insert = (
-            dialect_insert(CallRecordRow)
-            .on_conflict_do_nothing(index_elements=["unique_id"])
-            .returning(CallRecordRow.unique_id)
-        )
-        if self._engine.dialect.name == "sqlite":
-            self._writer = self._engine
-        else:
-            # One INSERT is its own transaction: autocommit saves the BEGIN/COMMIT round trips.
-            self._writer = self._engine.execution_options(isolation_level="AUTOCOMMIT")
-
-    def write(self, record: CallRecord) -> WriteResult:
-        try:
-            with self._writer.begin() as conn:
-                inserted = self._insert_one(conn, record)
-        except Exception as exc:
-            # Whatever went wrong, keep the record: a database outage is retried by
-            # flush_spool, a record the database refuses ends up in bad/ for a person to see.
-            log.warning("call record %s spooled: %s", record.unique_id, exc)
-            self._spool(record)
-            return "spooled"
-        return "written" if inserted else "duplicate"
-
-    def _insert_one(self, conn: Connection, record: CallRecord) -> bool:
-        """INSERT ... ON CONFLICT DO NOTHING; True if a row was inserted, False if it was there.
-
-        RETURNING tells the two apart; rowcount does not (psycopg reports -1 for INSERT unless
-        SQLAlchemy is asked to preserve it).
-        """
-        return conn.execute(self._insert, row_values(record)).first() is not None
-
-    # -- callback attempts (each on the call record of the call it answers) ----------------
-    def attempt_placed(
-        self, call_id: str, attempt: int, agent_id: str, number: str, at: datetime
-    ) -> None:
-        dialect_insert = (
-            postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
-        )
-        stmt = (
-            dialect_insert(CallbackAttemptRow)
-            .values(
-                call_id=call_id,
-                attempt=attempt,
-                agent_id=agent_id,
-                number=number,
-                placed_at=at,
-                outcome="placed",
-                reason="",
-            )
-            .on_conflict_do_nothing(index_elements=["call_id", "attempt"])
-        )
-        with self._writer.begin() as conn:
-            conn.execute(stmt)
-
-    def attempt_result(
-        self, call_id: str, attempt: int, outcome: str, reason: str, at: datetime
-    ) -> None:
-        stmt = (
-            update(CallbackAttemptRow)
-            .where(CallbackAttemptRow.call_id == call_id, CallbackAttemptRow.attempt == attempt)
-            .values(outcome=outcome, reason=reason[:200], ended_at=at)
-        )
-        with self._writer.begin() as conn:
-            conn.execute(stmt)
-
-    def attempts(self, call_id: str) -> list[dict[str, Any]]:
-        stmt = (
-            select(CallbackAttemptRow)
-            .where(CallbackAttemptRow.call_id == call_id)
-            .order_by(CallbackAttemptRow.attempt)
-        )
-        with Session(self._engine) as session:
-            return [
-                {
-                    "attempt": r.attempt,
-                    "agent_id": r.agent_id,
-                    "number": r.number,
-                    "placed_at": r.placed_at,
-                    "outcome": r.outcome,
-                    "reason": r.reason,
-                    "ended_at": r.ended_at,
-                }
-                for r in session.scalars(stmt)
-            ]
-
-    def get(self, unique_id: str) -> CallRecord | None:
-        with Session(self._engine) as session:
-            row = session.get(CallRecordRow, unique_id)
-            return None if row is None else record_from_row(row)
-
-    def list_between(self, start: datetime, end: datetime) -> list[CallRecord]:
-        """Calls that arrived in ``[start, end)`` (aware datetimes), oldest first."""
-        stmt = (
-            select(CallRecordRow)
-            .where(CallRecordRow.arrived_at >= start, CallRecordRow.arrived_at < end)
-            .order_by(CallRecordRow.arrived_at, CallRecordRow.unique_id)
-        )
-        with Session(self._engine) as session:
-            return [record_from_row(row) for row in session.scalars(stmt)]
-
-    def dispose(self) -> None:
-        self._lease.release()
-
-    # -- spool -------------------------------------------------------------------------------
-
-    def _spool(self, record: CallRecord) -> None:
-        if not self.spool_dir.is_dir():
-            self.spool_dir.mkdir(parents=True, exist_ok=True)
-            fsync_dir(self.spool_dir.parent)
-        data = json.dumps(record.to_json(), ensure_ascii=False, indent=1).encode()
-        # After a crash the spool holds either the whole record or no file for it.
-        write_durably(self.spool_dir / spool_name(record.unique_id), data)
-
-    def _spool_files(self) -> list[Path]:
-        # Hidden names are temp files still being written (or left by a crash): not records yet.
-        if not self.spool_dir.is_dir():
-            return []
-        return sorted(
-            p
-            for p in self.spool_dir.iterdir()
-            if p.suffix == ".json" and not p.name.startswith(".") and p.is_file()
-        )
-
-    def spooled(self) -> list[str]:
-        """Unique ids of the records waiting in the spool."""
-        ids = []
-        for path in self._spool_files():
-            if path.name.startswith("%H"):  # hashed long id: the file holds the real one
-                try:
-                    ids.append(str(json.loads(path.read_bytes())["unique_id"]))
-                    continue
-                except (OSError, ValueError, KeyError, TypeError):
-                    pass
-            ids.append(unquote(path.stem))
-        return ids
-
-    def flush_spool(self) -> int:
-        """Write spooled records to the database; returns how many left the spool that way.
-
-        A file is deleted only after its row is committed (a duplicate counts: the row is
-        there). A file that cannot be a record goes to ``bad/``. A database outage ends the
-        pass early; the remaining files wait for the next one.
-        """
-        with self._flush_lock:
-            files = self._spool_files()
-            if not files:  # nothing to do: do not even knock on a database that may be down
-                return 0
-            flushed = 0
-            try:
-                with self._engine.connect() as conn:
-                    for path in files:
-                        if self._flush_one(conn, path):
-                            flushed += 1
-            except SQLAlchemyError as exc:
-                left = len(self._spool_files())
-                log.warning("ticket store unavailable, %d records stay spooled: %s", left, exc)
-            return flushed
-
-    def _flush_one(self, conn: Connection, path: Path) -> bool:
-        try:
-            record = CallRecord.from_json(json.loads(path.read_bytes()))
-        except FileNotFoundError:  # flushed or moved meanwhile
-            return False
-        except OSError as exc:  # unreadable (permissions?): leave it, go on with the others
-            log.error("spooled call record %s cannot be read: %s", path, exc)
-            return False
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            self._move_to_bad(path, f"not a call record: {exc!r}")
-            return False
-        try:
-            with conn.begin():
-                self._insert_one(conn, record)
-        except SQLAlchemyError as exc:
-            if not _permanent(exc):
-                raise
-            self._move_to_bad(path, f"refused by the store: {exc}")
-            return False
-        path.unlink(missing_ok=True)
-        return True
-
-    def _move_to_bad(self, path: Path, reason: str) -> None:
-        target = keep_aside(path, self.bad_dir)
-        fsync_dir(self.spool_dir)
-        log.error("spooled call record %s moved to %s: %s", path.name, target, reason)
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)

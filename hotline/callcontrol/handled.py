@@ -17,8 +17,8 @@ from typing import Any
 
 from hotline.acd.events import CallAnswered
 from hotline.acd.service import AcdService
-from hotline.base.db import CallRecordStore
 from hotline.callcontrol.steps import StepStore
+from hotline.calls.store import CallRecordStore
 
 log = logging.getLogger(__name__)
 KEEP = 100  # answered calls remembered per agent (a shift's worth before the records catch up)

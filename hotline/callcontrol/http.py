@@ -17,19 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from hotline.acd.agents import UnknownAgent, UnknownSeat
 from hotline.acd.core import AcdError
 from hotline.acd.http import json_body
-from hotline.acd.staffing import CENTRE_TZ
 from hotline.asterisk.ami.client import AmiActionError
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.base.settings import browser_seat
+from hotline.base.web.guard import PREFIX, allow, error, session_of
 from hotline.callcontrol.threeway import ThreeWayError
-from hotline.desk.guard import (
-    DESK_KEY,
-    PREFIX,
-    REASONS,
-    Desk,
-    allow,
-    error,
-    session_of,
-)
+from hotline.desk.guard import DESK_KEY, REASONS, Desk
 from hotline.desk.live import Subscriber
 from hotline.tickets.values import AccessDenied, FieldError, TicketDraft
 

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.base.db import lease_engine
-from hotline.desk.models import CallStepRow
+from hotline.callcontrol.models import CallStepRow
 
 log = logging.getLogger(__name__)
 

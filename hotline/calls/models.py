@@ -1,4 +1,4 @@
-"""SQLAlchemy schema of the ticket store's call records, and CallRecord <-> row conversion.
+"""SQLAlchemy schema of the call records, and CallRecord <-> row conversion.
 
 The Alembic migrations in ``migrations/versions`` are the schema's source of truth for the
 database; this module must describe the same schema (a test compares the two).
@@ -11,68 +11,17 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    DateTime,
-    Dialect,
     Float,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlalchemy.orm import Mapped, mapped_column
 
+from hotline.base.db import Base, UTCDateTime
 from hotline.calls.records import CallOutcome, CallRecord
-
-# Deterministic constraint names: SQLite batch migrations can only drop or alter a constraint
-# that has a name, and the same name on both back ends keeps one migration valid for both.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware instant, always read back as UTC, on SQLite and PostgreSQL alike.
-
-    PostgreSQL stores ``timestamptz`` (an absolute instant, so reports run in psql under any
-    session time zone stay right). SQLite has no time zone type and silently drops tzinfo, so
-    values go in as naive UTC and get UTC attached on the way out. Naive input is refused:
-    "10:00" without a zone is ambiguous (UTC or Beijing time) and guessing corrupts reports.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(DateTime(timezone=True))
-        return dialect.type_descriptor(DateTime())
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} refused: attach a time zone")
-        utc = value.astimezone(UTC)
-        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
 
 _OUTCOMES = ", ".join(f"'{o.value}'" for o in CallOutcome)
 
@@ -173,9 +122,3 @@ def record_from_row(row: CallRecordRow) -> CallRecord:
         hangup_cause=row.hangup_cause,
         speech_text=row.speech_text,
     )
-
-
-# The work-order tables share this metadata, so Alembic and schema checks always see them.
-from hotline.desk import models as _user_models  # noqa: E402, F401  (desktop users, 0004)
-from hotline.recordings import models as _recording_models  # noqa: E402, F401  (recordings, 0009)
-from hotline.tickets import models as _ticket_models  # noqa: E402, F401

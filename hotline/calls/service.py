@@ -8,8 +8,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline.base.db import CallRecordStore
 from hotline.calls.records import CallRecord
+from hotline.calls.store import CallRecordStore
 
 log = logging.getLogger(__name__)
 

@@ -12,16 +12,11 @@ from aiohttp import web
 
 from hotline.acd.agents import UnknownAgent
 from hotline.base.i18n import pick_lang
-from hotline.base.web.security import new_token
-from hotline.base.web.sessions import Session
-from hotline.desk.guard import (
-    DESK_KEY,
+from hotline.base.web.guard import (
     LANG_COOKIE,
     LOGIN_COOKIE,
     PREFIX,
-    REASONS,
     SESSION_COOKIE,
-    Desk,
     allow,
     client_address,
     redirect,
@@ -29,6 +24,9 @@ from hotline.desk.guard import (
     session_of,
     set_cookie,
 )
+from hotline.base.web.security import new_token
+from hotline.base.web.sessions import Session
+from hotline.desk.guard import DESK_KEY, REASONS, Desk
 from hotline.desk.login_limits import Busy
 from hotline.desk.ticketview import deadline, event_lines, subject_words, when
 from hotline.tickets.values import TICKET_CATEGORIES, FieldError, Viewer

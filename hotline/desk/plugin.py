@@ -22,8 +22,16 @@ from hotline.acd.agents import AgentService
 from hotline.acd.service import AcdService
 from hotline.asterisk.webrtc import softphone_settings
 from hotline.base.credentials import signing_key
-from hotline.base.db import CallRecordStore
 from hotline.base.settings import Config
+from hotline.base.web.guard import (
+    PREFIX,
+    SHELL_KEY,
+    Shell,
+    csrf_mw,
+    headers_mw,
+    redirect,
+    session_mw,
+)
 from hotline.base.web.sessions import LoginLimits, SessionStore
 from hotline.callcontrol.handled import HandledCalls
 from hotline.callcontrol.http import (
@@ -43,16 +51,9 @@ from hotline.callcontrol.http import (
 from hotline.callcontrol.service import CallControl
 from hotline.callcontrol.steps import StepRecorder, StepStore
 from hotline.callcontrol.threeway import ThreeWayService
+from hotline.calls.store import CallRecordStore
 from hotline.desk.access import UserGate
-from hotline.desk.guard import (
-    DESK_KEY,
-    PREFIX,
-    Desk,
-    csrf_mw,
-    headers_mw,
-    redirect,
-    session_mw,
-)
+from hotline.desk.guard import DESK_KEY, Desk
 from hotline.desk.live import AmiSender, LiveHub
 from hotline.desk.login_limits import LoginGuard, PasswordChecks
 from hotline.desk.pages import (
@@ -78,6 +79,13 @@ HERE = Path(__file__).resolve().parent
 def make_desk_app(desk: Desk) -> web.Application:
     app = web.Application(middlewares=[headers_mw, session_mw, csrf_mw], client_max_size=64 * 1024)
     app[DESK_KEY] = desk
+    app[SHELL_KEY] = Shell(
+        cfg=desk.cfg,
+        session=desk.sessions.get,
+        allows=desk.gate.allows,
+        end=desk.gate.end,
+        connect_origin=desk.softphone.origin if desk.softphone is not None else "",
+    )
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),

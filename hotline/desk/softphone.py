@@ -17,7 +17,7 @@ from aiohttp import web
 
 from hotline.asterisk.webrtc import SoftphoneSettings
 from hotline.base.settings import browser_seat
-from hotline.desk.guard import PREFIX, allow, error, session_of
+from hotline.base.web.guard import PREFIX, allow, error, session_of
 
 VENDOR = Path(__file__).resolve().parent / "vendor" / "node_modules"
 SIPJS = VENDOR / "sip.js" / "lib"

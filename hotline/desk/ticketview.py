@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from hotline.acd.staffing import CENTRE_TZ
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.tickets.lifecycle import TransitionEvent
 from hotline.tickets.values import TicketRecord
 

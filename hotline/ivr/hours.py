@@ -15,13 +15,11 @@ import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hotline.base.daytypes import DEFAULT_CALENDAR, ChinaCalendar
+from hotline.base.daytypes import CENTRE_TZ, DEFAULT_CALENDAR, ChinaCalendar
 
-CENTRE_TZ = ZoneInfo("Asia/Shanghai")
 _RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 ALL_DAY = ["00:00-24:00"]
 

@@ -17,13 +17,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from hotline.asterisk.agi import AgiChannel
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.tickets.numbers import InvalidTicketNumber, parse_ticket_number
 
 log = logging.getLogger(__name__)
-CENTRE_TZ = ZoneInfo("Asia/Shanghai")
 
 # Ticket state -> what the citizen hears (prompt hotline/ticket-<phase>).
 PHASES: dict[str, str] = {

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.base.db import lease_engine
-from hotline.desk.models import KbArticleRow
+from hotline.kb.models import KbArticleRow
 
 LIMIT = 10
 MAX_ARTICLES = 5000

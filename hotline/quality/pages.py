@@ -16,12 +16,12 @@ from datetime import date, datetime, time, timedelta
 
 from aiohttp import web
 
+from hotline.base.daytypes import CENTRE_TZ
+from hotline.base.web.guard import PREFIX, allow, redirect, render, session_of
 from hotline.base.web.sessions import Session
-from hotline.desk.guard import PREFIX, allow, redirect, render, session_of
 from hotline.quality.rules import ScoreError
 from hotline.recordings.access import Requester
 from hotline.recordings.service import AccessDenied, RecordingGone, RecordingService
-from hotline.tickets.workdays import SHANGHAI
 
 ROLES = ("supervisor", "reviewer", "admin")
 QUALITY_KEY = web.AppKey("quality", RecordingService)
@@ -96,10 +96,10 @@ def _day(raw: str) -> date:
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        return datetime.now(SHANGHAI).date()
+        return datetime.now(CENTRE_TZ).date()
     # The page works on the day's week (and the next day): 0001-01-01 or 9999-12-31 would
     # overflow; such a day is as unknown as a malformed one.
-    return day if 1970 <= day.year <= 2999 else datetime.now(SHANGHAI).date()
+    return day if 1970 <= day.year <= 2999 else datetime.now(CENTRE_TZ).date()
 
 
 @allow(*ROLES)
@@ -107,7 +107,7 @@ async def quality_page(request: web.Request) -> web.StreamResponse:
     service = request.config_dict[QUALITY_KEY]
     session = session_of(request)
     day = _day(request.query.get("day", ""))
-    start = datetime.combine(day, time(0), tzinfo=SHANGHAI)
+    start = datetime.combine(day, time(0), tzinfo=CENTRE_TZ)
     end = start + timedelta(days=1)
     who = _who(session)
     calls = await asyncio.to_thread(service.list_for, who, start, end, kind="call")
@@ -126,11 +126,11 @@ async def quality_page(request: web.Request) -> web.StreamResponse:
             "plan": plan,
             "week": week,
             "week_start": week_start.date().isoformat(),
-            "day_of": lambda at: at.astimezone(SHANGHAI).date().isoformat(),
+            "day_of": lambda at: at.astimezone(CENTRE_TZ).date().isoformat(),
             "items": list(service.checklist),
             "marks": MARKS,
             "note": note if note in ("saved", "error") else "",
-            "when": lambda at: at.astimezone(SHANGHAI).strftime("%H:%M:%S"),
+            "when": lambda at: at.astimezone(CENTRE_TZ).strftime("%H:%M:%S"),
         },
     )
 

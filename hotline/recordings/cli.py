@@ -12,9 +12,8 @@ import json
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-CENTRE_TZ = ZoneInfo("Asia/Shanghai")
+from hotline.base.daytypes import CENTRE_TZ
 
 
 class StoreNotReady(RuntimeError):

@@ -3,7 +3,7 @@ on disk before it is acted on, and leaves the disk only once its row is in the s
 
 The probe at 50 concurrent calls lost two thirds of the recording rows: they waited in an
 in-memory queue behind a serial worker, and went when the engine stopped. Here each event is a
-small JSON file, written like the call-record spool (``hotline/base/db.py``): a temp file,
+small JSON file, written like the call-record spool (``hotline/calls/store.py``): a temp file,
 fsync, rename, fsync the directory, so after a crash a file holds a whole event or nothing. An
 engine started again reads the directory and finishes what the last one left.
 
@@ -20,8 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from hotline.base.db import spool_name
 from hotline.base.durable import fsync_dir, keep_aside, write_durably
+from hotline.calls.store import spool_name
 
 log = logging.getLogger(__name__)
 

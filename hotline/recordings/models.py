@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hotline.calls.models import Base, UTCDateTime
+from hotline.base.db import Base, UTCDateTime
 
 KINDS = ("call", "voicemail", "threeway")
 

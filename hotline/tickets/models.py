@@ -1,4 +1,4 @@
-"""SQLAlchemy schema of the work orders (工单), on the same metadata as the call records.
+"""SQLAlchemy schema of the work orders (工单), on the one metadata (``hotline.base.db.Base``).
 
 Migration ``0002_tickets`` creates exactly this (a test compares them on SQLite and PostgreSQL).
 
@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hotline.calls.models import Base, UTCDateTime
+from hotline.base.db import Base, UTCDateTime
 from hotline.tickets.lifecycle import SURVEY_OUTCOMES, TicketState
 from hotline.tickets.values import TICKET_CATEGORIES, Channel, HandlingType
 

@@ -39,10 +39,11 @@ from typing import Any
 from sqlalchemy import Engine, and_, bindparam, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from hotline.calls.models import CallRecordRow, UTCDateTime
+from hotline.base.daytypes import CENTRE_TZ
+from hotline.base.db import UTCDateTime
+from hotline.calls.models import CallRecordRow
 from hotline.tickets.models import TicketEventRow, TicketRow
 from hotline.tickets.values import UNIT_OPEN_STATES, FieldError
-from hotline.tickets.workdays import SHANGHAI
 
 TARGET_S = 15.0  # the national standard's longest wait for a human answer
 MAX_DAYS = 366
@@ -66,11 +67,11 @@ class Period:
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.first, datetime.min.time(), tzinfo=SHANGHAI)
+        return datetime.combine(self.first, datetime.min.time(), tzinfo=CENTRE_TZ)
 
     @property
     def end(self) -> datetime:
-        return datetime.combine(self.last + timedelta(days=1), datetime.min.time(), SHANGHAI)
+        return datetime.combine(self.last + timedelta(days=1), datetime.min.time(), CENTRE_TZ)
 
 
 def _day(name: str, value: object) -> date:
@@ -252,7 +253,7 @@ def build_report(engine: Engine, period: Period, now: datetime) -> dict[str, Any
             "from": period.first.isoformat(),
             "to": period.last.isoformat(),
             "time_zone": "Asia/Shanghai",
-            "as_of": min(now, period.end).astimezone(SHANGHAI).isoformat(),
+            "as_of": min(now, period.end).astimezone(CENTRE_TZ).isoformat(),
         },
         "calls": _call_figures(rows),
         "tickets": _ticket_figures(engine, period, now),

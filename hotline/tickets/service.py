@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.tickets.lifecycle import (
     DEADLINE_RECOMPUTED,
     DEFAULT_RULES,
@@ -91,7 +92,6 @@ from hotline.tickets.values import (
 )
 from hotline.tickets.workdays import (
     DEFAULT_POLICY,
-    SHANGHAI,
     Category,
     DeadlinePolicy,
     WorkCalendar,
@@ -285,7 +285,7 @@ def plan_transition(
         if due is not None and not policy.extension_request_allowed(due, at):
             why = (
                 f"extensions must be asked at least {policy.extension_lead_workdays} working "
-                f"days before the deadline {due.astimezone(SHANGHAI).isoformat()}"
+                f"days before the deadline {due.astimezone(CENTRE_TZ).isoformat()}"
             )
             raise IllegalTransition(rec.state, action, why)
     elif isinstance(action, GrantExtension):

@@ -26,12 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from hotline.base.daytypes import CENTRE_TZ, ChinaCalendar
 from hotline.base.daytypes import CalendarOutOfRange as CalendarOutOfRange  # re-exported
-from hotline.base.daytypes import ChinaCalendar
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 END_OF_DAY = time.max
 
 DueStatus = Literal["ok", "due_soon", "overdue"]
@@ -51,12 +49,12 @@ def local_date(value: date) -> date:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()}: give a timezone-aware one")
-        return value.astimezone(SHANGHAI).date()
+        return value.astimezone(CENTRE_TZ).date()
     return value
 
 
 def end_of_day(day: date) -> datetime:
-    return datetime.combine(day, END_OF_DAY, tzinfo=SHANGHAI)
+    return datetime.combine(day, END_OF_DAY, tzinfo=CENTRE_TZ)
 
 
 class WorkCalendar(ChinaCalendar):

@@ -18,15 +18,16 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from hotline.base.daytypes import CENTRE_TZ
+from hotline.base.web.guard import PREFIX, allow, redirect, render, session_of
 from hotline.base.web.sessions import Session
-from hotline.desk.guard import DESK_KEY, PREFIX, Desk, allow, redirect, render, session_of
+from hotline.desk.guard import DESK_KEY, Desk
 from hotline.quality.pages import add_quality_pages
 from hotline.recordings.access import Requester
 from hotline.recordings.http import add_recording_routes
 from hotline.recordings.service import RecordingService
 from hotline.tickets.lifecycle import AcceptVoicemail, Action, DismissVoicemail, Dispatch
 from hotline.tickets.values import TICKET_CATEGORIES, FieldError, Viewer
-from hotline.tickets.workdays import SHANGHAI
 from hotline.voicemail.review_service import ReviewError, VoicemailReview
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ async def review_page(request: web.Request) -> web.StreamResponse:
             "subjects": subjects,
             "note": note if note in ("done", "error", "no_seat") else "",
             "audio": audio,
-            "when": lambda at: at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+            "when": lambda at: at.astimezone(CENTRE_TZ).strftime("%Y-%m-%d %H:%M"),
         },
     )
 

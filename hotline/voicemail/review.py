@@ -26,7 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from hotline.tickets.workdays import SHANGHAI, WorkCalendar
+from hotline.base.daytypes import CENTRE_TZ
+from hotline.tickets.workdays import WorkCalendar
 
 REACHED = "reached"
 CALLBACK_OUTCOMES = (REACHED, "no_answer", "busy", "failed")
@@ -34,11 +35,11 @@ CALLBACK_OUTCOMES = (REACHED, "no_answer", "busy", "failed")
 
 def review_due(left_at: datetime, review_by: time, calendar: WorkCalendar) -> datetime:
     """Rule 2: the first working-day ``review_by`` after the message was left."""
-    local = left_at.astimezone(SHANGHAI)
+    local = left_at.astimezone(CENTRE_TZ)
     day = local.date()
     for _ in range(60):  # the longest Chinese holiday run is 8 days; 60 is generous
         if calendar.is_workday(day):
-            due = datetime.combine(day, review_by, tzinfo=SHANGHAI)
+            due = datetime.combine(day, review_by, tzinfo=CENTRE_TZ)
             if due > local:
                 return due
         day += timedelta(days=1)

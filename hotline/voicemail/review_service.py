@@ -19,8 +19,8 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from hotline.asterisk.ami.client import AmiActionError, AmiClient
-from hotline.base.db import CallRecordStore
 from hotline.calls.service import CallRecordService
+from hotline.calls.store import CallRecordStore
 from hotline.tickets.lifecycle import TicketState
 from hotline.tickets.service import TicketService
 from hotline.tickets.values import HandlingType, TicketRecord, Viewer

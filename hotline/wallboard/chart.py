@@ -20,14 +20,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from hotline.acd.staffing import (
-    CENTRE_TZ,
     SLOT_S,
     SLOTS_PER_DAY,
     StaffingPlan,
     history_window,
     plan_day,
 )
-from hotline.base.daytypes import DEFAULT_CALENDAR, ChinaCalendar
+from hotline.base.daytypes import CENTRE_TZ, DEFAULT_CALENDAR, ChinaCalendar
 from hotline.calls.records import CallRecord
 
 log = logging.getLogger(__name__)

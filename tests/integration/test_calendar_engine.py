@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from hotline.base.daytypes import Source
+from hotline.base.daytypes import CENTRE_TZ, Source
 from hotline.calendar.service import next_year_warning
-from hotline.tickets.workdays import SHANGHAI, WorkCalendar
+from hotline.tickets.workdays import WorkCalendar
 
 from ..conftest import EngineProcess
 
@@ -39,7 +39,7 @@ def arrangement_file(year: int, path: Path) -> Path:
 def test_an_import_reaches_the_running_engine_and_provisional_is_shown(
     engine: EngineProcess, tmp_path: Path
 ) -> None:
-    now = datetime.now(SHANGHAI)
+    now = datetime.now(CENTRE_TZ)
     next_year = str(now.year + 1)
     before = engine.status()
     assert set(before["calendar"]) == {str(now.year), next_year}

@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 
 from hotline.app.migrate import upgrade
-from hotline.base.daytypes import Source
+from hotline.base.daytypes import CENTRE_TZ, Source
 from hotline.calendar.service import CalendarService
 from hotline.tickets.lifecycle import DEADLINE_RECOMPUTED, Dispatch, SignFor, TicketState, rebuild
 from hotline.tickets.service import TicketService
 from hotline.tickets.store import TicketStore
 from hotline.tickets.values import Channel, TicketDraft, Viewer
-from hotline.tickets.workdays import SHANGHAI
 
 from .test_ticket_store import fresh_pg_database
 
@@ -34,11 +33,11 @@ PLATFORM = Viewer("supervisor")
 
 
 def at(y: int, m: int, d: int, hh: int = 10) -> datetime:
-    return datetime(y, m, d, hh, tzinfo=SHANGHAI)
+    return datetime(y, m, d, hh, tzinfo=CENTRE_TZ)
 
 
 def eod(y: int, m: int, d: int) -> datetime:
-    return datetime.combine(date(y, m, d), time.max, tzinfo=SHANGHAI)
+    return datetime.combine(date(y, m, d), time.max, tzinfo=CENTRE_TZ)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from hotline.base.db import CallRecordStore
 from hotline.calls.records import CallOutcome, CallRecord
+from hotline.calls.store import CallRecordStore
 from tests.conftest import EngineProcess
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
 

@@ -18,7 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from hotline.app.migrate import current, head, upgrade
-from hotline.base.db import CallRecordStore, make_engine
+from hotline.base.db import make_engine
+from hotline.calls.store import CallRecordStore
 from tests.support.pg_url import shared_pg_url
 from tests.unit.test_call_record_store import (
     BEIJING,

@@ -40,10 +40,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from hotline.app.migrate import current, head, upgrade
-from hotline.base.db import CallRecordStore, make_engine
+from hotline.base.db import make_engine
 from hotline.calls.models import CallRecordRow, record_from_row
 from hotline.calls.records import CallOutcome, CallRecord
 from hotline.calls.service import CallRecordService
+from hotline.calls.store import CallRecordStore
 from tests.support.pg_server import PgServer, port_in_use
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(120)]

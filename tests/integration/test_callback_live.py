@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hotline.base.db import CallRecordStore
+from hotline.calls.store import CallRecordStore
 from hotline.recordings.files import audio_roots
 from hotline.recordings.store import RecordingStore
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix

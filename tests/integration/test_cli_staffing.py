@@ -10,7 +10,7 @@ import pytest
 
 from hotline.app.cli import main
 from hotline.app.migrate import upgrade
-from hotline.base.db import CallRecordStore
+from hotline.calls.store import CallRecordStore
 from tests.unit.test_staffing import calls_on
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)

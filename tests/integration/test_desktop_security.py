@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from hotline.base.db import CallRecordStore
 from hotline.calls.records import CallOutcome, CallRecord
+from hotline.calls.store import CallRecordStore
 from tests.conftest import EngineProcess
 from tests.support.desk import DeskClient, add_test_users, desk_client
 

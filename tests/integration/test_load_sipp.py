@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from hotline.base.db import CallRecordStore
 from hotline.base.settings import load_config
 from hotline.calls.records import CallRecord
+from hotline.calls.store import CallRecordStore
 from hotline.recordings.store import RecordingStore
 from tests.conftest import SLOT, EngineProcess, HotlineSetup, _no_channels, config_toml
 

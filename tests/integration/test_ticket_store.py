@@ -25,10 +25,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-import hotline.tickets.models  # noqa: F401  (registers the ticket tables on Base.metadata)
 from hotline.app.migrate import alembic_config, current, head, upgrade
+from hotline.app.registry import METADATA
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.base.db import make_engine
-from hotline.calls.models import Base
 from hotline.tickets.lifecycle import (
     ACTION_TYPES,
     AcceptVoicemail,
@@ -56,7 +56,7 @@ from hotline.tickets.numbers import parse_ticket_number
 from hotline.tickets.service import TicketService, TicketSettings
 from hotline.tickets.store import TicketStore
 from hotline.tickets.values import AccessDenied, FieldError, TicketDraft, TicketNotFound, Viewer
-from hotline.tickets.workdays import SHANGHAI, Category
+from hotline.tickets.workdays import Category
 from tests.support.pg_url import shared_pg_url
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
@@ -68,11 +68,11 @@ TABLES = (
 )  # fmt: skip
 S = TicketState
 AGENT, SUPERVISOR = Viewer("agent"), Viewer("supervisor")
-T0 = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)  # last working day before National Day
+T0 = datetime(2026, 9, 30, 10, 0, tzinfo=CENTRE_TZ)  # last working day before National Day
 
 
 def eod(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 23, 59, 59, 999999, tzinfo=SHANGHAI)
+    return datetime(y, m, d, 23, 59, 59, 999999, tzinfo=CENTRE_TZ)
 
 
 @contextmanager
@@ -169,7 +169,7 @@ def test_migrated_schema_matches_models(db_url: str) -> None:
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert list(compare_metadata(ctx, Base.metadata)) == []
+            assert list(compare_metadata(ctx, METADATA)) == []
     finally:
         engine.dispose()
 
@@ -207,7 +207,7 @@ def test_migration_up_down_up(backend: str, tmp_path: Path) -> None:
 
 
 def test_numbers_are_daily_sequences_in_beijing_days(service: TicketService) -> None:
-    late = datetime(2026, 10, 8, 23, 59, tzinfo=SHANGHAI)  # 15:59 UTC, still Oct 8 in Beijing
+    late = datetime(2026, 10, 8, 23, 59, tzinfo=CENTRE_TZ)  # 15:59 UTC, still Oct 8 in Beijing
     made = [service.create(draft(), actor="agent-7", at=late) for _ in range(3)]
     made += [service.create(draft(), actor="agent-7", at=late + timedelta(minutes=2))]
     parsed = [parse_ticket_number(t.number) for t in made]
@@ -357,7 +357,7 @@ def test_deadlines_are_stored_on_dispatch_and_moved_by_extensions(service: Ticke
     unit = Viewer("unit", "water")
     service.act(t.number, SignFor(actor="u", at=T0), unit)
     service.act(t.number, StartWork(actor="u", at=T0), unit)
-    late = datetime(2026, 10, 8, 9, tzinfo=SHANGHAI)
+    late = datetime(2026, 10, 8, 9, tzinfo=CENTRE_TZ)
     with pytest.raises(IllegalTransition, match="working days before the deadline"):
         service.act(t.number, RequestExtension(actor="u", at=late, days=3, reason="r"), unit)
     service.act(t.number, RequestExtension(actor="u", at=T0, days=3, reason="parts"), unit)
@@ -377,10 +377,10 @@ def test_due_soon_overdue_and_supervision_notices(service: TicketService) -> Non
     closed = dispatched("water", "consultation")
     service.act(closed, Return(actor="u", at=T0, reason="no"), Viewer("unit", "water"))
 
-    on_oct8 = datetime(2026, 10, 8, 9, tzinfo=SHANGHAI)
+    on_oct8 = datetime(2026, 10, 8, 9, tzinfo=CENTRE_TZ)
     assert [r.number for r in service.due_soon(AGENT, on_oct8)] == [consult]
     assert service.overdue(AGENT, on_oct8) == []
-    on_oct10 = datetime(2026, 10, 10, 9, tzinfo=SHANGHAI)
+    on_oct10 = datetime(2026, 10, 10, 9, tzinfo=CENTRE_TZ)
     assert [r.number for r in service.overdue(AGENT, on_oct10)] == [consult]
     assert service.overdue(Viewer("unit", "gas"), on_oct10) == []
     assert request not in [r.number for r in service.due_soon(AGENT, on_oct10)]

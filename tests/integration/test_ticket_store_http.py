@@ -18,16 +18,16 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hotline.acd.http import make_app
 from hotline.app.migrate import upgrade
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.tickets.http import add_ticket_routes
 from hotline.tickets.reports import Period, build_report
 from hotline.tickets.service import TicketService
 from hotline.tickets.store import TicketStore
-from hotline.tickets.workdays import SHANGHAI
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 
 TOKEN = "test-token"
-NOW = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
+NOW = datetime(2026, 9, 30, 10, 0, tzinfo=CENTRE_TZ)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 WATER = {**AUTH, "X-Hotline-Role": "unit", "X-Hotline-Unit": "water"}
 GAS = {**AUTH, "X-Hotline-Role": "unit", "X-Hotline-Unit": "gas"}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hotline.base.db import CallRecordStore
+from hotline.calls.store import CallRecordStore
 from hotline.tickets.numbers import make_ticket_number
 from hotline.tickets.service import TicketService, settings_from_config
 from hotline.tickets.store import TicketStore

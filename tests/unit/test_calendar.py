@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from hotline.acd.staffing import plan_day
-from hotline.base.daytypes import Arrangement, DayType, Source
+from hotline.base.daytypes import CENTRE_TZ, Arrangement, DayType, Source
 from hotline.calendar.file import ArrangementError, format_arrangement, parse_arrangement
 from hotline.calendar.service import next_year_warning
 from hotline.ivr.hours import BusinessHours, HoursConfig
-from hotline.tickets.workdays import SHANGHAI, Category, DeadlinePolicy, WorkCalendar
+from hotline.tickets.workdays import Category, DeadlinePolicy, WorkCalendar
 from hotline.voicemail.review import review_due
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
@@ -27,11 +27,11 @@ SAMPLE = Path(__file__).resolve().parent.parent / "data" / "calendar-2027-sample
 
 
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
-    return datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
+    return datetime(y, m, d, hh, mm, tzinfo=CENTRE_TZ)
 
 
 def eod(y: int, m: int, d: int) -> datetime:
-    return datetime.combine(date(y, m, d), time.max, tzinfo=SHANGHAI)
+    return datetime.combine(date(y, m, d), time.max, tzinfo=CENTRE_TZ)
 
 
 def official_2027() -> Arrangement:

@@ -21,10 +21,12 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import StatementError
 
 from hotline.app.migrate import REPO_ROOT, current, head, upgrade
-from hotline.base.db import CallRecordStore, make_engine, spool_name
-from hotline.calls.models import Base, CallRecordRow
+from hotline.app.registry import METADATA
+from hotline.base.db import make_engine
+from hotline.calls.models import CallRecordRow
 from hotline.calls.records import CallOutcome, CallRecord
 from hotline.calls.service import CallRecordService
+from hotline.calls.store import CallRecordStore, spool_name
 
 BEIJING = timezone(timedelta(hours=8))
 T0 = datetime(2024, 5, 6, 9, 30, tzinfo=UTC)
@@ -59,7 +61,7 @@ def schema_diffs(url: str) -> list[Any]:
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-            return list(compare_metadata(ctx, Base.metadata))
+            return list(compare_metadata(ctx, METADATA))
     finally:
         engine.dispose()
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from hotline.acd.staffing import CENTRE_TZ, SLOTS_PER_DAY
+from hotline.acd.staffing import SLOTS_PER_DAY
 from hotline.app.migrate import upgrade
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.base.settings import EmergencyConfig
 from hotline.callcontrol.service import EMERGENCY_NUMBERS, Held, emergency_dial, next_hold
 from hotline.callcontrol.steps import CallStep, StepRecorder, StepStore

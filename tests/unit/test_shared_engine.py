@@ -8,8 +8,9 @@ from pathlib import Path
 from sqlalchemy import text
 
 from hotline.app.migrate import upgrade
-from hotline.base.db import CallRecordStore, lease_engine, make_engine, shared_engine_count
+from hotline.base.db import lease_engine, make_engine, shared_engine_count
 from hotline.callcontrol.steps import StepStore
+from hotline.calls.store import CallRecordStore
 from hotline.desk.users import UserStore
 from hotline.kb.service import KbStore
 from hotline.recordings.store import RecordingStore

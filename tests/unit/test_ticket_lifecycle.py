@@ -7,6 +7,7 @@ from typing import TypedDict
 
 import pytest
 
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.tickets.lifecycle import (
     ACTION_TYPES,
     DEFAULT_RULES,
@@ -38,12 +39,11 @@ from hotline.tickets.lifecycle import (
     next_actions,
     rebuild,
 )
-from hotline.tickets.workdays import SHANGHAI
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 
 S = TicketState
-T0 = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
+T0 = datetime(2026, 9, 30, 10, 0, tzinfo=CENTRE_TZ)
 
 
 class _Who(TypedDict):

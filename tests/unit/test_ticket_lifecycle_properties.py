@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.tickets.lifecycle import (
     ACTION_TYPES,
     INITIAL_STATES,
@@ -37,7 +38,6 @@ from hotline.tickets.lifecycle import (
     next_actions,
     rebuild,
 )
-from hotline.tickets.workdays import SHANGHAI
 
 S = TicketState
 UNITS = ("water-company", "housing-bureau", "district-a", "district-b")
@@ -64,7 +64,7 @@ who: dict[str, st.SearchStrategy[Any]] = {
     "at": st.datetimes(
         min_value=datetime(2024, 1, 1),
         max_value=datetime(2026, 12, 31),
-        timezones=st.just(SHANGHAI),
+        timezones=st.just(CENTRE_TZ),
     ),
     "note": st.text(max_size=5),
 }

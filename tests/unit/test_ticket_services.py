@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.base.settings import load_config
 from hotline.tickets.lifecycle import (
     AcceptVoicemail,
@@ -50,18 +51,18 @@ from hotline.tickets.values import (
     TicketRecord,
     Viewer,
 )
-from hotline.tickets.workdays import SHANGHAI, Category
+from hotline.tickets.workdays import Category
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 
 S = TicketState
 SETTINGS = TicketSettings()
 AGENT = Viewer("agent")
-T0 = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
+T0 = datetime(2026, 9, 30, 10, 0, tzinfo=CENTRE_TZ)
 
 
 def eod(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 23, 59, 59, 999999, tzinfo=SHANGHAI)
+    return datetime(y, m, d, 23, 59, 59, 999999, tzinfo=CENTRE_TZ)
 
 
 def record(**kw: Any) -> TicketRecord:
@@ -114,18 +115,18 @@ def test_extension_granted_spans_the_make_up_saturday() -> None:
 
 def test_an_extension_asked_too_late_is_refused() -> None:
     rec = dispatched(state=S.IN_PROGRESS, reply_due_at=eod(2026, 10, 9))
-    too_late = RequestExtension(actor="u", at=datetime(2026, 10, 8, 9, tzinfo=SHANGHAI),
+    too_late = RequestExtension(actor="u", at=datetime(2026, 10, 8, 9, tzinfo=CENTRE_TZ),
                                 days=2, reason="parts on order")  # fmt: skip
     with pytest.raises(IllegalTransition, match="at least 2 working days before"):
         plan_transition(rec, too_late, AGENT, SETTINGS)
-    in_time = replace(too_late, at=datetime(2026, 9, 30, 9, tzinfo=SHANGHAI))
+    in_time = replace(too_late, at=datetime(2026, 9, 30, 9, tzinfo=CENTRE_TZ))
     rec = replace(rec, updated_at=in_time.at)
     assert plan_transition(rec, in_time, AGENT, SETTINGS).snapshot.pending_extension_days == 2
 
 
 def test_closure_is_judged_against_the_deadline_in_force() -> None:
     rec = dispatched(state=S.IN_PROGRESS, reply_due_at=eod(2026, 10, 9))
-    at = datetime(2026, 10, 9, 18, tzinfo=SHANGHAI)
+    at = datetime(2026, 10, 9, 18, tzinfo=CENTRE_TZ)
     plan = plan_transition(rec, CloseByUnit(actor="u", at=at, result="fixed"), AGENT, SETTINGS)
     assert plan.due_at == eod(2026, 10, 9)
     assert plan.changes == {
@@ -138,7 +139,7 @@ def test_closure_is_judged_against_the_deadline_in_force() -> None:
 def test_reopen_gives_a_fresh_period_and_a_supervision_notice() -> None:
     rec = dispatched(state=S.CALLBACK_DONE, survey_outcome="unsatisfied", survey_attempts=1,
                      reply_due_at=eod(2026, 10, 9))  # fmt: skip
-    at = datetime(2026, 10, 9, 9, tzinfo=SHANGHAI)
+    at = datetime(2026, 10, 9, 9, tzinfo=CENTRE_TZ)
     plan = plan_transition(rec, Reopen(actor="s", at=at), AGENT, SETTINGS)
     assert plan.notice_reason == "reopened"
     assert plan.changes["reply_due_at"] == eod(2026, 10, 12)  # Oct 10 (Sat, make-up), Oct 12

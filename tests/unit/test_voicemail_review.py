@@ -6,7 +6,8 @@ from datetime import datetime, time
 
 import pytest
 
-from hotline.tickets.workdays import SHANGHAI, WorkCalendar
+from hotline.base.daytypes import CENTRE_TZ
+from hotline.tickets.workdays import WorkCalendar
 from hotline.voicemail.review import Attempt, Waiting, review_due, review_queue, unreachable
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
@@ -16,7 +17,7 @@ TEN = time(10, 0)
 
 
 def at(y: int, m: int, d: int, hh: int, mm: int = 0) -> datetime:
-    return datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
+    return datetime(y, m, d, hh, mm, tzinfo=CENTRE_TZ)
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hotline.tickets.workdays import (
-    SHANGHAI,
+    CENTRE_TZ,
     CalendarOutOfRange,
     Category,
     DeadlinePolicy,
@@ -41,11 +41,11 @@ CAL = WorkCalendar()
 
 
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
-    return datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
+    return datetime(y, m, d, hh, mm, tzinfo=CENTRE_TZ)
 
 
 def end(y: int, m: int, d: int) -> datetime:
-    return datetime(y, m, d, 23, 59, 59, 999999, tzinfo=SHANGHAI)
+    return datetime(y, m, d, 23, 59, 59, 999999, tzinfo=CENTRE_TZ)
 
 
 def test_the_2026_schedule_is_what_the_hand_check_assumed() -> None:
@@ -176,7 +176,7 @@ def test_a_new_year_can_be_configured_before_the_package_has_it() -> None:
     # counted): Sat 2, Sun 3 rest, Mon Jan 4 (1), Tue Jan 5 (2).
     cal = WorkCalendar(extra_holidays={date(2100, 1, 1)}, extra_years={2100})
     assert not cal.is_workday(date(2100, 1, 1))
-    assert cal.add_workdays(datetime(2100, 1, 1, 9, tzinfo=SHANGHAI), 2) == end(2100, 1, 5)
+    assert cal.add_workdays(datetime(2100, 1, 1, 9, tzinfo=CENTRE_TZ), 2) == end(2100, 1, 5)
 
 
 @given(
@@ -184,7 +184,7 @@ def test_a_new_year_can_be_configured_before_the_package_has_it() -> None:
     n=st.integers(min_value=1, max_value=20),
 )
 def test_workdays_between_inverts_add_workdays(start: date, n: int) -> None:
-    start_at = datetime(start.year, start.month, start.day, 12, tzinfo=SHANGHAI)
+    start_at = datetime(start.year, start.month, start.day, 12, tzinfo=CENTRE_TZ)
     deadline = CAL.add_workdays(start_at, n)
     assert CAL.workdays_between(start_at, deadline) == n
     assert CAL.workdays_between(deadline, start_at) == -n
