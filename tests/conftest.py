@@ -298,3 +298,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def port_free(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+# -- markers that tell the truth ---------------------------------------------------------------
+# A test carries the marker of every real part it needs, read from the fixtures it uses (their
+# closure), beside what its module declares: the fast tier without real parts is
+#   pytest -m "not asterisk and not postgres and not redis and not mqtt and not browser"
+_PARTS_OF_FIXTURE = {
+    "hotline_setup": ("redis", "mqtt"),  # the test centre's own Redis and Mosquitto
+    "asterisk": ("asterisk",),
+    "browser": ("browser",),  # Playwright driving Debian's Chromium
+    "chromium": ("browser",),
+}
+
+
+def _parts(item: pytest.Item) -> set[str]:
+    names = set(getattr(item, "fixturenames", ()))
+    parts = {part for name in names for part in _PARTS_OF_FIXTURE.get(name, ())}
+    if any(name.endswith("pg_url") for name in names):
+        parts.add("postgres")
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "postgresql" in {str(v) for v in callspec.params.values()}:
+        parts.add("postgres")  # the PostgreSQL side of a test run on both back ends
+    return parts
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for part in sorted(_parts(item)):
+            item.add_marker(part)

@@ -39,7 +39,7 @@ from hotline.acd.events import (
 )
 from hotline.acd.notifier import AcdNotifier
 from hotline.acd.store import RedisAcdStore
-from hotline.asterisk.ami.client import AmiActionError, AmiClient
+from hotline.asterisk.ami.client import AmiActionError, AmiClient, originate
 from hotline.calls.tracker import CallTracker
 
 log = logging.getLogger(__name__)
@@ -257,30 +257,24 @@ class AcdService:
         await self._save()
         self._notifier.call_offered(offer)
         caller = offer.caller or "12345"
-        action = {
-            "Action": "Originate",
-            "Channel": offer.seat,
-            "Context": "hotline-agent-connect",
-            "Exten": "s",
-            "Priority": "1",
-            "Timeout": str(int(offer.ring_timeout_s * 1000)),
-            "CallerID": f'"{caller}" <{caller}>',
-            "ChannelId": leg_id,
-            "Async": "true",
-            "Variable": [
-                f"HOTLINE_CALL={offer.call_id}",
-                f"HOTLINE_CALL_CHANNEL={offer.channel}",
-                f"HOTLINE_AGENT={offer.agent_id}",
-            ],
-        }
         reason = ""
         try:
-            response = await self._ami.send(
-                action, timeout_s=offer.ring_timeout_s + self._action_timeout_s
+            rang = await originate(
+                self._ami,
+                offer.seat,
+                "hotline-agent-connect",
+                ring_s=offer.ring_timeout_s,
+                caller=(caller, caller),
+                channel_id=leg_id,
+                variables=[
+                    f"HOTLINE_CALL={offer.call_id}",
+                    f"HOTLINE_CALL_CHANNEL={offer.channel}",
+                    f"HOTLINE_AGENT={offer.agent_id}",
+                ],
+                margin_s=self._action_timeout_s,
             )
-            final = response[-1] if isinstance(response, list) else response
-            if str(final.get("Response", "")).lower() != "success":
-                reason = f"no answer (reason {final.get('Reason', '?')})"
+            if not rang.answered:
+                reason = f"no answer (reason {rang.reason})"
         except AmiActionError as exc:
             reason = str(exc)
         if reason:
@@ -339,30 +333,24 @@ class AcdService:
                     place.call_id, place.attempt, place.agent_id, place.number
                 )
             self._notifier.decision(place)
-            action = {
-                "Action": "Originate",
-                "Channel": place.seat,
-                "Context": "hotline-callback-agent",
-                "Exten": "s",
-                "Priority": "1",
-                "Timeout": str(int(place.ring_timeout_s * 1000)),
-                "CallerID": f'"{place.number}" <{place.number}>',
-                "ChannelId": leg_id,
-                "Async": "true",
-                "Variable": [
-                    f"HOTLINE_CALL={place.call_id}",
-                    f"HOTLINE_AGENT={place.agent_id}",
-                    f"HOTLINE_CALLBACK_DIAL={self._callback_dial.format(number=place.number)}",
-                    f"HOTLINE_CALLBACK_RING={int(self._callback_ring_s)}",
-                ],
-            }
             try:
-                response = await self._ami.send(
-                    action, timeout_s=place.ring_timeout_s + self._action_timeout_s
+                rang = await originate(
+                    self._ami,
+                    place.seat,
+                    "hotline-callback-agent",
+                    ring_s=place.ring_timeout_s,
+                    caller=(place.number, place.number),
+                    channel_id=leg_id,
+                    variables=[
+                        f"HOTLINE_CALL={place.call_id}",
+                        f"HOTLINE_AGENT={place.agent_id}",
+                        f"HOTLINE_CALLBACK_DIAL={self._callback_dial.format(number=place.number)}",
+                        f"HOTLINE_CALLBACK_RING={int(self._callback_ring_s)}",
+                    ],
+                    margin_s=self._action_timeout_s,
                 )
-                final = response[-1] if isinstance(response, list) else response
-                if str(final.get("Response", "")).lower() != "success":
-                    reason = f"agent did not answer (reason {final.get('Reason', '?')})"
+                if not rang.answered:
+                    reason = f"agent did not answer (reason {rang.reason})"
             except AmiActionError as exc:
                 reason = str(exc)
         if reason:

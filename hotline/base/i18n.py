@@ -1,7 +1,10 @@
-"""The desktop's words, in Chinese (the default) and English. One key per phrase; a key missing
-in English falls back to Chinese, and a key missing everywhere shows the key (never an error)."""
+"""The one catalogue of words: the desktop and every feature's pages, in Chinese (the default)
+and English. One key per phrase; a key missing in English falls back to Chinese, and a key
+missing everywhere shows the key (never an error)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 LANGS = ("zh", "en")
 
@@ -282,6 +285,51 @@ MESSAGES: dict[str, dict[str, str]] = {
             "浏览器只在 https 网址或本机地址下允许使用麦克风：请通过 https 打开工作台"
         ),
         "sp_mic_other": "麦克风无法使用：请检查耳麦后刷新页面",
+        # The quality review page (hotline/quality/pages.py): qt()/rt() in its template.
+        "qa_title": "录音质检",
+        "qa_day": "日期",
+        "qa_show": "查看",
+        "qa_none": "当天没有通话录音。",
+        "qa_agent": "坐席",
+        "qa_call": "通话",
+        "qa_started": "开始",
+        "qa_score": "评分",
+        "qa_save": "保存评分",
+        "qa_comment": "备注",
+        "qa_report": "坐席质检汇总",
+        "qa_reviews": "评分次数",
+        "qa_mean": "平均分",
+        "qa_greeting": "规范问候",
+        "qa_asked_contact_details": "询问联系方式",
+        "qa_correct_category": "分类正确",
+        "qa_polite_close": "礼貌结束",
+        "qa_saved": "已保存评分",
+        "qa_plan": "本周抽检计划",
+        "qa_week_of": "自周一",
+        "qa_done": "已评",
+        "qa_to_review": "待评录音",
+        "qa_plan_empty": "本周还没有通话录音。",
+        "qa_error": "评分失败",
+        # The night review page (hotline/voicemail/pages.py): qt()/rt() in its template.
+        "rv_title": "夜间留言复核",
+        "rv_empty": "没有待复核的留言。",
+        "rv_left": "留言时间",
+        "rv_due": "复核期限",
+        "rv_late": "已超时",
+        "rv_emergency": "紧急（突发）",
+        "rv_path": "语音导航路径",
+        "rv_transcript": "转写文本",
+        "rv_play": "收听",
+        "rv_accept": "受理",
+        "rv_dispatch_to": "派发单位（可选）",
+        "rv_dismiss": "不予受理",
+        "rv_reason": "原因",
+        "rv_call_back": "回拨",
+        "rv_attempts": "回拨记录",
+        "rv_unreachable": "无法联系",
+        "rv_no_seat": "您的账号没有绑定坐席电话，无法回拨。",
+        "rv_done": "已处理",
+        "rv_error": "操作失败",
     },
     "en": {
         "title": "12345 Hotline Desktop",
@@ -560,6 +608,51 @@ MESSAGES: dict[str, dict[str, str]] = {
             "open the desktop over https"
         ),
         "sp_mic_other": "The microphone cannot be used: check the headset, then reload the page",
+        # The quality review page (hotline/quality/pages.py): qt()/rt() in its template.
+        "qa_title": "Quality review",
+        "qa_day": "Day",
+        "qa_show": "Show",
+        "qa_none": "No call recordings that day.",
+        "qa_agent": "Agent",
+        "qa_call": "Call",
+        "qa_started": "Started",
+        "qa_score": "Score",
+        "qa_save": "Save score",
+        "qa_comment": "Comment",
+        "qa_report": "Quality per agent",
+        "qa_reviews": "Reviews",
+        "qa_mean": "Mean score",
+        "qa_greeting": "Greeting",
+        "qa_asked_contact_details": "Asked for contact details",
+        "qa_correct_category": "Correct category",
+        "qa_polite_close": "Polite close",
+        "qa_saved": "Score saved",
+        "qa_plan": "This week's sampling plan",
+        "qa_week_of": "week of",
+        "qa_done": "Done",
+        "qa_to_review": "To review",
+        "qa_plan_empty": "No call recordings this week yet.",
+        "qa_error": "Could not score",
+        # The night review page (hotline/voicemail/pages.py): qt()/rt() in its template.
+        "rv_title": "Night-shift voicemail review",
+        "rv_empty": "No voicemail waiting for review.",
+        "rv_left": "Left at",
+        "rv_due": "Review by",
+        "rv_late": "late",
+        "rv_emergency": "emergency",
+        "rv_path": "IVR path",
+        "rv_transcript": "Transcript",
+        "rv_play": "Listen",
+        "rv_accept": "Accept",
+        "rv_dispatch_to": "Dispatch to unit (optional)",
+        "rv_dismiss": "Dismiss",
+        "rv_reason": "Reason",
+        "rv_call_back": "Call back",
+        "rv_attempts": "Callback attempts",
+        "rv_unreachable": "unreachable",
+        "rv_no_seat": "Your account has no seat phone to call back from.",
+        "rv_done": "Done",
+        "rv_error": "Failed",
     },
 }
 
@@ -582,6 +675,17 @@ def ivr_path_words(lang: str, path: str) -> str:
         shown = translate(lang, f"ivr_{name}")
         words.append(f"{shown} {value}".strip() if value else shown)
     return " → ".join(words)
+
+
+def page_words(lang: str, prefix: str) -> Callable[[str], str]:
+    """One page's words, whose keys carry ``prefix`` (``qa_`` quality, ``rv_`` night review):
+    key -> text in ``lang`` (Chinese where missing); an unknown key comes back as it is."""
+
+    def word(key: str) -> str:
+        full = prefix + key
+        return translate(lang, full) if full in MESSAGES["zh"] else key
+
+    return word
 
 
 def catalogue(lang: str) -> dict[str, str]:

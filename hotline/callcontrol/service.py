@@ -34,6 +34,7 @@ import logging
 from typing import Any
 
 from hotline.acd.events import AgentStateChanged
+from hotline.asterisk.ami.client import originate
 from hotline.base.settings import EmergencyConfig
 from hotline.callcontrol.steps import StepRecorder
 from hotline.callcontrol.threeway import Ami, Stage, ThreeWayError, ThreeWayService
@@ -214,19 +215,17 @@ class CallControl:
         channel = str(first.get("Value", "") or "")
         if not channel or channel == "(null)":
             raise ThreeWayError("the agent's channel is gone")
-        action = {
-            "Action": "Originate", "Channel": phone, "Context": "hotline-spy", "Exten": "s",
-            "Priority": "1", "Timeout": str(SPY_RING_S * 1000),
-            "CallerID": f'"{mode}" <{agent_id}>',
-            "Variable": [f"HOTLINE_SPY_CHANNEL={channel}", f"HOTLINE_SPY_OPTIONS={options}"],
-            "Async": "true",
-        }  # fmt: skip
-        self._spawn(self._ring(action))  # the supervisor's phone rings meanwhile
+        variables = [f"HOTLINE_SPY_CHANNEL={channel}", f"HOTLINE_SPY_OPTIONS={options}"]
+        # The supervisor's phone rings meanwhile.
+        self._spawn(self._ring(phone, (mode, agent_id), variables))
         self._steps.record(call_id, agent_id, mode, supervisor=supervisor)
         return {"type": "spy", "call_id": call_id, "agent_id": agent_id, "mode": mode}
 
-    async def _ring(self, action: dict[str, Any]) -> None:
+    async def _ring(self, phone: str, caller: tuple[str, str], variables: list[str]) -> None:
         try:
-            await self._ami.send(action, timeout_s=SPY_RING_S + 10)
+            await originate(
+                self._ami, phone, "hotline-spy", ring_s=SPY_RING_S, caller=caller,
+                variables=variables,
+            )  # fmt: skip
         except Exception as exc:
-            log.info("supervisor's phone %s not reached: %s", action["Channel"], exc)
+            log.info("supervisor's phone %s not reached: %s", phone, exc)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from hotline.acd.service import AcdService
+from hotline.asterisk.ami.client import originate
 from hotline.base.settings import DepartmentsConfig
 from hotline.callcontrol.steps import StepRecorder
 
@@ -240,23 +241,18 @@ class ThreeWayService:
         )  # fmt: skip
 
     async def _dial(self, call: ThreeWay, dial: str) -> None:
-        action = {
-            "Action": "Originate",
-            "Channel": dial,
-            "Context": "hotline-3way-join",
-            "Exten": "s",
-            "Priority": "1",
-            "Timeout": str(int(self._ring_s * 1000)),
-            "CallerID": '"12345" <12345>',
-            "ChannelId": call.department_leg,
-            "Variable": [f"HOTLINE_CONF={call.conference}", "HOTLINE_CONF_ROLE=department"],
-            "Async": "true",
-        }
         answered = False
         try:
-            response = await self._ami.send(action, timeout_s=self._ring_s + 10)
-            final = response[-1] if isinstance(response, list) else response
-            answered = str(final.get("Response", "")).lower() == "success"
+            rang = await originate(
+                self._ami,
+                dial,
+                "hotline-3way-join",
+                ring_s=self._ring_s,
+                caller=("12345", "12345"),
+                channel_id=call.department_leg,
+                variables=[f"HOTLINE_CONF={call.conference}", "HOTLINE_CONF_ROLE=department"],
+            )
+            answered = rang.answered
         except Exception as exc:
             log.info("three-way %s: department %s not reached: %s", call.call_id, dial, exc)
         if answered and call.consult:  # the citizen waits on hold while the agent consults

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from aiohttp import web
 
 from hotline.base.daytypes import CENTRE_TZ
+from hotline.base.i18n import page_words
 from hotline.base.web.guard import PREFIX, allow, redirect, render, session_of
 from hotline.base.web.sessions import Session
 from hotline.quality.rules import ScoreError
@@ -27,65 +28,9 @@ ROLES = ("supervisor", "reviewer", "admin")
 QUALITY_KEY = web.AppKey("quality", RecordingService)
 MARKS = ("1", "0.5", "0")
 
-TEXT: dict[str, dict[str, str]] = {
-    "zh": {
-        "title": "录音质检",
-        "day": "日期",
-        "show": "查看",
-        "none": "当天没有通话录音。",
-        "agent": "坐席",
-        "call": "通话",
-        "started": "开始",
-        "score": "评分",
-        "save": "保存评分",
-        "comment": "备注",
-        "report": "坐席质检汇总",
-        "reviews": "评分次数",
-        "mean": "平均分",
-        "greeting": "规范问候",
-        "asked_contact_details": "询问联系方式",
-        "correct_category": "分类正确",
-        "polite_close": "礼貌结束",
-        "saved": "已保存评分",
-        "plan": "本周抽检计划",
-        "week_of": "自周一",
-        "done": "已评",
-        "to_review": "待评录音",
-        "plan_empty": "本周还没有通话录音。",
-        "error": "评分失败",
-    },
-    "en": {
-        "title": "Quality review",
-        "day": "Day",
-        "show": "Show",
-        "none": "No call recordings that day.",
-        "agent": "Agent",
-        "call": "Call",
-        "started": "Started",
-        "score": "Score",
-        "save": "Save score",
-        "comment": "Comment",
-        "report": "Quality per agent",
-        "reviews": "Reviews",
-        "mean": "Mean score",
-        "greeting": "Greeting",
-        "asked_contact_details": "Asked for contact details",
-        "correct_category": "Correct category",
-        "polite_close": "Polite close",
-        "saved": "Score saved",
-        "plan": "This week's sampling plan",
-        "week_of": "week of",
-        "done": "Done",
-        "to_review": "To review",
-        "plan_empty": "No call recordings this week yet.",
-        "error": "Could not score",
-    },
-}
-
 
 def _text(lang: str) -> Callable[[str], str]:
-    table = TEXT.get(lang, TEXT["zh"])
-    return lambda key: table.get(key, TEXT["zh"].get(key, key))
+    return page_words(lang, "qa_")
 
 
 def _who(session: Session) -> Requester:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from hotline.base.daytypes import CENTRE_TZ
+from hotline.base.i18n import page_words
 from hotline.base.web.guard import PREFIX, allow, redirect, render, session_of
 from hotline.base.web.sessions import Session
 from hotline.desk.guard import DESK_KEY, Desk
@@ -37,55 +38,9 @@ ROLES = ("reviewer", "supervisor", "admin")
 # The review acts as the platform's dispatcher (accepting and dispatching orders is theirs).
 DISPATCHER = Viewer(role="dispatcher")
 
-TEXT: dict[str, dict[str, str]] = {
-    "zh": {
-        "title": "夜间留言复核",
-        "empty": "没有待复核的留言。",
-        "left": "留言时间",
-        "due": "复核期限",
-        "late": "已超时",
-        "emergency": "紧急（突发）",
-        "path": "语音导航路径",
-        "transcript": "转写文本",
-        "play": "收听",
-        "accept": "受理",
-        "dispatch_to": "派发单位（可选）",
-        "dismiss": "不予受理",
-        "reason": "原因",
-        "call_back": "回拨",
-        "attempts": "回拨记录",
-        "unreachable": "无法联系",
-        "no_seat": "您的账号没有绑定坐席电话，无法回拨。",
-        "done": "已处理",
-        "error": "操作失败",
-    },
-    "en": {
-        "title": "Night-shift voicemail review",
-        "empty": "No voicemail waiting for review.",
-        "left": "Left at",
-        "due": "Review by",
-        "late": "late",
-        "emergency": "emergency",
-        "path": "IVR path",
-        "transcript": "Transcript",
-        "play": "Listen",
-        "accept": "Accept",
-        "dispatch_to": "Dispatch to unit (optional)",
-        "dismiss": "Dismiss",
-        "reason": "Reason",
-        "call_back": "Call back",
-        "attempts": "Callback attempts",
-        "unreachable": "unreachable",
-        "no_seat": "Your account has no seat phone to call back from.",
-        "done": "Done",
-        "error": "Failed",
-    },
-}
-
 
 def _text(lang: str) -> Callable[[str], str]:
-    table = TEXT.get(lang, TEXT["zh"])
-    return lambda key: table.get(key, TEXT["zh"].get(key, key))
+    return page_words(lang, "rv_")
 
 
 def _review(request: web.Request) -> VoicemailReview:

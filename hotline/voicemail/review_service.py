@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import Any
 
-from hotline.asterisk.ami.client import AmiActionError, AmiClient
+from hotline.asterisk.ami.client import AmiActionError, AmiClient, originate
 from hotline.calls.service import CallRecordService
 from hotline.calls.store import CallRecordStore
 from hotline.tickets.lifecycle import TicketState
@@ -126,34 +126,38 @@ class VoicemailReview:
         call_id = ticket.calls[0]
         attempt = len(await asyncio.to_thread(self._store.attempts, call_id)) + 1
         await self._records.attempt_placed(call_id, attempt, reviewer, ticket.caller_number)
-        action = {
-            "Action": "Originate",
-            "Channel": seat,
-            "Context": "hotline-review-callback",
-            "Exten": "s",
-            "Priority": "1",
-            "Timeout": str(int(self._ring_s * 1000)),
-            "CallerID": f'"12345" <{ticket.caller_number}>',
-            "Async": "true",
-            "Variable": [
-                f"HOTLINE_REVIEW_CALL={call_id}",
-                f"HOTLINE_REVIEW_ATTEMPT={attempt}",
-                f"HOTLINE_REVIEW_DIAL={self._dial.format(number=ticket.caller_number)}",
-                f"HOTLINE_REVIEW_RING={int(self._ring_s)}",
-            ],
-        }
-        task = asyncio.ensure_future(self._originate(call_id, attempt, action))
+        variables = [
+            f"HOTLINE_REVIEW_CALL={call_id}",
+            f"HOTLINE_REVIEW_ATTEMPT={attempt}",
+            f"HOTLINE_REVIEW_DIAL={self._dial.format(number=ticket.caller_number)}",
+            f"HOTLINE_REVIEW_RING={int(self._ring_s)}",
+        ]
+        caller = ("12345", ticket.caller_number)
+        task = asyncio.ensure_future(self._originate(call_id, attempt, seat, caller, variables))
         self._tasks.add(task)  # kept until done: a dropped task could be collected mid-call
         task.add_done_callback(self._tasks.discard)
         return {"ticket": number, "call_id": call_id, "attempt": attempt}
 
-    async def _originate(self, call_id: str, attempt: int, action: dict[str, Any]) -> None:
+    async def _originate(
+        self,
+        call_id: str,
+        attempt: int,
+        seat: str,
+        caller: tuple[str, str],
+        variables: list[str],
+    ) -> None:
         reason = ""
         try:
-            response = await self._ami.send(action, timeout_s=self._ring_s + 10)
-            final = response[-1] if isinstance(response, list) else response
-            if str(final.get("Response", "")).lower() != "success":
-                reason = f"reviewer did not answer (reason {final.get('Reason', '?')})"
+            rang = await originate(
+                self._ami,
+                seat,
+                "hotline-review-callback",
+                ring_s=self._ring_s,
+                caller=caller,
+                variables=variables,
+            )
+            if not rang.answered:
+                reason = f"reviewer did not answer (reason {rang.reason})"
         except AmiActionError as exc:
             reason = str(exc)
         if reason:

@@ -9,7 +9,6 @@ whose sidecar is still pending when the engine starts becomes its ticket at star
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
@@ -157,8 +156,16 @@ async def test_a_pending_message_becomes_its_ticket_when_the_engine_starts(
         engine.start()
         _, event = await mqtt.wait_for(f"calls/{call_id}/voicemail_ticket", timeout=90)
     assert_voicemail_ticket(engine, event["ticket"], call_id, wav, "13633330002")
-    # Another restart finds it done: still exactly one ticket.
+    # Another restart finds it done: still exactly one ticket. A second pending message, whose
+    # file sorts after the first (the sweep goes in name order, one at a time), becoming its
+    # ticket is the sign that the sweep has passed the first; no fixed sleep decides that.
     engine.stop()
-    engine.start()
-    await asyncio.sleep(3)
+    later_id = f"{call_id}9"
+    later = korean_message(folder, f"20261124-{later_id}.wav")
+    sidecar = {**sidecar, "call_id": later_id, "file": later.name, "caller": "13633330003"}
+    later.with_name(later.name + ".json").write_text(json.dumps(sidecar), encoding="utf-8")
+    async with mqtt_collector(engine.cfg) as mqtt:
+        engine.start()
+        _, after = await mqtt.wait_for(f"calls/{later_id}/voicemail_ticket", timeout=90)
+    assert_voicemail_ticket(engine, after["ticket"], later_id, later, "13633330003")
     assert len(tickets_of_call(engine, call_id)) == 1

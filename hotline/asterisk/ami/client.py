@@ -15,8 +15,9 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from panoramisk import Manager
 from panoramisk.message import Message
@@ -248,6 +249,74 @@ class AmiClient:
         if not getattr(first, "success", False):
             raise AmiActionError(f"{name}: {first.get('Message', 'refused')}")
         return response
+
+
+class SendsActions(Protocol):
+    """What ``originate`` needs: ``AmiClient.send`` (the tests' fakes have it too)."""
+
+    async def send(self, action: dict[str, Any], timeout_s: float | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Rang:
+    """How an Originate ended: answered, or not with Asterisk's ``Reason`` code."""
+
+    answered: bool
+    reason: str = ""
+
+
+def originate_action(
+    channel: str,
+    context: str,
+    *,
+    ring_s: float,
+    caller: tuple[str, str],
+    variables: Sequence[str],
+    channel_id: str | None = None,
+) -> dict[str, Any]:
+    """The one Originate every feature sends: ring ``channel`` for ``ring_s``; once it answers,
+    Asterisk runs ``context`` at ``s``/1 with ``variables``. ``caller`` is (name, number);
+    ``channel_id`` names the new channel so that its events can be matched to the request."""
+    name, number = caller
+    action: dict[str, Any] = {
+        "Action": "Originate",
+        "Channel": channel,
+        "Context": context,
+        "Exten": "s",
+        "Priority": "1",
+        "Timeout": str(int(ring_s * 1000)),
+        "CallerID": f'"{name}" <{number}>',
+        "Variable": list(variables),
+        "Async": "true",
+    }
+    if channel_id is not None:
+        action["ChannelId"] = channel_id
+    return action
+
+
+async def originate(
+    ami: SendsActions,
+    channel: str,
+    context: str,
+    *,
+    ring_s: float,
+    caller: tuple[str, str],
+    variables: Sequence[str],
+    channel_id: str | None = None,
+    margin_s: float = 10.0,
+) -> Rang:
+    """Send ``originate_action(...)`` and wait for its end (asynchronous Originate: the answer
+    comes with OriginateResponse, at the latest ``ring_s`` later). Raises
+    :class:`AmiActionError` when it is refused, AMI is away, or Asterisk says nothing within
+    ``ring_s + margin_s`` (never replayed after a reconnect: it would ring twice)."""
+    action = originate_action(
+        channel, context, ring_s=ring_s, caller=caller, variables=variables, channel_id=channel_id
+    )
+    response = await ami.send(action, timeout_s=ring_s + margin_s)
+    final = response[-1] if isinstance(response, list) else response
+    if str(final.get("Response", "")).lower() == "success":
+        return Rang(answered=True)
+    return Rang(answered=False, reason=str(final.get("Reason", "?")))
 
 
 class _Reconnected:

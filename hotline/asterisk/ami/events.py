@@ -8,9 +8,9 @@ consumer can log it with its raw headers and go on: one bad event must never sto
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 
 class MalformedEvent(ValueError):
@@ -208,153 +208,104 @@ def _int(headers: Mapping[str, Any], key: str, default: int = 0) -> int:
         raise MalformedEvent(f"header {key}={raw!r} is not an integer") from None
 
 
-def _call_arrived(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return CallArrived(
-        at=at,
-        call_id=_req(h, "CallId"),
-        linked_id=_opt(h, "LinkedId") or _opt(h, "Linkedid"),
-        caller=_opt(h, "Caller"),
-        dialled=_opt(h, "Dialled"),
-        channel=_req(h, "Channel"),
-    )
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One field of a typed event and the AMI header it comes from."""
+
+    name: str
+    header: str
+    kind: Literal["required", "text", "int"] = "text"
+    default: str = ""
+    """For ``text``: the value when the header is missing or empty."""
+
+    def read(self, h: Mapping[str, Any]) -> str | int:
+        if self.kind == "required":
+            return _req(h, self.header)
+        if self.kind == "int":
+            return _int(h, self.header)
+        return _opt(h, self.header) or self.default
 
 
-def _ivr_exited(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return IvrExited(
-        at=at,
-        call_id=_req(h, "CallId"),
-        ivr_path=_opt(h, "IvrPath"),
-        skill=_opt(h, "Skill"),
-        priority=_int(h, "CallPriority"),
-        agi_status=_opt(h, "AgiStatus"),
-    )
+def _required(name: str, header: str) -> _Field:
+    return _Field(name, header, "required")
 
 
-def _queued(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return CallQueuedInAsterisk(
-        at=at,
-        call_id=_req(h, "CallId"),
-        skill=_req(h, "Skill"),
-        priority=_int(h, "CallPriority"),
-        channel=_req(h, "Channel"),
-        caller=_opt(h, "Caller"),
-        ivr_path=_opt(h, "IvrPath"),
-    )
+def _text(name: str, header: str, default: str = "") -> _Field:
+    return _Field(name, header, "text", default)
 
 
-def _agent_answered(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return AgentLegAnswered(
-        at=at,
-        call_id=_req(h, "CallId"),
-        agent_id=_req(h, "Agent"),
-        channel=_req(h, "Channel"),
-        unique_id=_req(h, "Uniqueid"),
-    )
+def _number(name: str, header: str) -> _Field:
+    return _Field(name, header, "int")
 
 
-def _recording(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return RecordingStarted(
-        at=at,
-        call_id=_req(h, "CallId"),
-        agent_id=_opt(h, "Agent"),
-        kind=_opt(h, "Kind", "call") or "call",
-        path=_req(h, "Path"),
-    )
+_CALL_ID = _required("call_id", "CallId")
+
+# Each event the engine reads, as data: its class and where each field comes from (header
+# names as the dialplan writes them; AMI matches them case-insensitively). A required header
+# that is missing or blank makes the event malformed; an integer that is not one, too.
+_USER_EVENTS: dict[str, tuple[type[AmiEvent], tuple[_Field, ...]]] = {
+    "hotlinearrived": (CallArrived, (
+        _CALL_ID, _text("linked_id", "LinkedId"), _text("caller", "Caller"),
+        _text("dialled", "Dialled"), _required("channel", "Channel"),
+    )),
+    "hotlineivrexit": (IvrExited, (
+        _CALL_ID, _text("ivr_path", "IvrPath"), _text("skill", "Skill"),
+        _number("priority", "CallPriority"), _text("agi_status", "AgiStatus"),
+    )),
+    "hotlinequeued": (CallQueuedInAsterisk, (
+        _CALL_ID, _required("skill", "Skill"), _number("priority", "CallPriority"),
+        _required("channel", "Channel"), _text("caller", "Caller"), _text("ivr_path", "IvrPath"),
+    )),
+    "hotlineagentanswered": (AgentLegAnswered, (
+        _CALL_ID, _required("agent_id", "Agent"), _required("channel", "Channel"),
+        _required("unique_id", "Uniqueid"),
+    )),
+    "hotlinevoicemail": (VoicemailStarted, (_CALL_ID, _required("file", "File"))),
+    "hotlinerecording": (RecordingStarted, (
+        _CALL_ID, _text("agent_id", "Agent"), _text("kind", "Kind", "call"),
+        _required("path", "Path"),
+    )),
+    "hotlinecallbackaccepted": (CallbackAcceptedInIvr, (_CALL_ID, _text("number", "Number"))),
+    "hotlineemergency": (EmergencyRedirected, (_CALL_ID, _text("dial", "Dial"))),
+    "hotlinecallbackconnected": (CallbackLegConnected, (
+        _CALL_ID, _required("agent_id", "Agent"), _required("leg_id", "Leg"),
+    )),
+    "hotlinecallbackfailed": (CallbackLegFailed, (
+        _CALL_ID, _required("agent_id", "Agent"), _text("reason", "Reason", "failed"),
+    )),
+    "hotlinespeech": (SpeechHeard, (
+        _CALL_ID, _text("text", "Text"), _text("subject", "Subject"),
+        _text("category", "Category"), _text("emergency", "Emergency"),
+    )),
+    "hotlinereviewcallback": (ReviewCallbackResult, (
+        _CALL_ID, _number("attempt", "Attempt"), _text("dial_status", "Outcome", "FAILED"),
+    )),
+    "hotlineneed": (CallNeedLearned, (
+        _CALL_ID, _required("skill", "Skill"), _number("priority", "CallPriority"),
+    )),
+    "hotlineleftqueue": (CallLeftQueue, (_CALL_ID, _text("reason", "Reason", "left"))),
+}  # fmt: skip
+
+# Asterisk's own events the engine reads (not UserEvents).
+_AMI_EVENTS: dict[str, tuple[type[AmiEvent], tuple[_Field, ...]]] = {
+    "hangup": (ChannelHungUp, (
+        _required("unique_id", "Uniqueid"), _text("linked_id", "Linkedid"),
+        _text("channel", "Channel"), _number("cause", "Cause"), _text("cause_text", "Cause-txt"),
+    )),
+    "newchannel": (ChannelCreated, (
+        _required("unique_id", "Uniqueid"), _text("linked_id", "Linkedid"),
+        _required("channel", "Channel"),
+    )),
+    "fullybooted": (AsteriskBooted, ()),
+    "shutdown": (AsteriskShutdown, ()),
+}  # fmt: skip
 
 
-def _voicemail(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return VoicemailStarted(at=at, call_id=_req(h, "CallId"), file=_req(h, "File"))
-
-
-def _emergency(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return EmergencyRedirected(at=at, call_id=_req(h, "CallId"), dial=_opt(h, "Dial"))
-
-
-def _speech(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return SpeechHeard(
-        at=at,
-        call_id=_req(h, "CallId"),
-        text=_opt(h, "Text"),
-        subject=_opt(h, "Subject"),
-        category=_opt(h, "Category"),
-        emergency=_opt(h, "Emergency"),
-    )
-
-
-def _need(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return CallNeedLearned(
-        at=at, call_id=_req(h, "CallId"), skill=_req(h, "Skill"), priority=_int(h, "CallPriority")
-    )
-
-
-def _left(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return CallLeftQueue(at=at, call_id=_req(h, "CallId"), reason=_opt(h, "Reason") or "left")
-
-
-def _review_callback(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return ReviewCallbackResult(
-        at=at,
-        call_id=_req(h, "CallId"),
-        attempt=_int(h, "Attempt"),
-        dial_status=_opt(h, "Outcome") or "FAILED",
-    )
-
-
-def _callback_accepted(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return CallbackAcceptedInIvr(at=at, call_id=_req(h, "CallId"), number=_opt(h, "Number"))
-
-
-def _callback_connected(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return CallbackLegConnected(
-        at=at, call_id=_req(h, "CallId"), agent_id=_req(h, "Agent"), leg_id=_req(h, "Leg")
-    )
-
-
-def _callback_failed(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return CallbackLegFailed(
-        at=at,
-        call_id=_req(h, "CallId"),
-        agent_id=_req(h, "Agent"),
-        reason=_opt(h, "Reason") or "failed",
-    )
-
-
-def _hangup(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return ChannelHungUp(
-        at=at,
-        unique_id=_req(h, "Uniqueid"),
-        linked_id=_opt(h, "Linkedid"),
-        channel=_opt(h, "Channel"),
-        cause=_int(h, "Cause"),
-        cause_text=_opt(h, "Cause-txt"),
-    )
-
-
-def _newchannel(h: Mapping[str, Any], at: float) -> AmiEvent:
-    return ChannelCreated(
-        at=at,
-        unique_id=_req(h, "Uniqueid"),
-        linked_id=_opt(h, "Linkedid"),
-        channel=_req(h, "Channel"),
-    )
-
-
-_USER_EVENTS: dict[str, Callable[[Mapping[str, Any], float], AmiEvent]] = {
-    "hotlinearrived": _call_arrived,
-    "hotlineivrexit": _ivr_exited,
-    "hotlinequeued": _queued,
-    "hotlineagentanswered": _agent_answered,
-    "hotlinevoicemail": _voicemail,
-    "hotlinerecording": _recording,
-    "hotlinecallbackaccepted": _callback_accepted,
-    "hotlineemergency": _emergency,
-    "hotlinecallbackconnected": _callback_connected,
-    "hotlinecallbackfailed": _callback_failed,
-    "hotlinespeech": _speech,
-    "hotlinereviewcallback": _review_callback,
-    "hotlineneed": _need,
-    "hotlineleftqueue": _left,
-}
+def _build(
+    spec: tuple[type[AmiEvent], tuple[_Field, ...]], h: Mapping[str, Any], at: float
+) -> AmiEvent:
+    cls, fields = spec
+    return cls(at, **{f.name: f.read(h) for f in fields})
 
 
 # The events the engine's AMI login is sent (manager.conf's eventfilter, rendered by
@@ -380,17 +331,10 @@ def parse_event(headers: Mapping[str, Any], received_at: float) -> AmiEvent | No
     at = _timestamp(lowered, received_at)
     kind = name.strip().lower()
     if kind == "userevent":
-        parser = _USER_EVENTS.get(_opt(lowered, "UserEvent").lower())
-        return parser(lowered, at) if parser else None
-    if kind == "hangup":
-        return _hangup(lowered, at)
-    if kind == "newchannel":
-        return _newchannel(lowered, at)
-    if kind == "fullybooted":
-        return AsteriskBooted(at=at)
-    if kind == "shutdown":
-        return AsteriskShutdown(at=at)
-    return None
+        spec = _USER_EVENTS.get(_opt(lowered, "UserEvent").lower())
+    else:
+        spec = _AMI_EVENTS.get(kind)
+    return _build(spec, lowered, at) if spec is not None else None
 
 
 class _Lower(dict[str, Any]):
