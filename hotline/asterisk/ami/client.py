@@ -265,7 +265,8 @@ class Rang:
     reason: str = ""
 
 
-def originate_action(
+async def originate(
+    ami: SendsActions,
     channel: str,
     context: str,
     *,
@@ -273,10 +274,15 @@ def originate_action(
     caller: tuple[str, str],
     variables: Sequence[str],
     channel_id: str | None = None,
-) -> dict[str, Any]:
+    margin_s: float = 10.0,
+) -> Rang:
     """The one Originate every feature sends: ring ``channel`` for ``ring_s``; once it answers,
     Asterisk runs ``context`` at ``s``/1 with ``variables``. ``caller`` is (name, number);
-    ``channel_id`` names the new channel so that its events can be matched to the request."""
+    ``channel_id`` names the new channel so that its events can be matched to the request.
+
+    Asynchronous: the answer comes with OriginateResponse, at the latest ``ring_s`` later.
+    Raises :class:`AmiActionError` when it is refused, AMI is away, or Asterisk says nothing
+    within ``ring_s + margin_s`` (never replayed after a reconnect: it would ring twice)."""
     name, number = caller
     action: dict[str, Any] = {
         "Action": "Originate",
@@ -291,27 +297,6 @@ def originate_action(
     }
     if channel_id is not None:
         action["ChannelId"] = channel_id
-    return action
-
-
-async def originate(
-    ami: SendsActions,
-    channel: str,
-    context: str,
-    *,
-    ring_s: float,
-    caller: tuple[str, str],
-    variables: Sequence[str],
-    channel_id: str | None = None,
-    margin_s: float = 10.0,
-) -> Rang:
-    """Send ``originate_action(...)`` and wait for its end (asynchronous Originate: the answer
-    comes with OriginateResponse, at the latest ``ring_s`` later). Raises
-    :class:`AmiActionError` when it is refused, AMI is away, or Asterisk says nothing within
-    ``ring_s + margin_s`` (never replayed after a reconnect: it would ring twice)."""
-    action = originate_action(
-        channel, context, ring_s=ring_s, caller=caller, variables=variables, channel_id=channel_id
-    )
     response = await ami.send(action, timeout_s=ring_s + margin_s)
     final = response[-1] if isinstance(response, list) else response
     if str(final.get("Response", "")).lower() == "success":
