@@ -399,7 +399,13 @@ class Engine:
             publish=self.bus.publish,
             redis=self.redis,  # sessions survive an engine restart
         )
-        add_desktop(app, desk, lambda sub: add_review_pages(sub, self.review, self.recordings))
+        add_desktop(
+            app,
+            desk,
+            lambda sub: add_review_pages(
+                sub, self.review, self.recordings, desk.tickets, desk.agents
+            ),
+        )
         self._tasks.append(asyncio.ensure_future(desk.hub.run()))
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()

@@ -18,22 +18,25 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from hotline.acd.agents import AgentService
 from hotline.base.daytypes import CENTRE_TZ
 from hotline.base.i18n import page_words
 from hotline.base.web.guard import PREFIX, allow, redirect, render, session_of
 from hotline.base.web.sessions import Session
-from hotline.desk.guard import DESK_KEY, Desk
 from hotline.quality.pages import add_quality_pages
 from hotline.recordings.access import Requester
 from hotline.recordings.http import add_recording_routes
 from hotline.recordings.service import RecordingService
 from hotline.tickets.lifecycle import AcceptVoicemail, Action, DismissVoicemail, Dispatch
+from hotline.tickets.service import TicketService
 from hotline.tickets.values import TICKET_CATEGORIES, FieldError, Viewer
 from hotline.voicemail.review_service import ReviewError, VoicemailReview
 
 log = logging.getLogger(__name__)
 REVIEW_KEY = web.AppKey("review", VoicemailReview)
 RECORDINGS_KEY = web.AppKey("recordings", RecordingService)
+TICKETS_KEY = web.AppKey("review_tickets", TicketService)
+AGENTS_KEY = web.AppKey("review_agents", AgentService)
 ROLES = ("reviewer", "supervisor", "admin")
 # The review acts as the platform's dispatcher (accepting and dispatching orders is theirs).
 DISPATCHER = Viewer(role="dispatcher")
@@ -53,12 +56,11 @@ def _back(note: str = "") -> web.Response:
 
 @allow(*ROLES)
 async def review_page(request: web.Request) -> web.StreamResponse:
-    desk: Desk = request.config_dict[DESK_KEY]
     items = await _review(request).queue()
     who = _requester(session_of(request))
     audio = await asyncio.to_thread(_voicemail_audio, request.config_dict[RECORDINGS_KEY], who,
                                     [i.call_id for i in items])  # fmt: skip
-    subjects = sorted(desk.tickets.settings.subjects.names.items())
+    subjects = sorted(request.config_dict[TICKETS_KEY].settings.subjects.names.items())
     note = request.query.get("note", "")
     return render(
         request,
@@ -76,9 +78,10 @@ async def review_page(request: web.Request) -> web.StreamResponse:
 
 
 async def _act(request: web.Request, action: Action) -> bool:
-    desk: Desk = request.config_dict[DESK_KEY]
     try:
-        await asyncio.to_thread(desk.tickets.act, request.match_info["number"], action, DISPATCHER)
+        await asyncio.to_thread(
+            request.config_dict[TICKETS_KEY].act, request.match_info["number"], action, DISPATCHER
+        )
     except (LookupError, ValueError) as exc:  # unknown, illegal transition, bad field
         log.info("review action refused for %s: %s", request.match_info["number"], exc)
         return False
@@ -128,12 +131,11 @@ async def review_dismiss(request: web.Request) -> web.StreamResponse:
 
 @allow(*ROLES)
 async def review_callback(request: web.Request) -> web.StreamResponse:
-    desk: Desk = request.config_dict[DESK_KEY]
     session = session_of(request)
     if not session.agent_id:
         return _back("no_seat")
     try:  # an agent id since removed from the configuration is an error note, not a 500
-        seat = desk.agents.seed(session.agent_id).dial_string
+        seat = request.config_dict[AGENTS_KEY].seed(session.agent_id).dial_string
         await _review(request).call_back(request.match_info["number"], session.user, seat)
     except (LookupError, ReviewError, ValueError) as exc:
         log.info("review callback refused: %s", exc)
@@ -164,12 +166,18 @@ def _voicemail_audio(
 
 
 def add_review_pages(
-    app: web.Application, review: VoicemailReview, recordings: RecordingService
+    app: web.Application,
+    review: VoicemailReview,
+    recordings: RecordingService,
+    tickets: TicketService,
+    agents: AgentService,
 ) -> None:
     """The review page, and the recordings' routes (playback with ranges, metadata, quality
     scores and report) under /desk/recordings, behind the desktop's guards."""
     app[REVIEW_KEY] = review
     app[RECORDINGS_KEY] = recordings
+    app[TICKETS_KEY] = tickets
+    app[AGENTS_KEY] = agents
     add_recording_routes(app, recordings, requester_of, "/recordings")
     add_quality_pages(app, recordings)
     r = app.router
