@@ -5,7 +5,7 @@ HOTLINE := $(VENV)/bin/hotline
 # The tests find PostgreSQL through HOTLINE_TEST_PG_URL, else the role and generated password
 # scripts/pg-role.sh set up (tests/support/pg_url.py).
 
-.PHONY: run test test-years setup system venv command vendor a11y asterisk lint unit integration bench clean
+.PHONY: run test test-years setup system venv command vendor a11y asterisk lint unit fast integration bench clean
 
 run: setup asterisk
 	$(HOTLINE) up
@@ -69,6 +69,10 @@ lint: venv
 
 unit: venv
 	$(PY) -m pytest tests/unit tests/simulation
+
+# Every test that needs no real part (markers read from the fixtures a test uses, tests/conftest.py).
+fast: venv
+	$(PY) -m pytest -p no:cacheprovider -m "not asterisk and not postgres and not redis and not mqtt and not browser" tests
 
 integration: setup asterisk
 	$(PY) -m pytest tests/integration
