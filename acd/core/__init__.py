@@ -16,7 +16,15 @@ tables that hold them, are in ``acd.core.rules``; the modules:
 """
 
 from acd.core.machine import HANDLERS, Acd
-from acd.core.policy import MAX_LEVEL, MIN_LEVEL, SKILL_RULES, AcdError, AcdPolicy, SkillRules
+from acd.core.policy import (
+    CENTRE_DEFAULTS,
+    MAX_LEVEL,
+    MIN_LEVEL,
+    SKILL_RULES,
+    AcdError,
+    AcdPolicy,
+    SkillRules,
+)
 from acd.core.records import (
     BUSY,
     CALLBACKS,
@@ -62,6 +70,7 @@ __all__ = [
     "Acd",
     "AcdError",
     "AcdPolicy",
+    "CENTRE_DEFAULTS",
     "AgentView",
     "CallState",
     "SkillRules",

@@ -131,6 +131,7 @@ branches) takes the reason it gave.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
@@ -209,6 +210,36 @@ def goes_on_missed_list(call: Call, policy: AcdPolicy, at: float) -> bool:
     return (
         after_s is not None and waited_since(at, call.queued_at) >= after_s and is_name(call.caller)
     )
+
+
+def passes_over(
+    call: Call, policy: AcdPolicy, at: float, level: int, other_level: int, other_queued_at: float
+) -> bool:
+    """Whether a ready agent who may take ``call`` at ``level`` leaves it for the next call of
+    the same priority of another skill it has at ``other_level``, queued at
+    ``other_queued_at`` (the first-skill rule, ``policy.keep_first_skill``):
+
+    - a better level (its first skill): yes, until ``call`` has waited
+      ``first_skill_max_wait_s`` (so a skill everyone has as a second one is never starved);
+    - the same level: only if ``call`` is already past ``service_target_s`` and the other can
+      still be answered within it;
+    - a worse level: never.
+    """
+    waited = waited_since(at, call.queued_at)
+    if other_level < level:
+        limit = policy.first_skill_max_wait_s
+        return limit is None or waited < limit
+    target = policy.service_target_s
+    return other_level == level and waited >= target > waited_since(at, other_queued_at)
+
+
+def keeps_idle_reserve(call: Call, policy: AcdPolicy, ready: int, working: int) -> bool:
+    """A callback may take one of the ``ready`` agents of its skill (of ``working`` logged in
+    and not on a break) only if ``callback_min_idle_agents`` and ``callback_min_idle_share``
+    of the working ones stay ready for live callers."""
+    reserve = max(policy.callback_min_idle_agents,
+                  math.ceil(policy.callback_min_idle_share * working))  # fmt: skip
+    return reserve == 0 or ready - 1 >= reserve
 
 
 def not_listed(call: Call, policy: AcdPolicy, at: float) -> bool:
