@@ -22,11 +22,12 @@ class AcdError(ValueError):
 # ``AcdPolicy()`` itself keeps every rule off, so the core's own defaults never change under a
 # test. Why these values: README "Missed-call callback and the 15-second defaults".
 CENTRE_DEFAULTS: dict[str, Any] = {
-    "initial_max_level": 2,  # a new call goes to level 1-2 agents of its skill ...
+    "initial_max_level": 3,  # a new call goes to level 1-3 agents of its skill ...
     "widen_after_s": 10.0,  # ... then, 10 s in (or estimated), to every level
     "announce_every_s": 60.0,  # position and estimated wait at entry, then every minute
     "missed_callback_after_s": 0.0,  # every caller who hung up in the queue is called back ...
-    "callback_min_idle_agents": 2,  # ... when 2 agents of the skill stay ready after it
+    "callback_min_idle_agents": 3,  # ... when 3 agents of the skill stay ready after it
+    "callback_min_idle_share": 0.3,  # ... and 30 % of its working agents
 }
 
 # --- policy -----------------------------------------------------------------------------------

@@ -236,10 +236,12 @@ def passes_over(
 def keeps_idle_reserve(call: Call, policy: AcdPolicy, ready: int, working: int) -> bool:
     """A callback may take one of the ``ready`` agents of its skill (of ``working`` logged in
     and not on a break) only if ``callback_min_idle_agents`` and ``callback_min_idle_share``
-    of the working ones stay ready for live callers."""
+    of the working ones stay ready for live callers; a skill with fewer agents than that
+    reserve places it when all of them are ready (else it would never call back)."""
     reserve = max(policy.callback_min_idle_agents,
                   math.ceil(policy.callback_min_idle_share * working))  # fmt: skip
-    return reserve == 0 or ready - 1 >= reserve
+    reserve = min(reserve, working - 1)
+    return reserve <= 0 or ready - 1 >= reserve
 
 
 def not_listed(call: Call, policy: AcdPolicy, at: float) -> bool:

@@ -93,7 +93,7 @@ def test_passes_over_never_for_a_worse_level_and_never_past_the_limit(
     ("agents", "share", "ready", "working", "placed"),
     [(0, 0.0, 1, 10, True), (2, 0.0, 2, 10, False), (2, 0.0, 3, 10, True),
      (0, 0.25, 3, 10, False), (0, 0.25, 4, 10, True), (2, 0.25, 4, 4, True),
-     (0, 0.0, 0, 0, True)],
+     (0, 0.0, 0, 0, True), (3, 0.0, 2, 3, False), (3, 0.0, 3, 3, True)],
 )  # fmt: skip
 def test_idle_reserve(agents: int, share: float, ready: int, working: int, placed: bool) -> None:
     policy = AcdPolicy(callback_min_idle_agents=agents, callback_min_idle_share=share)
@@ -172,15 +172,23 @@ def test_two_free_agents_split_the_calls_by_first_skill() -> None:
 
 
 def test_a_missed_call_waits_for_the_idle_reserve() -> None:
-    acd = Acd(AcdPolicy(missed_callback_after_s=0.0, callback_min_idle_agents=1))
-    login(acd, "a", 0.0, general=1)
-    queue(acd, "c1", 1.0, "general")  # a takes it
-    acd2 = Acd(AcdPolicy(missed_callback_after_s=0.0, callback_min_idle_agents=1))
-    acd2.handle(AgentLoggedIn(agent_id="a", seat="PJSIP/a", skills=(("general", 1),), at=0.0))
-    acd2.handle(AgentLoggedIn(agent_id="b", seat="PJSIP/b", skills=(("general", 1),), at=0.0))
-    queue(acd2, "missed", 1.0, "general")
-    acd2.handle(CallerHungUp(call_id="missed", at=5.0))  # on the missed-call list
-    assert offered(acd2.handle(AgentReady(agent_id="a", at=6.0))) == []  # a is the reserve
-    assert offered(acd2.handle(AgentReady(agent_id="b", at=7.0))) == [("missed", "a")]
+    acd = Acd(AcdPolicy(wrapup_s=0.0, missed_callback_after_s=0.0, callback_min_idle_agents=1))
+    login(acd, "b", 0.0, general=1)
+    acd.handle(AgentLoggedIn(agent_id="a", seat="PJSIP/a", skills=(("general", 1),), at=0.0))
+    assert offered(queue(acd, "live0", 0.5, "general")) == [("live0", "b")]
+    queue(acd, "missed", 1.0, "general")
+    acd.handle(CallerHungUp(call_id="missed", at=5.0))  # on the missed-call list
+    assert offered(acd.handle(AgentReady(agent_id="a", at=6.0))) == []  # a is the reserve
+    acd.handle(AgentAnswered(call_id="live0", agent_id="b", at=6.5))
+    assert offered(acd.handle(CallEnded(call_id="live0", agent_id="b", at=7.0))) == [
+        ("missed", "a")]  # fmt: skip
     # A live call still takes the last ready agent.
-    assert offered(queue(acd2, "live", 8.0, "general")) == [("live", "b")]
+    assert offered(queue(acd, "live", 8.0, "general")) == [("live", "b")]
+
+
+def test_a_skill_smaller_than_the_reserve_calls_back_when_all_its_agents_are_ready() -> None:
+    acd = Acd(AcdPolicy(missed_callback_after_s=0.0, callback_min_idle_agents=3))
+    acd.handle(AgentLoggedIn(agent_id="a", seat="PJSIP/a", skills=(("yue", 1),), at=0.0))
+    queue(acd, "missed", 1.0, "yue")
+    acd.handle(CallerHungUp(call_id="missed", at=5.0))
+    assert offered(acd.handle(AgentReady(agent_id="a", at=6.0))) == [("missed", "a")]
