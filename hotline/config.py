@@ -281,6 +281,18 @@ class WebConfig(_Section):
 
 
 _ON = CENTRE_DEFAULTS  # the 15-second rules a new centre gets (acd/core/policy.py)
+# Thresholds that are on by default must be switchable off in TOML, which has no null:
+# ``widen_after_s = false`` is None (off); ``true`` is refused (no number of seconds).
+_SWITCHABLE = ("widen_after_s", "overflow_after_s", "offer_callback_after_s",
+               "voicemail_after_s", "missed_callback_after_s")  # fmt: skip
+
+
+def _false_is_off(value: Any) -> Any:
+    if value is False:
+        return None
+    if value is True:
+        raise ValueError("true is not a number of seconds (false switches the rule off)")
+    return value
 
 
 class SkillOverrides(_Section):
@@ -294,6 +306,8 @@ class SkillOverrides(_Section):
     announce_every_s: float = Field(default=0.0, ge=0)
     sticky_wait_s: float = Field(default=0.0, ge=0)
     missed_callback_after_s: float | None = Field(default=None, ge=0)
+
+    _off = field_validator(*_SWITCHABLE, mode="before")(_false_is_off)
 
 
 class AcdConfig(_Section):
@@ -356,6 +370,9 @@ class AcdConfig(_Section):
     seats: list[str] = Field(default_factory=list)
     """Further dial strings an agent may log in at (hot desks); every agent's own seat
     (``agents.seat``) is always allowed, anything else is refused."""
+
+    _off = field_validator(*_SWITCHABLE, "rejoin_within_s", "first_skill_max_wait_s",
+                           mode="before")(_false_is_off)  # fmt: skip
 
     @field_validator("default_skill")
     @classmethod

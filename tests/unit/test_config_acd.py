@@ -23,7 +23,7 @@ BAD: dict[str, list[str]] = {
     "metrics_publish_s": ["0", "-5"],
     "handle_prior_s": ["0", "inf"],
     "initial_max_level": ["0", "11", "5.5"],
-    "widen_after_s": ["-1", '"x"'],
+    "widen_after_s": ["-1", '"x"', "true"],
     "overflow_after_s": ["-1"],
     "overflow": ["{ general = [1] }", '"general"'],
     "announce_every_s": ["-1"],
@@ -31,7 +31,7 @@ BAD: dict[str, list[str]] = {
     "voicemail_after_s": ["-1"],
     "sticky_wait_s": ["-1"],
     "rejoin_within_s": ["-1"],
-    "missed_callback_after_s": ["-3"],
+    "missed_callback_after_s": ["-3", "true"],
     "missed_callback_priority": ['"high"', "1.5"],
     "callback_max_attempts": ["0", "21"],
     "callback_retry_s": ["-1"],
@@ -53,7 +53,7 @@ BAD_PER_SKILL: dict[str, list[str]] = {
     "voicemail_after_s": ["-1"],
     "announce_every_s": ["-1"],
     "sticky_wait_s": ["-1"],
-    "missed_callback_after_s": ["-1"],
+    "missed_callback_after_s": ["-1", "true"],
 }
 
 
@@ -102,6 +102,8 @@ GOOD: list[str] = [
     "[acd]\nmissed_callback_after_s = 5\nmissed_callback_priority = -1\n",
     "[acd]\ncallback_min_idle_agents = 0\ncallback_min_idle_share = 0.5\n"
     "keep_first_skill = false\nfirst_skill_max_wait_s = 30\nservice_target_s = 20\n",
+    "[acd]\nmissed_callback_after_s = false\nwiden_after_s = false\n"
+    "[acd.per_skill.social]\nmissed_callback_after_s = false\n",
 ]
 
 
@@ -113,6 +115,9 @@ def test_what_the_check_accepts_the_engine_builds(
     assert code == 0, said
     cfg = load_config(tmp_path / "hotline.toml", environ={})
     policy: Any = AcdPolicy.from_config(cfg.acd)
+    if "widen_after_s = false" in toml:  # TOML has no null: false switches a rule off
+        assert policy.missed_callback_after_s is None and policy.widen_after_s is None
+        assert policy.rules("social").missed_callback_after_s is None
     if "initial_max_level = 5" in toml:
         assert policy.rules("social").initial_max_level == 5
 
