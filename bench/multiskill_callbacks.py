@@ -34,19 +34,21 @@ LOADS = (1.0, 1.1)
 HOURS, WARMUP_S, AFTER_S = 3.0, 1800.0, 7200.0
 BASE = {"ring_timeout_s": 15.0, "wrapup_s": WRAPUP_S}
 OLD = AcdPolicy(**BASE, keep_first_skill=False)  # type: ignore[arg-type]
+CALLBACK_NO_RESERVE = AcdPolicy(**BASE, keep_first_skill=False, missed_callback_after_s=0.0)  # type: ignore[arg-type]
 RUNS: tuple[tuple[str, str, AcdPolicy], ...] = (
     ("fifo-per-queue", "fifo-per-queue", OLD),
     ("old defaults", "ours", OLD),
-    ("callback, no reserve", "ours",
-     AcdPolicy(**BASE, keep_first_skill=False, missed_callback_after_s=0.0)),  # type: ignore[arg-type]
+    ("callback, no reserve", "ours", CALLBACK_NO_RESERVE),
     ("new defaults", "ours", AcdPolicy(**{**CENTRE_DEFAULTS, **BASE})),
 )  # fmt: skip
 
 
 def run(shape: DayShape, router: str, policy: AcdPolicy, load: float) -> SimulationResult:
     end = WARMUP_S + HOURS * 3600.0
-    return simulate(scenario(shape, router, policy, hours=HOURS, warmup_s=WARMUP_S, load=load,
-                             callback_hours_s=(0.0, end + AFTER_S), drain_limit_s=AFTER_S))  # fmt: skip
+    hours = (0.0, end + AFTER_S)
+    sc = scenario(shape, router, policy, hours=HOURS, warmup_s=WARMUP_S, load=load,
+                  callback_hours_s=hours, drain_limit_s=AFTER_S)  # fmt: skip
+    return simulate(sc)
 
 
 def main() -> None:

@@ -30,8 +30,8 @@ from pydantic import (
     model_validator,
 )
 
-from hotline.asterisk.prompts import PROMPTS
 from acd.core.policy import CENTRE_DEFAULTS
+from hotline.asterisk.prompts import PROMPTS
 from ivr.hours import HoursConfig
 from ivr.menus import (
     MAIN_MENU_ACTIONS,
@@ -352,7 +352,7 @@ class AcdConfig(_Section):
     """A callback (missed or accepted) is placed only if this many ready agents of its skill
     stay ready after it, so it never takes the agent the next live caller needs ..."""
     callback_min_idle_share: float = Field(default=_ON["callback_min_idle_share"], ge=0, lt=1)
-    """... and at least this share of the skill's working agents (0.25: a quarter)."""
+    """... and at least this share of the skill's working agents (0.5: half)."""
     keep_first_skill: bool = True
     """An agent takes a call of its best-level skill before an older call of a lesser one."""
     first_skill_max_wait_s: float | None = Field(default=60.0, ge=0)

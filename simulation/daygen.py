@@ -61,8 +61,8 @@ def generated_day(seed: int, *, min_agents: int = 40, max_agents: int = 160) -> 
     general = rng.uniform(0.3, 0.7)
     weights = [rng.gammavariate(1.5, 1.0) for _ in subjects]
     total = sum(weights)
-    mix = ((GENERAL, general), *((s, (1 - general) * w / total) for s, w in zip(subjects, weights,
-                                                                            strict=True)))  # fmt: skip
+    pairs = zip(subjects, weights, strict=True)
+    mix = ((GENERAL, general), *((s, (1 - general) * w / total) for s, w in pairs))
     talk = rng.uniform(120.0, 300.0)
     handle = talk + WRAPUP_S
     target_agents = rng.randint(min_agents, max_agents)

@@ -37,6 +37,8 @@ Model (``Scenario``):
   offer does (``ring_s``, ring-no-answer), then the citizen, who answers with probability
   ``callback_answer_p`` after ``callback_answer_s`` (``CallbackConnected``, then talk, then
   ``CallEnded``), or else does not answer for ``callback_ring_s`` (``CallbackFailed``).
+- ``callback_hours_s``: callbacks may be placed only in these working hours (``CallbacksPaused``
+  and ``CallbacksResumed`` at their edges, as the engine sends them from its BusinessHours).
 - Whatever else the router decides is carried out or recorded: a caller it sends to voicemail
   has left; estimates (``CallEstimate``, kept per call) and announcements change nothing. A
   decision the world cannot carry out stops the run with ``SimulationError``.

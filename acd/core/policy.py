@@ -27,7 +27,7 @@ CENTRE_DEFAULTS: dict[str, Any] = {
     "announce_every_s": 60.0,  # position and estimated wait at entry, then every minute
     "missed_callback_after_s": 0.0,  # every caller who hung up in the queue is called back ...
     "callback_min_idle_agents": 3,  # ... when 3 agents of the skill stay ready after it
-    "callback_min_idle_share": 0.3,  # ... and 30 % of its working agents
+    "callback_min_idle_share": 0.5,  # ... and half of its working agents (the trough)
 }
 
 # --- policy -----------------------------------------------------------------------------------
@@ -146,7 +146,9 @@ class AcdPolicy:
         _check_seconds("first_skill_max_wait_s", self.first_skill_max_wait_s, optional=True)
         _check_seconds("service_target_s", self.service_target_s, optional=False)
         if not isinstance(self.keep_first_skill, bool):
-            raise ValueError(f"keep_first_skill must be true or false, not {self.keep_first_skill!r}")
+            raise ValueError(
+                f"keep_first_skill must be true or false, not {self.keep_first_skill!r}"
+            )
         _check_seconds("rejoin_within_s", self.rejoin_within_s, optional=True)
         _check_int("rejoin_memory", self.rejoin_memory, 1)
         if self.missed_callback_priority is not None:

@@ -4,7 +4,17 @@ make a call eligible.
 Calls are taken in service order and each goes to the ready agent it may take with, in order:
 the preferred agent (alone during its sticky wait); its own skill (best level, lowest number)
 before overflow skills (in the order listed); longest idle; lowest agent_id. A call that no
-ready agent may take does not hold up later calls. A live call is offered (``OfferCall``); a
+ready agent may take does not hold up later calls.
+
+The first-skill rule (issue 17): an agent passes a call over, within its priority, for a later
+one of a skill it has at a better level, or (past the service target) for one at the same
+level still within it (``rules.passes_over``). Why: the rule before it gave a freed agent the
+oldest call it may take whatever its level there, so a specialist freed at a peak answered
+the general queue (which has many other agents) while its own subject's callers, whom few
+others can take, waited; app_queue's penalties keep specialists on their first skill. A pass
+that leaves an agent ready while a call it may take waits is followed by a pass without the
+rule, so the rule never idles an agent. Callbacks also keep the idle reserve
+(``rules.keeps_idle_reserve``). A live call is offered (``OfferCall``); a
 callback or missed call is placed (``PlaceCallback``), unless callbacks are paused or its retry
 time has not come.
 """
@@ -86,7 +96,8 @@ class Router(Estimator):
             if not ready:
                 return False
             if call.state is not CallState.WAITING and not (
-                self._placeable(call, at) and keeps_idle_reserve(
+                self._placeable(call, at)
+                and keeps_idle_reserve(
                     call, self._policy, skills[call.skill], self._all.staffed.get(call.skill, 0)
                 )
             ):

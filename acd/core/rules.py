@@ -57,6 +57,13 @@ Calls (``CALL_TRANSITIONS``):
   comes after every live call and accepted callback (unless ``missed_callback_priority`` puts
   it in the live queue at that priority): an agent places a missed call only when no live call
   that the agent may take is waiting.
+- Idle reserve (issue 17; ``keeps_idle_reserve``): a callback, missed or accepted, takes an
+  agent only if, after it, ``callback_min_idle_agents`` ready agents of the call's skill and
+  ``callback_min_idle_share`` of its working agents stay ready (a skill with fewer agents
+  than the reserve: when all of them are ready). So at the peak no callback takes the agent
+  the next live caller needs; the list is worked off as the load falls (the trough), and
+  only within working hours (``CallbacksPaused`` outside them). No timer: matching runs on
+  every event that frees an agent.
 - ``CallbacksPaused`` / ``CallbacksResumed``: while paused (e.g. outside working hours, told by
   the adapter), no callback is placed and no ``OfferCallback`` is made; calls keep their place.
 - A caller who calls again (``CallQueued`` with the same non-empty ``caller``) while a callback
@@ -107,9 +114,14 @@ Matching runs after every change that can free an agent or make a call eligible.
 taken in service order (live calls and accepted callbacks: priority, higher first, then queue
 sequence, FIFO; then the missed-call list in the same order) and each goes to the ready agent
 it may take with, in order: the preferred agent; its own skill (best level, lowest number)
-before overflow skills; longest idle; lowest agent_id. So an agent in several skills always
-takes, of the calls it may take, the first in service order (priority, then time in the queue)
-and never depends on the order events raced in or on dict order. A call that no ready agent
+before overflow skills; longest idle; lowest agent_id. An agent in several skills takes, of
+the calls it may take, the first in service order (priority, then time in the queue), except
+that, with ``keep_first_skill`` (issue 17, ``passes_over``), within one priority it leaves a
+call for a later one of a skill it has at a better level (its first skill; until the call has
+waited ``first_skill_max_wait_s``), and a call already past ``service_target_s`` for a later
+one of a skill at the same level still within it. Whatever it passes over, an agent is never
+left ready while a call it may take waits (a second pass without the rule). Nothing depends
+on the order events raced in or on dict order. A call that no ready agent
 may take does not hold up later calls. An agent has at most one call at a time.
 
 An event that does not fit raises ``AcdError`` and changes nothing: every handler checks all

@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from acd.core import CENTRE_DEFAULTS, Acd, AcdError, AcdPolicy, AgentView, CallState, WaitingCallView
+from acd.core import (
+    CENTRE_DEFAULTS,
+    Acd,
+    AcdError,
+    AcdPolicy,
+    AgentView,
+    CallState,
+    WaitingCallView,
+)
 from acd.events import (
     AgentAnswered,
     AgentLoggedIn,

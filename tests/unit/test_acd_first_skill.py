@@ -39,8 +39,9 @@ def login(acd: Acd, agent_id: str, at: float = 0.0, **skills: int) -> list[Decis
 
 
 def queue(acd: Acd, call_id: str, at: float, skill: str, priority: int = 0) -> list[Decision]:
-    return acd.handle(CallQueued(call_id=call_id, skill=skill, priority=priority,
-                                 caller=f"138{call_id}", channel=f"PJSIP/t-{call_id}", at=at))  # fmt: skip
+    event = CallQueued(call_id=call_id, skill=skill, priority=priority, caller=f"138{call_id}",
+                       channel=f"PJSIP/t-{call_id}", at=at)  # fmt: skip
+    return acd.handle(event)
 
 
 def offered(decisions: list[Decision]) -> list[tuple[str, str]]:
