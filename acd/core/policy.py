@@ -1,7 +1,9 @@
 """How the ACD routes (``AcdPolicy``, per skill ``SkillRules``) and its one error, ``AcdError``.
 
 Every field added after ``ring_timeout_s`` and ``wrapup_s`` has a default that keeps the first
-version's behaviour; a bad value is refused when the policy is built, never at routing time.
+version's behaviour, except ``keep_first_skill`` (issue 17: the routing rule itself was fixed;
+``keep_first_skill=False`` gives the old one); a bad value is refused when the policy is
+built, never at routing time. ``CENTRE_DEFAULTS`` is what a new centre's ``[acd]`` gets.
 """
 
 from __future__ import annotations
