@@ -457,7 +457,11 @@ def _reopen_limit_reached(snap: TicketSnapshot, rules: Rules) -> bool:
 
 def _survey(snap: TicketSnapshot, action: Action, rules: Rules) -> TicketState:
     assert isinstance(action, RecordSurvey)
-    if action.needs_redo and rules.redo_after_unsatisfied and not _reopen_limit_reached(snap, rules):
+    if (
+        action.needs_redo
+        and rules.redo_after_unsatisfied
+        and not _reopen_limit_reached(snap, rules)
+    ):
         return TicketState.REOPENED  # 复办: the redo under supervision starts now
     return TicketState.CALLBACK_DONE
 
