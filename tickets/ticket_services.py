@@ -659,6 +659,8 @@ class TicketService:
         return redact(self.store.transition(number, planner), viewer)
 
     def _check_merge(self, number: str, action: MergeInto) -> None:
+        if action.lead == number:
+            raise FieldError("lead", f"{number} cannot be merged into itself")
         lead = self.store.get(action.lead)  # TicketNotFound names it
         if lead.state not in MERGE_LEAD_STATES:
             why = f"the lead ticket {lead.number} is {lead.state.value}: merge into an open one"

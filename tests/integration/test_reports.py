@@ -233,9 +233,17 @@ def test_figures_match_the_hand_count(sqlite_url: str) -> None:
     by_unit = {u["unit"]: u for u in rates["units"]}
     assert sorted(by_unit) == ["gas", "water"]
     water, gas = by_unit["water"], by_unit["gas"]
-    assert (water["dispatched"], water["responded_in_time"], water["response_rate"]) == (3, 2, 0.6667)
+    assert (water["dispatched"], water["responded_in_time"], water["response_rate"]) == (
+        3,
+        2,
+        0.6667,
+    )
     assert (water["resolution_rate"], water["satisfaction_rate"]) == (0.5, 0.5)
-    assert (gas["response_rate"], gas["resolution_rate"], gas["satisfaction_rate"]) == (1.0, 1.0, 1.0)
+    assert (gas["response_rate"], gas["resolution_rate"], gas["satisfaction_rate"]) == (
+        1.0,
+        1.0,
+        1.0,
+    )
     assert [u["unit"] for u in ranking(rates["units"])] == ["gas", "water"]
     hours = {h["hour"]: h for h in r["hours"] if h["inbound"]}
     assert sorted(hours) == [0, 9, 10, 23]  # Beijing hours, though stored in UTC

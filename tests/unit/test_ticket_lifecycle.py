@@ -309,7 +309,11 @@ def test_reopen_limit() -> None:
     again = [EXAMPLE[StartWork], EXAMPLE[CloseByUnit], EXAMPLE[Review], survey("unsatisfied")]
     snap, _ = run([*TO_REVIEWED, survey("unsatisfied"), *again], rules)
     # The second evaluation is final: it stops in callback_done for the supervisor.
-    assert (snap.state, snap.survey_outcome, snap.reopen_count) == (S.CALLBACK_DONE, "unsatisfied", 1)
+    assert (snap.state, snap.survey_outcome, snap.reopen_count) == (
+        S.CALLBACK_DONE,
+        "unsatisfied",
+        1,
+    )
     with pytest.raises(IllegalTransition, match="limit 1"):
         apply(snap, EXAMPLE[Reopen], rules)
     assert apply(snap, EXAMPLE[Archive], rules)[0].state == S.ARCHIVED

@@ -161,7 +161,9 @@ def test_survey_fields_are_checked() -> None:
 
 def test_a_redo_after_the_survey_closes_again_normally() -> None:
     redo = [StartWork(**AT), CloseByUnit(**AT, result="fixed again"), Review(**AT, approved=True)]
-    snap, _ = run([*TO_REVIEWED, automated("unsatisfied", False), *redo, automated("satisfied", True)])
+    snap, _ = run(
+        [*TO_REVIEWED, automated("unsatisfied", False), *redo, automated("satisfied", True)]
+    )
     assert (snap.state, snap.reopen_count, snap.survey_outcome) == (S.CALLBACK_DONE, 1, "satisfied")
     assert snap == rebuild(run([*TO_REVIEWED, automated("unsatisfied", False), *redo,
                                 automated("satisfied", True)])[1])  # fmt: skip
