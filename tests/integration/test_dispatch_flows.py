@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,7 +75,8 @@ def test_dispute_then_redispatch_or_confirm(service: TicketService) -> None:
     n = new(service, "13800000001")
     rec = service.act(n, Dispatch(actor="d", at=T0, unit="gas"), DESK)
     assert rec.dispute_until == rec.return_due_at  # the window the dispatch gave
-    late = Dispute(actor="g", at=rec.return_due_at + timedelta(minutes=1), reason="not gas")  # type: ignore[operator]
+    assert rec.return_due_at is not None
+    late = Dispute(actor="g", at=rec.return_due_at + timedelta(minutes=1), reason="not gas")
     with pytest.raises(IllegalTransition, match="return window ended"):
         service.act(n, late, gas)
     service.act(n, Dispute(actor="g", at=T0 + timedelta(hours=1), reason="water main"), gas)
@@ -94,7 +96,7 @@ def test_dispute_then_redispatch_or_confirm(service: TicketService) -> None:
                      ("Dispute", "water"), ("ConfirmDispatch", "water")]  # fmt: skip
 
 
-def _rows(service: TicketService, number: str) -> list[object]:
+def _rows(service: TicketService, number: str) -> list[Any]:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
@@ -180,8 +182,9 @@ def test_an_automated_survey_sends_an_unsolved_matter_back(service: TicketServic
 
 def test_catalogue_import_area_suggestion_and_hot_spots(service: TicketService) -> None:
     with pytest.raises(CatalogueError, match=r"entries\[0\]\.subject"):
-        service.import_catalogue('{"entries": [{"subject": "88", "area": "*", "lead_unit": "x",'
-                                 ' "valid_from": "2026-01-01"}]}', "bad.json", actor="ops")  # fmt: skip
+        entry = {"subject": "88", "area": "*", "lead_unit": "x", "valid_from": "2026-01-01"}
+        bad = json.dumps({"entries": [entry]})
+        service.import_catalogue(bad, "bad.json", actor="ops")
     assert service.store.catalogue_text() is None  # nothing stored
     service.import_catalogue(EXAMPLE.read_text(encoding="utf-8"), "c.json", actor="ops", at=T0)
     fresh = TicketService(service.store, service.settings)

@@ -51,9 +51,9 @@ from tickets.lifecycle import (
     CloseByUnit,
     Dispatch,
     Dispute,
-    Redispatch,
     GrantExtension,
     RecordSurvey,
+    Redispatch,
     RequestExtension,
     Review,
     SignFor,
@@ -130,7 +130,8 @@ def load_fixture(url: str, spool: Path) -> None:
          SignFor(actor="u", at=bj(10, 8, 10, 0)), StartWork(actor="u", at=bj(10, 8, 10, 0)),
          CloseByUnit(actor="u", at=bj(10, 9, 10, 0), result="ok"),
          Review(actor="s", at=bj(10, 9, 11, 0), approved=True),
-         RecordSurvey(actor="c", at=bj(10, 9, 12, 0), outcome="satisfied", solved=True))  # fmt: skip
+         RecordSurvey(actor="c", at=bj(10, 9, 12, 0), outcome="satisfied",
+                      solved=True))  # fmt: skip
     t3 = new("help", bj(10, 8, 10, 31), "3")
     walk(t3, Dispatch(actor="d", at=bj(10, 8, 10, 40), unit="water"),
          SignFor(actor="u", at=bj(10, 8, 11, 0)), StartWork(actor="u", at=bj(10, 8, 11, 0)),
@@ -149,7 +150,8 @@ def load_fixture(url: str, spool: Path) -> None:
          CloseByUnit(actor="u", at=bj(10, 8, 15, 0), result="late"),
          Review(actor="s", at=bj(10, 8, 16, 0), approved=True),
          RecordSurvey(actor="c", at=bj(10, 9, 9, 0), outcome="unreachable"),
-         RecordSurvey(actor="c", at=bj(10, 9, 10, 0), outcome="unsatisfied", solved=False))  # fmt: skip
+         RecordSurvey(actor="c", at=bj(10, 9, 10, 0), outcome="unsatisfied",
+                      solved=False))  # fmt: skip
     gas, water = Viewer("unit", "gas"), unit
     t6 = new("help", bj(10, 8, 10, 50), "6")
     for action, viewer in [

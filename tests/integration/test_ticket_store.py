@@ -320,7 +320,7 @@ def _random_action(rng: random.Random, state: TicketState, at: datetime, lead: s
     # A direct answer ends a walk at once: leave it to the "any action" branch.
     listed = sorted(next_actions(state) - {AnswerDirectly}, key=lambda a: a.__name__)
     kind = rng.choice(listed) if listed and rng.random() < 0.75 else rng.choice(ACTION_TYPES)
-    extra: dict[str, Any] = {
+    extras: dict[type[Any], dict[str, Any]] = {
         Dispatch: {"unit": rng.choice(["water", "gas"]), "co_units": ()},
         Return: {"reason": "not ours"},
         RequestExtension: {"days": rng.randint(1, 3), "reason": "parts"},
@@ -339,7 +339,8 @@ def _random_action(rng: random.Random, state: TicketState, at: datetime, lead: s
         MergeInto: {"lead": lead},
         LeadClosed: {"lead": lead, "result": "done"},
         InformCaller: {"reached": rng.random() < 0.5},
-    }.get(kind, {})  # fmt: skip
+    }  # fmt: skip
+    extra = extras.get(kind, {})
     return kind(actor="walker", at=at, **extra)
 
 

@@ -59,7 +59,7 @@ def good() -> dict[str, Any]:
         (
             lambda d: d["entries"].append(
                 dict(d["entries"][0], lead_unit="x", valid_from="2026-06-01")
-            ),  # fmt: skip
+            ),
             r"entries\[1\]: 02.01 in a overlaps entries\[0\]",
         ),
         (lambda d: d["areas"].append(dict(d["areas"][0])), r"areas\[1\]\.code: 'a' twice"),
@@ -92,9 +92,11 @@ def test_hotspot_detection_and_board() -> None:
 
     rule = HotspotRule(window_minutes=30, threshold=3)
     at = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
-    args = {"subject": "02.01", "subject_name": "供水", "area": "a", "area_name": "甲区", "at": at}
-    assert detect(rule, 2, **args) is None
-    spot = detect(rule, 3, **args)
+    assert (
+        detect(rule, 2, subject="02.01", subject_name="供水", area="a", area_name="甲区", at=at)
+        is None
+    )
+    spot = detect(rule, 3, subject="02.01", subject_name="供水", area="a", area_name="甲区", at=at)
     assert spot is not None and spot.to_event()["count"] == 3
     board = HotspotBoard()
     board.put(spot)

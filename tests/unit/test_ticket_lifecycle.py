@@ -183,7 +183,7 @@ CASES: dict[tuple[TicketState, type[Action]], tuple[list[Action], Action, Ticket
 }
 
 
-CASE_RULES = {(S.CALLBACK_DONE, Reopen): MANUAL}
+CASE_RULES: dict[tuple[TicketState, type[Action]], Rules] = {(S.CALLBACK_DONE, Reopen): MANUAL}
 
 
 def start_of(state: TicketState) -> TicketSnapshot | None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.unit.test_ticket_lifecycle import AT, T0, TO_REVIEWED, run
 from tickets.lifecycle import (
     Archive,
     CloseByUnit,
@@ -29,7 +30,6 @@ from tickets.lifecycle import (
     apply,
     rebuild,
 )
-from tests.unit.test_ticket_lifecycle import AT, T0, TO_REVIEWED, run
 
 S = TicketState
 WINDOW_END = T0 + timedelta(days=2)
@@ -86,7 +86,7 @@ LEAD = "202609300001"
 
 
 def test_merge_then_inform_the_caller_when_the_lead_closes() -> None:
-    snap, events = run([DISPATCH, MergeInto(**AT, lead=LEAD)])
+    snap, _ = run([DISPATCH, MergeInto(**AT, lead=LEAD)])
     assert (snap.state, snap.unit, snap.merged_into) == (S.MERGED, None, LEAD)
     with pytest.raises(IllegalTransition, match=f"merged into {LEAD}, not 202609300009"):
         apply(snap, LeadClosed(**AT, lead="202609300009", result="x"))

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from tickets.lifecycle import (
     ACTION_TYPES,
-    SURVEY_OUTCOMES,
     INITIAL_STATES,
+    SURVEY_METHODS,
+    SURVEY_OUTCOMES,
     TABLE,
     AcceptVoicemail,
     Action,
@@ -37,6 +38,7 @@ from tickets.lifecycle import (
     Rules,
     SignFor,
     StartWork,
+    SurveyMethod,
     TicketSnapshot,
     TicketState,
     TransitionEvent,
@@ -104,7 +106,7 @@ def dispatches(draw: st.DrawFn, kind: type[Dispatch] = Dispatch) -> Dispatch:
 @st.composite
 def surveys(draw: st.DrawFn) -> RecordSurvey:
     outcome = draw(st.sampled_from(SURVEY_OUTCOMES))
-    method = draw(st.sampled_from(("human", "automated")))
+    method: SurveyMethod = draw(st.sampled_from(SURVEY_METHODS))
     if outcome == "unreachable":
         solved = None
     elif method == "automated":
