@@ -37,6 +37,7 @@ from agents.web.calls import (
     websocket,
 )
 from agents.web.chart import ChartSource
+from agents.web.dispatchview import catalogue_suggest, units_page
 from agents.web.guard import (
     DESK_KEY,
     PREFIX,
@@ -93,6 +94,8 @@ def make_desk_app(desk: Desk) -> web.Application:
     r.add_get("/agent", agent_page)
     r.add_get("/wallboard", wallboard_page)
     r.add_get("/tickets/{number}", ticket_page)
+    r.add_get("/units", units_page)  # the three rates per unit, ranked (supervisors)
+    r.add_get("/api/catalogue/suggest", catalogue_suggest)  # the ticket form's unit
     r.add_get("/api/me", me)
     r.add_get("/api/wallboard", wallboard_json)
     r.add_get("/api/wallboard/chart", chart_json)

@@ -366,6 +366,28 @@
       }
     };
 
+    // The dispatch catalogue's lead unit for the subject and the address's area (派单目录).
+    let suggestTimer = null;
+    const suggestUnit = () => {
+      clearTimeout(suggestTimer);
+      suggestTimer = setTimeout(async () => {
+        const q = "subject_code=" + encodeURIComponent($("f-subject_code").value)
+          + "&address=" + encodeURIComponent($("f-address").value);
+        try {
+          const resp = await fetch("/desk/api/catalogue/suggest?" + q, { credentials: "same-origin" });
+          if (!resp.ok) return;
+          const got = await resp.json();
+          const s = got.suggestion;
+          $("f-suggested-unit").textContent = s
+            ? s.lead_unit + (s.co_units.length ? "（" + t("co_units") + " " + s.co_units.join("、") + "）" : "")
+              + (got.area_name ? " · " + got.area_name : "")
+            : t("no_suggestion");
+        } catch (err) { /* the suggestion is a help; the form works without it */ }
+      }, 300);
+    };
+    $("f-subject_code").addEventListener("change", suggestUnit);
+    $("f-address").addEventListener("input", suggestUnit);
+
     $("ticket-form").onsubmit = async (ev) => {
       ev.preventDefault();
       const body = {
@@ -445,6 +467,12 @@
       // The warning names the command that fixes it: shown as code, as the CLI spells it.
       warn.replaceChildren(...(b.calendar_warning || "").split(/(hotline(?: [\w.\/=-]+)+)/)
         .map((part, i) => (i % 2 ? el("code", part) : document.createTextNode(part))));
+      // Hot spots (热点): many tickets on one subject in one area within the window.
+      const spots = b.hotspots || [];
+      $("hotspots").hidden = !spots.length;
+      $("hotspot-list").textContent = spots.map((s) => t("hotspot_line")
+        .replace("{area}", s.area_name).replace("{subject}", s.subject_name)
+        .replace("{count}", s.count).replace("{minutes}", s.window_minutes)).join("；");
       const all = b.skills.find((s) => s.skill === "*");
       if (all) {
         tile("tile-waiting", all.waiting, all.waiting ? all.wait_level : "green");
