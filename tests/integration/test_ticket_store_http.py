@@ -223,17 +223,19 @@ async def test_dispute_survey_merge_ranking_and_catalogue_over_http(
     client: TestClient[Any, Any],
 ) -> None:
     desk = {**AUTH, "X-Hotline-Role": "dispatcher"}
+    survey_ivr = {**AUTH, "X-Hotline-Role": "callback"}
     n = (await (await post(client, "/api/v1/tickets", {**DRAFT, "category": "help"})).json())[
         "number"
     ]
     steps = [({"action": "Dispatch", "actor": "d", "unit": "gas"}, desk),
              ({"action": "Dispute", "actor": "g", "reason": "水管", "proposed_unit": "water"}, GAS),
              ({"action": "Redispatch", "actor": "d", "unit": "water"}, desk),
-             ({"action": "SignFor", "actor": "w"}, WATER), ({"action": "StartWork", "actor": "w"}, WATER),
+             ({"action": "SignFor", "actor": "w"}, WATER),
+             ({"action": "StartWork", "actor": "w"}, WATER),
              ({"action": "CloseByUnit", "actor": "w", "result": "修好了"}, WATER),
              ({"action": "Review", "actor": "s", "approved": True}, desk),
              ({"action": "RecordSurvey", "actor": "ivr", "outcome": "basically_satisfied",
-               "solved": True, "method": "automated"}, {**AUTH, "X-Hotline-Role": "callback"})]  # fmt: skip
+               "solved": True, "method": "automated"}, survey_ivr)]  # fmt: skip
     for body, headers in steps:
         resp = await post(client, f"/api/v1/tickets/{n}/actions", body, headers)
         assert resp.status == 200, (body, await resp.text())

@@ -378,10 +378,15 @@
           if (!resp.ok) return;
           const got = await resp.json();
           const s = got.suggestion;
-          $("f-suggested-unit").textContent = s
-            ? s.lead_unit + (s.co_units.length ? "（" + t("co_units") + " " + s.co_units.join("、") + "）" : "")
-              + (got.area_name ? " · " + got.area_name : "")
-            : t("no_suggestion");
+          const out = $("f-suggested-unit");
+          out.dataset.unit = s ? s.lead_unit : "";
+          // Unit codes as code (they are identifiers, not words); the rest in the page's language.
+          out.replaceChildren(...(s
+            ? [el("code", s.lead_unit),
+               ...(s.co_units.length ? [document.createTextNode("（" + t("co_units") + " "),
+                 ...s.co_units.map((u) => el("code", u)), document.createTextNode("）")] : []),
+               document.createTextNode(got.area_name ? " · " + got.area_name : "")]
+            : [document.createTextNode(t("no_suggestion"))]));
         } catch (err) { /* the suggestion is a help; the form works without it */ }
       }, 300);
     };
