@@ -33,9 +33,10 @@ the unit an event concerns: ``ticket_events.unit``), next to the answer rate and
 service level:
   响应率 response_rate    of the dispatches (and re-dispatches) to the unit in the period,
                 the share its first answer (sign for, return or dispute) came at or before
-                the return deadline in force; a dispatch still unanswered counts as not
-                (yet) responded. Rows logged before migration 0011 are judged against the
-                ticket's current return deadline.
+                the dispatch's return window; a dispatch unanswered and still within its
+                window at the end of the period (or now) is not counted yet, one past it
+                counts as not responded. Rows logged before migration 0011 (no window on
+                the row) are judged against the ticket's current return deadline.
   解决率 resolution_rate  of the surveys in the period that asked "solved?", the share answered
                 yes (an automated survey always asks; a human one may not)
   满意率 satisfaction_rate  as above, per unit
@@ -271,14 +272,19 @@ def _surveys(engine: Engine, period: Period) -> list[tuple[str | None, dict[str,
         return [(unit, dict(data or {})) for unit, data in conn.execute(stmt)]
 
 
-def _responses(engine: Engine, period: Period) -> dict[str | None, tuple[int, int]]:
-    """Per unit: (dispatches in the period, those answered by the return deadline)."""
+def _responses(
+    engine: Engine, period: Period, as_of: datetime
+) -> dict[str | None, tuple[int, int]]:
+    """Per unit: (dispatches in the period that are due, those answered by the deadline)."""
     d, a, t = aliased(TicketEventRow), aliased(TicketEventRow), TicketRow
     # The event after a dispatch is the unit's answer (the lifecycle allows nothing else from
     # dispatched but a merge): one self-join on seq + 1, the same on both databases.
-    in_time = and_(a.id.is_not(None), a.at <= func.coalesce(a.respond_due_at, t.return_due_at))
+    due = func.coalesce(d.respond_due_at, a.respond_due_at, t.return_due_at)
+    in_time = and_(a.id.is_not(None), a.at <= due)
+    # Unanswered and still within its window at the end of the period (or now): not yet due.
+    pending = and_(a.id.is_(None), d.respond_due_at.is_not(None), d.respond_due_at > as_of)
     stmt = (
-        select(d.unit, func.count(d.id), func.count(d.id).filter(in_time))
+        select(d.unit, func.count(d.id).filter(~pending), func.count(d.id).filter(in_time))
         .select_from(d)
         .join(t, t.id == d.ticket_id)
         .outerjoin(a, and_(a.ticket_id == d.ticket_id, a.seq == d.seq + 1, a.action.in_(RESPONSES)))
@@ -311,9 +317,11 @@ def _rates(dispatched: int, responded: int, surveys: list[dict[str, Any]]) -> di
     return rates
 
 
-def three_rates(engine: Engine, period: Period) -> dict[str, Any]:
-    """响应率, 解决率, 满意率 overall and per unit (units sorted by name)."""
-    responses, surveys = _responses(engine, period), _surveys(engine, period)
+def three_rates(engine: Engine, period: Period, now: datetime) -> dict[str, Any]:
+    """响应率, 解决率, 满意率 overall and per unit (units sorted by name); ``now`` tells the
+    dispatches still within their window (not yet due) from the late ones."""
+    as_of = min(now, period.end)
+    responses, surveys = _responses(engine, period, as_of), _surveys(engine, period)
     units = sorted({u for u in responses if u} | {u for u, _ in surveys if u})
     per_unit = []
     for unit in units:
@@ -349,7 +357,7 @@ def build_report(engine: Engine, period: Period, now: datetime) -> dict[str, Any
         },
         "calls": _call_figures(rows),
         "tickets": _ticket_figures(engine, period, now),
-        "three_rates": three_rates(engine, period),
+        "three_rates": three_rates(engine, period, now),
         "hours": hours,
     }
 

@@ -221,7 +221,7 @@ def add_ticket_routes(
         if viewer_of(request).is_unit:
             raise AccessDenied("the ranking is for the hotline's supervisors")
         period = Period.parse(request.query.get("from"), request.query.get("to"))
-        rates = await run(three_rates, service.store.engine, period)
+        rates = await run(three_rates, service.store.engine, period, now())
         ranked = ranking(rates["units"], request.query.get("by", "score"))
         return _json({"overall": rates["overall"], "units": ranked})
 

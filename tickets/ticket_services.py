@@ -364,7 +364,12 @@ def plan_transition(
         final = {name: changes.get(name, getattr(rec, name)) for name in DEADLINES}
         changes["deadline_provisional"] = provisional(final, at, policy.calendar)
     unit = snapshot.unit if isinstance(action, Dispatch) else rec.unit
-    respond_due = rec.return_due_at if isinstance(action, RESPONSES) else None
+    # The window a dispatch gives (on its own row: a dispatch still within it is not yet late),
+    # and the window in force when a unit answered.
+    if isinstance(action, Dispatch):
+        respond_due = action.return_due
+    else:
+        respond_due = rec.return_due_at if isinstance(action, RESPONSES) else None
     return TransitionPlan(
         snapshot, event, rec.reply_due_at, changes, notice, event_unit=unit,
         respond_due_at=respond_due,

@@ -49,7 +49,9 @@ async def units_page(request: web.Request) -> web.StreamResponse:
     by = request.query.get("by", "score")
     try:
         period = Period.parse(first, last)
-        rates = await asyncio.to_thread(three_rates, desk.tickets.store.engine, period)
+        rates = await asyncio.to_thread(
+            three_rates, desk.tickets.store.engine, period, datetime.now(CENTRE_TZ)
+        )
         ranked = ranking(rates["units"], by)
     except FieldError as exc:
         return error(400, str(exc), field=exc.field)

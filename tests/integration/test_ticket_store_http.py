@@ -252,9 +252,14 @@ async def test_dispute_survey_merge_ranking_and_catalogue_over_http(
     assert resp.status == 200 and (await resp.json())["state"] == "merged"
     merged = await (await client.get(f"/api/v1/tickets/{lead}/merged", headers=desk)).json()
     assert [t["number"] for t in merged["tickets"]] == [other]
+    await post(client, f"/api/v1/tickets/{lead}/actions",
+               {"action": "Dispatch", "actor": "d", "unit": "roads"}, desk)  # fmt: skip
     q = "from=2026-09-30&to=2026-09-30"
     ranked = await (await client.get(f"/api/v1/reports/units?{q}", headers=desk)).json()
-    assert [(u["rank"], u["unit"]) for u in ranked["units"]] == [(1, "gas"), (2, "water")]
+    ranks = [(u["rank"], u["unit"]) for u in ranked["units"]]
+    assert ranks == [(1, "gas"), (2, "water"), (3, "roads")]
+    # roads was dispatched just now: within its window, counted neither way yet.
+    assert (ranked["units"][2]["dispatched"], ranked["units"][2]["response_rate"]) == (0, None)
     water = ranked["units"][1]
     assert (water["resolution_rate"], water["satisfaction_rate"]) == (1.0, 1.0)
     assert (await client.get(f"/api/v1/reports/units?{q}", headers=WATER)).status == 403

@@ -102,3 +102,21 @@ def test_hotspot_detection_and_board() -> None:
     board.put(spot)
     assert board.current(at + timedelta(minutes=29)) == [spot]
     assert board.current(at + timedelta(minutes=30)) == []
+
+
+def test_a_hot_spot_reaches_displays_whole_and_the_wallboard_shows_it() -> None:
+    from datetime import UTC, datetime
+
+    from agents.web.wallboard import wallboard
+    from hotline.bus import display_copy
+    from tickets.hotspots import banner
+
+    at = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    spot = detect(HotspotRule(), 7, subject="02.01", subject_name="供水", area="xigang",
+                  area_name="西岗区", at=at)  # fmt: skip
+    assert spot is not None
+    # Nothing in it is personal, so the display feed gets every field (none is cut).
+    assert display_copy(spot.to_event()) == spot.to_event()
+    board = wallboard({"hotspots": banner([spot])}, now=0.0)
+    assert board["hotspots"][0]["count"] == 7 and board["hotspots"][0]["area_name"] == "西岗区"
+    assert wallboard({}, now=0.0)["hotspots"] == []
