@@ -299,5 +299,11 @@ def test_cli_report(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["-c", str(cfg), "report", "--from", "2024-10-08", "--to", "2024-10-09"]) == 0
     text = capsys.readouterr().out
     assert "inbound calls" in text and "57.1 %" in text and "overdue and open 1" in text
+    # The three rates beside the answer rate and the service level, overall and per unit.
+    assert "三率" in text and "接通率 57.1 %" in text and "service level 15 s 50.0 %" in text
+    lines = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.strip()}
+    assert lines["(all"][1:7] == ["75.0", "%", "66.7", "%", "66.7", "%"]
+    assert lines["water"][:6] == ["66.7", "%", "50.0", "%", "50.0", "%"]
+    assert lines["gas"][:6] == ["100.0", "%", "100.0", "%", "100.0", "%"]
     assert main(["-c", str(cfg), "report", "--from", "2024-10-09", "--to", "2024-10-08"]) == 2
     assert "to: 2024-10-08 is before from" in capsys.readouterr().err
