@@ -24,7 +24,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from hotline.credentials import mqtt_display_password
+from hotline.base.credentials import mqtt_display_password
 from tests.conftest import EngineProcess
 from tests.integration.test_desk_pages_browser import check_page, open_as, shot
 from tests.integration.test_desktop_browser import browser  # noqa: F401  (the fixture)

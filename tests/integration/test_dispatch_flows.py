@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from tickets.catalogue import CatalogueError
-from tickets.hotspots import Hotspot, HotspotRule
-from tickets.lifecycle import (
+from hotline.app.migrate import upgrade
+from hotline.tickets.catalogue import CatalogueError
+from hotline.tickets.hotspots import Hotspot, HotspotRule
+from hotline.tickets.lifecycle import (
     CloseByUnit,
     ConfirmDispatch,
     Dispatch,
@@ -31,11 +32,10 @@ from tickets.lifecycle import (
     TicketState,
     rebuild,
 )
-from tickets.migrate import upgrade
-from tickets.ticket_services import TicketService, TicketSettings
-from tickets.ticket_store import TicketStore
-from tickets.ticket_types import FieldError, TicketDraft, Viewer
-from tickets.workdays import SHANGHAI
+from hotline.tickets.service import TicketService, TicketSettings
+from hotline.tickets.store import TicketStore
+from hotline.tickets.values import FieldError, TicketDraft, Viewer
+from hotline.tickets.workdays import SHANGHAI
 
 from .test_ticket_store import fresh_pg_database
 
@@ -100,7 +100,7 @@ def _rows(service: TicketService, number: str) -> list[Any]:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from tickets.ticket_models import TicketEventRow, TicketRow
+    from hotline.tickets.models import TicketEventRow, TicketRow
 
     with Session(service.store.engine) as session:
         stmt = (select(TicketEventRow).join(TicketRow, TicketRow.id == TicketEventRow.ticket_id)

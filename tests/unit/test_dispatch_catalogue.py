@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tickets.catalogue import CatalogueError, parse
-from tickets.hotspots import HotspotBoard, HotspotRule, detect
-from tickets.ticket_types import DEFAULT_SUBJECTS
+from hotline.tickets.catalogue import CatalogueError, parse
+from hotline.tickets.hotspots import HotspotBoard, HotspotRule, detect
+from hotline.tickets.values import DEFAULT_SUBJECTS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "dispatch-catalogue.json"
 
@@ -107,9 +107,9 @@ def test_hotspot_detection_and_board() -> None:
 def test_a_hot_spot_reaches_displays_whole_and_the_wallboard_shows_it() -> None:
     from datetime import UTC, datetime
 
-    from agents.web.wallboard import wallboard
-    from hotline.bus import display_copy
-    from tickets.hotspots import banner
+    from hotline.base.bus import display_copy
+    from hotline.tickets.hotspots import banner
+    from hotline.wallboard.rules import wallboard
 
     at = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
     spot = detect(HotspotRule(), 7, subject="02.01", subject_name="供水", area="xigang",

@@ -6,8 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.unit.test_ticket_lifecycle import AT, T0, TO_REVIEWED, run
-from tickets.lifecycle import (
+from hotline.tickets.lifecycle import (
     Archive,
     CloseByUnit,
     ConfirmDispatch,
@@ -30,6 +29,7 @@ from tickets.lifecycle import (
     apply,
     rebuild,
 )
+from tests.unit.test_ticket_lifecycle import AT, T0, TO_REVIEWED, run
 
 S = TicketState
 WINDOW_END = T0 + timedelta(days=2)
