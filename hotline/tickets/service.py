@@ -659,21 +659,28 @@ class TicketService:
             plan_transition, action=action, viewer=viewer, settings=self.settings
         )
         if isinstance(action, AnswerDirectly | Review) and not viewer.is_unit:
-            if self.store.find(merged_into=number, states={TicketState.MERGED}, limit=1):
-                planner = self._closing_lead(number, action, planner)
+            # Always: a merge committed after any check here would otherwise be missed; the
+            # store finds the merged tickets under the lead's lock.
+            planner = self._closing_lead(number, action, planner)
+        if isinstance(action, MergeInto):
+            lead_check = partial(self._check_lead, number)
+            rec = self.store.transition(number, planner, lead=action.lead, lead_check=lead_check)
+            return redact(rec, viewer)
         return redact(self.store.transition(number, planner), viewer)
 
     def _check_merge(self, number: str, action: MergeInto) -> None:
         if action.lead == number:
             raise FieldError("lead", f"{number} cannot be merged into itself")
-        lead = self.store.get(action.lead)  # TicketNotFound names it
+        if self.store.find(merged_into=number, limit=1):
+            why = f"{number} is itself a lead: merge the others into {action.lead}"
+            raise FieldError("lead", why)
+
+    @staticmethod
+    def _check_lead(number: str, lead: TicketRecord) -> None:
+        """Run under the lead's row lock (TicketStore.transition): no store calls here."""
         if lead.state not in MERGE_LEAD_STATES:
             why = f"the lead ticket {lead.number} is {lead.state.value}: merge into an open one"
             raise FieldError("lead", why)
-        if self.store.find(merged_into=number, limit=1):
-            raise FieldError(
-                "lead", f"{number} is itself a lead: merge the others into {lead.number}"
-            )
 
     def _closing_lead(
         self,

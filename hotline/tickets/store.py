@@ -357,9 +357,24 @@ class TicketStore:
 
     # -- changes -----------------------------------------------------------------------------
 
-    def transition(self, number: str, planner: Planner) -> TicketRecord:
-        """Apply one lifecycle step atomically; whatever the planner raises, nothing changes."""
+    def transition(
+        self,
+        number: str,
+        planner: Planner,
+        *,
+        lead: str | None = None,
+        lead_check: Callable[[TicketRecord], None] | None = None,
+    ) -> TicketRecord:
+        """Apply one lifecycle step atomically; whatever the planner raises, nothing changes.
+
+        ``lead`` (a merge): that ticket is locked first and shown to ``lead_check``, so it
+        cannot close between the check and the merge (a lead's closing step locks it too, and
+        then finds every ticket merged into it; locks are always taken lead first)."""
         with self._tx() as session:
+            if lead is not None:
+                lead_row = self._locked(session, lead)
+                if lead_check is not None:
+                    lead_check(_record(lead_row))
             row = self._locked(session, number)
             plan = planner(_record(row))
             self._write(session, row, plan)

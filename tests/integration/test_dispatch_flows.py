@@ -229,3 +229,43 @@ def test_the_catalogue_command(tmp_path: Path) -> None:
     assert "imported 10 catalogue entries in 4 areas" in done.stdout
     shown = hotline(config, "catalogue", "show", "--json")
     assert shown.returncode == 0 and len(json.loads(shown.stdout)["entries"]) == 10
+
+
+def test_a_merge_racing_the_lead_closing_never_strands_a_caller(service: TicketService) -> None:
+    """Merge and the lead's approval at once, many times: the merged ticket either saw the lead
+    open (and was informed when it closed) or was refused; never merged into a closed lead."""
+    import threading
+
+    unit = Viewer("unit", "water")
+    at = T0 + timedelta(minutes=1)
+    outcomes = set()
+    for i in range(12):
+        lead = new(service, f"1370000{i:04d}")
+        for action, viewer in [(Dispatch(actor="d", at=at, unit="water"), DESK),
+                               (SignFor(actor="u", at=at), unit),
+                               (StartWork(actor="u", at=at), unit),
+                               (CloseByUnit(actor="u", at=at, result="ok"), unit)]:  # fmt: skip
+            service.act(lead, action, viewer)
+        other = new(service, f"1360000{i:04d}")
+        errors: list[Exception] = []
+
+        def merge(lead: str = lead, other: str = other, errors: list[Exception] = errors) -> None:
+            try:
+                service.act(other, MergeInto(actor="d", at=at, lead=lead), DESK)
+            except FieldError as exc:
+                errors.append(exc)
+
+        def approve(lead: str = lead) -> None:
+            service.act(lead, Review(actor="s", at=at, approved=True), DESK)
+
+        threads = [threading.Thread(target=merge), threading.Thread(target=approve)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        state = service.store.get(other).state
+        assert service.store.get(lead).state is S.REVIEWED
+        assert state in (S.INFORM_PENDING, S.CREATED), state  # informed, or refused
+        assert (state is S.CREATED) == bool(errors)
+        outcomes.add(state)
+    assert outcomes  # at least one of the two orders happened
