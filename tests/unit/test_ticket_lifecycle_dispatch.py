@@ -168,3 +168,9 @@ def test_a_redo_after_the_survey_closes_again_normally() -> None:
     assert snap == rebuild(run([*TO_REVIEWED, automated("unsatisfied", False), *redo,
                                 automated("satisfied", True)])[1])  # fmt: skip
     assert TicketSnapshot().merged_into is None
+
+
+def test_every_state_has_a_phase_for_the_phone_status() -> None:
+    from hotline.ivr.ticket_status import PHASES
+
+    assert set(PHASES) == {s.value for s in TicketState}
