@@ -241,6 +241,8 @@
           $(id).dataset.prefilled = values[id];
         }
       }
+      // The classifier's subject: the catalogue's unit follows it.
+      $("f-subject_code").dispatchEvent(new Event("change"));
     }
 
     function showPop(msg) {
@@ -277,6 +279,7 @@
       // Remember what was prefilled: a later transcript (pop_speech) fills only untouched fields.
       for (const id of PREFILLED) $(id).dataset.prefilled = $(id).value;
       for (const id of ["f-caller_name", "f-contact", "f-address"]) $(id).value = "";
+      $("f-subject_code").dispatchEvent(new Event("change"));  // the catalogue's unit
       $("f-confidential").checked = false;
       $("ticket-result").hidden = true;
       showError("ticket-error", null);
@@ -307,6 +310,7 @@
     $("f-subject-search").addEventListener("input", () => {
       const first = filterSubjects($("f-subject-search").value);
       if (first) $("f-subject_code").value = first.value;
+      $("f-subject_code").dispatchEvent(new Event("change"));
     });
 
     const threeway = (action, body) => post("/desk/api/threeway/" + action, body)
