@@ -1,16 +1,16 @@
 """Missed-call callback on by default without costing inbound (issue 17, must show: benchmark).
 
-Several seeded multi-skill days of different shapes (``simulation/daygen.py``: skill mixes,
+Several seeded multi-skill days of different shapes (``hotline/simulation/daygen.py``: skill mixes,
 specialist/generalist ratios, talk times, patience; none of them the day any rule was tuned
 on), each played at the planned load and 10 % above it, with callers who hang up. The same
 calls (common random numbers) go through:
 
-- ``fifo-per-queue``: app_queue's model (simulation/appqueue.py), no callbacks;
+- ``fifo-per-queue``: app_queue's model (hotline/simulation/appqueue.py), no callbacks;
 - ``old defaults``: our ACD as shipped before issue 17: every 15-second rule off, a freed agent
   takes the oldest call it may take whatever its level there;
 - ``callback, no reserve``: the old routing with missed-call callback on, placed whenever an
   agent is free and no live call it may take waits (what issue 17 found costs inbound);
-- ``new defaults``: ``CENTRE_DEFAULTS`` (acd/core/policy.py, the ``[acd]`` defaults): missed
+- ``new defaults``: ``CENTRE_DEFAULTS`` (hotline/acd/core/policy.py, the ``[acd]`` defaults): missed
   calls called back only while ``callback_min_idle_agents`` agents of the skill stay ready,
   widening, announcements, and the first-skill routing rule.
 
@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import statistics
 
-from acd.core import CENTRE_DEFAULTS, AcdPolicy
-from simulation.daygen import WRAPUP_S, DayShape, generated_day, scenario
-from simulation.simulator import SimulationResult, simulate
+from hotline.acd.core import CENTRE_DEFAULTS, AcdPolicy
+from hotline.simulation.daygen import WRAPUP_S, DayShape, generated_day, scenario
+from hotline.simulation.simulator import SimulationResult, simulate
 
 SEEDS = (101, 102, 103, 104, 105, 106)
 LOADS = (1.0, 1.1)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from acd.core import (
+from hotline.acd.core import (
     CENTRE_DEFAULTS,
     Acd,
     AcdError,
@@ -18,7 +18,7 @@ from acd.core import (
     CallState,
     WaitingCallView,
 )
-from acd.events import (
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentLoggedOut,
@@ -89,7 +89,7 @@ def acd() -> Acd:
 
 
 def test_policy_from_config_reads_the_acd_section() -> None:
-    from hotline.config import AcdConfig
+    from hotline.base.settings import AcdConfig
 
     assert AcdPolicy.from_config(SimpleNamespace(ring_timeout_s=8, wrapup_s=1)) == AcdPolicy(8, 1)
     assert AcdPolicy.from_config(AcdConfig()) == AcdPolicy(**CENTRE_DEFAULTS)  # issue 17

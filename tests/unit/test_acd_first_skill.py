@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acd.core import CENTRE_DEFAULTS, Acd, AcdPolicy, CallState
-from acd.core.records import Call
-from acd.core.rules import keeps_idle_reserve, passes_over
-from acd.events import (
+from hotline.acd.core import CENTRE_DEFAULTS, Acd, AcdPolicy, CallState
+from hotline.acd.core.records import Call
+from hotline.acd.core.rules import keeps_idle_reserve, passes_over
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentReady,
