@@ -19,13 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from hotline.acd.staffing import (
-    SLOT_S,
-    SLOTS_PER_DAY,
-    StaffingPlan,
-    history_window,
-    plan_day,
-)
+from hotline.acd.staffing import SLOT_S, SLOTS_PER_DAY, StaffingPlan, history_window, plan_day
 from hotline.base.daytypes import CENTRE_TZ, DEFAULT_CALENDAR, ChinaCalendar
 from hotline.calls.records import CallRecord
 

@@ -22,8 +22,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hotline.base.daytypes import CENTRE_TZ
 from hotline.tickets.workdays import (
-    CENTRE_TZ,
     CalendarOutOfRange,
     Category,
     DeadlinePolicy,
