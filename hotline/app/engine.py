@@ -26,6 +26,7 @@ from hotline.asterisk.agiserver import FastAgiServer
 from hotline.asterisk.ami.client import AmiClient
 from hotline.asterisk.ami.events import ReviewCallbackResult
 from hotline.asterisk.ami.watch import LoadWatch
+from hotline.asterisk.audio import voicemail_directory
 from hotline.base.bus import EventBus
 from hotline.base.credentials import mqtt_password, redis_password, signing_key
 from hotline.base.daytypes import CENTRE_TZ
@@ -43,7 +44,7 @@ from hotline.ivr.flow import DirectFlow, MenuFlow, SpeechIntake, WaitingKeyFlow
 from hotline.ivr.hours import BusinessHours, hours_clock
 from hotline.ivr.ticket_status import TicketStatus
 from hotline.recordings.consumer import RecordingKeeper
-from hotline.recordings.files import audio_roots, voicemail_directory
+from hotline.recordings.files import audio_roots
 from hotline.recordings.notifier import RecordingNotifier, VoicemailNotifier
 from hotline.recordings.service import RecordingService
 from hotline.recordings.store import RecordingStore

@@ -32,11 +32,37 @@ from pathlib import Path
 
 from hotline.asterisk.render import recordings_dir, utterance_dir, voicemail_dir
 from hotline.base.settings import Config
-from hotline.recordings.files import recordings_directory, utterances_directory, voicemail_directory
 
 log = logging.getLogger(__name__)
 
 _PARTIAL = ".hotline-moving"
+
+
+# Where Asterisk writes citizens' audio, as the engine sees it: the recordings store, the
+# voicemail directory and the callers' sentences (recordings' files.py reads them from here).
+def voicemail_directory(cfg: Config) -> Path:
+    """Where Asterisk writes voicemail, as the engine sees it. For the managed Asterisk this is
+    under the state directory (bind-mounted into its chroot), never inside the rebuildable root
+    filesystem."""
+    if cfg.recordings.voicemail_dir is not None:
+        return cfg.recordings.voicemail_dir
+    if cfg.asterisk.mode != "managed":
+        return Path("/var/spool/asterisk/hotline-voicemail")
+    return cfg.audio_dir / "voicemail"
+
+
+def recordings_directory(cfg: Config) -> Path:
+    """The recordings store (holds ``calls/``) as the engine sees it; see voicemail_directory."""
+    if cfg.recordings.dir is not None:
+        return cfg.recordings.dir
+    if cfg.asterisk.mode != "managed":
+        return Path("/var/spool/asterisk/hotline-recordings")
+    return cfg.audio_dir / "recordings"
+
+
+def utterances_directory(cfg: Config) -> Path:
+    """Callers' sentences recorded for speech intake (managed Asterisk)."""
+    return cfg.audio_dir / "utterances"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from hotline.asterisk.audio import recordings_directory, voicemail_directory
 from hotline.base.settings import Config
 
 
@@ -35,31 +36,6 @@ class AudioRoots:
         if root == "voicemail":
             return self.voicemail.joinpath(*rest)
         raise BadRecordingPath(f"recording path {stored!r}: unknown root {root!r}")
-
-
-def voicemail_directory(cfg: Config) -> Path:
-    """Where Asterisk writes voicemail, as the engine sees it. For the managed Asterisk this is
-    under the state directory (bind-mounted into its chroot), never inside the rebuildable root
-    filesystem."""
-    if cfg.recordings.voicemail_dir is not None:
-        return cfg.recordings.voicemail_dir
-    if cfg.asterisk.mode != "managed":
-        return Path("/var/spool/asterisk/hotline-voicemail")
-    return cfg.audio_dir / "voicemail"
-
-
-def recordings_directory(cfg: Config) -> Path:
-    """The recordings store (holds ``calls/``) as the engine sees it; see voicemail_directory."""
-    if cfg.recordings.dir is not None:
-        return cfg.recordings.dir
-    if cfg.asterisk.mode != "managed":
-        return Path("/var/spool/asterisk/hotline-recordings")
-    return cfg.audio_dir / "recordings"
-
-
-def utterances_directory(cfg: Config) -> Path:
-    """Callers' sentences recorded for speech intake (managed Asterisk)."""
-    return cfg.audio_dir / "utterances"
 
 
 def audio_roots(cfg: Config) -> AudioRoots:
