@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from acd.ami.client import AmiActionError, AmiClient
+from acd.ami.client import DECISION_TOKEN, AmiActionError, AmiClient
 from acd.calltracker import CallTracker
 from acd.core import Acd, AcdError
 from acd.events import (
@@ -180,6 +180,10 @@ class AcdService:
             if isinstance(event, CallEnded | CallerHungUp):
                 self._forget_legs(event)
         await self._save()  # outside the lock: events never wait for Redis
+        # The decisions carry the fencing token they were taken under (with a standby
+        # engine): the AMI client refuses them if that token is no longer this engine's.
+        gate = getattr(self._ami, "gate", None)  # test doubles may not have one
+        DECISION_TOKEN.set(None if gate is None else gate())
         for decision in decisions:
             for observer in self.observers:
                 try:

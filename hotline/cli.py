@@ -96,19 +96,18 @@ def _first_login(cfg: Config, me: str) -> str:
     )
 
 
-async def _serve(cfg: Config) -> None:
+async def _serve(cfg: Config) -> int:
     from hotline.engine import run_engine
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_engine(cfg, stop)
+    return await run_engine(cfg, stop)
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    asyncio.run(_serve(_load(args)))
-    return 0
+    return asyncio.run(_serve(_load(args)))
 
 
 def _managed(cfg: Config) -> Any:

@@ -168,6 +168,37 @@ class FastAgiConfig(_Section):
     port: int = Field(default=4573, ge=1, le=65535)
 
 
+class ClusterConfig(_Section):
+    """A standby engine (docs/CLUSTER.md, "Standby engine"): engines on the same Redis and
+    database take a lease in Redis; only the holder acts, the other takes over when it ends."""
+
+    standby: bool = False
+    """False: one engine, no lease (as before). True: lead only while holding the lease."""
+    engine_id: str = Field(default="", pattern=r"^[A-Za-z0-9_.:-]{0,64}$")
+    """This engine's name in the lease and logs; empty: <hostname>:<http port>."""
+    advertise_url: str = Field(default="", pattern=r"^(https?://[A-Za-z0-9_.:\[\]-]+)?$")
+    """Where agents' desktops reach this engine; empty: http://<http.host>:<http.port>."""
+    lease_ms: int = Field(default=2000, ge=300, le=60000)
+    """How long a grant lasts in Redis without renewal (the longest a dead leader is waited for)."""
+    renew_ms: int = Field(default=400, ge=50)
+    safety_ms: int = Field(default=300, ge=50)
+    """The leader stops acting this long before its lease can end in Redis (clock drift, an
+    action still on its way to Asterisk)."""
+    poll_ms: int = Field(default=200, ge=50)
+    """How often a standby asks for the lease."""
+
+    @model_validator(mode="after")
+    def _timing(self) -> ClusterConfig:
+        if self.safety_ms >= self.lease_ms // 2:
+            raise ValueError("safety_ms must be below half of lease_ms")
+        if self.renew_ms * 2 > self.lease_ms - self.safety_ms:
+            raise ValueError(
+                "renew_ms must be at most (lease_ms - safety_ms) / 2: one lost renewal must "
+                "not end the lease"
+            )
+        return self
+
+
 class DatabaseConfig(_Section):
     url: str = ""
     """SQLAlchemy URL; empty: SQLite at <state_dir>/hotline.db."""
@@ -775,6 +806,7 @@ class Config(_Section):
     asterisk: AsteriskConfig = AsteriskConfig()
     ami: AmiConfig = AmiConfig()
     fastagi: FastAgiConfig = FastAgiConfig()
+    cluster: ClusterConfig = ClusterConfig()
     database: DatabaseConfig = DatabaseConfig()
     redis: RedisConfig = RedisConfig()
     mqtt: MqttConfig = MqttConfig()

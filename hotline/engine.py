@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,8 @@ from hotline.bus import EventBus
 from hotline.config import Config
 from hotline.credentials import mqtt_password, redis_password, signing_key
 from hotline.filemodes import secure_state
+from hotline.leader import RedisLeader
+from hotline.lease import LeaseTiming
 from hotline.secrets import api_token, stored_secret
 from ivr.classifier import Classifier
 from ivr.flow import DirectFlow, MenuFlow, SpeechIntake, WaitingKeyFlow
@@ -105,11 +108,20 @@ class Engine:
             password=redis_password(cfg),
         )
         self.signing_key = signing_key(cfg)
+        self.leader = self._leader() if cfg.cluster.standby else None
+        self.exit_code = 0
+        self.stopped = asyncio.Event()
+        """Set when the engine must end by itself (it lost the lease)."""
         self.records = CallRecordService(CallRecordStore(cfg.database_url, cfg.spool_dir))
         self.service = AcdService(
             Acd(AcdPolicy.from_config(cfg.acd)),
             self.ami,
-            RedisAcdStore(self.redis, cfg.redis.key_prefix, self.signing_key),
+            RedisAcdStore(
+                self.redis,
+                cfg.redis.key_prefix,
+                self.signing_key,
+                fence=None if self.leader is None else self._fence,
+            ),
             AcdNotifier(self.bus),
             CallTracker(),
             action_timeout_s=cfg.ami.action_timeout_s,
@@ -176,10 +188,133 @@ class Engine:
             cfg.fastagi.host,
             cfg.fastagi.port,
             agent_of=self._agent_of,
+            reuse_port=cfg.cluster.standby,
         )
         self.voicemail = self.voicemail_intake()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._leading: list[asyncio.Task[Any]] = []
+        self._stopping = False
         self._http: web.AppRunner | None = None
+
+    # -- the standby engine (docs/CLUSTER.md) -----------------------------------------------
+    def _leader(self) -> RedisLeader:
+        cfg = self.cfg
+        self.lease_redis = aioredis.from_url(
+            cfg.redis.url,
+            socket_connect_timeout=1,
+            username=cfg.redis.username,
+            password=redis_password(cfg),
+        )
+        c = cfg.cluster
+        leader = RedisLeader(
+            self.lease_redis,
+            cfg.redis.key_prefix,
+            c.engine_id or f"{socket.gethostname()}:{cfg.http.port}",
+            c.advertise_url or f"http://{cfg.http.host}:{cfg.http.port}",
+            LeaseTiming(c.lease_ms / 1000, c.renew_ms / 1000, c.safety_ms / 1000, c.poll_ms / 1000),
+            on_lead=self._lead,
+            on_step_down=self._step_down,
+        )
+        self.ami.gate = leader.token
+        return leader
+
+    def _fence(self) -> tuple[str, str] | None:
+        """(lease key, our lease value) for a fenced save; None: not leading, do not save."""
+        leader = self.leader
+        if leader is None or leader.token() is None:
+            return None
+        return leader.key, leader.value
+
+    def leading(self) -> bool:
+        return self.leader is None or self.leader.token() is not None
+
+    async def _lead(self, token: int) -> None:
+        # Off the lease's loop: restoring and logging in to AMI must not delay a renewal.
+        self._leading.append(asyncio.ensure_future(self._take_over(token)))
+
+    async def _take_over(self, token: int) -> None:
+        started = time.monotonic()
+        await self._restore_acd()  # what the last leader saved; AMI's reconciliation does the rest
+        await self.ami.start()
+        self._start_leading_tasks()
+        log.warning(
+            "took over under token %d in %.0f ms: %d waiting, %d agents; reconciling with "
+            "Asterisk on AMI log-in",
+            token,
+            (time.monotonic() - started) * 1000,
+            len(self.service.acd.waiting_calls()),
+            len(self.service.acd.agents()),
+        )
+
+    async def _step_down(self, token: int, reason: str) -> None:
+        """Fenced: the AMI gate is shut already (by the clock); stop the leader's work and
+        end the process, so its supervisor starts a fresh standby (no state of this term
+        can leak into a later one)."""
+        self.ami.close()
+        for task in self._leading:
+            task.cancel()
+        if self._stopping:
+            return
+        self.exit_code = 75  # EX_TEMPFAIL: start me again
+        self.stopped.set()
+
+    async def _stand_by(self, every_s: float = 1.0) -> None:
+        """Warm state: the leader's last snapshot, for `hotline status` and a quick takeover."""
+        while not self._leading:
+            try:
+                snapshot = await self.service._store.load()
+                if snapshot and not self._leading:
+                    self.service.restore(snapshot)
+            except Exception as exc:  # Redis away or a snapshot refused: try again later
+                log.debug("standby: snapshot not read: %s", exc)
+            await asyncio.sleep(every_s)
+
+    def _start_leading_tasks(self) -> None:
+        """What only the leader does: AMI events, timers, spools that write records once."""
+        for coro in (
+            self._publish_metrics(),
+            self.consumer.run(),
+            self._tick(),
+            self.records.run_spool_flusher(10.0),
+            self.voicemail.run(),
+            self.recording_keeper.run(),
+            self.recording_keeper.run_purge(),
+            self._watch_calendar(),
+        ):
+            self._leading.append(asyncio.ensure_future(coro))
+
+    @web.middleware
+    async def _standby_http(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """A standby serves its status and says who leads; the rest goes to the leader (the
+        desktop's front proxy checks /api/v1/leader; sessions are in Redis, so an agent's
+        desktop reconnects to the new leader without logging in again)."""
+        if self.leading() or request.path in ("/api/v1/status", "/api/v1/leader"):
+            return await handler(request)
+        url = self.leader.leader_url if self.leader else ""
+        return web.json_response(
+            {"error": "this engine stands by; ask the leader", "leader": url},
+            status=503,
+            headers={"Retry-After": "1", "X-Hotline-Leader": url},
+        )
+
+    async def _leader_route(self, _request: web.Request) -> web.Response:
+        body = self.cluster_status()
+        return web.json_response(body, status=200 if self.leading() else 503)
+
+    def cluster_status(self) -> dict[str, Any]:
+        if self.leader is None:
+            return {"role": "single", "token": None, "lease_age_s": None}
+        lease = self.leader.lease
+        age = self.leader.lease_age_s()
+        return {
+            "role": str(lease.role),
+            "engine_id": self.leader.engine_id,
+            "token": lease.token,
+            "lease_age_s": None if age is None else round(age, 3),
+            "leader_url": self.leader.http_url if self.leading() else self.leader.leader_url,
+            "holder": self.leader.engine_id if self.leading() else lease.holder,
+            "refused_ami_actions": self.ami.refused_not_leading,
+        }
 
     async def _watch_load(self, every_s: float = 5.0) -> None:
         while True:
@@ -347,6 +482,7 @@ class Engine:
             "speech": self.speech.status_lines(),
             "calendar_warning": self.calendar_warning,
             "calendar": self._calendar_years(),
+            "cluster": self.cluster_status(),
         }
 
     def _calendar_years(self) -> dict[str, dict[str, str]]:
@@ -377,7 +513,6 @@ class Engine:
             raise StartupError(
                 f"redis.url: Redis at {cfg.redis.url} is not reachable: {exc}"
             ) from None
-        await self._restore_acd()
         try:
             await self.fastagi.start()
         except OSError as exc:
@@ -400,6 +535,9 @@ class Engine:
             redis=self.redis,  # sessions survive an engine restart
         )
         add_desktop(app, desk, lambda sub: add_review_pages(sub, self.review, self.recordings))
+        if self.leader is not None:
+            app.middlewares.append(self._standby_http)
+            app.router.add_get("/api/v1/leader", self._leader_route)
         self._tasks.append(asyncio.ensure_future(desk.hub.run()))
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
@@ -412,20 +550,15 @@ class Engine:
         await self._load_todays_records()
         # Loading a speech model takes seconds: in the background, calls are served meanwhile.
         self._tasks.append(asyncio.ensure_future(self.speech.warm_up()))
-        await self.ami.start()
-        for coro in (
-            self._publish_metrics(),
-            self.bus.run(),
-            self.consumer.run(),
-            self._tick(),
-            self.records.run_spool_flusher(10.0),
-            self.voicemail.run(),
-            self.recording_keeper.run(),
-            self.recording_keeper.run_purge(),
-            self._watch_calendar(),
-            self._watch_load(),
-        ):
+        for coro in (self.bus.run(), self._watch_load()):
             self._tasks.append(asyncio.ensure_future(coro))
+        if self.leader is None:  # one engine: it leads
+            await self._restore_acd()
+            await self.ami.start()
+            self._start_leading_tasks()
+        else:
+            self._tasks.append(asyncio.ensure_future(self._stand_by()))
+            self._tasks.append(asyncio.ensure_future(self.leader.run()))
         log.info(
             "engine started: FastAGI %s:%d, HTTP %s:%d, AMI %s:%d",
             cfg.fastagi.host,
@@ -494,9 +627,12 @@ class Engine:
             await self.service.offer(Tick(at=now))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        self._stopping = True
+        if self.leader is not None and self.leading():
+            await self.leader.resign()  # the standby need not wait for the lease to expire
+        for task in self._leading + self._tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in self._leading + self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.service.drain()
@@ -505,12 +641,20 @@ class Engine:
         if self._http is not None:
             await self._http.cleanup()
         await self.redis.aclose()
+        if self.leader is not None:
+            await self.lease_redis.aclose()
 
 
-async def run_engine(cfg: Config, stop: asyncio.Event | None = None) -> None:
+async def run_engine(cfg: Config, stop: asyncio.Event | None = None) -> int:
+    """Run until `stop` is set (0) or the engine ends by itself (its exit code)."""
     engine = Engine(cfg)
     await engine.start()
+    stop = stop or asyncio.Event()
     try:
-        await (stop or asyncio.Event()).wait()
+        waits = [asyncio.ensure_future(e.wait()) for e in (stop, engine.stopped)]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
     finally:
         await engine.stop()
+    return engine.exit_code

@@ -4,6 +4,10 @@
 - Every action has a time-out; a failed or timed-out action raises :class:`AmiActionError`.
 - Actions that must not be repeated blindly after a reconnect (Originate: it would ring an agent
   twice) are never replayed: their caller sees a time-out and decides.
+- With a standby engine, an action is sent only while this engine holds the lease (the gate,
+  hotline.leader): checked right before the bytes go out, against the local lease that ends a
+  safety margin before Redis can grant it to the other engine. A decision taken under an older
+  fencing token (DECISION_TOKEN, set where the ACD decides) is refused as stale.
 - Events are parsed to typed objects (acd.ami.events) and handed to one async consumer through
   a queue, so a slow consumer never blocks the socket and a bad event never breaks it.
 """
@@ -11,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 import time
@@ -33,6 +38,17 @@ _REPLAYABLE = frozenset({"getvar", "coreshowchannels", "corestatus", "status", "
 
 class AmiActionError(Exception):
     """An AMI action failed, was refused or timed out."""
+
+
+class NotLeading(AmiActionError):
+    """This engine does not hold the lease (or the decision's token is stale): never sent."""
+
+
+# The fencing token the current decision was taken under; asyncio tasks copy it when spawned,
+# so an action sent later on behalf of that decision still carries it.
+DECISION_TOKEN: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "DECISION_TOKEN", default=None
+)
 
 
 class UnsafeAction(AmiActionError):
@@ -109,6 +125,9 @@ class AmiClient:
         self.connected = asyncio.Event()
         self.logins = 0
         self.malformed_events = 0
+        self.gate: Callable[[], int | None] | None = None
+        """With a standby engine: the fencing token while this engine may act, else None."""
+        self.refused_not_leading = 0
         self._manager = _BackoffManager(
             self,
             host=host,
@@ -236,7 +255,10 @@ class AmiClient:
         if not self.connected.is_set():
             raise AmiActionError(f"{name}: AMI is not connected")
         timeout = self.action_timeout_s if timeout_s is None else timeout_s
+        token = self.fence(name)  # nothing awaited between this check and the write
         future = self._manager.send_action(action)
+        if token is not None:
+            log.debug("AMI action %s sent under token %d", name, token)
         try:
             response = await asyncio.wait_for(future, timeout)
         except TimeoutError:
@@ -247,6 +269,20 @@ class AmiClient:
         if not getattr(first, "success", False):
             raise AmiActionError(f"{name}: {first.get('Message', 'refused')}")
         return response
+
+
+    def fence(self, name: str) -> int | None:
+        """The token this action goes out under; NotLeading if it may not go out at all."""
+        if self.gate is None:
+            return None  # one engine, no lease
+        token = self.gate()
+        carried = DECISION_TOKEN.get()
+        if token is None or (carried is not None and carried != token):
+            self.refused_not_leading += 1
+            why = "not leading" if token is None else f"stale token {carried} (now {token})"
+            log.warning("AMI action %s refused: %s", name, why)
+            raise NotLeading(f"{name}: {why}; the action was not sent")
+        return token
 
 
 class _Reconnected:
