@@ -59,6 +59,8 @@ from tickets.records import CallRecord
 log = logging.getLogger(__name__)
 
 RecordSink = Callable[[CallRecord], Any]
+# Where citizens' calls run the IVR (asterisk-config/extensions.conf).
+IVR_CONTEXT = "citizen"
 STICKY_LOOKUP_S = 0.5  # a caller never waits longer than this for the ticket store
 # The dialplan's FILTER(0-9+*#,${CALLERID(num)}): a caller id read back from a channel gets the
 # same filter before it reaches a record, a callback's Originate or a screen-pop.
@@ -267,10 +269,13 @@ class AmiConsumer:
 
     async def _finished(self, record: CallRecord) -> None:
         await self._service.save()
-        self._notifier.call_ended(record)
         result = self._sink(record)
         if hasattr(result, "__await__"):
-            await result
+            result = await result
+        # A record the store has already (an engine that took over finished the same call
+        # again from an older snapshot) ends once: no second "ended" event.
+        if result != "duplicate":
+            self._notifier.call_ended(record)
 
     async def reconcile(self) -> None:
         try:
@@ -310,11 +315,32 @@ class AmiConsumer:
             if view.call_id not in live:
                 await self._service.offer(CallerHungUp(call_id=view.call_id, at=now))
         await self._reconcile_phones(live, now)
+        await self._adopt_ivr_calls(live)
         known = {view.call_id for view in self._service.acd.waiting_calls()}
         for uid, chan in live.items():
             if str(chan.get("Context")) == "hotline-queue" and uid not in known:
                 await self._requeue(uid, chan)
         log.info("reconciled with Asterisk: %d live channels, %d lost calls", len(live), lost)
+
+    async def _adopt_ivr_calls(self, live: dict[str, Any]) -> None:
+        """Citizens in the IVR whose arrival no engine heard (it came while the engine was
+        down or taking over): tracked from what the channel says, so they get a record."""
+        for uid, chan in live.items():
+            if str(chan.get("Context")) != IVR_CONTEXT or uid in self._tracker.calls:
+                continue
+            now = self._clock()
+            arrived = now - _seconds(str(chan.get("Duration", "")))
+            caller = caller_digits(str(chan.get("CallerIDNum", "")))
+            self._tracker.calls[uid] = CallInProgress(
+                call_id=uid,
+                linked_id=str(chan.get("Linkedid") or uid),
+                caller=caller,
+                dialled=str(chan.get("Exten", "")),
+                channel=str(chan.get("Channel")),
+                arrived_at=arrived,
+            )
+            log.info("found caller %s in the IVR; tracked from now", uid)
+            self._notifier.call_arrived(uid, caller, str(chan.get("Exten", "")), arrived)
 
     async def _reconcile_phones(self, live: dict[str, Any], now: float) -> None:
         """Agents' phones on other calls, from the live channels (the watch was in memory)."""

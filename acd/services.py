@@ -43,6 +43,7 @@ from acd.notifier import AcdNotifier
 from acd.state import RedisAcdStore
 
 log = logging.getLogger(__name__)
+SAVE_TIMEOUT_S = 2.0
 
 # Decisions also published on MQTT as calls/<id>/<kind> (wallboards, other systems).
 PUBLISHED = (
@@ -150,6 +151,12 @@ class AcdService:
     async def save(self) -> None:
         await self._save()
 
+    def _save_soon(self) -> None:
+        if self._saving:
+            self._dirty = True
+        else:
+            self._spawn(self._save())
+
     async def _save(self) -> None:
         """Save the latest state; saves requested while one is running coalesce into one.
 
@@ -165,9 +172,11 @@ class AcdService:
             while self._dirty:
                 self._dirty = False
                 try:
-                    await self._store.save(self.snapshot())
+                    # Bounded: Redis unreachable without a refusal (a cut link) would hold the
+                    # save, and whoever awaits it, until TCP gives up, minutes later.
+                    await asyncio.wait_for(self._store.save(self.snapshot()), SAVE_TIMEOUT_S)
                 except Exception as exc:  # Redis away: serve from memory, save on the next event
-                    log.error("could not save ACD state to Redis: %s", exc)
+                    log.error("could not save ACD state to Redis: %r", exc)
                     break
         finally:
             self._saving = False
@@ -179,7 +188,9 @@ class AcdService:
             decisions = self.acd.handle(event)
             if isinstance(event, CallEnded | CallerHungUp):
                 self._forget_legs(event)
-        await self._save()  # outside the lock: events never wait for Redis
+        # Outside the lock and in the background: events never wait for Redis (a save already
+        # running takes this state up too, see _save).
+        self._save_soon()
         # The decisions carry the fencing token they were taken under (with a standby
         # engine): the AMI client refuses them if that token is no longer this engine's.
         gate = getattr(self._ami, "gate", None)  # test doubles may not have one

@@ -423,11 +423,14 @@ class Engine:
         if isinstance(decision, AgentStateChanged):
             self.metrics.agent_state(decision.agent_id, str(decision.state), decision.at)
 
-    async def _record(self, record: CallRecord) -> None:
+    async def _record(self, record: CallRecord) -> str:
+        stored = await self.records.record(record)
+        if stored == "duplicate":  # finished again after a takeover: counted once already
+            return stored
         self.metrics.add_record(record)
-        await self.records.record(record)
         self.voicemail.call_ended(record)  # queued: a voicemail becomes a ticket (recordings/)
         self.recording_keeper.call_ended(record)  # journalled: the recording's end and size
+        return stored
 
     def metrics_now(self) -> dict[str, Any]:
         now = time.time()

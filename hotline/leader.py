@@ -59,12 +59,6 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-if redis.call('GET', KEYS[2]) == ARGV[2] then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return 1
-end
-return 0
-"""
 
 
 def _text(value: Any) -> str:
@@ -143,9 +137,7 @@ class RedisLeader:
             # noticed on time even when a request hangs.
             self._request = asyncio.ensure_future(self._ask(decision))
         elif isinstance(decision, Lead):
-            log.warning(
-                "leading with fencing token %d (engine %s)", decision.token, self.engine_id
-            )
+            log.warning("leading with fencing token %d (engine %s)", decision.token, self.engine_id)
             await self._on_lead(decision.token)
         elif isinstance(decision, StepDown):
             log.error(

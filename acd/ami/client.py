@@ -270,7 +270,6 @@ class AmiClient:
             raise AmiActionError(f"{name}: {first.get('Message', 'refused')}")
         return response
 
-
     def fence(self, name: str) -> int | None:
         """The token this action goes out under; NotLeading if it may not go out at all."""
         if self.gate is None:
