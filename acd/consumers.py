@@ -298,6 +298,18 @@ class AmiConsumer:
                     lost += 1
                     await self._finished(record)
         for leg in list(self._service.legs.values()):
+            chan = live.get(leg.leg_id)
+            if chan is not None and self._answered_unheard(leg, chan):
+                # The agent answered while no engine listened (a takeover): as if heard now.
+                await self.dispatch(
+                    AgentLegAnswered(
+                        at=now,
+                        call_id=leg.call_id,
+                        agent_id=leg.agent_id,
+                        channel=str(chan.get("Channel", "")),
+                        unique_id=leg.leg_id,
+                    )
+                )
             if leg.leg_id not in live:
                 event: Any = (
                     CallEnded(call_id=leg.call_id, agent_id=leg.agent_id, at=now)
@@ -321,6 +333,16 @@ class AmiConsumer:
             if str(chan.get("Context")) == "hotline-queue" and uid not in known:
                 await self._requeue(uid, chan)
         log.info("reconciled with Asterisk: %d live channels, %d lost calls", len(live), lost)
+
+    @staticmethod
+    def _answered_unheard(leg: Any, chan: Any) -> bool:
+        # An offer's leg runs hotline-agent-connect only once the agent has answered.
+        return (
+            leg.kind == "offer"
+            and not leg.answered
+            and str(chan.get("Context")) == "hotline-agent-connect"
+            and str(chan.get("ChannelState")) == "6"
+        )
 
     async def _adopt_ivr_calls(self, live: dict[str, Any]) -> None:
         """Citizens in the IVR whose arrival no engine heard (it came while the engine was
@@ -392,6 +414,7 @@ class AmiConsumer:
                 ivr_path=await var("HOTLINE_IVR_PATH", ""),
                 skill=skill,
             )
+            self._notifier.call_arrived(uid, caller, "", arrived)
         await self._service.offer(
             CallQueued(
                 call_id=uid,

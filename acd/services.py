@@ -100,8 +100,16 @@ class AcdService:
         callback_ring_s: float = 30.0,
         attempts: CallbackLog | None = None,
         seats: frozenset[str] | None = None,
+        write_ahead: bool = False,
     ) -> None:
         self.attempts = attempts
+        # With a standby engine: an agent is rung only once the leg is in Redis, so the engine
+        # that takes over knows every leg the last leader placed (a save lost on the way would
+        # otherwise leave an agent on a call the new leader does not know, and offer another).
+        self._write_ahead = write_ahead
+        self._changes = 0  # state changes asked to be saved
+        self._saved_through = 0  # the newest change known to be in Redis
+        self._save_done = asyncio.Event()  # pulsed after every save attempt
         self._seats = seats  # None: any (tests of the core's plumbing); the engine passes its own
         self._callback_dial = callback_dial
         self._callback_ring_s = callback_ring_s
@@ -164,6 +172,7 @@ class AcdService:
         the queue); the state written is always the newest, and a restarted engine reconciles
         whatever the last save missed with the channels Asterisk still holds.
         """
+        self._changes += 1
         self._dirty = True
         if self._saving:
             return
@@ -171,15 +180,39 @@ class AcdService:
         try:
             while self._dirty:
                 self._dirty = False
+                change = self._changes
                 try:
                     # Bounded: Redis unreachable without a refusal (a cut link) would hold the
                     # save, and whoever awaits it, until TCP gives up, minutes later.
                     await asyncio.wait_for(self._store.save(self.snapshot()), SAVE_TIMEOUT_S)
+                    self._saved_through = max(self._saved_through, change)
                 except Exception as exc:  # Redis away: serve from memory, save on the next event
                     log.error("could not save ACD state to Redis: %r", exc)
                     break
+                finally:
+                    self._save_done.set()
+                    self._save_done = asyncio.Event()
         finally:
             self._saving = False
+            self._save_done.set()
+            self._save_done = asyncio.Event()
+
+    async def persist(self) -> bool:
+        """Save the state as it is now and wait until Redis has it; False if it did not."""
+        await self._save()
+        target = self._changes
+        while self._saved_through < target:
+            if not self._saving:  # the saves stopped short of it: Redis away, or not leading
+                return self._saved_through >= target
+            await self._save_done.wait()
+        return True
+
+    async def _save_ahead(self) -> bool:
+        """Before an action that creates a leg: with a standby engine, only once saved."""
+        if not self._write_ahead:
+            await self._save()  # best effort: one engine serves from memory when Redis is away
+            return True
+        return await self.persist()
 
     # -- events in -------------------------------------------------------
     async def handle(self, event: Any) -> list[Any]:
@@ -265,7 +298,18 @@ class AcdService:
     async def _ring_agent(self, offer: OfferCall) -> None:
         leg_id = f"hl-{uuid.uuid4().hex[:20]}"
         self.legs[leg_id] = AgentLeg(leg_id, offer.call_id, offer.agent_id)
-        await self._save()
+        if not await self._save_ahead():
+            log.error("agent %s not rung for %s: state not saved", offer.agent_id, offer.call_id)
+            self.legs.pop(leg_id, None)
+            await self.offer(
+                OfferFailed(
+                    call_id=offer.call_id,
+                    agent_id=offer.agent_id,
+                    reason="state not saved",
+                    at=self._clock(),
+                )
+            )
+            return
         self._notifier.call_offered(offer)
         caller = offer.caller or "12345"
         action = {
@@ -344,7 +388,10 @@ class AcdService:
             self.legs[leg_id] = AgentLeg(
                 leg_id, place.call_id, place.agent_id, kind="callback", attempt=place.attempt
             )
-            await self._save()
+        if not reason and not await self._save_ahead():
+            reason = "state not saved"
+            self.legs.pop(leg_id, None)
+        if not reason:
             if self.attempts is not None:
                 await self.attempts.attempt_placed(
                     place.call_id, place.attempt, place.agent_id, place.number

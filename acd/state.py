@@ -26,6 +26,10 @@ from hotline.credentials import sign, verify
 log = logging.getLogger(__name__)
 
 
+class NotHolder(Exception):
+    """A fenced save refused: the lease in Redis is not (or no longer) this engine's."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -128,7 +132,7 @@ class RedisAcdStore:
         )
         if not saved:
             self.refused_saves += 1
-            log.error("ACD snapshot not saved: this engine does not hold the lease")
+            raise NotHolder("ACD snapshot not saved: this engine does not hold the lease")
 
     async def load(self) -> dict[str, Any] | None:
         """The saved snapshot; None if there is none, or if it is refused (logged)."""

@@ -129,6 +129,7 @@ class Engine:
             callback_ring_s=cfg.acd.callback_ring_s,
             attempts=self.records,
             seats=cfg.seats,
+            write_ahead=cfg.cluster.standby,
         )
         self.agents = AgentService(self.service, {a.id: a for a in cfg.agents}, seats=cfg.seats)
         self.metrics = MetricsBook()
