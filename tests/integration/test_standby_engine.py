@@ -18,19 +18,18 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ARTIFACTS, PORTS, EngineProcess, HotlineSetup, _flush_redis_prefix
+from tests.conftest import PORTS, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import wait_record
 from tests.integration.test_engine_restart import wait_waiting
 from tests.support.calls import AmiTestClient, MqttCollector, mqtt_collector
 from tests.support.cluster import (
-    engine_setup,
+    Centre,
     first_at,
     leads,
     log_lines,
     stands_by,
     wait_until,
 )
-from tests.support.faults import CutProxy
 from tickets.persistence import CallRecordStore
 from tickets.records import CallOutcome
 
@@ -39,37 +38,6 @@ pytestmark = pytest.mark.asterisk
 HTTP_B = PORTS["http"] + 1
 REDIS_PROXY = PORTS["redis"] + 7
 SEAT_1002 = "Local/1002@test-phone"
-
-
-class Centre:
-    """The engines and proxies a test started; all stopped at the end, logs kept on failure."""
-
-    def __init__(self, setup: HotlineSetup, name: str) -> None:
-        self.setup = setup
-        self.name = name
-        self.engines: list[EngineProcess] = []
-        self.proxies: list[CutProxy] = []
-
-    def engine(self, tag: str, **ports: Any) -> EngineProcess:
-        proc = EngineProcess(engine_setup(self.setup, tag, **ports), f"{self.name}-{tag}")
-        self.engines.append(proc)
-        return proc
-
-    def proxy(self, listen: int, target: int) -> CutProxy:
-        proxy = CutProxy(listen, target).start()
-        self.proxies.append(proxy)
-        return proxy
-
-    def close(self, failed: bool) -> None:
-        for proc in self.engines:
-            proc.stop()
-        for proxy in self.proxies:
-            proxy.stop()
-        if failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            for proc in self.engines:
-                (ARTIFACTS / proc.log_path.name).write_bytes(proc.log_path.read_bytes())
-                print(f"\n--- {proc.log_path.name} ---\n{proc.log_tail(120)}")
 
 
 @pytest.fixture

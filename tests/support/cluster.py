@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hotline.config import load_config
-from tests.conftest import PORTS, EngineProcess, HotlineSetup, config_toml
+from tests.conftest import ARTIFACTS, PORTS, EngineProcess, HotlineSetup, config_toml
+from tests.support.faults import CutProxy
 
 CLUSTER = """
 [cluster]
@@ -98,3 +99,34 @@ def first_at(path: Path, pattern: str) -> float:
     found = next(log_lines(path, pattern), None)
     assert found is not None, f"no log line matching {pattern!r} in {path.name}"
     return found[0]
+
+
+class Centre:
+    """The engines and proxies a test started; all stopped at the end, logs kept on failure."""
+
+    def __init__(self, setup: HotlineSetup, name: str) -> None:
+        self.setup = setup
+        self.name = name
+        self.engines: list[EngineProcess] = []
+        self.proxies: list[CutProxy] = []
+
+    def engine(self, tag: str, **ports: Any) -> EngineProcess:
+        proc = EngineProcess(engine_setup(self.setup, tag, **ports), f"{self.name}-{tag}")
+        self.engines.append(proc)
+        return proc
+
+    def proxy(self, listen: int, target: int) -> CutProxy:
+        proxy = CutProxy(listen, target).start()
+        self.proxies.append(proxy)
+        return proxy
+
+    def close(self, failed: bool) -> None:
+        for proc in self.engines:
+            proc.stop()
+        for proxy in self.proxies:
+            proxy.stop()
+        if failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            for proc in self.engines:
+                (ARTIFACTS / proc.log_path.name).write_bytes(proc.log_path.read_bytes())
+                print(f"\n--- {proc.log_path.name} ---\n{proc.log_tail(120)}")
