@@ -127,6 +127,8 @@ async def test_redis_away_30_s_calls_are_routed_and_the_state_catches_up(
             await ami.hangup(ch3)
             for call in (c1, c2, c3):
                 assert (await wait_record(eng, call)).agent_id == "1001"
+            for call in (c1, c2, c3):  # 'ended' goes out just after the record is stored
+                await mqtt.wait_for(f"/calls/{call}/ended", timeout=10)
             ended = [p["call_id"] for t, p in mqtt.messages if t.endswith("/ended")]
             assert sorted(ended) == sorted([c1, c2, c3]), ended
     finally:
@@ -223,6 +225,8 @@ async def test_ami_connection_cut_asterisk_running_the_engine_reconciles_and_ser
                 assert (await wait_record(eng, call)).agent_id == "1001"
             answered = [t.split("/")[-2] for t in mqtt.topics() if t.endswith("/answered")]
             assert answered == [c1, c2, c3, c4], (answered, mqtt.topics())
+            for call in (c1, c2, c3, c4):  # 'ended' goes out just after the record is stored
+                await mqtt.wait_for(f"/calls/{call}/ended", timeout=10)
             ended = [p["call_id"] for t, p in mqtt.messages if t.endswith("/ended")]
             assert sorted(ended) == sorted([c1, c2, c3, c4]), ended
     finally:

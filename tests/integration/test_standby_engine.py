@@ -155,6 +155,8 @@ async def test_kill_9_of_the_leader_with_20_callers_waiting_the_standby_serves_t
             offered = [c for c, _agent in offers_in_order(mqtt)]
             assert offered == order, f"offers out of queue order or repeated: {offered}"
             assert no_agent_rung_twice(ami) >= len(order) - 1
+            for call in order:  # 'ended' goes out just after the record is stored
+                await mqtt.wait_for(f"/calls/{call}/ended", timeout=10)
             ended = [p["call_id"] for t, p in mqtt.messages if t.endswith("/ended")]
             assert sorted(ended) == sorted(order), "one 'ended' event per call"
             per_call: dict[str, int] = {}
@@ -239,6 +241,7 @@ async def test_the_leader_cut_off_from_redis_stops_acting_before_the_standby_tak
                 )
                 await wait_record(b, arrived["call_id"], timeout=30)
             assert no_agent_rung_twice(ami) > 0
+            await asyncio.sleep(1.0)  # 'ended' goes out just after the record is stored
             ended = [p["call_id"] for t, p in mqtt.messages if t.endswith("/ended")]
             assert len(ended) == len(set(ended)) == len(callers), ended
     finally:
