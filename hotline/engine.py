@@ -290,7 +290,8 @@ class Engine:
         desktop's front proxy checks /api/v1/leader; sessions are in Redis, so an agent's
         desktop reconnects to the new leader without logging in again)."""
         if self.leading() or request.path in ("/api/v1/status", "/api/v1/leader"):
-            return await handler(request)
+            response: web.StreamResponse = await handler(request)
+            return response
         url = self.leader.leader_url if self.leader else ""
         return web.json_response(
             {"error": "this engine stands by; ask the leader", "leader": url},
