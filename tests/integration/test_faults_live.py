@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import redis
 
-from hotline.localservices import redis_client_kwargs
+from hotline.base.localservices import redis_client_kwargs
 from tests.conftest import PORTS, EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import wait_record
 from tests.integration.test_engine_restart import wait_waiting

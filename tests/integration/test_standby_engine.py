@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from hotline.base.db import CallRecordStore
+from hotline.calls.records import CallOutcome
 from tests.conftest import PORTS, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import wait_record
 from tests.integration.test_engine_restart import wait_waiting
@@ -30,8 +32,6 @@ from tests.support.cluster import (
     stands_by,
     wait_until,
 )
-from tickets.persistence import CallRecordStore
-from tickets.records import CallOutcome
 
 pytestmark = pytest.mark.asterisk
 

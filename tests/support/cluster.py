@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hotline.config import load_config
+from hotline.base.settings import load_config
 from tests.conftest import ARTIFACTS, PORTS, EngineProcess, HotlineSetup, config_toml
 from tests.support.faults import CutProxy
 

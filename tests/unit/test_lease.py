@@ -1,4 +1,4 @@
-"""The lease machine (hotline.lease) and the AMI gate built on it: pure, on a made-up clock."""
+"""The lease machine (hotline.app.lease) and the AMI gate built on it: pure, on a made-up clock."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acd.ami.client import DECISION_TOKEN, AmiClient, NotLeading
-from hotline.config import ClusterConfig
-from hotline.lease import (
+from hotline.app.lease import (
     Acquire,
     Granted,
     Held,
@@ -26,6 +24,8 @@ from hotline.lease import (
     Tick,
     Unanswered,
 )
+from hotline.asterisk.ami.client import DECISION_TOKEN, AmiClient, NotLeading
+from hotline.base.settings import ClusterConfig
 
 T = LeaseTiming(lease_s=2.0, renew_s=0.4, safety_s=0.3, poll_s=0.2)
 
