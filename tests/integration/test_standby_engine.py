@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.error
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,6 +116,11 @@ async def test_kill_9_of_the_leader_with_20_callers_waiting_the_standby_serves_t
             # The standby keeps the leader's queue warm (read from Redis), before any failure.
             await asyncio.sleep(1.5)
             assert [w["call_id"] for w in b.status()["waiting"]] == order
+            # It serves its status; the rest (API, desktop) is the leader's: 503 naming it.
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                b.agent("1001", "login")
+            assert refused.value.code == 503
+            assert refused.value.headers["X-Hotline-Leader"] == a.base
 
             # The first caller is talking with agent 1001 when the leader dies.
             a.agent("1001", "login")

@@ -195,3 +195,30 @@ async def test_the_ami_gate_refuses_when_not_leading_and_stale_decisions() -> No
     DECISION_TOKEN.set(8)
     await ami.send({"Action": "Hangup", "Channel": "Local/1@x"})
     assert [a["Action"] for a in manager.sent] == ["Hangup"]
+
+
+def test_hotline_status_names_the_role_token_and_lease_age() -> None:
+    from hotline.app.statusview import format_status
+
+    text = format_status(
+        {
+            "cluster": {
+                "role": "standby",
+                "engine_id": "b",
+                "token": None,
+                "lease_age_s": None,
+                "holder": "a",
+                "leader_url": "http://10.0.0.11:8345",
+            }
+        },
+        now=0.0,
+    )
+    assert (
+        "engine b: STANDBY · token - · lease renewed - ago · leader a http://10.0.0.11:8345"
+    ) in text
+    lead = format_status(
+        {"cluster": {"role": "leader", "engine_id": "a", "token": 7, "lease_age_s": 0.25}},
+        now=0.0,
+    )
+    assert "engine a: LEADER · token 7 · lease renewed 0.2 s ago" in lead
+    assert "engine" not in format_status({"cluster": {"role": "single"}}, now=0.0)
