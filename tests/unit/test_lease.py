@@ -222,3 +222,54 @@ def test_hotline_status_names_the_role_token_and_lease_age() -> None:
     )
     assert "engine a: LEADER · token 7 · lease renewed 0.2 s ago" in lead
     assert "engine" not in format_status({"cluster": {"role": "single"}}, now=0.0)
+
+
+class _Store:
+    """A snapshot store whose saves take `delay` s, or fail."""
+
+    def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
+        self.delay, self.fail = delay, fail
+        self.saved: list[dict[str, Any]] = []
+
+    async def save(self, snapshot: dict[str, Any]) -> None:
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise ConnectionError("Redis away")
+        self.saved.append(snapshot)
+
+
+def _service(store: _Store) -> Any:
+    from hotline.acd.core import Acd
+    from hotline.acd.service import AcdService
+    from hotline.calls.tracker import CallTracker
+
+    return AcdService(Acd(), None, store, None, CallTracker(), write_ahead=True)  # type: ignore[arg-type]
+
+
+async def test_write_ahead_waits_for_a_save_that_holds_the_newest_state() -> None:
+    store = _Store(delay=0.05)
+    service = _service(store)
+    first = asyncio.ensure_future(service.save())  # a save of an older state is running
+    await asyncio.sleep(0.01)
+    from hotline.acd.service import AgentLeg
+
+    service.legs["hl-1"] = AgentLeg("hl-1", "call-1", "1001")
+    assert await service.persist() is True
+    assert "hl-1" in store.saved[-1]["legs"]  # in Redis by the time the agent may be rung
+    await first
+    # The save that included the leg came after the one already running.
+    assert len(store.saved) == 2
+
+
+async def test_write_ahead_reports_a_save_that_did_not_happen() -> None:
+    service = _service(_Store(fail=True))
+    assert await service.persist() is False
+    slow = _service(_Store(delay=5.0))
+    from hotline.acd import service as module
+
+    module_timeout = module.SAVE_TIMEOUT_S
+    module.SAVE_TIMEOUT_S = 0.05  # a cut link: the save hangs, the bound ends it
+    try:
+        assert await slow.persist() is False
+    finally:
+        module.SAVE_TIMEOUT_S = module_timeout
