@@ -110,6 +110,7 @@ class AcdService:
         self._changes = 0  # state changes asked to be saved
         self._saved_through = 0  # the newest change known to be in Redis
         self._save_done = asyncio.Event()  # pulsed after every save attempt
+        self._withdrawn: set[str] = set()  # legs whose offer was cancelled while being placed
         self._seats = seats  # None: any (tests of the core's plumbing); the engine passes its own
         self._callback_dial = callback_dial
         self._callback_ring_s = callback_ring_s
@@ -298,18 +299,31 @@ class AcdService:
     async def _ring_agent(self, offer: OfferCall) -> None:
         leg_id = f"hl-{uuid.uuid4().hex[:20]}"
         self.legs[leg_id] = AgentLeg(leg_id, offer.call_id, offer.agent_id)
-        if not await self._save_ahead():
-            log.error("agent %s not rung for %s: state not saved", offer.agent_id, offer.call_id)
+        try:
+            reason = await self._originate(offer, leg_id)
+        finally:
+            self._withdrawn.discard(leg_id)
+        if reason:
+            log.info("agent %s did not take call %s: %s", offer.agent_id, offer.call_id, reason)
             self.legs.pop(leg_id, None)
             await self.offer(
                 OfferFailed(
                     call_id=offer.call_id,
                     agent_id=offer.agent_id,
-                    reason="state not saved",
+                    reason=reason,
                     at=self._clock(),
                 )
             )
-            return
+
+    async def _originate(self, offer: OfferCall, leg_id: str) -> str:
+        """Ring the agent; why it did not take the call ("" if it did)."""
+        if not await self._save_ahead():
+            return "state not saved"
+        # The offer may have been withdrawn (the caller hung up) while the leg was saved: the
+        # hang-up found no channel then, and an Originate now would ring the agent for nobody
+        # while the ACD offers the agent the next call.
+        if leg_id in self._withdrawn:
+            return "withdrawn before the agent was rung"
         self._notifier.call_offered(offer)
         caller = offer.caller or "12345"
         action = {
@@ -328,27 +342,16 @@ class AcdService:
                 f"HOTLINE_AGENT={offer.agent_id}",
             ],
         }
-        reason = ""
         try:
             response = await self._ami.send(
                 action, timeout_s=offer.ring_timeout_s + self._action_timeout_s
             )
-            final = response[-1] if isinstance(response, list) else response
-            if str(final.get("Response", "")).lower() != "success":
-                reason = f"no answer (reason {final.get('Reason', '?')})"
         except AmiActionError as exc:
-            reason = str(exc)
-        if reason:
-            log.info("agent %s did not take call %s: %s", offer.agent_id, offer.call_id, reason)
-            self.legs.pop(leg_id, None)
-            await self.offer(
-                OfferFailed(
-                    call_id=offer.call_id,
-                    agent_id=offer.agent_id,
-                    reason=reason,
-                    at=self._clock(),
-                )
-            )
+            return str(exc)
+        final = response[-1] if isinstance(response, list) else response
+        if str(final.get("Response", "")).lower() != "success":
+            return f"no answer (reason {final.get('Reason', '?')})"
+        return ""
 
     def _caller_channel(self, call_id: str) -> str | None:
         call = self.tracker.calls.get(call_id)
@@ -439,6 +442,7 @@ class AcdService:
     async def _cancel(self, cancel: CancelOffer) -> None:
         for leg in list(self.legs.values()):
             if leg.call_id == cancel.call_id and leg.agent_id == cancel.agent_id:
+                self._withdrawn.add(leg.leg_id)  # not rung yet: it never will be
                 await self.hangup(leg.leg_id)
 
     async def hangup(self, channel: str) -> None:

@@ -273,3 +273,53 @@ async def test_write_ahead_reports_a_save_that_did_not_happen() -> None:
         assert await slow.persist() is False
     finally:
         module.SAVE_TIMEOUT_S = module_timeout
+
+
+class _Ami:
+    gate = None
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, action: dict[str, Any], timeout_s: float | None = None) -> Any:
+        self.sent.append(str(action["Action"]))
+        if action["Action"] == "Hangup":
+            from hotline.asterisk.ami.client import AmiActionError
+
+            raise AmiActionError("Hangup: No such channel")
+        return _Ok(Response="Success")
+
+
+class _Notifier:
+    def call_offered(self, offer: Any) -> None:
+        pass
+
+    def decision(self, d: Any) -> None:
+        pass
+
+
+async def test_an_offer_withdrawn_while_its_leg_is_saved_never_rings_the_agent() -> None:
+    from hotline.acd.core import Acd
+    from hotline.acd.events import CancelOffer, OfferCall
+    from hotline.acd.service import AcdService
+    from hotline.calls.tracker import CallTracker
+
+    ami = _Ami()
+    service = AcdService(
+        Acd(),
+        ami,  # type: ignore[arg-type]
+        _Store(delay=0.05),  # type: ignore[arg-type]
+        _Notifier(),  # type: ignore[arg-type]
+        CallTracker(),
+        write_ahead=True,
+    )
+    offer = OfferCall(
+        call_id="c1", agent_id="1001", seat="PJSIP/1001", channel="PJSIP/x", caller="1",
+        ring_timeout_s=8,
+    )  # fmt: skip
+    ringing = asyncio.ensure_future(service._ring_agent(offer))
+    await asyncio.sleep(0.01)  # the leg is being saved
+    await service._cancel(CancelOffer(call_id="c1", agent_id="1001"))  # the caller hung up
+    await ringing
+    assert ami.sent == ["Hangup"], ami.sent  # no Originate after the withdrawal
+    assert service.legs == {}
