@@ -16,7 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from acd.ami.client import AmiActionError, AmiClient, Reconnected
+from acd.ami.client import AmiActionError, AmiClient, NodeLost, Reconnected
+from acd.ami.cluster import ClusterAmi, node_of
 from acd.ami.events import (
     AgentLegAnswered,
     AmiEvent,
@@ -72,7 +73,7 @@ def caller_digits(raw: str) -> str:
 class AmiConsumer:
     def __init__(
         self,
-        ami: AmiClient,
+        ami: AmiClient | ClusterAmi,
         service: AcdService,
         tracker: CallTracker,
         notifier: AcdNotifier,
@@ -110,7 +111,13 @@ class AmiConsumer:
 
     async def dispatch(self, event: AmiEvent | Reconnected) -> None:
         self.handled += 1
-        if isinstance(event, Reconnected | AsteriskBooted):
+        if isinstance(event, NodeLost):
+            await self.node_lost(event.node)
+            return
+        if isinstance(event, Reconnected):
+            await self.reconcile(event.node)
+            return
+        if isinstance(event, AsteriskBooted):
             await self.reconcile()
             return
         changed, record = self._tracker.feed(event)
@@ -272,11 +279,13 @@ class AmiConsumer:
         if hasattr(result, "__await__"):
             await result
 
-    async def reconcile(self) -> None:
+    async def reconcile(self, node: str = "") -> None:
+        """Asterisk's live channels against what the engine holds; ``node``: only that node's
+        calls (a cluster node re-logged in), "" every call (one Asterisk)."""
         try:
-            response = await self._ami.send({"Action": "CoreShowChannels"})
+            response = await self._ami.send({"Action": "CoreShowChannels"}, node=node or None)
         except AmiActionError as exc:
-            log.error("cannot reconcile with Asterisk: %s", exc)
+            log.error("cannot reconcile with Asterisk %s: %s", node, exc)
             return
         messages = response if isinstance(response, list) else [response]
         live = {
@@ -284,16 +293,42 @@ class AmiConsumer:
             for m in messages
             if str(m.get("Event", "")).lower() == "coreshowchannel"
         }
+        lost = await self._settle(node, live, "channel lost (Asterisk restarted)")
+        if not node:  # the phone watch is one Asterisk's (a cluster's seats are at the edge)
+            await self._reconcile_phones(live, self._clock())
+        known = {view.call_id for view in self._service.acd.waiting_calls()}
+        for uid, chan in live.items():
+            if str(chan.get("Context")) == "hotline-queue" and uid not in known:
+                await self._requeue(uid, chan, node)
+        log.info(
+            "reconciled with Asterisk %s: %d live channels, %d lost calls",
+            node or "",
+            len(live),
+            lost,
+        )
+
+    async def node_lost(self, node: str) -> None:
+        """A cluster node is gone: every call on it ends (outcome node_failed), its agents'
+        legs end (wrap-up, never left on a call), its waiting callers leave the queue."""
+        lost = await self._settle(node, {}, f"node {node} failed", node_failed=True)
+        log.error("node %s lost: %d calls ended", node, lost)
+
+    async def _settle(
+        self, node: str, live: dict[str, Any], cause: str, *, node_failed: bool = False
+    ) -> int:
+        def mine(call_id: str) -> bool:
+            return not node or node_of(call_id) == node
+
         now = self._clock()
         lost = 0
-        for call_id in list(self._tracker.calls):
+        for call_id in [c for c in self._tracker.calls if mine(c)]:
             if call_id not in live:
-                record = self._tracker.lose(call_id, now, "channel lost (Asterisk restarted)")
+                record = self._tracker.lose(call_id, now, cause, node_failed=node_failed)
                 if record is not None:
                     lost += 1
                     await self._finished(record)
         for leg in list(self._service.legs.values()):
-            if leg.leg_id not in live:
+            if leg.leg_id not in live and mine(leg.call_id):
                 event: Any = (
                     CallEnded(call_id=leg.call_id, agent_id=leg.agent_id, at=now)
                     if leg.answered
@@ -307,14 +342,9 @@ class AmiConsumer:
                 await self._service.offer(event)
                 self._service.legs.pop(leg.leg_id, None)
         for view in self._service.acd.waiting_calls():
-            if view.call_id not in live:
+            if view.call_id not in live and mine(view.call_id):
                 await self._service.offer(CallerHungUp(call_id=view.call_id, at=now))
-        await self._reconcile_phones(live, now)
-        known = {view.call_id for view in self._service.acd.waiting_calls()}
-        for uid, chan in live.items():
-            if str(chan.get("Context")) == "hotline-queue" and uid not in known:
-                await self._requeue(uid, chan)
-        log.info("reconciled with Asterisk: %d live channels, %d lost calls", len(live), lost)
+        return lost
 
     async def _reconcile_phones(self, live: dict[str, Any], now: float) -> None:
         """Agents' phones on other calls, from the live channels (the watch was in memory)."""
@@ -333,11 +363,12 @@ class AmiConsumer:
             elif agent_id in busy and not agent.get("phone_busy"):
                 await self._service.offer(AgentPhoneBusy(agent_id=agent_id, at=now))
 
-    async def _requeue(self, uid: str, chan: Any) -> None:
+    async def _requeue(self, uid: str, chan: Any, node: str = "") -> None:
         async def var(name: str, default: str) -> str:
             try:
                 resp = await self._ami.send(
-                    {"Action": "Getvar", "Channel": str(chan.get("Channel")), "Variable": name}
+                    {"Action": "Getvar", "Channel": str(chan.get("Channel")), "Variable": name},
+                    node=node or None,
                 )
                 return str(resp.get("Value") or default)
             except AmiActionError:

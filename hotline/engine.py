@@ -8,13 +8,14 @@ import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 from aiohttp import web
 
 from acd.ami.client import AmiClient
+from acd.ami.cluster import ClusterAmi
 from acd.ami.events import ReviewCallbackResult
 from acd.ami.watch import LoadWatch
 from acd.calltracker import CallTracker
@@ -29,6 +30,7 @@ from agents.resources import make_app
 from agents.services import AgentService
 from agents.web.resources import add_desktop, build_desk
 from hotline.bus import EventBus
+from hotline.cluster.nodes import fastagi_hosts
 from hotline.config import Config
 from hotline.credentials import mqtt_password, redis_password, signing_key
 from hotline.filemodes import secure_state
@@ -89,15 +91,20 @@ class Engine:
         self.calendar = CalendarService(self.tickets)
         self.hours = BusinessHours(cfg.hours, self.calendar.calendar)
         self.calendar_warning: str | None = None
-        self.ami = AmiClient(
-            cfg.ami.host,
-            cfg.ami.port,
-            cfg.ami.username,
-            ami_secret(cfg),
-            action_timeout_s=cfg.ami.action_timeout_s,
-            reconnect_min_s=cfg.ami.reconnect_min_s,
-            reconnect_max_s=cfg.ami.reconnect_max_s,
-        )
+        self.cluster: ClusterAmi | None = None
+        if cfg.clustered:
+            # One AMI client per node; to every other part the cluster looks like one
+            # Asterisk (ClusterAmi routes each action to the node of its call).
+            self.cluster = ClusterAmi(
+                {
+                    node.name: self._ami_client(node.ami_address, node.ami_port)
+                    for node in cfg.nodes
+                },
+                node_lost_after_s=cfg.cluster.node_lost_after_s,
+            )
+            self.ami = cast(AmiClient, self.cluster)
+        else:
+            self.ami = self._ami_client(cfg.ami.host, cfg.ami.port)
         self.redis = aioredis.from_url(
             cfg.redis.url,
             socket_connect_timeout=3,
@@ -173,13 +180,25 @@ class Engine:
         self.fastagi = FastAgiServer(
             self.ivr_routes(),
             cfg.acd.default_skill,
-            cfg.fastagi.host,
+            fastagi_hosts(cfg),
             cfg.fastagi.port,
             agent_of=self._agent_of,
         )
         self.voicemail = self.voicemail_intake()
         self._tasks: list[asyncio.Task[Any]] = []
         self._http: web.AppRunner | None = None
+
+    def _ami_client(self, host: str, port: int) -> AmiClient:
+        cfg = self.cfg
+        return AmiClient(
+            host,
+            port,
+            cfg.ami.username,
+            ami_secret(cfg),
+            action_timeout_s=cfg.ami.action_timeout_s,
+            reconnect_min_s=cfg.ami.reconnect_min_s,
+            reconnect_max_s=cfg.ami.reconnect_max_s,
+        )
 
     async def _watch_load(self, every_s: float = 5.0) -> None:
         while True:
@@ -334,6 +353,7 @@ class Engine:
     def status(self) -> dict[str, Any]:
         return {
             "ami_connected": self.ami.connected.is_set(),
+            "nodes": self.cluster.nodes_connected() if self.cluster is not None else {},
             "mqtt_connected": self.bus.connected.is_set(),
             "waiting": self.service.acd.waiting_calls(),
             "agents": self.service.acd.agents(),
@@ -382,7 +402,8 @@ class Engine:
             await self.fastagi.start()
         except OSError as exc:
             raise StartupError(
-                f"fastagi.port: cannot listen on {cfg.fastagi.host}:{cfg.fastagi.port}: {exc}"
+                f"fastagi.port: cannot listen on {fastagi_hosts(cfg)} "
+                f"port {cfg.fastagi.port}: {exc}"
             ) from None
         app = make_app(api_token(cfg.paths.state_dir, cfg.http.api_token), self.agents, self.status)
         # Work orders and reports share the API (and its token) with the agent endpoints.
