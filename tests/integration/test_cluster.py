@@ -108,8 +108,13 @@ def test_node_b_killed_then_back(cluster: Cluster, engine: EngineProcess) -> Non
     # New calls reach node a within 5 s.
     second = datetime.now(UTC)
     carrier2 = cluster.calls(count=2, talk_ms=2000, rate=2)
-    carrier2.communicate(timeout=60)
-    new = [r for r in records_since(cluster, second) if r.arrived_at >= second]
+    out, _ = carrier2.communicate(timeout=60)
+    new = wait_for(
+        lambda: len(r := [x for x in records_since(cluster, second) if x.arrived_at >= second])
+        >= 2 and r,
+        20,
+        f"records of the calls after node b died; carrier:\n{out.decode()[-2000:]}",
+    )
     assert len(new) == 2 and {r.node for r in new} == {"a"}, new
     assert min(r.arrived_at for r in new) - killed < timedelta(seconds=5), (killed, new)
     carrier.kill()
@@ -120,11 +125,11 @@ def test_node_b_killed_then_back(cluster: Cluster, engine: EngineProcess) -> Non
     time.sleep(3)  # an OPTIONS probe or two
     third = datetime.now(UTC)
     carrier3 = cluster.calls(count=2, talk_ms=2000, rate=2)
-    carrier3.communicate(timeout=60)
+    out, _ = carrier3.communicate(timeout=60)
     back = wait_for(
         lambda: len(r := [x for x in records_since(cluster, third) if x.arrived_at >= third])
         >= 2 and r,
         20,
-        "records of the calls after node b came back",
+        f"records of the calls after node b came back; carrier:\n{out.decode()[-2000:]}",
     )
     assert "b" in {r.node for r in back}, back

@@ -67,6 +67,7 @@ class Cluster:
     edge: ManagedKamailio
     nodes: dict[str, ManagedAsterisk]
     phones: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    carriers: int = 0  # each carrier sipp gets its own ports (one may still run)
 
     @property
     def cfg(self) -> Config:
@@ -109,9 +110,11 @@ class Cluster:
         """The carrier: ``count`` calls to 12345 through the edge (sipp, in the background)."""
         sipp = shutil.which("sipp")
         assert sipp is not None, "sipp is not installed (Debian package sip-tester)"
+        self.carriers += 1
+        port = CARRIER_PORT + self.carriers % 10
         return subprocess.Popen(
             [sipp, f"{EDGE}:{EDGE_PORT}", "-sf", str(SIPP_DIR / "carrier-edge-uac.xml"),
-             "-i", EDGE, "-p", str(CARRIER_PORT), "-mi", EDGE, "-mp", str(PORTS["sip"] + 600),
+             "-i", EDGE, "-p", str(port), "-mi", EDGE, "-mp", str(port + 600),
              "-m", str(count), "-r", str(rate), "-d", str(talk_ms),
              "-timeout", f"{int(timeout)}s", "-nostdin", "-trace_err"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(self.setup.state_dir),
