@@ -283,7 +283,7 @@ class AmiConsumer:
         """Asterisk's live channels against what the engine holds; ``node``: only that node's
         calls (a cluster node re-logged in), "" every call (one Asterisk)."""
         try:
-            response = await self._ami.send({"Action": "CoreShowChannels"}, node=node or None)
+            response = await self._send({"Action": "CoreShowChannels"}, node)
         except AmiActionError as exc:
             log.error("cannot reconcile with Asterisk %s: %s", node, exc)
             return
@@ -306,6 +306,12 @@ class AmiConsumer:
             len(live),
             lost,
         )
+
+    async def _send(self, action: dict[str, Any], node: str) -> Any:
+        """To one node of a cluster, or to the one Asterisk (which knows no nodes)."""
+        if node:
+            return await self._ami.send(action, node=node)
+        return await self._ami.send(action)
 
     async def node_lost(self, node: str) -> None:
         """A cluster node is gone: every call on it ends (outcome node_failed), its agents'
@@ -366,9 +372,9 @@ class AmiConsumer:
     async def _requeue(self, uid: str, chan: Any, node: str = "") -> None:
         async def var(name: str, default: str) -> str:
             try:
-                resp = await self._ami.send(
+                resp = await self._send(
                     {"Action": "Getvar", "Channel": str(chan.get("Channel")), "Variable": name},
-                    node=node or None,
+                    node,
                 )
                 return str(resp.get("Value") or default)
             except AmiActionError:

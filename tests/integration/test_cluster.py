@@ -9,7 +9,6 @@ import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -61,7 +60,9 @@ def test_a_caller_on_node_b_is_answered_by_an_agent_registered_at_the_edge(
     started = datetime.now(UTC)
     carrier = cluster.calls(count=2, talk_ms=6000)
     out, _ = carrier.communicate(timeout=90)
-    assert carrier.returncode == 0, f"carrier sipp: exit {carrier.returncode}\n{out.decode()[-3000:]}"
+    assert carrier.returncode == 0, (
+        f"carrier sipp: exit {carrier.returncode}\n{out.decode()[-3000:]}"
+    )
     records = wait_for(
         lambda: len(r := records_since(cluster, started)) >= 2 and r, 20, "two call records"
     )
@@ -100,8 +101,10 @@ def test_node_b_killed_then_back(cluster: Cluster, engine: EngineProcess) -> Non
     assert failed[0].outcome is CallOutcome.NODE_FAILED, failed[0]
     agent_b = failed[0].agent_id
     wait_for(
-        lambda: next(a for a in engine.status()["agents"] if a["agent_id"] == agent_b)["state"]
-        != "on_call",
+        lambda: (
+            next(a for a in engine.status()["agents"] if a["agent_id"] == agent_b)["state"]
+            != "on_call"
+        ),
         10,
         f"agent {agent_b} off the failed node's call",
     )
@@ -110,8 +113,10 @@ def test_node_b_killed_then_back(cluster: Cluster, engine: EngineProcess) -> Non
     carrier2 = cluster.calls(count=2, talk_ms=2000, rate=2)
     out, _ = carrier2.communicate(timeout=60)
     new = wait_for(
-        lambda: len(r := [x for x in records_since(cluster, second) if x.arrived_at >= second])
-        >= 2 and r,
+        lambda: (
+            len(r := [x for x in records_since(cluster, second) if x.arrived_at >= second]) >= 2
+            and r
+        ),
         20,
         f"records of the calls after node b died; carrier:\n{out.decode()[-2000:]}",
     )
@@ -127,8 +132,9 @@ def test_node_b_killed_then_back(cluster: Cluster, engine: EngineProcess) -> Non
     carrier3 = cluster.calls(count=2, talk_ms=2000, rate=2)
     out, _ = carrier3.communicate(timeout=60)
     back = wait_for(
-        lambda: len(r := [x for x in records_since(cluster, third) if x.arrived_at >= third])
-        >= 2 and r,
+        lambda: (
+            len(r := [x for x in records_since(cluster, third) if x.arrived_at >= third]) >= 2 and r
+        ),
         20,
         f"records of the calls after node b came back; carrier:\n{out.decode()[-2000:]}",
     )

@@ -44,7 +44,7 @@ def cluster_toml(state_dir: Path, db_url: str) -> str:
     nodes = "".join(
         f'\n[[nodes]]\nname = "{name}"\naddress = "{net.node_address}"\n'
         f'engine_address = "{net.host_address}"\nnetns = "{net.netns}"\n'
-        f'ami_port = {PORTS["ami"]}\n'
+        f"ami_port = {PORTS['ami']}\n"
         for name, net in NETS.items()
     )
     agents = "".join(
@@ -88,7 +88,7 @@ class Cluster:
         """The agent's phone: a sipp UAS that answers, registered at the edge."""
         sipp = shutil.which("sipp")
         assert sipp is not None, "sipp is not installed (Debian package sip-tester)"
-        log = open(self.setup.state_dir / f"phone-{agent}.log", "ab")  # noqa: SIM115
+        log = open(self.setup.state_dir / f"phone-{agent}.log", "ab")
         self.phones.append(
             subprocess.Popen(
                 [sipp, "-sf", str(SIPP_DIR / "agent-uas.xml"), "-i", EDGE,
@@ -145,7 +145,7 @@ def start_cluster(hotline_setup: HotlineSetup, tmp: Path) -> Iterator[Cluster]:
         for net in NETS.values():
             netns.create(net)
         edge.start()
-        for name, node in nodes.items():
+        for node in nodes.values():
             node.start()
     except Exception as exc:
         _teardown(cluster)

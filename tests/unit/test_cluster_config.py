@@ -1,0 +1,158 @@
+"""A cluster's configuration (pure, no Kamailio or Asterisk): the nodes, the edge's rendered
+configuration, each node's Asterisk configuration, and how actions find their node."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from acd.ami.client import AmiClient
+from acd.ami.cluster import ClusterAmi, node_of
+from acd.ami.events import CallArrived
+from acd.calltracker import CallTracker
+from hotline.asterisk.render import RenderError, render_all
+from hotline.cluster.nodes import fastagi_hosts, node_config
+from hotline.config import ConfigError, load_config
+from hotline.edge.render import render
+from tickets.records import CallOutcome
+
+NODES = """
+[edge]
+listen = "10.9.1.1"
+port = 5070
+
+[[nodes]]
+name = "a"
+address = "10.9.1.2"
+engine_address = "10.9.1.1"
+netns = "hlx-a"
+
+[[nodes]]
+name = "b"
+address = "10.9.2.2"
+engine_address = "10.9.2.1"
+
+[[agents]]
+id = "2001"
+sip_password = "generate"
+
+[[agents]]
+id = "2002"
+seat = "Local/2002@test-phone"
+"""
+
+DIRS = {
+    f"{n}_dir": f"/srv/hotline/t/{n}" for n in ("etc", "run", "log", "spool", "lib", "cache")
+} | {"mod_dir": "/usr/lib/x86_64-linux-gnu/asterisk/modules"}
+
+
+def cluster_cfg(tmp_path: Path, extra: str = NODES) -> Any:
+    path = tmp_path / "h.toml"
+    path.write_text(f'[paths]\nstate_dir = "{tmp_path}"\n{extra}', encoding="utf-8")
+    return load_config(path, environ={})
+
+
+def test_call_ids_name_their_node() -> None:
+    assert node_of("b-1733551234.17") == "b"
+    assert node_of("1733551234.17") == "" and node_of("hl-abc") == "" and node_of("") == ""
+
+
+def test_agents_with_a_password_are_reached_at_the_edge(tmp_path: Path) -> None:
+    cfg = cluster_cfg(tmp_path)
+    assert [a.dial_string for a in cfg.agents] == ["PJSIP/2001@edge", "Local/2002@test-phone"]
+    assert fastagi_hosts(cfg) == ["10.9.1.1", "10.9.2.1"]
+
+
+def test_two_nodes_of_one_name_are_refused(tmp_path: Path) -> None:
+    twice = NODES.replace('name = "b"', 'name = "a"')
+    with pytest.raises(ConfigError, match="nodes"):
+        cluster_cfg(tmp_path, twice)
+
+
+def test_the_edge_config_has_the_nodes_and_the_agents_passwords(tmp_path: Path) -> None:
+    cfg = cluster_cfg(tmp_path)
+    files = render(cfg, tmp_path / "edge")
+    password = (tmp_path / "sip-password-2001").read_text().strip()
+    assert f'if ($au == "2001") {{ $var(pw) = "{password}"; }}' in files["kamailio.cfg"]
+    assert "listen=udp:10.9.1.1:5070" in files["kamailio.cfg"]
+    assert "{{" not in files["kamailio.cfg"]
+    assert files["dispatcher.list"].splitlines()[1:] == [
+        "1 sip:10.9.1.2:5060 0 0 duid=a",
+        "1 sip:10.9.2.2:5060 0 0 duid=b",
+    ]
+
+
+def test_a_password_that_could_break_out_of_the_edge_config_is_refused(tmp_path: Path) -> None:
+    cfg = cluster_cfg(tmp_path, NODES.replace('"generate"', '"long-enough\\"; exit; #"'))
+    with pytest.raises(RenderError, match="2001"):
+        render(cfg, tmp_path / "edge")
+
+
+def test_each_node_gets_its_own_instance_name_and_edge_endpoint(tmp_path: Path) -> None:
+    cfg = cluster_cfg(tmp_path)
+    node = node_config(cfg, cfg.nodes[1])
+    assert node.asterisk.instance == "main-b" and node.asterisk.netns == ""
+    files = render_all(node, DIRS, managed=True)
+    assert "systemname = b" in files["asterisk.conf"]
+    assert "[citizen-b]" in files["pjsip.conf"] and "match = 10.9.1.1" in files["pjsip.conf"]
+    assert "contact = sip:10.9.1.1:5070" in files["pjsip.conf"]
+    assert "bind = 10.9.2.2:5060" in files["pjsip.conf"]
+    assert "[2001]" not in files["pjsip.conf"]  # agents register at the edge, not here
+    assert "permit = 10.9.2.1/255.255.255.255" in files["manager.conf"]
+    assert "agi://10.9.2.1:4573" in files["extensions.conf"]
+
+
+def test_one_asterisk_renders_as_before(tmp_path: Path) -> None:
+    files = render_all(cluster_cfg(tmp_path, ""), DIRS, managed=True)
+    assert "systemname" not in files["asterisk.conf"].split("; (no systemname)")[0][-30:]
+    assert "[citizen-trunk]" in files["pjsip.conf"] and "[edge]" not in files["pjsip.conf"]
+    assert "permit = 127.0.0.1/255.255.255.255" in files["manager.conf"]
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.connected = asyncio.Event()
+        self.connected.set()
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, action: dict[str, Any], timeout_s: float | None = None) -> str:
+        self.sent.append(action)
+        return "ok"
+
+
+async def test_actions_go_to_the_node_of_their_call() -> None:
+    a, b = _Client(), _Client()
+    cluster = ClusterAmi(cast(dict[str, AmiClient], {"a": a, "b": b}))
+    originate = {
+        "Action": "Originate",
+        "Channel": "PJSIP/2001@edge",
+        "ChannelId": "hl-leg1",
+        "Variable": ["HOTLINE_CALL=b-1733.4", "HOTLINE_AGENT=2001"],
+    }
+    await cluster.send(originate)
+    await cluster.send({"Action": "Hangup", "Channel": "hl-leg1"})  # the leg it placed
+    await cluster.send({"Action": "Hangup", "Channel": "b-1733.4"})  # a call id
+    await cluster.send({"Action": "CoreShowChannels"}, node="a")
+    assert [x["Action"] for x in b.sent] == ["Originate", "Hangup", "Hangup"]
+    assert [x["Action"] for x in a.sent] == ["CoreShowChannels"]
+
+
+def test_a_lost_node_ends_its_calls_as_node_failed() -> None:
+    tracker = CallTracker()
+    tracker.feed(
+        CallArrived(
+            at=1.0,
+            call_id="b-10.1",
+            caller="139",
+            dialled="12345",
+            linked_id="b-10.1",
+            channel="PJSIP/citizen-b-1",
+        )
+    )
+    record = tracker.lose("b-10.1", 5.0, "node b failed", node_failed=True)
+    assert record is not None
+    assert record.outcome is CallOutcome.NODE_FAILED and record.node == "b"
+    assert record.hangup_cause == "node b failed"
