@@ -448,13 +448,13 @@ class Engine:
         ):
             self._tasks.append(asyncio.ensure_future(coro))
         log.info(
-            "engine started: FastAGI %s:%d, HTTP %s:%d, AMI %s:%d",
-            cfg.fastagi.host,
+            "engine started: FastAGI %s port %d, HTTP %s:%d, AMI %s",
+            ", ".join(fastagi_hosts(cfg)),
             cfg.fastagi.port,
             cfg.http.host,
             cfg.http.port,
-            cfg.ami.host,
-            cfg.ami.port,
+            ", ".join(f"{n.name} {n.ami_address}:{n.ami_port}" for n in cfg.nodes)
+            or f"{cfg.ami.host}:{cfg.ami.port}",
         )
 
     async def _load_calendar(self, start: bool = False) -> None:

@@ -27,6 +27,12 @@ if ((${#need_pkgs[@]})); then
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
+# Debian enables kamailio.service on install (its sample configuration on port 5060): a cluster
+# runs its own edge from the generated configuration (hotline/edge), never that one.
+if have kamailio && command -v systemctl >/dev/null \
+   && systemctl is-enabled kamailio >/dev/null 2>&1; then
+  systemctl disable --now kamailio >/dev/null 2>&1 || true
+fi
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_port() {

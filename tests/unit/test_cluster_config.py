@@ -156,3 +156,19 @@ def test_a_lost_node_ends_its_calls_as_node_failed() -> None:
     assert record is not None
     assert record.outcome is CallOutcome.NODE_FAILED and record.node == "b"
     assert record.hangup_cause == "node b failed"
+
+
+def test_the_demo_cluster_puts_two_nodes_behind_the_edge(tmp_path: Path) -> None:
+    from hotline.cluster.local import demo_cluster, node_nets
+
+    cfg = demo_cluster(cluster_cfg(tmp_path, ""))
+    assert [(n.name, n.address, n.netns) for n in cfg.nodes] == [
+        ("a", "10.210.1.2", "hl-a"),
+        ("b", "10.210.2.2", "hl-b"),
+    ]
+    assert cfg.edge.listen == "10.210.1.1"
+    assert {a.dial_string for a in cfg.agents} == {"PJSIP/1001@edge", "PJSIP/1002@edge"}
+    assert [(n.host_address, n.node_address) for n in node_nets(cfg)] == [
+        ("10.210.1.1", "10.210.1.2"),
+        ("10.210.2.1", "10.210.2.2"),
+    ]
