@@ -22,6 +22,12 @@ def format_status(data: dict[str, Any], now: float | None = None) -> str:
         f"calls in progress {data.get('calls_in_progress', 0)} · "
         f"in the IVR {data.get('ivr_sessions', 0)}",
     ]
+    nodes = data.get("nodes") or {}
+    if nodes:  # a cluster: each node's AMI
+        lines.append(
+            "nodes: "
+            + ", ".join(f"{n} {'up' if up else 'DOWN'}" for n, up in sorted(nodes.items()))
+        )
     waiting = data.get("waiting", [])
     lines.append(f"waiting: {len(waiting)}")
     for w in waiting:

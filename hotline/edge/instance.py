@@ -5,7 +5,9 @@ log in edge/kamailio.log, and ready once it answers an OPTIONS request."""
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -20,6 +22,17 @@ from hotline.edge.render import render
 
 class EdgeStartError(RuntimeError):
     """Kamailio's configuration was refused or it did not come up; the message says why."""
+
+
+def _unprivileged() -> list[str]:
+    """Kamailio reads its configuration as root, then runs as the package's own user (the
+    Debian package creates ``kamailio``); as root only when that user does not exist."""
+    try:
+        pwd.getpwnam("kamailio")
+        grp.getgrnam("kamailio")
+    except KeyError:
+        return []
+    return ["-u", "kamailio", "-g", "kamailio"]
 
 
 class ManagedKamailio:
@@ -80,6 +93,7 @@ class ManagedKamailio:
                     "64",
                     "-M",
                     "8",
+                    *_unprivileged(),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
