@@ -8,9 +8,9 @@ Rules:
   Originate (the agent leg rings on the CALLER's node, through the edge), a call id or an ACD
   leg id it names, else the node where the channel it names was last seen; an explicit
   ``node=`` wins. An action that names nothing known goes to the first node logged in.
-- Events of every node come out of one stream; a node's re-login is a ``Reconnected`` with
-  its name (the consumer reconciles that node only), and a node away longer than
-  ``node_lost_after_s`` is a ``NodeLost`` (its calls end: they are gone with it).
+- Events of every node come out of one stream; a node's re-login (or its FullyBooted) is a
+  ``Reconnected`` with its name (the consumer reconciles that node only), and a node away
+  longer than ``node_lost_after_s`` is a ``NodeLost`` (its calls end: they are gone with it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from acd.ami.client import AmiActionError, AmiClient, NodeLost, Reconnected
-from acd.ami.events import AmiEvent, ChannelCreated, ChannelHungUp
+from acd.ami.events import AmiEvent, AsteriskBooted, ChannelCreated, ChannelHungUp
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,12 @@ class ClusterAmi:
 
     # -- per node --------------------------------------------------------------
     async def _pump(self, name: str, client: AmiClient) -> None:
-        async for event in client.events():
+        async for item in client.events():
+            event: AmiEvent | Reconnected = item
+            if isinstance(event, AsteriskBooted):
+                # A node (re)booted: reconcile that node only, never the others' calls
+                # against its channels.
+                event = Reconnected(at=event.at, node=name)
             if isinstance(event, Reconnected):
                 event.node = name
                 if name in self.lost:

@@ -172,3 +172,41 @@ def test_the_demo_cluster_puts_two_nodes_behind_the_edge(tmp_path: Path) -> None
         ("10.210.1.1", "10.210.1.2"),
         ("10.210.2.1", "10.210.2.2"),
     ]
+
+
+class _Node(_Client):
+    """A node's AMI client that has some events to give, then none."""
+
+    def __init__(self, events: list[Any]) -> None:
+        super().__init__()
+        self._pending = events
+
+    async def start(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.connected.clear()
+
+    async def events(self) -> Any:
+        for event in self._pending:
+            yield event
+        await asyncio.Event().wait()
+
+
+async def test_a_node_that_boots_is_reconciled_alone_and_a_silent_one_is_lost() -> None:
+    from acd.ami.client import NodeLost, Reconnected
+    from acd.ami.events import AsteriskBooted
+
+    a, b = _Node([AsteriskBooted(at=1.0)]), _Node([])
+    b.connected.clear()  # node b never answers
+    cluster = ClusterAmi(cast(dict[str, AmiClient], {"a": a, "b": b}), node_lost_after_s=0.3)
+    await cluster.start()
+    stream = cluster.events()
+    try:
+        first = await asyncio.wait_for(anext(stream), 2)
+        assert type(first) is Reconnected and first.node == "a"
+        lost = await asyncio.wait_for(anext(stream), 2)
+        assert isinstance(lost, NodeLost) and lost.node == "b"
+        assert cluster.connected.is_set() and cluster.nodes_connected() == {"a": True, "b": False}
+    finally:
+        cluster.close()
