@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from hotline.asterisk.instance import ManagedAsterisk
+from hotline.base.settings import Config
 from hotline.cluster import netns
 from hotline.cluster.nodes import node_config
-from hotline.config import Config
 from hotline.edge.instance import ManagedKamailio
 
 DEMO_NET = "10.210"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from hotline.config import AmiConfig, AsteriskConfig, Config, FastAgiConfig, NodeConfig
+from hotline.base.settings import AmiConfig, AsteriskConfig, Config, FastAgiConfig, NodeConfig
 
 # Asterisk's Uniqueid with a systemname: "<systemname>-<epoch>.<sequence>".
 _NODE_ID = re.compile(r"(?P<node>[a-z][a-z0-9]{0,15})-[0-9]+\.[0-9]+")

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 from hotline.asterisk.render import write_all
-from hotline.config import Config
+from hotline.base.settings import Config
 from hotline.edge.render import render
 
 

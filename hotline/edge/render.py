@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 from hotline.asterisk.render import RenderError, fill
-from hotline.config import Config, NodeConfig
-from hotline.secrets import sip_password
+from hotline.base.secrets import sip_password
+from hotline.base.settings import Config, NodeConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "kamailio-config"
 DISPATCHER_SET = 1

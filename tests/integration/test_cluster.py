@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from acd.ami.cluster import node_of
+from hotline.asterisk.ami.cluster import node_of
+from hotline.base.db import CallRecordStore
+from hotline.calls.records import CallOutcome, CallRecord
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.support.cluster import AGENTS, Cluster, start_cluster, wait_for
-from tickets.persistence import CallRecordStore
-from tickets.records import CallOutcome, CallRecord
 
 pytestmark = pytest.mark.asterisk
 

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from hotline.asterisk.instance import ManagedAsterisk
+from hotline.base.secrets import sip_password
+from hotline.base.settings import Config, load_config
 from hotline.cluster import netns
 from hotline.cluster.nodes import node_config
-from hotline.config import Config, load_config
 from hotline.edge.instance import ManagedKamailio
-from hotline.secrets import sip_password
 from tests.conftest import PORTS, SLOT, HotlineSetup, config_toml
 
 SIPP_DIR = Path(__file__).resolve().parents[1] / "data" / "sipp"

@@ -9,15 +9,15 @@ from typing import Any, cast
 
 import pytest
 
-from acd.ami.client import AmiClient
-from acd.ami.cluster import ClusterAmi, node_of
-from acd.ami.events import CallArrived
-from acd.calltracker import CallTracker
+from hotline.asterisk.ami.client import AmiClient
+from hotline.asterisk.ami.cluster import ClusterAmi, node_of
+from hotline.asterisk.ami.events import CallArrived
 from hotline.asterisk.render import RenderError, render_all
+from hotline.base.settings import ConfigError, load_config
+from hotline.calls.records import CallOutcome
+from hotline.calls.tracker import CallTracker
 from hotline.cluster.nodes import fastagi_hosts, node_config
-from hotline.config import ConfigError, load_config
 from hotline.edge.render import render
-from tickets.records import CallOutcome
 
 NODES = """
 [edge]
@@ -194,8 +194,8 @@ class _Node(_Client):
 
 
 async def test_a_node_that_boots_is_reconciled_alone_and_a_silent_one_is_lost() -> None:
-    from acd.ami.client import NodeLost, Reconnected
-    from acd.ami.events import AsteriskBooted
+    from hotline.asterisk.ami.client import NodeLost, Reconnected
+    from hotline.asterisk.ami.events import AsteriskBooted
 
     a, b = _Node([AsteriskBooted(at=1.0)]), _Node([])
     b.connected.clear()  # node b never answers
