@@ -536,6 +536,12 @@ class TicketsConfig(_Section):
     archive_after_unreachable: int = Field(default=3, ge=1, le=20)
     max_reopens: int | None = Field(default=None, ge=0, le=20)
     """None: no cap; 1: the second evaluation is final."""
+    redo_after_unsatisfied: bool = True
+    """A survey answered unsatisfied, or "not solved", sends the order back to its unit under
+    supervision at once (复办/督办); false: it waits for a supervisor's Reopen or Archive."""
+    hotspot_window_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
+    hotspot_threshold: int = Field(default=5, ge=2, le=10_000)
+    """A hot spot: this many tickets on one subject in one area within the window."""
 
     @field_validator("subjects")
     @classmethod
