@@ -210,3 +210,17 @@ async def test_a_node_that_boots_is_reconciled_alone_and_a_silent_one_is_lost() 
         assert cluster.connected.is_set() and cluster.nodes_connected() == {"a": True, "b": False}
     finally:
         cluster.close()
+
+
+async def test_a_conference_line_and_a_supervisor_ring_on_the_calls_node() -> None:
+    a, b = _Client(), _Client()
+    cluster = ClusterAmi(cast(dict[str, AmiClient], {"a": a, "b": b}))
+    await cluster.send(
+        {"Action": "Originate", "Channel": "PJSIP/12315@citizen-trunk",
+         "Variable": ["HOTLINE_CONF=hl3-b-1733.4", "HOTLINE_CONF_ROLE=department"]}
+    )  # fmt: skip
+    await cluster.send(
+        {"Action": "Originate", "Channel": "PJSIP/9001@edge",
+         "Variable": ["HOTLINE_SPY_CHANNEL=PJSIP/edge-00000001", "HOTLINE_CALL=b-1733.4"]}
+    )  # fmt: skip
+    assert len(b.sent) == 2 and not a.sent

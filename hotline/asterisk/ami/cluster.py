@@ -4,10 +4,12 @@ parts send actions and read events as with one Asterisk, and this routes them.
 Rules:
 - Call ids are Asterisk Uniqueids, which each node prefixes with its systemname
   (``b-1733551234.17``): they are unique across nodes and name their node (:func:`node_of`).
-- An action goes to the node of the call it is about: the ``HOTLINE_CALL`` variable of an
-  Originate (the agent leg rings on the CALLER's node, through the edge), a call id or an ACD
-  leg id it names, else the node where the channel it names was last seen; an explicit
-  ``node=`` wins. An action that names nothing known goes to the first node logged in.
+- An action goes to the node of the call it is about: the ``HOTLINE_CALL`` (or
+  ``HOTLINE_CONF``, ``hl3-<call id>``) variable of an Originate (the agent leg rings on the
+  CALLER's node, through the edge; a supervisor's listen/whisper/barge and a three-way
+  call's department line too), a call id or an ACD leg id it names, else the node where the
+  channel it names was last seen; an explicit ``node=`` wins. An action that names nothing
+  known goes to the first node logged in.
 - Events of every node come out of one stream; a node's re-login (or its FullyBooted) is a
   ``Reconnected`` with its name (the consumer reconciles that node only), and a node away
   longer than ``node_lost_after_s`` is a ``NodeLost`` (its calls end: they are gone with it).
@@ -110,9 +112,11 @@ class ClusterAmi:
         """The node an action is about (see the module's rules)."""
         variables = action.get("Variable", [])
         values = variables if isinstance(variables, list) else [variables]
-        for item in values:  # Originate: the caller's node
+        for item in values:  # Originate: the caller's node (a conference is hl3-<call id>)
             name, _, value = str(item).partition("=")
-            if name == "HOTLINE_CALL" and node_of(value):
+            if name == "HOTLINE_CONF":
+                value = value.removeprefix("hl3-")
+            if name in ("HOTLINE_CALL", "HOTLINE_CONF") and node_of(value):
                 return node_of(value)
         for key in ("Channel", "ExtraChannel"):
             found = self._node_of_channel(str(action.get(key, "")))
