@@ -224,3 +224,27 @@ async def test_a_conference_line_and_a_supervisor_ring_on_the_calls_node() -> No
          "Variable": ["HOTLINE_SPY_CHANNEL=PJSIP/edge-00000001", "HOTLINE_CALL=b-1733.4"]}
     )  # fmt: skip
     assert len(b.sent) == 2 and not a.sent
+
+
+def test_call_events_and_wallboard_rows_name_the_node() -> None:
+    from hotline.acd.notifier import AcdNotifier
+    from hotline.wallboard.rules import wallboard
+
+    published: list[tuple[Any, dict[str, Any]]] = []
+
+    class Bus:
+        def publish(self, topic: Any, payload: dict[str, Any]) -> None:
+            published.append((topic, payload))
+
+    notifier = AcdNotifier(cast(Any, Bus()))
+    notifier.call_arrived("b-1733.4", "139", "12345", 1.0)
+    notifier.call_arrived("1733.5", "139", "12345", 1.0)  # one Asterisk: no node key at all
+    assert published[0][1]["node"] == "b" and "node" not in published[1][1]
+
+    waiting = {"call_id": "a-1733.6", "skill": "general", "priority": 0, "caller": "13900000000",
+               "channel": "PJSIP/citizen-a-1", "queued_at": 100.0, "state": "waiting",
+               "agent_id": None}  # fmt: skip
+    agent = {"agent_id": "2001", "seat": "PJSIP/2001@edge", "skills": (("general", 1),),
+             "state": "on_call", "reason": "", "since": 90.0, "call_id": "b-1733.4"}  # fmt: skip
+    board = wallboard({"waiting": [waiting], "agents": [agent]}, now=110.0)
+    assert board["waiting"][0]["node"] == "a" and board["agents"][0]["node"] == "b"
