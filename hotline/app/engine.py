@@ -39,7 +39,7 @@ from hotline.calls.metrics import ALL, MetricsBook, interval_start
 from hotline.calls.records import CallRecord
 from hotline.calls.service import CallRecordService
 from hotline.calls.tracker import CallTracker
-from hotline.cluster.nodes import fastagi_hosts
+from hotline.cluster.nodes import fastagi_hosts, node_config
 from hotline.desk.plugin import add_desktop, build_desk
 from hotline.ivr.flow import DirectFlow, MenuFlow, SpeechIntake, WaitingKeyFlow
 from hotline.ivr.hours import BusinessHours, hours_clock
@@ -101,15 +101,12 @@ class Engine:
             # One AMI client per node; to every other part the cluster looks like one
             # Asterisk (ClusterAmi routes each action to the node of its call).
             self.cluster = ClusterAmi(
-                {
-                    node.name: self._ami_client(node.ami_address, node.ami_port)
-                    for node in cfg.nodes
-                },
+                {node.name: self._ami_client(node_config(cfg, node)) for node in cfg.nodes},
                 node_lost_after_s=cfg.cluster.node_lost_after_s,
             )
             self.ami = cast(AmiClient, self.cluster)
         else:
-            self.ami = self._ami_client(cfg.ami.host, cfg.ami.port)
+            self.ami = self._ami_client(cfg)
         self.redis = aioredis.from_url(
             cfg.redis.url,
             socket_connect_timeout=3,
@@ -194,11 +191,11 @@ class Engine:
         self._tasks: list[asyncio.Task[Any]] = []
         self._http: web.AppRunner | None = None
 
-    def _ami_client(self, host: str, port: int) -> AmiClient:
-        cfg = self.cfg
+    def _ami_client(self, cfg: Config) -> AmiClient:
+        """The AMI client of one Asterisk (``cfg``: the engine's, or a node's own view)."""
         return AmiClient(
-            host,
-            port,
+            cfg.ami.host,
+            cfg.ami.port,
             cfg.ami.username,
             ami_secret(cfg),
             action_timeout_s=cfg.ami.action_timeout_s,

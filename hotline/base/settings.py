@@ -828,6 +828,10 @@ class NodeConfig(_Section):
     ami_host: str = ""
     """Empty: ``address``."""
     ami_port: int = Field(default=5038, ge=1, le=65535)
+    ami_username: str = Field(default="", pattern=r"^([A-Za-z0-9_-]{1,64})?$")
+    """Empty: ``[ami] username``."""
+    ami_secret: str = Field(default="", pattern=r"^\S*$")
+    """Empty: the engine's generated AMI secret (``<state_dir>/ami-secret``), as one Asterisk."""
     engine_address: str = "127.0.0.1"
     """The engine as the node reaches it: the FastAGI target and the AMI login's permit."""
     netns: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9-]{0,14})?$")

@@ -34,7 +34,13 @@ def node_config(cfg: Config, node: NodeConfig) -> Config:
         }
     )
     ami = AmiConfig.model_validate(
-        {**cfg.ami.model_dump(), "host": node.ami_address, "port": node.ami_port}
+        {
+            **cfg.ami.model_dump(),
+            "host": node.ami_address,
+            "port": node.ami_port,
+            "username": node.ami_username or cfg.ami.username,
+            "secret": node.ami_secret or cfg.ami.secret,
+        }
     )
     fastagi = FastAgiConfig(host=node.engine_address, port=cfg.fastagi.port)
     # Browser seats register to one Asterisk; in a cluster phones register at the edge.

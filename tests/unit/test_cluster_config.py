@@ -248,3 +248,19 @@ def test_call_events_and_wallboard_rows_name_the_node() -> None:
              "state": "on_call", "reason": "", "since": 90.0, "call_id": "b-1733.4"}  # fmt: skip
     board = wallboard({"waiting": [waiting], "agents": [agent]}, now=110.0)
     assert board["waiting"][0]["node"] == "a" and board["agents"][0]["node"] == "b"
+
+
+def test_a_node_may_have_its_own_ami_login(tmp_path: Path) -> None:
+    from hotline.base.secrets import MASK, masked
+
+    own = NODES.replace(
+        'netns = "hlx-a"', 'netns = "hlx-a"\nami_username = "eng"\nami_secret = "s3cret-a"'
+    )
+    cfg = cluster_cfg(tmp_path, own)
+    node_a, node_b = (node_config(cfg, n) for n in cfg.nodes)
+    assert (node_a.ami.username, node_a.ami.secret) == ("eng", "s3cret-a")
+    assert (node_b.ami.username, node_b.ami.secret) == ("hotline", "")  # the generated one
+    files = render_all(node_a, DIRS, managed=True)
+    assert "[eng]" in files["manager.conf"] and "secret = s3cret-a" in files["manager.conf"]
+    shown = masked(cfg.model_dump(mode="json"))
+    assert shown["nodes"][0]["ami_secret"] == MASK
