@@ -9,7 +9,7 @@ import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -28,6 +28,7 @@ from hotline.app.lease import LeaseTiming
 from hotline.app.migrate import upgrade
 from hotline.asterisk.agiserver import FastAgiServer
 from hotline.asterisk.ami.client import AmiClient
+from hotline.asterisk.ami.cluster import ClusterAmi
 from hotline.asterisk.ami.events import ReviewCallbackResult
 from hotline.asterisk.ami.watch import LoadWatch
 from hotline.base.bus import EventBus
@@ -41,6 +42,7 @@ from hotline.calls.metrics import ALL, MetricsBook, interval_start
 from hotline.calls.records import CallRecord
 from hotline.calls.service import CallRecordService
 from hotline.calls.tracker import CallTracker
+from hotline.cluster.nodes import fastagi_hosts, node_config
 from hotline.desk.plugin import add_desktop, build_desk
 from hotline.ivr.flow import DirectFlow, MenuFlow, SpeechIntake, WaitingKeyFlow
 from hotline.ivr.hours import BusinessHours, hours_clock
@@ -97,15 +99,17 @@ class Engine:
         self._catalogue_stamp: object = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.tickets.on_hotspot.append(self._hotspot)
-        self.ami = AmiClient(
-            cfg.ami.host,
-            cfg.ami.port,
-            cfg.ami.username,
-            ami_secret(cfg),
-            action_timeout_s=cfg.ami.action_timeout_s,
-            reconnect_min_s=cfg.ami.reconnect_min_s,
-            reconnect_max_s=cfg.ami.reconnect_max_s,
-        )
+        self.cluster: ClusterAmi | None = None
+        if cfg.clustered:
+            # One AMI client per node; to every other part the cluster looks like one
+            # Asterisk (ClusterAmi routes each action to the node of its call).
+            self.cluster = ClusterAmi(
+                {node.name: self._ami_client(node_config(cfg, node)) for node in cfg.nodes},
+                node_lost_after_s=cfg.cluster.node_lost_after_s,
+            )
+            self.ami = cast(AmiClient, self.cluster)
+        else:
+            self.ami = self._ami_client(cfg)
         self.redis = aioredis.from_url(
             cfg.redis.url,
             socket_connect_timeout=3,
@@ -192,7 +196,7 @@ class Engine:
         self.fastagi = FastAgiServer(
             self.ivr_routes(),
             cfg.acd.default_skill,
-            cfg.fastagi.host,
+            fastagi_hosts(cfg),
             cfg.fastagi.port,
             agent_of=self._agent_of,
             reuse_port=cfg.cluster.standby,
@@ -323,6 +327,18 @@ class Engine:
             "holder": self.leader.engine_id if self.leading() else lease.holder,
             "refused_ami_actions": self.ami.refused_not_leading,
         }
+
+    def _ami_client(self, cfg: Config) -> AmiClient:
+        """The AMI client of one Asterisk (``cfg``: the engine's, or a node's own view)."""
+        return AmiClient(
+            cfg.ami.host,
+            cfg.ami.port,
+            cfg.ami.username,
+            ami_secret(cfg),
+            action_timeout_s=cfg.ami.action_timeout_s,
+            reconnect_min_s=cfg.ami.reconnect_min_s,
+            reconnect_max_s=cfg.ami.reconnect_max_s,
+        )
 
     async def _watch_load(self, every_s: float = 5.0) -> None:
         while True:
@@ -480,6 +496,7 @@ class Engine:
     def status(self) -> dict[str, Any]:
         return {
             "ami_connected": self.ami.connected.is_set(),
+            "nodes": self.cluster.nodes_connected() if self.cluster is not None else {},
             "mqtt_connected": self.bus.connected.is_set(),
             "waiting": self.service.acd.waiting_calls(),
             "agents": self.service.acd.agents(),
@@ -531,7 +548,8 @@ class Engine:
             await self.fastagi.start()
         except OSError as exc:
             raise StartupError(
-                f"fastagi.port: cannot listen on {cfg.fastagi.host}:{cfg.fastagi.port}: {exc}"
+                f"fastagi.port: cannot listen on {fastagi_hosts(cfg)} "
+                f"port {cfg.fastagi.port}: {exc}"
             ) from None
         app = make_app(api_token(cfg.paths.state_dir, cfg.http.api_token), self.agents, self.status)
         # Work orders and reports share the API (and its token) with the agent endpoints.
@@ -574,13 +592,13 @@ class Engine:
             self._tasks.append(asyncio.ensure_future(self._stand_by()))
             self._tasks.append(asyncio.ensure_future(self.leader.run()))
         log.info(
-            "engine started: FastAGI %s:%d, HTTP %s:%d, AMI %s:%d",
-            cfg.fastagi.host,
+            "engine started: FastAGI %s port %d, HTTP %s:%d, AMI %s",
+            ", ".join(fastagi_hosts(cfg)),
             cfg.fastagi.port,
             cfg.http.host,
             cfg.http.port,
-            cfg.ami.host,
-            cfg.ami.port,
+            ", ".join(f"{n.name} {n.ami_address}:{n.ami_port}" for n in cfg.nodes)
+            or f"{cfg.ami.host}:{cfg.ami.port}",
         )
 
     async def _load_calendar(self, start: bool = False) -> None:

@@ -31,6 +31,12 @@ def format_status(data: dict[str, Any], now: float | None = None) -> str:
             f"lease renewed {'-' if age is None else f'{age:.1f} s'} ago · "
             f"leader {cluster.get('holder') or '?'} {cluster.get('leader_url') or ''}".rstrip()
         )
+    nodes = data.get("nodes") or {}
+    if nodes:  # a cluster: each node's AMI
+        lines.append(
+            "nodes: "
+            + ", ".join(f"{n} {'up' if up else 'DOWN'}" for n, up in sorted(nodes.items()))
+        )
     waiting = data.get("waiting", [])
     lines.append(f"waiting: {len(waiting)}")
     for w in waiting:

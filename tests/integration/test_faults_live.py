@@ -27,7 +27,7 @@ from tests.conftest import PORTS, EngineProcess, HotlineSetup, _flush_redis_pref
 from tests.integration.test_call_path import wait_record
 from tests.integration.test_engine_restart import wait_waiting
 from tests.support.calls import AmiTestClient, MqttCollector, mqtt_collector
-from tests.support.cluster import Centre, wait_until
+from tests.support.standby import Centre, wait_until
 
 pytestmark = pytest.mark.asterisk
 

@@ -25,7 +25,7 @@ from tests.conftest import PORTS, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import wait_record
 from tests.integration.test_engine_restart import wait_waiting
 from tests.support.calls import AmiTestClient, MqttCollector, mqtt_collector
-from tests.support.cluster import (
+from tests.support.standby import (
     Centre,
     first_at,
     leads,

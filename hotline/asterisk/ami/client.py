@@ -249,8 +249,11 @@ class AmiClient:
             yield item
 
     # -- actions ---------------------------------------------------------
-    async def send(self, action: dict[str, Any], timeout_s: float | None = None) -> Any:
-        """Send an action; return panoramisk's response (a Message or a list of them)."""
+    async def send(
+        self, action: dict[str, Any], timeout_s: float | None = None, node: str | None = None
+    ) -> Any:
+        """Send an action; return panoramisk's response (a Message or a list of them).
+        ``node`` names the Asterisk of a cluster (acd/ami/cluster.py); one Asterisk ignores it."""
         name = str(action.get("Action", "?"))
         check_action(action)  # here, so that no caller can forget it
         if not self.connected.is_set():
@@ -286,12 +289,14 @@ class AmiClient:
 
 
 class _Reconnected:
-    """Marker put on the event stream after a re-login: state in Asterisk may have changed."""
+    """Marker put on the event stream after a re-login: state in Asterisk may have changed.
+    ``node``: which Asterisk of a cluster ("" for one Asterisk)."""
 
-    __slots__ = ("at",)
+    __slots__ = ("at", "node")
 
-    def __init__(self, at: float) -> None:
+    def __init__(self, at: float, node: str = "") -> None:
         self.at = at
+        self.node = node
 
 
 Reconnected = _Reconnected
@@ -300,5 +305,12 @@ Reconnected = _Reconnected
 class Resynchronise(_Reconnected):
     """Put on the event stream after events were dropped (the queue was full): the consumer
     reconciles with Asterisk as after a re-login."""
+
+    __slots__ = ()
+
+
+class NodeLost(_Reconnected):
+    """A cluster node's AMI has been away longer than ``cluster.node_lost_after_s``: its calls
+    are gone with it (acd/ami/cluster.py)."""
 
     __slots__ = ()
