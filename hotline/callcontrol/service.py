@@ -215,7 +215,11 @@ class CallControl:
         channel = str(first.get("Value", "") or "")
         if not channel or channel == "(null)":
             raise ThreeWayError("the agent's channel is gone")
-        variables = [f"HOTLINE_SPY_CHANNEL={channel}", f"HOTLINE_SPY_OPTIONS={options}"]
+        # HOTLINE_CALL: in a cluster the supervisor is rung on the node holding the call.
+        variables = [
+            f"HOTLINE_SPY_CHANNEL={channel}", f"HOTLINE_SPY_OPTIONS={options}",
+            f"HOTLINE_CALL={call_id}",
+        ]  # fmt: skip
         # The supervisor's phone rings meanwhile.
         self._spawn(self._ring(phone, (mode, agent_id), variables))
         self._steps.record(call_id, agent_id, mode, supervisor=supervisor)

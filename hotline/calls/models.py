@@ -52,6 +52,8 @@ class CallRecordRow(Base):
     hangup_cause: Mapped[str] = mapped_column(String(255))
     speech_text: Mapped[str] = mapped_column(Text, server_default="")
     """What the caller said to the IVR, as recognised (empty: no speech intake)."""
+    node: Mapped[str] = mapped_column(String(16), server_default="")
+    """The cluster node that held the call ("" with one Asterisk)."""
     # Derived, but stored so service-level reports (answered within 15 s, ...) are plain SQL.
     wait_s: Mapped[float | None] = mapped_column(Float)
     # When the row reached the database: later than ended_at if the record waited in the spool.
@@ -95,6 +97,7 @@ def row_values(record: CallRecord, written_at: datetime | None = None) -> dict[s
         "skill": record.skill,
         "hangup_cause": record.hangup_cause,
         "speech_text": record.speech_text,
+        "node": record.node,
         "wait_s": record.wait_s,
         "written_at": written_at or datetime.now(UTC),
     }
@@ -121,4 +124,5 @@ def record_from_row(row: CallRecordRow) -> CallRecord:
         skill=row.skill,
         hangup_cause=row.hangup_cause,
         speech_text=row.speech_text,
+        node=row.node,
     )

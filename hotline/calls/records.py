@@ -14,6 +14,8 @@ class CallOutcome(enum.StrEnum):
     ABANDONED_IVR = "abandoned_ivr"
     VOICEMAIL = "voicemail"
     TRANSFERRED = "transferred"
+    NODE_FAILED = "node_failed"
+    """The cluster node holding the call failed (acd/ami/cluster.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,8 @@ class CallRecord:
     hangup_cause: str = ""
     speech_text: str = ""
     """What the caller said to the IVR, as recognised."""
+    node: str = ""
+    """The cluster node (Asterisk) that held the call; "" with one Asterisk."""
 
     @property
     def wait_s(self) -> float | None:
