@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hotline.asterisk.ami.cluster import node_of
-from hotline.base.db import CallRecordStore
 from hotline.calls.records import CallOutcome, CallRecord
+from hotline.calls.store import CallRecordStore
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.support.cluster import AGENTS, Cluster, start_cluster, wait_for
 

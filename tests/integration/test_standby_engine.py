@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from hotline.base.db import CallRecordStore
 from hotline.calls.records import CallOutcome
+from hotline.calls.store import CallRecordStore
 from tests.conftest import PORTS, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import wait_record
 from tests.integration.test_engine_restart import wait_waiting
