@@ -36,8 +36,10 @@ from hotline.secrets import api_token, stored_secret
 from ivr.classifier import Classifier
 from ivr.flow import DirectFlow, MenuFlow, SpeechIntake, WaitingKeyFlow
 from ivr.hours import BusinessHours, hours_clock
+from ivr.satisfaction import SatisfactionFlow, SurveyFlow
 from ivr.server import FastAgiServer
 from ivr.speech import SpeechService
+from ivr.survey import SurveyDialer
 from ivr.ticket_status import TicketStatus
 from recordings.consumers import RecordingKeeper
 from recordings.files import audio_roots, voicemail_directory
@@ -49,11 +51,13 @@ from recordings.review_service import VoicemailReview
 from recordings.services import VoicemailIntake
 from recordings.store import RecordingStore
 from tickets.calendar_service import CalendarService
+from tickets.followup_store import SERVICES, FollowupStore, Handoff, HandoffLog
 from tickets.migrate import upgrade
 from tickets.persistence import CallRecordStore
 from tickets.records import CallRecord
 from tickets.resources import add_ticket_routes
 from tickets.services import CallRecordService
+from tickets.surveys import TicketSurveys
 from tickets.ticket_services import TicketService, settings_from_config
 from tickets.ticket_store import TicketStore
 from tickets.ticket_types import TicketNotFound, Viewer
@@ -111,12 +115,25 @@ class Engine:
             self.ami,
             RedisAcdStore(self.redis, cfg.redis.key_prefix, self.signing_key),
             AcdNotifier(self.bus),
-            CallTracker(),
+            CallTracker(
+                inbound_110=self._from_110,
+                double_non_default=cfg.linkage.double_non_default,
+            ),
             action_timeout_s=cfg.ami.action_timeout_s,
             callback_dial=cfg.acd.callback_dial,
             callback_ring_s=cfg.acd.callback_ring_s,
             attempts=self.records,
             seats=cfg.seats,
+        )
+        # 110/119/120/122 linkage and the phone survey (一事一评): tickets/followup_store.py.
+        self.followups = FollowupStore(cfg.database_url)
+        self.handoffs = HandoffLog(self.followups)
+        self.surveys = SurveyDialer(
+            cfg.survey,
+            TicketSurveys(self.tickets),
+            self.followups,
+            self.ami,
+            lambda day: self.calendar.calendar.is_workday(day),
         )
         self.agents = AgentService(self.service, {a.id: a for a in cfg.agents}, seats=cfg.seats)
         self.metrics = MetricsBook()
@@ -156,6 +173,7 @@ class Engine:
             preferred_agent=self.preferred_agent,
             recording_sink=self.recording_keeper.recording_started,
             review_result=self._review_result,
+            handoff_ended=lambda ev: self.handoffs.ended(ev.call_id, ev.dial_status),
             watch=self.load_watch,
         )
         self.review = VoicemailReview(
@@ -197,12 +215,12 @@ class Engine:
         )
 
     def ivr_routes(self) -> dict[str, Any]:
-        """FastAGI scripts the dialplan calls: the IVR (direct or menu flow) and the keys
-        a waiting caller presses."""
+        """FastAGI scripts the dialplan calls: the IVR (direct or menu flow), the keys
+        a waiting caller presses, the question after the call and the survey call."""
         cfg = self.cfg
         speech = self.speech_intake()
         flow = DirectFlow if cfg.ivr.flow == "direct" else MenuFlow
-        return {
+        routes: dict[str, Any] = {
             name: kind(
                 cfg.ivr,
                 cfg.acd.default_skill,
@@ -211,9 +229,26 @@ class Engine:
                 speech=speech,
                 tickets=self.ticket_status,
                 skills=cfg.skills,
+                elderly=cfg.elderly,
+                on_emergency=self._ivr_emergency,
             )
             for name, kind in (("ivr", flow), ("waiting-key", WaitingKeyFlow))
         }
+        routes["satisfaction"] = SatisfactionFlow(cfg.satisfaction)
+        routes["survey"] = SurveyFlow(cfg.survey, self.surveys.done)
+        return routes
+
+    def _from_110(self, caller: str, dialled: str) -> bool:
+        """Was the call transferred in by the 110 centre ([linkage]: caller id or the line)?"""
+        link = self.cfg.linkage
+        return caller in link.from_110_callers or dialled in link.from_110_dialled
+
+    async def _ivr_emergency(self, call_id: str, service: str, why: str) -> None:
+        if service in SERVICES:
+            self.handoffs.opened(
+                Handoff(call_id=call_id, direction="out", service=service, kind="ivr_emergency",
+                        agent_id="ivr", at=self.handoffs.now(), reason=why)
+            )  # fmt: skip
 
     async def _review_result(self, event: ReviewCallbackResult) -> None:
         await self.review.result(event.call_id, event.attempt, event.dial_status)
@@ -289,6 +324,13 @@ class Engine:
             self.metrics.agent_state(decision.agent_id, str(decision.state), decision.at)
 
     async def _record(self, record: CallRecord) -> None:
+        if record.linkage == "from-110":  # linkage the other way: 110 handed the caller to us
+            self.handoffs.opened(
+                Handoff(call_id=record.unique_id, direction="in", service="110",
+                        kind="from_110", agent_id=record.agent_id or "", at=record.arrived_at,
+                        reason="transferred in by 110", outcome=record.outcome.value,
+                        ended_at=record.ended_at, double_non=record.double_non)
+            )  # fmt: skip
         self.metrics.add_record(record)
         await self.records.record(record)
         self.voicemail.call_ended(record)  # queued: a voicemail becomes a ticket (recordings/)
@@ -398,6 +440,7 @@ class Engine:
             status=self.status,
             publish=self.bus.publish,
             redis=self.redis,  # sessions survive an engine restart
+            handoffs=self.handoffs,
         )
         add_desktop(app, desk, lambda sub: add_review_pages(sub, self.review, self.recordings))
         self._tasks.append(asyncio.ensure_future(desk.hub.run()))
@@ -424,6 +467,7 @@ class Engine:
             self.recording_keeper.run_purge(),
             self._watch_calendar(),
             self._watch_load(),
+            self.surveys.run(),
         ):
             self._tasks.append(asyncio.ensure_future(coro))
         log.info(
@@ -500,6 +544,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.service.drain()
+        await self.handoffs.flush()
         self.ami.close()
         await self.fastagi.stop()
         if self._http is not None:

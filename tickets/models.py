@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -103,6 +105,10 @@ class CallRecordRow(Base):
     hangup_cause: Mapped[str] = mapped_column(String(255))
     speech_text: Mapped[str] = mapped_column(Text, server_default="")
     """What the caller said to the IVR, as recognised (empty: no speech intake)."""
+    satisfaction: Mapped[str] = mapped_column(String(16), server_default="")
+    """一次一评 (0012): satisfied, basic, unsatisfied, none, or empty (not asked)."""
+    linkage: Mapped[str] = mapped_column(String(16), server_default="")
+    double_non: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # Derived, but stored so service-level reports (answered within 15 s, ...) are plain SQL.
     wait_s: Mapped[float | None] = mapped_column(Float)
     # When the row reached the database: later than ended_at if the record waited in the spool.
@@ -146,6 +152,9 @@ def row_values(record: CallRecord, written_at: datetime | None = None) -> dict[s
         "skill": record.skill,
         "hangup_cause": record.hangup_cause,
         "speech_text": record.speech_text,
+        "satisfaction": record.satisfaction,
+        "linkage": record.linkage,
+        "double_non": record.double_non,
         "wait_s": record.wait_s,
         "written_at": written_at or datetime.now(UTC),
     }
@@ -172,10 +181,14 @@ def record_from_row(row: CallRecordRow) -> CallRecord:
         skill=row.skill,
         hangup_cause=row.hangup_cause,
         speech_text=row.speech_text,
+        satisfaction=row.satisfaction or "",
+        linkage=row.linkage or "",
+        double_non=bool(row.double_non),
     )
 
 
 # The work-order tables share this metadata, so Alembic and schema checks always see them.
 from agents.web import user_models as _user_models  # noqa: E402, F401  (desktop users, 0004)
 from recordings import models as _recording_models  # noqa: E402, F401  (recordings, 0009)
+from tickets import followup_models as _followup_models  # noqa: E402, F401  (0012)
 from tickets import ticket_models as _ticket_models  # noqa: E402, F401

@@ -98,6 +98,23 @@ class CallLeftQueue(AmiEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class SatisfactionGiven(AmiEvent):
+    """一次一评: the caller answered the after-call question (ivr/satisfaction.py)."""
+
+    call_id: str
+    answer: str
+    """satisfied, basic, unsatisfied, or none (no key, or a key that means nothing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffEnded(AmiEvent):
+    """The leg to an emergency service or a transfer target ended: how Dial() went."""
+
+    call_id: str
+    dial_status: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewCallbackResult(AmiEvent):
     """A reviewer's callback to a citizen who left a voicemail: how the citizen's leg went."""
 
@@ -339,6 +356,14 @@ def _newchannel(h: Mapping[str, Any], at: float) -> AmiEvent:
     )
 
 
+def _satisfaction(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return SatisfactionGiven(at=at, call_id=_req(h, "CallId"), answer=_opt(h, "Answer"))
+
+
+def _handoff_ended(h: Mapping[str, Any], at: float) -> AmiEvent:
+    return HandoffEnded(at=at, call_id=_req(h, "CallId"), dial_status=_opt(h, "DialStatus"))
+
+
 _USER_EVENTS: dict[str, Callable[[Mapping[str, Any], float], AmiEvent]] = {
     "hotlinearrived": _call_arrived,
     "hotlineivrexit": _ivr_exited,
@@ -354,6 +379,8 @@ _USER_EVENTS: dict[str, Callable[[Mapping[str, Any], float], AmiEvent]] = {
     "hotlinereviewcallback": _review_callback,
     "hotlineneed": _need,
     "hotlineleftqueue": _left,
+    "hotlinesatisfaction": _satisfaction,
+    "hotlinehandoffended": _handoff_ended,
 }
 
 

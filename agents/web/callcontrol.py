@@ -11,6 +11,8 @@ Rules:
   target (a department line, another agent's seat, or 110/119/120/122 with the emergency dial
   string) and the agent's leg to its end in the same Redirect. Emergency numbers are those of
   the configured emergency kinds ([emergency] kinds), nothing else.
+* Every emergency transfer writes a handoff record (``handoffs``: service, agent, when, the
+  agent's reason; the dialplan reports the outcome when the citizen's leg ends).
 * Listen / whisper / barge ring the supervisor's own phone (its user's seat) into [hotline-spy],
   which runs ChanSpy on the agent's leg with q (quiet), qw (whisper to the agent) or qB (barge:
   both hear the supervisor), and E (end when the agent's leg ends).
@@ -36,6 +38,7 @@ from acd.events import AgentStateChanged
 from agents.web.steps import StepRecorder
 from agents.web.threeway import Ami, Stage, ThreeWayError, ThreeWayService
 from hotline.config import EmergencyConfig
+from tickets.followup_store import Handoff, HandoffLog
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,9 @@ class CallControl:
         threeway: ThreeWayService,
         emergency: EmergencyConfig,
         steps: StepRecorder,
+        handoffs: HandoffLog | None = None,
     ) -> None:
+        self._handoffs = handoffs
         self._ami = ami
         self._threeway = threeway
         self._emergency = emergency
@@ -142,9 +147,18 @@ class CallControl:
         _name, dial = self._threeway.target(number)
         return await self._send_away(agent_id, dial, "blind_transfer", number)
 
-    async def emergency(self, agent_id: str, number: str) -> dict[str, Any]:
+    async def emergency(self, agent_id: str, number: str, reason: str = "") -> dict[str, Any]:
         dial = emergency_dial(self._emergency, number)
-        return await self._send_away(agent_id, dial, "emergency_transfer", number)
+        done = await self._send_away(agent_id, dial, "emergency_transfer", number)
+        if self._handoffs is not None:
+            self._handoffs.opened(
+                Handoff(
+                    call_id=done["call_id"], direction="out", service=number,
+                    kind="emergency_transfer", agent_id=agent_id, at=self._handoffs.now(),
+                    reason=" ".join(reason.split())[:200],
+                )
+            )  # fmt: skip
+        return done
 
     async def _send_away(self, agent_id: str, dial: str, step: str, number: str) -> dict[str, Any]:
         call_id, caller, leg = self._threeway.current_call(agent_id)

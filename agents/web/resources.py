@@ -69,6 +69,7 @@ from agents.web.users import UserStore
 from hotline.asterisk.webrtc import softphone_settings
 from hotline.config import Config
 from hotline.credentials import signing_key
+from tickets.followup_store import HandoffLog
 from tickets.persistence import CallRecordStore
 from tickets.ticket_services import TicketService
 
@@ -138,6 +139,7 @@ def build_desk(
     status: Callable[[], dict[str, Any]],
     publish: Callable[[tuple[str, ...], dict[str, Any]], None] | None = None,
     redis: aioredis.Redis | None = None,
+    handoffs: HandoffLog | None = None,
 ) -> Desk:
     """The desktop's parts; its hub starts observing the ACD's decisions at once."""
     hub = LiveHub(acd, tickets, ami, status)
@@ -148,6 +150,7 @@ def build_desk(
     three = ThreeWayService(
         ami, acd, cfg.departments, hub.to_agent, steps=recorder,
         seat_of=lambda agent_id: logged_in_seat(acd, agent_id) or agents.seed(agent_id).dial_string,
+        handoffs=handoffs,
     )  # fmt: skip
     records = CallRecordStore(cfg.database_url, cfg.spool_dir)
     chart = ChartSource(
@@ -156,7 +159,7 @@ def build_desk(
         calendar=tickets.settings.policy.calendar,  # the centre's one calendar
     )
     hub.on_tick.append(lambda: chart.sample(len(acd.acd.agents())))
-    control = CallControl(ami, three, cfg.emergency, recorder)
+    control = CallControl(ami, three, cfg.emergency, recorder, handoffs)
     acd.observers.append(control.observe)
     handled = HandledCalls(acd, records, store)
     acd.observers.append(handled.observe)
