@@ -484,7 +484,9 @@ class SurveyConfig(_Section):
     """How often the dialer looks for tickets to survey."""
     ring_s: float = Field(default=40.0, gt=0, le=120)
     hours: list[str] = Field(default_factory=lambda: ["09:00-12:00", "14:00-20:00"])
-    """When citizens may be called (China time, working days only)."""
+    """When citizens may be called (China time)."""
+    workdays_only: bool = True
+    """Only on working days (the centre's calendar: holidays and 调休 included)."""
     dial: str = "PJSIP/{number}@citizen-trunk"
     """How the survey reaches the citizen; {number} is the ticket's caller number."""
     satisfaction_keys: dict[str, Rating] = Field(default_factory=_rating_keys)

@@ -101,7 +101,7 @@ class SurveyDialer:
 
     def in_hours(self, now: datetime) -> bool:
         local = now.astimezone(SHANGHAI)
-        if not self._is_workday(local.date()):
+        if self._cfg.workdays_only and not self._is_workday(local.date()):
             return False
         return any(lo <= local.time() < hi for lo, hi in self._spans)
 
