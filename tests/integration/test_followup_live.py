@@ -198,7 +198,7 @@ async def test_elderly_callers_reach_an_agent_at_raised_priority_direct_flow(
         if me["state"] == "ready":
             break
         await asyncio.sleep(0.1)
-    engine.agent("1001", "not_ready")  # the key's effect is seen before anyone answers
+    engine.agent("1001", "not-ready")  # the key's effect is seen before anyone answers
     await ami.call_12345("13700170003", dtmf="0", dtmf_delay=1.5, hold=60)
     need = await ami.wait_event(
         lambda ev: user_event("HotlineNeed")(ev) and ev.get("CallPriority") == "5", timeout=30
@@ -216,9 +216,7 @@ async def test_elderly_callers_reach_an_agent_at_raised_priority_direct_flow(
     exited = await ami.wait_event(
         lambda ev: user_event("HotlineIvrExit")(ev) and ev.get("CallId") == need["CallId"]
     )
-    assert last(exited["IvrPath"]) == "direct>key:0>elderly:key" or "elderly:key" in last(
-        exited["IvrPath"]
-    )
+    assert last(exited["IvrPath"]) == "direct>elderly:key"
 
 
 def reviewed_ticket(engine: EngineProcess, caller: str) -> str:
@@ -273,3 +271,25 @@ async def test_a_survey_call_answered_with_keys_moves_the_ticket(
     finally:
         store.dispose()
         follow.dispose()
+
+
+async def test_a_call_transferred_in_by_110_is_marked_and_counted(
+    followup_engine: EngineProcess, ami: AmiTestClient
+) -> None:
+    engine = followup_engine
+    # The 110 centre's caller id ([linkage] from_110_callers, default ["110"]).
+    call_id, channel, _leg, _queued = await answered(engine, ami, "110")
+    await ami.hangup(channel)
+    record = await wait_record(engine, call_id, timeout=30)
+    assert (record.linkage, record.double_non) == ("from-110", True)
+    [inbound] = await handoffs_of(engine, call_id, "answered")
+    assert (inbound.direction, inbound.service, inbound.kind, inbound.double_non) == (
+        "in", "110", "from_110", True
+    )  # fmt: skip
+    today = datetime.now(SHANGHAI).date()
+    db = create_engine(engine.cfg.database_url, poolclass=NullPool)
+    try:
+        linkage = build_report(db, Period(today, today), datetime.now(UTC))["linkage"]
+    finally:
+        db.dispose()
+    assert linkage["in_from_110"] >= 1 and linkage["double_non"] >= 1, linkage
