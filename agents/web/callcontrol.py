@@ -6,7 +6,10 @@ Rules:
   call's conference (the three-way call's, so a later three-way call or resume finds it there).
   Resume brings the citizen into the conference. Hold is refused while a three-way call is
   dialling or consulting (the citizen is on hold already).
-* Hang-up ends the citizen's channel: the whole call ends, the agent goes to wrap-up.
+* Hang-up ends the call for the agent, who goes to wrap-up. With the after-call rating on
+  ([satisfaction] after_call, 一次一评) and the citizen still in the plain bridge with the agent,
+  it ends the agent's leg, as the phone's own hang-up does, and the citizen hears the rating
+  question; otherwise (rating off, or on hold or in a conference) it ends the citizen's channel.
 * Blind transfer and emergency transfer move the citizen to [hotline-transfer], which dials the
   target (a department line, another agent's seat, or 110/119/120/122 with the emergency dial
   string) and the agent's leg to its end in the same Redirect. Emergency numbers are those of
@@ -86,8 +89,10 @@ class CallControl:
         emergency: EmergencyConfig,
         steps: StepRecorder,
         handoffs: HandoffLog | None = None,
+        rate_after_hangup: bool = False,
     ) -> None:
         self._handoffs = handoffs
+        self._rate_after_hangup = rate_after_hangup
         self._ami = ami
         self._threeway = threeway
         self._emergency = emergency
@@ -137,9 +142,11 @@ class CallControl:
         return {"type": "hold", "call_id": call_id, "state": str(state)}
 
     async def hangup(self, agent_id: str) -> dict[str, Any]:
-        call_id, caller, _leg = self._threeway.current_call(agent_id)
+        call_id, caller, leg = self._threeway.current_call(agent_id)
         self._steps.record(call_id, agent_id, "hangup")
-        await self._ami.send({"Action": "Hangup", "Channel": caller, "Cause": "16"})
+        bridged = call_id not in self._threeway.conferenced and call_id not in self.held
+        ends = leg if self._rate_after_hangup and bridged else caller
+        await self._ami.send({"Action": "Hangup", "Channel": ends, "Cause": "16"})
         self._forget(call_id)
         return {"type": "hangup", "call_id": call_id}
 

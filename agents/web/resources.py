@@ -159,7 +159,10 @@ def build_desk(
         calendar=tickets.settings.policy.calendar,  # the centre's one calendar
     )
     hub.on_tick.append(lambda: chart.sample(len(acd.acd.agents())))
-    control = CallControl(ami, three, cfg.emergency, recorder, handoffs)
+    control = CallControl(
+        ami, three, cfg.emergency, recorder, handoffs,
+        rate_after_hangup=cfg.satisfaction.after_call,
+    )  # fmt: skip
     acd.observers.append(control.observe)
     handled = HandledCalls(acd, records, store)
     acd.observers.append(handled.observe)

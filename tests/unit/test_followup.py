@@ -4,6 +4,7 @@ of a survey answer onto the lifecycle, the new AMI events and configuration chec
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -136,12 +137,12 @@ async def test_menu_flow_elderly_skips_the_menu() -> None:
     assert c.played == ["hotline/greeting"]
 
 
-def test_the_elderly_key_may_not_be_a_waiting_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfigError, match="elderly.key '9' is also a waiting key"):
+def test_bad_follow_up_settings_are_refused_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"elderly\.key '9' is also a waiting key"):
         load_config(None, {"HOTLINE_ELDERLY__KEY": "9"})
-    with pytest.raises(ConfigError, match="elderly.numbers"):
+    with pytest.raises(ConfigError, match=r"elderly\.numbers"):
         load_config(None, {"HOTLINE_ELDERLY__NUMBERS": '["12a"]'})
-    with pytest.raises(ConfigError, match="survey.dial"):
+    with pytest.raises(ConfigError, match=r"survey\.dial"):
         load_config(None, {"HOTLINE_SURVEY__DIAL": "PJSIP/1,2@x"})
 
 
@@ -156,8 +157,10 @@ async def test_survey_flow_asks_both_questions_and_reports_once() -> None:
     c = chan(["5", "2", "1"], **vars_)  # a wrong key first
     await SurveyFlow(SurveyConfig(), done)(as_agi(c))
     assert got == [(SurveyCall("202612070001", 2), SurveyAnswer("basic", True))]
-    assert c.played == ["hotline/survey-satisfaction", "hotline/invalid",
-                        "hotline/survey-satisfaction", "hotline/survey-solved", "hotline/thanks"]  # fmt: skip
+    assert c.played == [
+        "hotline/survey-satisfaction", "hotline/invalid", "hotline/survey-satisfaction",
+        "hotline/survey-solved", "hotline/thanks",
+    ]  # fmt: skip
     got.clear()
     await SurveyFlow(SurveyConfig(), done)(as_agi(chan([None, None], **vars_)))
     assert got == [(SurveyCall("202612070001", 2), None)]
@@ -231,9 +234,12 @@ def dialer(tickets: FakeTickets, log: FakeLog, ami: FakeAmi, clock: list[float],
 
 
 async def test_the_dialer_calls_within_hours_spaced_then_gives_up_as_unreachable() -> None:
-    tickets, log, ami, clock = FakeTickets([("T0001xx", "13800000000")]), FakeLog(), FakeAmi(), [
-        NOW.timestamp()
-    ]
+    tickets, log, ami, clock = (
+        FakeTickets([("T0001xx", "13800000000")]),
+        FakeLog(),
+        FakeAmi(),
+        [NOW.timestamp()],
+    )
     d = dialer(tickets, log, ami, clock)
     assert await d.tick() == ["T0001xx"]
     await d.flush()
@@ -268,9 +274,12 @@ async def test_the_dialer_refuses_a_number_that_is_not_one() -> None:
 
 
 async def test_an_answer_moves_the_ticket_and_a_hang_up_is_an_attempt() -> None:
-    tickets, log, ami, clock = FakeTickets([("T0001xx", "13800000000")]), FakeLog(), FakeAmi(), [
-        NOW.timestamp()
-    ]
+    tickets, log, ami, clock = (
+        FakeTickets([("T0001xx", "13800000000")]),
+        FakeLog(),
+        FakeAmi(),
+        [NOW.timestamp()],
+    )
     d = dialer(tickets, log, ami, clock)
     log.survey_placed("T0001xx", "13800000000", NOW - timedelta(hours=1))
     await d.done(SurveyCall("T0001xx", 1), None)
@@ -279,3 +288,80 @@ async def test_an_answer_moves_the_ticket_and_a_hang_up_is_an_attempt() -> None:
     await d.done(SurveyCall("T0001xx", 2), SurveyAnswer("unsatisfied", False))
     assert tickets.answers == [("T0001xx", SurveyAnswer("unsatisfied", False))]
     assert log.rows["T0001xx"][1]["outcome"] == "answered"
+
+
+# -- handoff records from the desktop and the IVR ----------------------------------------------
+class RecordingHandoffs:
+    """A HandoffLog stand-in: what would be written."""
+
+    def __init__(self) -> None:
+        self.opened_: list[Any] = []
+        self.ended_: list[tuple[str, str]] = []
+
+    def now(self) -> datetime:
+        return NOW
+
+    def opened(self, handoff: Any) -> None:
+        self.opened_.append(handoff)
+
+    def ended(self, call_id: str, dial_status: str) -> None:
+        self.ended_.append((call_id, dial_status))
+
+
+async def test_emergency_transfer_and_three_way_with_110_write_handoffs() -> None:
+    from agents.web.callcontrol import CallControl
+    from agents.web.steps import StepRecorder
+    from agents.web.threeway import ThreeWayService
+    from hotline.config import DepartmentLine, DepartmentsConfig, EmergencyConfig
+    from tests.unit.test_desktop_calls import _Ami, _on_call_acd
+
+    ami, steps, handoffs = _Ami(), StepRecorder(None, lambda _a, _m: None), RecordingHandoffs()
+    lines = DepartmentsConfig(lines=[DepartmentLine(number="110", name="公安", dial="PJSIP/110@t")])
+    three = ThreeWayService(ami, _on_call_acd(), lines, lambda _a, _m: None,
+                            handoffs=handoffs)  # type: ignore[arg-type]  # fmt: skip
+    control = CallControl(ami, three, EmergencyConfig(), steps,
+                          handoffs)  # type: ignore[arg-type]  # fmt: skip
+    await control.emergency("1001", "120", reason="  老人\n晕倒 ")
+    [out] = handoffs.opened_
+    assert (out.call_id, out.direction, out.service, out.kind, out.agent_id, out.reason) == (
+        "c1", "out", "120", "emergency_transfer", "1001", "老人 晕倒"
+    )  # fmt: skip
+    await three.start("1001", "110")
+    await asyncio.sleep(0.05)  # the department's leg is dialled in the background
+    assert handoffs.opened_[1].kind == "threeway" and handoffs.opened_[1].service == "110"
+    assert handoffs.ended_ == [("c1", "ANSWER")]
+
+
+async def test_desktop_hang_up_lets_the_citizen_rate_unless_held_or_switched_off() -> None:
+    from agents.web.callcontrol import CallControl
+    from agents.web.steps import StepRecorder
+    from agents.web.threeway import ThreeWayService
+    from hotline.config import DepartmentsConfig, EmergencyConfig
+    from tests.unit.test_desktop_calls import _Ami, _on_call_acd
+
+    for rate, ends in ((True, "leg-1"), (False, "PJSIP/citizen-1")):
+        ami, steps = _Ami(), StepRecorder(None, lambda _a, _m: None)
+        three = ThreeWayService(ami, _on_call_acd(), DepartmentsConfig(), lambda _a, _m: None)
+        control = CallControl(ami, three, EmergencyConfig(), steps, rate_after_hangup=rate)
+        await control.hangup("1001")
+        assert ami.sent[-1]["Channel"] == ends
+
+
+async def test_the_ivr_records_its_emergency_handoff() -> None:
+    from ivr.flow import IvrFlow, IvrOutcome
+
+    class Heard(IvrFlow):
+        async def run(self, channel: Any) -> IvrOutcome:
+            return IvrOutcome(skill="general", path=["direct", "speech", "emergency:fire"],
+                              next="emergency", emergency_dial="PJSIP/119@t",
+                              emergency_number="119", speech_text="着火了")  # fmt: skip
+
+    seen: list[tuple[str, str, str]] = []
+
+    async def record(call_id: str, service: str, why: str) -> None:
+        seen.append((call_id, service, why))
+
+    c = chan([])
+    await Heard(ivr_cfg(), "general", on_emergency=record)(as_agi(c))
+    assert seen == [("c1", "119", "emergency:fire: 着火了")]
+    assert c.variables["HOTLINE_EMERGENCY_DIAL"] == "PJSIP/119@t"
