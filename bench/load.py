@@ -6,7 +6,8 @@ test phones (``Local/<id>@test-phone``: ring 1 s, answer); recording is on (ever
 is recorded, as in production). Each step holds about N calls up at once for ``--hold`` s and
 prints: calls placed / answered / abandoned / failed (sipp's failed calls), call records written,
 recordings finished, queue -> answer p50/p95 (with the phone's 1 s ring), AMI event lag p99
-(the engine's own figure, acd/ami/watch.py), CPU % of one core used by the engine and by
+(the engine's own figure, hotline/asterisk/ami/watch.py), CPU % of one core used by the engine and
+by
 Asterisk, and their resident memory. Figures only: nothing here passes or fails.
 
 The machine is shared: keep the steps at 150 concurrent calls or below unless it is yours.
@@ -28,8 +29,8 @@ from pathlib import Path
 
 import bench.support_asterisk as support
 from bench.support_asterisk import BenchAgent, BenchSetupError, BenchSite, EngineProcess
-from recordings.store import RecordingStore
-from tickets.persistence import CallRecordStore
+from hotline.base.db import CallRecordStore
+from hotline.recordings.store import RecordingStore
 
 SCENARIO = Path(__file__).resolve().parent / "sipp" / "carrier-uac.xml"
 # The bench instance's ports (bench/support_asterisk.py) moved up by PORT_SHIFT: the plain

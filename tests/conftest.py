@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from hotline.config import Config, load_config
+from hotline.base.settings import Config, load_config
 from tests.support.pg_url import shared_pg_url
 
 RUN_ID = uuid.uuid4().hex[:8]
@@ -125,9 +125,9 @@ class HotlineSetup:
 
 @pytest.fixture(scope="session")
 def hotline_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HotlineSetup]:
-    """The test centre's configuration, and its own Redis and Mosquitto (hotline.localservices:
+    """The test centre's configuration, and its own Redis and Mosquitto (hotline.base.localservices:
     generated credentials, anonymous clients refused), as `hotline up` starts them."""
-    from hotline.localservices import ServiceStartError, start_managed, stop_all
+    from hotline.base.localservices import ServiceStartError, start_managed, stop_all
 
     state = tmp_path_factory.mktemp("hotline-state")
     path = state / "hotline.toml"
@@ -246,7 +246,7 @@ def engine(
 def _flush_redis_prefix(cfg: Config) -> None:
     import redis
 
-    from hotline.localservices import redis_client_kwargs
+    from hotline.base.localservices import redis_client_kwargs
 
     client = redis.Redis.from_url(
         cfg.redis.url, socket_connect_timeout=3, **redis_client_kwargs(cfg)

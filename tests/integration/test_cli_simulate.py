@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from hotline.cli import main
-from simulation.files import read_trace
+from hotline.app.cli import main
+from hotline.simulation.files import read_trace
 
 FIELDS = ["offered", "answered", "abandoned", "called_back", "service_level_15s", "answer_rate",
           "served_rate", "asa_s", "max_wait_s"]  # fmt: skip

@@ -15,18 +15,18 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
+from hotline.followup.store import FollowupStore, Handoff
+from hotline.tickets.lifecycle import CloseByUnit, Dispatch, Review, SignFor, StartWork, TicketState
+from hotline.tickets.reports import Period, build_report
+from hotline.tickets.service import TicketService, settings_from_config
+from hotline.tickets.store import TicketStore
+from hotline.tickets.values import TicketDraft, Viewer
+from hotline.tickets.workdays import SHANGHAI
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import wait_record
 from tests.integration.test_desktop_calls import agent_leg, channel_app, last
 from tests.support.calls import AmiTestClient, user_event
 from tests.support.desk import DeskClient, add_test_users, desk_client
-from tickets.followup_store import FollowupStore, Handoff
-from tickets.lifecycle import CloseByUnit, Dispatch, Review, SignFor, StartWork, TicketState
-from tickets.reports import Period, build_report
-from tickets.ticket_services import TicketService, settings_from_config
-from tickets.ticket_store import TicketStore
-from tickets.ticket_types import TicketDraft, Viewer
-from tickets.workdays import SHANGHAI
 
 pytestmark = pytest.mark.asterisk
 

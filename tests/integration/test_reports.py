@@ -33,10 +33,12 @@ from typing import Any
 
 import pytest
 
-from hotline.cli import main
-from tests.integration.test_ticket_store import fresh_pg_database
-from tickets.followup_store import FollowupStore, Handoff
-from tickets.lifecycle import (
+from hotline.app.cli import main
+from hotline.app.migrate import upgrade
+from hotline.base.db import CallRecordStore
+from hotline.calls.records import CallOutcome, CallRecord
+from hotline.followup.store import FollowupStore, Handoff
+from hotline.tickets.lifecycle import (
     AnswerDirectly,
     CloseByUnit,
     Dispatch,
@@ -47,14 +49,12 @@ from tickets.lifecycle import (
     SignFor,
     StartWork,
 )
-from tickets.migrate import upgrade
-from tickets.persistence import CallRecordStore
-from tickets.records import CallOutcome, CallRecord
-from tickets.reports import Period, build_report
-from tickets.ticket_services import UNIT_ACTIONS, TicketService
-from tickets.ticket_store import TicketStore
-from tickets.ticket_types import TicketDraft, Viewer
-from tickets.workdays import SHANGHAI
+from hotline.tickets.reports import Period, build_report
+from hotline.tickets.service import UNIT_ACTIONS, TicketService
+from hotline.tickets.store import TicketStore
+from hotline.tickets.values import TicketDraft, Viewer
+from hotline.tickets.workdays import SHANGHAI
+from tests.integration.test_ticket_store import fresh_pg_database
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 

@@ -25,9 +25,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-import tickets.ticket_models  # noqa: F401  (registers the ticket tables on Base.metadata)
-from tests.support.pg_url import shared_pg_url
-from tickets.lifecycle import (
+import hotline.tickets.models  # noqa: F401  (registers the ticket tables on Base.metadata)
+from hotline.app.migrate import alembic_config, current, head, upgrade
+from hotline.base.db import make_engine
+from hotline.calls.models import Base
+from hotline.tickets.lifecycle import (
     ACTION_TYPES,
     AcceptVoicemail,
     AnswerDirectly,
@@ -49,15 +51,13 @@ from tickets.lifecycle import (
     next_actions,
     rebuild,
 )
-from tickets.migrate import alembic_config, current, head, upgrade
-from tickets.models import Base
-from tickets.numbers import parse_ticket_number
-from tickets.persistence import make_engine
-from tickets.ticket_models import TicketEventRow
-from tickets.ticket_services import TicketService, TicketSettings
-from tickets.ticket_store import TicketStore
-from tickets.ticket_types import AccessDenied, FieldError, TicketDraft, TicketNotFound, Viewer
-from tickets.workdays import SHANGHAI, Category
+from hotline.tickets.models import TicketEventRow
+from hotline.tickets.numbers import parse_ticket_number
+from hotline.tickets.service import TicketService, TicketSettings
+from hotline.tickets.store import TicketStore
+from hotline.tickets.values import AccessDenied, FieldError, TicketDraft, TicketNotFound, Viewer
+from hotline.tickets.workdays import SHANGHAI, Category
+from tests.support.pg_url import shared_pg_url
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 

@@ -16,13 +16,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from agents.resources import make_app
-from tickets.migrate import upgrade
-from tickets.reports import Period, build_report
-from tickets.resources import add_ticket_routes
-from tickets.ticket_services import TicketService
-from tickets.ticket_store import TicketStore
-from tickets.workdays import SHANGHAI
+from hotline.acd.http import make_app
+from hotline.app.migrate import upgrade
+from hotline.tickets.http import add_ticket_routes
+from hotline.tickets.reports import Period, build_report
+from hotline.tickets.service import TicketService
+from hotline.tickets.store import TicketStore
+from hotline.tickets.workdays import SHANGHAI
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from acd.core import Acd, AcdError, AcdPolicy, CallState, SkillRules
-from acd.events import (
+from hotline.acd.core import Acd, AcdError, AcdPolicy, CallState, SkillRules
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentLoggedOut,

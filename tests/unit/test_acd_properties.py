@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from acd.core import CALL_EXTRAS, Acd, AcdError, AcdPolicy, CallState
-from acd.events import (
+from hotline.acd.core import CALL_EXTRAS, Acd, AcdError, AcdPolicy, CallState
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentLoggedOut,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from acd.core import AcdPolicy
-from hotline.cli import main
-from hotline.config import AcdConfig, SkillOverrides, load_config
+from hotline.acd.core import AcdPolicy
+from hotline.app.cli import main
+from hotline.base.settings import AcdConfig, SkillOverrides, load_config
 
 # A bad value per setting, written as TOML. A new setting without one fails the test below.
 BAD: dict[str, list[str]] = {

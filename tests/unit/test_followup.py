@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from acd.ami.events import (
+from hotline.asterisk.ami.events import (
     AgentLegAnswered,
     CallArrived,
     CallQueuedInAsterisk,
@@ -20,19 +20,19 @@ from acd.ami.events import (
     SatisfactionGiven,
     parse_event,
 )
-from acd.calltracker import CallTracker
-from hotline.config import (
+from hotline.base.settings import (
     ConfigError,
     ElderlyConfig,
     SatisfactionConfig,
     SurveyConfig,
     load_config,
 )
-from ivr.flow import DirectFlow, MenuFlow
-from ivr.satisfaction import SatisfactionFlow, SurveyAnswer, SurveyCall, SurveyFlow
-from ivr.survey import SurveyDialer
+from hotline.calls.tracker import CallTracker
+from hotline.followup.dialer import SurveyDialer
+from hotline.followup.flows import SatisfactionFlow, SurveyAnswer, SurveyCall, SurveyFlow
+from hotline.followup.tickets import SURVEY_ACTOR, survey_action
+from hotline.ivr.flow import DirectFlow, MenuFlow
 from tests.unit.test_ivr_flows import SKILLS, as_agi, chan, ivr_cfg
-from tickets.surveys import SURVEY_ACTOR, survey_action
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)  # Monday 11:00 in Beijing
 
@@ -309,10 +309,10 @@ class RecordingHandoffs:
 
 
 async def test_emergency_transfer_and_three_way_with_110_write_handoffs() -> None:
-    from agents.web.callcontrol import CallControl
-    from agents.web.steps import StepRecorder
-    from agents.web.threeway import ThreeWayService
-    from hotline.config import DepartmentLine, DepartmentsConfig, EmergencyConfig
+    from hotline.base.settings import DepartmentLine, DepartmentsConfig, EmergencyConfig
+    from hotline.callcontrol.service import CallControl
+    from hotline.callcontrol.steps import StepRecorder
+    from hotline.callcontrol.threeway import ThreeWayService
     from tests.unit.test_desktop_calls import _Ami, _on_call_acd
 
     ami, steps, handoffs = _Ami(), StepRecorder(None, lambda _a, _m: None), RecordingHandoffs()
@@ -333,10 +333,10 @@ async def test_emergency_transfer_and_three_way_with_110_write_handoffs() -> Non
 
 
 async def test_desktop_hang_up_lets_the_citizen_rate_unless_held_or_switched_off() -> None:
-    from agents.web.callcontrol import CallControl
-    from agents.web.steps import StepRecorder
-    from agents.web.threeway import ThreeWayService
-    from hotline.config import DepartmentsConfig, EmergencyConfig
+    from hotline.base.settings import DepartmentsConfig, EmergencyConfig
+    from hotline.callcontrol.service import CallControl
+    from hotline.callcontrol.steps import StepRecorder
+    from hotline.callcontrol.threeway import ThreeWayService
     from tests.unit.test_desktop_calls import _Ami, _on_call_acd
 
     for rate, ends in ((True, "leg-1"), (False, "PJSIP/citizen-1")):
@@ -348,7 +348,7 @@ async def test_desktop_hang_up_lets_the_citizen_rate_unless_held_or_switched_off
 
 
 async def test_the_ivr_records_its_emergency_handoff() -> None:
-    from ivr.flow import IvrFlow, IvrOutcome
+    from hotline.ivr.flow import IvrFlow, IvrOutcome
 
     class Heard(IvrFlow):
         async def run(self, channel: Any) -> IvrOutcome:

@@ -7,7 +7,7 @@ from typing import TypedDict
 
 import pytest
 
-from tickets.lifecycle import (
+from hotline.tickets.lifecycle import (
     ACTION_TYPES,
     DEFAULT_RULES,
     INITIAL_STATES,
@@ -38,7 +38,7 @@ from tickets.lifecycle import (
     next_actions,
     rebuild,
 )
-from tickets.workdays import SHANGHAI
+from hotline.tickets.workdays import SHANGHAI
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 

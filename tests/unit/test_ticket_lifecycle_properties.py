@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickets.lifecycle import (
+from hotline.tickets.lifecycle import (
     ACTION_TYPES,
     INITIAL_STATES,
     TABLE,
@@ -37,7 +37,7 @@ from tickets.lifecycle import (
     next_actions,
     rebuild,
 )
-from tickets.workdays import SHANGHAI
+from hotline.tickets.workdays import SHANGHAI
 
 S = TicketState
 UNITS = ("water-company", "housing-bureau", "district-a", "district-b")

@@ -1,0 +1,209 @@
+"""The survey dialer (回访): the engine calls the citizen of a reviewed ticket and an IVR asks
+for the rating (flows.py ``SurveyFlow``); the answer goes to the ticket's lifecycle.
+
+Rules:
+* Only within ``[survey] hours`` on working days (China time, the centre's calendar): nobody is
+  called at night or on a holiday.
+* A ticket is called when it is ``reviewed`` (the unit's answer was approved) and has a caller
+  number; at most ``max_attempts`` calls, at least ``retry_s`` apart. A call not answered (no
+  answer, busy, failed) or answered without usable keys (the citizen hung up, pressed nothing)
+  is an attempt. After ``max_attempts`` attempts without an answer the ticket is recorded
+  unreachable; a human may still survey it (the lifecycle allows another survey then).
+* One call per ticket at a time; at most ``max_parallel`` survey calls at once.
+* The number is dialled only if it is a phone number (full match) and the dial string comes from
+  the configuration (``[survey] dial``, checked at start).
+
+The ticket side is a small interface (``SurveyTickets``): which tickets wait for a survey, and
+what to do with an answer or with an unreachable citizen (tickets.py implements it on the
+ticket service).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from typing import Any, Protocol
+
+from hotline.base.settings import PHONE_NUMBER, SurveyConfig
+from hotline.followup.flows import SurveyAnswer, SurveyCall
+from hotline.tickets.workdays import SHANGHAI
+
+log = logging.getLogger(__name__)
+
+# OriginateResponse Reason codes (Asterisk's AST_CONTROL_*): how an unanswered call ended.
+ORIGINATE_REASONS = {"3": "no_answer", "5": "busy", "8": "failed", "1": "no_answer", "0": "failed"}
+HANG_ON_S = 600.0  # a call still in flight after this long is forgotten (its AGI never ended)
+
+
+class SurveyTickets(Protocol):
+    """The ticket side (synchronous: called from a worker thread)."""
+
+    def to_survey(self, limit: int) -> list[tuple[str, str]]:
+        """(ticket number, caller number) of tickets waiting for their survey."""
+        ...
+
+    def answered(self, ticket: str, answer: SurveyAnswer, at: datetime) -> None: ...
+
+    def unreachable(self, ticket: str, attempts: int, at: datetime) -> None: ...
+
+
+class SurveyLog(Protocol):
+    """Where the attempts are kept (hotline/followup/store.py, table ``survey_calls``)."""
+
+    def survey_attempts(self, ticket: str) -> list[dict[str, Any]]: ...
+
+    def survey_placed(self, ticket: str, number: str, at: datetime) -> int: ...
+
+    def survey_ended(
+        self, ticket: str, attempt: int, outcome: str, at: datetime,
+        satisfaction: str = "", solved: bool | None = None,
+    ) -> None: ...  # fmt: skip
+
+
+class Ami(Protocol):
+    async def send(self, action: dict[str, Any], timeout_s: float | None = None) -> Any: ...
+
+
+def _spans(hours: list[str]) -> list[tuple[dtime, dtime]]:
+    out = []
+    for span in hours:
+        lo, hi = span.split("-")
+        end = dtime.max if hi == "24:00" else dtime.fromisoformat(hi)
+        out.append((dtime.fromisoformat(lo), end))
+    return out
+
+
+class SurveyDialer:
+    def __init__(
+        self,
+        cfg: SurveyConfig,
+        tickets: SurveyTickets,
+        log_: SurveyLog,
+        ami: Ami,
+        is_workday: Callable[[date], bool],
+        clock: Callable[[], float] = time.time,
+        max_parallel: int = 2,
+    ) -> None:
+        self._cfg = cfg
+        self._tickets = tickets
+        self._log = log_
+        self._ami = ami
+        self._is_workday = is_workday
+        self._clock = clock
+        self._spans = _spans(cfg.hours)
+        self._max_parallel = max_parallel
+        self.in_flight: dict[str, float] = {}  # ticket -> when its call was placed
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def in_hours(self, now: datetime) -> bool:
+        local = now.astimezone(SHANGHAI)
+        if self._cfg.workdays_only and not self._is_workday(local.date()):
+            return False
+        return any(lo <= local.time() < hi for lo, hi in self._spans)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # a survey must never stop the engine
+                log.exception("survey dialer round failed")
+            await asyncio.sleep(self._cfg.poll_s)
+
+    async def tick(self) -> list[str]:
+        """One round: place the calls that are due; the tickets called."""
+        now_ts = self._clock()
+        now = datetime.fromtimestamp(now_ts, UTC)
+        for ticket, since in list(self.in_flight.items()):
+            if now_ts - since > HANG_ON_S:
+                self.in_flight.pop(ticket, None)
+        if not self._cfg.enabled or not self.in_hours(now):
+            return []
+        waiting = await asyncio.to_thread(self._tickets.to_survey, 100)
+        placed: list[str] = []
+        for ticket, number in waiting:
+            if len(self.in_flight) >= self._max_parallel:
+                break
+            if ticket in self.in_flight:
+                continue
+            if await self._due(ticket, number, now):
+                await self._place(ticket, number, now)
+                placed.append(ticket)
+        return placed
+
+    async def _due(self, ticket: str, number: str, now: datetime) -> bool:
+        tries = await asyncio.to_thread(self._log.survey_attempts, ticket)
+        done = next((t for t in tries if t["outcome"] == "answered"), None)
+        if done is not None:  # answered, but the ticket did not move: hand the answer on again
+            answer = SurveyAnswer(done["satisfaction"], done["solved"])
+            await asyncio.to_thread(self._tickets.answered, ticket, answer, now)
+            return False
+        if len(tries) >= self._cfg.max_attempts:
+            if all(t["outcome"] != "placed" for t in tries):
+                await asyncio.to_thread(self._tickets.unreachable, ticket, len(tries), now)
+            return False
+        if tries and now - tries[-1]["placed_at"] < timedelta(seconds=self._cfg.retry_s):
+            return False
+        if not PHONE_NUMBER.fullmatch(number):
+            log.warning("ticket %s: caller number %r cannot be dialled", ticket, number[:32])
+            return False
+        return True
+
+    async def _place(self, ticket: str, number: str, now: datetime) -> None:
+        attempt = await asyncio.to_thread(self._log.survey_placed, ticket, number, now)
+        self.in_flight[ticket] = self._clock()
+        action = {
+            "Action": "Originate",
+            "Channel": self._cfg.dial.format(number=number),
+            "Context": "hotline-survey",
+            "Exten": "s",
+            "Priority": "1",
+            "Timeout": str(int(self._cfg.ring_s * 1000)),
+            "CallerID": '"12345" <12345>',
+            "Async": "true",
+            "Variable": [f"HOTLINE_SURVEY_TICKET={ticket}", f"HOTLINE_SURVEY_ATTEMPT={attempt}"],
+        }
+        log.info("survey of ticket %s: attempt %d to %s", ticket, attempt, number)
+        task = asyncio.ensure_future(self._originate(ticket, attempt, action))
+        self._tasks.add(task)  # kept until done: a dropped task could be collected mid-call
+        task.add_done_callback(self._tasks.discard)
+
+    async def _originate(self, ticket: str, attempt: int, action: dict[str, Any]) -> None:
+        outcome = ""
+        try:
+            response = await self._ami.send(action, timeout_s=self._cfg.ring_s + 10)
+            final = response[-1] if isinstance(response, list) else response
+            if str(final.get("Response", "")).lower() != "success":
+                outcome = ORIGINATE_REASONS.get(str(final.get("Reason", "0")), "failed")
+        except Exception as exc:  # AMI away, time-out: the attempt failed
+            log.info("survey call of %s not placed: %s", ticket, exc)
+            outcome = "failed"
+        if outcome:
+            at = datetime.fromtimestamp(self._clock(), UTC)
+            await asyncio.to_thread(self._log.survey_ended, ticket, attempt, outcome, at)
+            self.in_flight.pop(ticket, None)
+
+    async def done(self, call: SurveyCall, answer: SurveyAnswer | None) -> None:
+        """The survey IVR ended (``SurveyFlow``): keep the attempt, move the ticket."""
+        at = datetime.fromtimestamp(self._clock(), UTC)
+        self.in_flight.pop(call.ticket, None)
+        try:
+            if answer is None:
+                await asyncio.to_thread(
+                    self._log.survey_ended, call.ticket, call.attempt, "incomplete", at
+                )
+                return
+            await asyncio.to_thread(
+                self._log.survey_ended, call.ticket, call.attempt, "answered", at,
+                answer.satisfaction, answer.solved,
+            )  # fmt: skip
+            await asyncio.to_thread(self._tickets.answered, call.ticket, answer, at)
+        except Exception:
+            log.exception("survey answer of %s not kept", call.ticket)
+
+    async def flush(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
