@@ -24,7 +24,7 @@ from hotline.tickets.values import TicketDraft, Viewer
 from hotline.tickets.workdays import SHANGHAI
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import wait_record
-from tests.integration.test_desktop_calls import agent_leg, channel_app, last
+from tests.integration.test_desktop_calls import agent_leg, app_when, channel_app, last
 from tests.support.calls import AmiTestClient, user_event
 from tests.support.desk import DeskClient, add_test_users, desk_client
 
@@ -41,6 +41,7 @@ def followup_engine(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[EngineProcess]:
     """Set before the engine starts (it inherits the environment)."""
+    monkeypatch.setenv("HOTLINE_SATISFACTION__AFTER_CALL", "true")
     monkeypatch.setenv("HOTLINE_EMERGENCY__DIAL", "Local/{number}@test-department")
     monkeypatch.setenv("HOTLINE_ELDERLY__NUMBERS", json.dumps([ELDERLY]))
     monkeypatch.setenv("HOTLINE_SURVEY__DIAL", "Local/{number}@test-survey-citizen")
@@ -293,3 +294,21 @@ async def test_a_call_transferred_in_by_110_is_marked_and_counted(
     finally:
         db.dispose()
     assert linkage["in_from_110"] >= 1 and linkage["double_non"] >= 1, linkage
+
+
+async def test_the_desktop_hang_up_asks_too_and_no_key_is_recorded_as_none(
+    followup_engine: EngineProcess, ami: AmiTestClient, agent: DeskClient
+) -> None:
+    engine = followup_engine
+    call_id, channel, _leg, _queued = await answered(engine, ami, "13700170004")
+    resp = await agent.post_json("/desk/api/call/hangup")
+    assert resp.status == 200, await resp.text()
+    asked = await app_when(ami, channel, "AGI")
+    assert asked == "AGI", f"the caller is in {asked!r}, not the satisfaction question"
+    rated = await ami.wait_event(
+        lambda ev: user_event("HotlineSatisfaction")(ev) and ev.get("CallId") == call_id,
+        timeout=40,
+    )
+    assert rated["Answer"] == "none"  # the citizen pressed nothing
+    record = await wait_record(engine, call_id, timeout=30)
+    assert record.satisfaction == "none"
