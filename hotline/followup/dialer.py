@@ -29,7 +29,7 @@ from datetime import time as dtime
 from typing import Any, Protocol
 
 from hotline.base.settings import PHONE_NUMBER, SurveyConfig
-from hotline.followup.flows import SurveyAnswer, SurveyCall
+from hotline.followup.flows import TICKET, SurveyAnswer, SurveyCall
 from hotline.tickets.workdays import SHANGHAI
 
 log = logging.getLogger(__name__)
@@ -129,13 +129,20 @@ class SurveyDialer:
                 break
             if ticket in self.in_flight:
                 continue
-            if await self._due(ticket, number, now):
-                await self._place(ticket, number, now)
-                placed.append(ticket)
+            try:  # one ticket the lifecycle refuses must not hold up the others
+                if await self._due(ticket, number, now):
+                    await self._place(ticket, number, now)
+                    placed.append(ticket)
+            except Exception:
+                log.exception("survey of ticket %s not placed", ticket)
         return placed
 
     async def _due(self, ticket: str, number: str, now: datetime) -> bool:
         tries = await asyncio.to_thread(self._log.survey_attempts, ticket)
+        for t in tries:  # a call whose end was never heard (engine restarted): it failed
+            if t["outcome"] == "placed" and now - t["placed_at"] > timedelta(seconds=HANG_ON_S):
+                await asyncio.to_thread(self._log.survey_ended, ticket, t["attempt"], "failed", now)
+                t["outcome"] = "failed"
         done = next((t for t in tries if t["outcome"] == "answered"), None)
         if done is not None:  # answered, but the ticket did not move: hand the answer on again
             answer = SurveyAnswer(done["satisfaction"], done["solved"])
@@ -147,8 +154,8 @@ class SurveyDialer:
             return False
         if tries and now - tries[-1]["placed_at"] < timedelta(seconds=self._cfg.retry_s):
             return False
-        if not PHONE_NUMBER.fullmatch(number):
-            log.warning("ticket %s: caller number %r cannot be dialled", ticket, number[:32])
+        if not PHONE_NUMBER.fullmatch(number) or not TICKET.fullmatch(ticket):
+            log.warning("ticket %r: caller number %r cannot be dialled", ticket[:32], number[:32])
             return False
         return True
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from hotline.followup.flows import SurveyAnswer
 from hotline.tickets.lifecycle import Action, RecordSurvey, TicketState
 from hotline.tickets.service import TicketService
 from hotline.tickets.values import Viewer
@@ -55,11 +56,11 @@ class TicketSurveys:
         found = self._tickets.tickets(_PLATFORM, states=SURVEYED, limit=limit)
         return [(t.number, t.caller_number) for t in found if t.caller_number]
 
-    def answered(self, ticket: str, answer: object, at: datetime) -> None:
-        satisfaction = str(getattr(answer, "satisfaction", ""))
-        solved = getattr(answer, "solved", None)
-        self._tickets.act(ticket, survey_action(satisfaction, solved, at), _PLATFORM)
-        log.info("ticket %s: phone survey %s (solved %s)", ticket, satisfaction, solved)
+    def answered(self, ticket: str, answer: SurveyAnswer, at: datetime) -> None:
+        action = survey_action(answer.satisfaction, answer.solved, at)
+        self._tickets.act(ticket, action, _PLATFORM)
+        log.info("ticket %s: phone survey %s (solved %s)", ticket, answer.satisfaction,
+                 answer.solved)  # fmt: skip
 
     def unreachable(self, ticket: str, attempts: int, at: datetime) -> None:
         action = RecordSurvey(

@@ -365,3 +365,12 @@ async def test_the_ivr_records_its_emergency_handoff() -> None:
     await Heard(ivr_cfg(), "general", on_emergency=record)(as_agi(c))
     assert seen == [("c1", "119", "emergency:fire: 着火了")]
     assert c.variables["HOTLINE_EMERGENCY_DIAL"] == "PJSIP/119@t"
+
+
+async def test_a_survey_call_never_heard_of_again_counts_as_failed() -> None:
+    tickets, log, ami = FakeTickets([("T0001xx", "13800000000")]), FakeLog(), FakeAmi()
+    log.survey_placed("T0001xx", "13800000000", NOW - timedelta(hours=2))  # engine restarted
+    log.survey_placed("T0001xx", "13800000000", NOW - timedelta(hours=1))
+    assert await dialer(tickets, log, ami, [NOW.timestamp()]).tick() == []
+    assert [r["outcome"] for r in log.rows["T0001xx"]] == ["failed", "failed"]
+    assert tickets.unreachable_ == [("T0001xx", 2)]
