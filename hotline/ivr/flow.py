@@ -380,6 +380,10 @@ class DirectFlow(IvrFlow):
                 return outcome
             if key is None:
                 path.append("speech:none")
+        if self.elderly_key(key):  # pressed while the IVR listened, right after the greeting
+            outcome = self.elderly_outcome([*path, "elderly:key"], next_="queued")
+            await self._need(channel, outcome.skill, outcome.priority)
+            return outcome
         if key is not None:
             path.append(f"key:{key}")
             return await self.on_key(channel, key, path, skill)
