@@ -547,7 +547,8 @@ class ElderlyConfig(_Section):
 
     numbers: list[str] = Field(default_factory=list)
     key: str = "0"
-    """The key an elderly caller presses during the greeting ("": none)."""
+    """The key an elderly caller presses during the greeting ("": none). In the menu flow a
+    main-menu key keeps its menu meaning (the default 0 is the menu's "an agent")."""
     priority: int = Field(default=5, ge=1, le=9)
     skill: str = ""
     """Empty: the default skill."""
@@ -958,6 +959,15 @@ class Config(_Section):
             raise ValueError(
                 f"elderly.key {self.elderly.key!r} is also a waiting key (ivr.waiting_keys): "
                 "a key pressed during the direct greeting can mean only one thing"
+            )
+        if (
+            "key" in self.elderly.model_fields_set
+            and self.ivr.flow == "menu"
+            and self.elderly.key in self.ivr.menu
+        ):
+            raise ValueError(
+                f"elderly.key {self.elderly.key!r} is also a main-menu key (ivr.menu): pick a "
+                "key the menu does not use"
             )
         if self.elderly.skill and self.elderly.skill not in skills:
             raise ValueError(f"elderly.skill: no agent has skill {self.elderly.skill!r}")

@@ -27,7 +27,8 @@ place in every case but the last two.
 Elderly callers (适老化, ``[elderly]``): a number registered as elderly hears only the short
 greeting and is queued at once at the raised priority (path ``direct>elderly:registered``); any
 caller who presses the elderly key during the greeting is raised the same way
-(``elderly:key``). Neither hears a speech invitation or a menu.
+(``elderly:key``; in the menu flow only a key that is not a main-menu key: the default 0 is the
+menu's "an agent" there). Neither hears a speech invitation or a menu.
 
 Emergencies: when the IVR sends a caller to 110/119/120/122 the handoff is recorded
 (``on_emergency``: service, the IVR as who, the kind and sentence heard as why; the dialplan
@@ -284,7 +285,7 @@ class MenuFlow(IvrFlow):
             await channel.stream_file("hotline/greeting", escape="")
             return self.elderly_outcome([*path, "elderly:registered"])
         key = await channel.stream_file("hotline/greeting")
-        if self.elderly_key(key):
+        if self.elderly_key(key) and key not in self._cfg.menu:  # a menu key keeps its meaning
             return self.elderly_outcome([*path, "elderly:key"])
         if self._cfg.languages:
             chosen, key = await self._choose_language(channel, path, key)

@@ -131,8 +131,12 @@ async def test_menu_flow_elderly_skips_the_menu() -> None:
     out = await MenuFlow(ivr_cfg(), "general", skills=SKILLS, elderly=ELDERLY).run(as_agi(c))
     assert c.played == ["hotline/greeting"]
     assert (out.priority, out.next, out.path) == (6, "queue", ["greeting", "elderly:registered"])
-    c = chan(["0"], HOTLINE_CALLER="13700000000")
+    c = chan(["0"], HOTLINE_CALLER="13700000000")  # 0 is the menu's "an agent": kept
     out = await MenuFlow(ivr_cfg(), "general", skills=SKILLS, elderly=ELDERLY).run(as_agi(c))
+    assert (out.priority, out.path) == (0, ["greeting", "menu:0"])
+    keyed = ElderlyConfig(numbers=[], key="8", priority=6)
+    c = chan(["8"], HOTLINE_CALLER="13700000000")
+    out = await MenuFlow(ivr_cfg(), "general", skills=SKILLS, elderly=keyed).run(as_agi(c))
     assert (out.priority, out.path) == (6, ["greeting", "elderly:key"])
     assert c.played == ["hotline/greeting"]
 
@@ -140,6 +144,9 @@ async def test_menu_flow_elderly_skips_the_menu() -> None:
 def test_bad_follow_up_settings_are_refused_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"elderly\.key '9' is also a waiting key"):
         load_config(None, {"HOTLINE_ELDERLY__KEY": "9"})
+    menu = {"HOTLINE_IVR__FLOW": "menu", "HOTLINE_ELDERLY__KEY": "1"}
+    with pytest.raises(ConfigError, match=r"elderly\.key '1' is also a main-menu key"):
+        load_config(None, {**menu, "HOTLINE_IVR__WAITING_KEYS": '{"9": {"action": "voicemail"}}'})
     with pytest.raises(ConfigError, match=r"elderly\.numbers"):
         load_config(None, {"HOTLINE_ELDERLY__NUMBERS": '["12a"]'})
     with pytest.raises(ConfigError, match=r"survey\.dial"):
