@@ -12,6 +12,7 @@ hotline speech install-model ZIP_OR_DIR [--lang zh] | status [--load]   Vosk mod
 hotline ivr recognise FILE.wav [--language L] [--json] | classify "TEXT" [--json]   IVR speech
 hotline user add NAME --role ROLE [--agent ID] [--unit U] [--password-stdin] | list
 hotline kb import FILE.json                 knowledge-base articles for the agent desktop
+hotline catalogue import FILE.json | show   the dispatch catalogue (派单目录) the form suggests from
 hotline recordings purge [--now ISO]        remove recordings' audio past its retention
 hotline quality report --from D --to D [--json]   per-agent quality review (质检) scores
 hotline softphone config AGENT [--write DIR] [--no-sound-card]   baresip for an agent's seat
@@ -39,6 +40,7 @@ from hotline.desk.cli import add_kb_parser, add_user_parser
 from hotline.desk.softphone_cli import add_softphone_parser
 from hotline.recordings.cli import add_recordings_parser
 from hotline.speech.cli import add_ivr_parser
+from hotline.tickets.catalogue_cli import add_catalogue_parser
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -580,6 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ivr_parser(sub)  # hotline ivr recognise|classify: the IVR's speech decision (ivr/)
     add_recordings_parser(sub)  # hotline recordings purge, hotline quality report (recordings/)
     add_calendar_parser(sub)  # hotline calendar status|import: the centre's calendar (tickets/)
+    add_catalogue_parser(sub)  # hotline catalogue import|show: the dispatch catalogue (tickets/)
     add_softphone_parser(sub)  # hotline softphone config AGENT: baresip for a desk seat (webrtc)
     return parser
 

@@ -53,6 +53,8 @@ from hotline.recordings.service import RecordingService
 from hotline.recordings.store import RecordingStore
 from hotline.speech.classifier import Classifier
 from hotline.speech.service import SpeechService
+from hotline.tickets.hotspots import Hotspot
+from hotline.tickets.hotspots import banner as hotspot_banner
 from hotline.tickets.http import add_ticket_routes
 from hotline.tickets.service import TicketService, settings_from_config
 from hotline.tickets.store import TicketStore
@@ -93,6 +95,9 @@ class Engine:
         self.calendar = CalendarService(self.tickets)
         self.hours = BusinessHours(cfg.hours, self.calendar.calendar)
         self.calendar_warning: str | None = None
+        self._catalogue_stamp: object = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.tickets.on_hotspot.append(self._hotspot)
         self.ami = AmiClient(
             cfg.ami.host,
             cfg.ami.port,
@@ -130,7 +135,7 @@ class Engine:
         self.handoffs = HandoffLog(self.followups)
         self.surveys = SurveyDialer(
             cfg.survey,
-            TicketSurveys(self.tickets),
+            TicketSurveys(self.tickets, cfg.survey.retry_s, cfg.survey.max_attempts),
             self.followups,
             self.ami,
             lambda day: self.calendar.calendar.is_workday(day),
@@ -389,6 +394,7 @@ class Engine:
             "metrics": self.metrics_now(),
             "speech": self.speech.status_lines(),
             "calendar_warning": self.calendar_warning,
+            "hotspots": hotspot_banner(self.tickets.current_hotspots()),
             "calendar": self._calendar_years(),
         }
 
@@ -414,6 +420,8 @@ class Engine:
                 exc,
             )
         await self._load_calendar(start=True)
+        self._loop = asyncio.get_running_loop()
+        await self._load_catalogue()
         try:
             await self.redis.ping()
         except Exception as exc:
@@ -500,6 +508,28 @@ class Engine:
         while True:
             await asyncio.sleep(self.cfg.tickets.calendar_poll_s)
             await self._load_calendar()
+            await self._load_catalogue()
+
+    async def _load_catalogue(self) -> None:
+        """The dispatch catalogue in force, read again when ``hotline catalogue import`` put a
+        new one in the store (polled with the calendar)."""
+        try:
+            found = await asyncio.to_thread(self.tickets.store.catalogue_text)
+            stamp = None if found is None else (found[1], found[2])
+            if stamp != self._catalogue_stamp:
+                await asyncio.to_thread(self.tickets.load_catalogue)
+                self._catalogue_stamp = stamp
+        except Exception as exc:  # the store may be away: the catalogue goes on as it was
+            log.warning("dispatch catalogue not loaded: %s", exc)
+
+    def _hotspot(self, spot: Hotspot) -> None:
+        """A hot spot from a ticket creation (a worker thread): onto MQTT from the loop. The
+        topic and payload carry codes and counts only, so the display feed gets it whole."""
+        loop = self._loop
+        if loop is None:
+            return
+        parts = ("hotspots", spot.area, spot.subject)
+        loop.call_soon_threadsafe(self.bus.publish, parts, spot.to_event())
 
     async def _restore_acd(self) -> None:
         """The ACD's state from Redis if it is the engine's own and whole; otherwise start

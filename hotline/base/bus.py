@@ -37,6 +37,8 @@ DISPLAY_FIELDS = frozenset(
         "waited_s", "wait_s", "outcome", "position", "ewt_s", "attempt", "attempts",
         "ring_timeout_s", "subject", "category", "emergency", "step", "kind", "started_at",
         "ended_at", "size_bytes", "interval", "today",
+        # hot spots (tickets.hotspots): codes, names of subject and area, counts; no caller
+        "subject_name", "area", "area_name", "count", "window_minutes",
     }
 )  # fmt: skip
 

@@ -8,9 +8,10 @@ instances with ``redis.managed`` / ``mqtt.managed`` (the default):
   (``redis.username``) with a generated password, allowed only keys under ``redis.key_prefix``
   and no admin or dangerous commands. Configuration and data in ``<state_dir>/redis`` (0700).
 - Mosquitto on ``mqtt.host:mqtt.port``: anonymous clients refused; the engine user writes
-  ``<prefix>/#``; the display user reads only ``<prefix>/agents/#``, ``<prefix>/metrics/#`` and
-  ``<prefix>/calls/#``, never ``<prefix>/private/#`` where the engine puts everything that
-  carries personal data (hotline/base/bus.py). Files in ``<state_dir>/mosquitto`` (0700).
+  ``<prefix>/#``; the display user reads only ``<prefix>/agents/#``, ``<prefix>/metrics/#``,
+  ``<prefix>/calls/#`` and ``<prefix>/hotspots/#``, never ``<prefix>/private/#`` where the
+  engine puts everything that carries personal data (hotline/base/bus.py). Files in
+  ``<state_dir>/mosquitto`` (0700).
 
 Passwords are written only into 0600 files (never onto a command line); Mosquitto's password
 file is hashed in place by ``mosquitto_passwd -U``. Each server runs in the foreground of its
@@ -282,6 +283,8 @@ def mqtt_acl(cfg: Config) -> str:
         f"topic read {p}/agents/#\n"
         f"topic read {p}/metrics/#\n"
         f"topic read {p}/calls/#\n"
+        # Hot spots (tickets.hotspots): subject and area codes and counts, no caller.
+        f"topic read {p}/hotspots/#\n"
     )
 
 

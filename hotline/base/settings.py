@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from hotline.acd.core.policy import CENTRE_DEFAULTS
 from hotline.asterisk.prompts import PROMPTS
 from hotline.ivr.hours import HoursConfig
 from hotline.ivr.menus import (
@@ -279,6 +280,21 @@ class WebConfig(_Section):
     the immediate notice ``hotline user`` sends over Redis."""
 
 
+_ON = CENTRE_DEFAULTS  # the 15-second rules a new centre gets (hotline/acd/core/policy.py)
+# Thresholds that are on by default must be switchable off in TOML, which has no null:
+# ``widen_after_s = false`` is None (off); ``true`` is refused (no number of seconds).
+_SWITCHABLE = ("widen_after_s", "overflow_after_s", "offer_callback_after_s",
+               "voicemail_after_s", "missed_callback_after_s")  # fmt: skip
+
+
+def _false_is_off(value: Any) -> Any:
+    if value is False:
+        return None
+    if value is True:
+        raise ValueError("true is not a number of seconds (false switches the rule off)")
+    return value
+
+
 class SkillOverrides(_Section):
     """``[acd.per_skill.<skill>]``: the thresholds one skill overrides (types as in [acd])."""
 
@@ -290,6 +306,8 @@ class SkillOverrides(_Section):
     announce_every_s: float = Field(default=0.0, ge=0)
     sticky_wait_s: float = Field(default=0.0, ge=0)
     missed_callback_after_s: float | None = Field(default=None, ge=0)
+
+    _off = field_validator(*_SWITCHABLE, mode="before")(_false_is_off)
 
 
 class AcdConfig(_Section):
@@ -305,15 +323,15 @@ class AcdConfig(_Section):
     # The 15-second target as policy (hotline/acd/core/policy.py). None/0 switches a rule off.
     handle_prior_s: float = Field(default=180.0, gt=0)
     """Handle time (talk + wrap-up) assumed for the wait estimate until calls teach it."""
-    initial_max_level: int = Field(default=10, ge=1, le=10)
+    initial_max_level: int = Field(default=_ON["initial_max_level"], ge=1, le=10)
     """A new call goes only to agents at this skill level or better (1 best) ..."""
-    widen_after_s: float | None = Field(default=None, ge=0)
+    widen_after_s: float | None = Field(default=_ON["widen_after_s"], ge=0)
     """... until it has waited (or is estimated to wait) this long: then to every level."""
     overflow_after_s: float | None = Field(default=None, ge=0)
     """Then also to the overflow skills (other centres' shared seats, 多援一)."""
     overflow: dict[str, list[str]] = Field(default_factory=dict)
     """Skill -> overflow skills, e.g. {social = ["general", "shared-province"]}."""
-    announce_every_s: float = Field(default=0.0, ge=0)
+    announce_every_s: float = Field(default=_ON["announce_every_s"], ge=0)
     """Tell waiting callers their position and estimated wait this often (0: never)."""
     offer_callback_after_s: float | None = Field(default=None, ge=0)
     """Offer a callback that keeps the caller's place after this wait (or estimate)."""
@@ -323,12 +341,25 @@ class AcdConfig(_Section):
     """A caller with an open ticket waits this long for the agent who handled it."""
     rejoin_within_s: float | None = Field(default=None, ge=0)
     """A caller who hung up while waiting and calls again within this time gets their place."""
-    missed_callback_after_s: float | None = Field(default=None, ge=0)
-    """A caller who gave up after waiting this long is called back (漏接回拨)."""
+    missed_callback_after_s: float | None = Field(default=_ON["missed_callback_after_s"], ge=0)
+    """A caller who gave up after waiting this long is called back (漏接回拨), within the
+    working hours ([hours]) and only while the idle reserve below stays ready."""
     missed_callback_priority: int | None = None
     callback_max_attempts: int = Field(default=3, ge=1, le=20)
     callback_retry_s: float = Field(default=60.0, ge=0)
     """At least this long between two attempts to call one citizen back."""
+    callback_min_idle_agents: int = Field(default=_ON["callback_min_idle_agents"], ge=0, le=1000)
+    """A callback (missed or accepted) is placed only if this many ready agents of its skill
+    stay ready after it, so it never takes the agent the next live caller needs ..."""
+    callback_min_idle_share: float = Field(default=_ON["callback_min_idle_share"], ge=0, lt=1)
+    """... and at least this share of the skill's working agents (0.5: half)."""
+    keep_first_skill: bool = True
+    """An agent takes a call of its best-level skill before an older call of a lesser one."""
+    first_skill_max_wait_s: float | None = Field(default=60.0, ge=0)
+    """... until that older call has waited this long (None: no limit)."""
+    service_target_s: float = Field(default=15.0, ge=0, le=600)
+    """The service-level target; between two skills at one level an agent takes a call still
+    within it before one already past it."""
     per_skill: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per-skill overrides of the thresholds above, e.g. {social = {widen_after_s = 10}}:
     checked key by key as ``SkillOverrides``; only the keys given override."""
@@ -339,6 +370,9 @@ class AcdConfig(_Section):
     seats: list[str] = Field(default_factory=list)
     """Further dial strings an agent may log in at (hot desks); every agent's own seat
     (``agents.seat``) is always allowed, anything else is refused."""
+
+    _off = field_validator(*_SWITCHABLE, "rejoin_within_s", "first_skill_max_wait_s",
+                           mode="before")(_false_is_off)  # fmt: skip
 
     @field_validator("default_skill")
     @classmethod
@@ -650,6 +684,12 @@ class TicketsConfig(_Section):
     archive_after_unreachable: int = Field(default=3, ge=1, le=20)
     max_reopens: int | None = Field(default=None, ge=0, le=20)
     """None: no cap; 1: the second evaluation is final."""
+    redo_after_unsatisfied: bool = True
+    """A survey answered unsatisfied, or "not solved", sends the order back to its unit under
+    supervision at once (复办/督办); false: it waits for a supervisor's Reopen or Archive."""
+    hotspot_window_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
+    hotspot_threshold: int = Field(default=5, ge=2, le=10_000)
+    """A hot spot: this many tickets on one subject in one area within the window."""
 
     @field_validator("subjects")
     @classmethod

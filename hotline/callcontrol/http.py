@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 TICKET_FIELDS = ("category", "subject_code", "description", "caller_name", "caller_number",
-                 "contact", "address", "confidential")  # fmt: skip
+                 "contact", "address", "confidential", "area")  # fmt: skip
 _CALL_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 

@@ -190,6 +190,8 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
         for call_id in ticket.calls:
             steps += await asyncio.to_thread(desk.steps.of_call, call_id)
     events = await asyncio.to_thread(desk.tickets.events, ticket.number, viewer)
+    # 并单: every caller merged into this ticket is kept and listed (platform staff only).
+    merged = await asyncio.to_thread(desk.tickets.merged_callers, ticket.number, viewer)
     settings = desk.tickets.settings
     due = deadline(
         ticket,
@@ -204,6 +206,7 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
         "created": when(ticket.created_at),
         "due": due,
         "events": event_lines(events),
+        "merged": merged,
         "st_when": when,
     }
     return render(request, "ticket.html.j2", context)

@@ -44,6 +44,7 @@ from hotline.callcontrol.service import CallControl
 from hotline.callcontrol.steps import StepRecorder, StepStore
 from hotline.callcontrol.threeway import ThreeWayService
 from hotline.desk.access import UserGate
+from hotline.desk.dispatchview import catalogue_suggest, units_page
 from hotline.desk.guard import (
     DESK_KEY,
     PREFIX,
@@ -94,6 +95,8 @@ def make_desk_app(desk: Desk) -> web.Application:
     r.add_get("/agent", agent_page)
     r.add_get("/wallboard", wallboard_page)
     r.add_get("/tickets/{number}", ticket_page)
+    r.add_get("/units", units_page)  # the three rates per unit, ranked (supervisors)
+    r.add_get("/api/catalogue/suggest", catalogue_suggest)  # the ticket form's unit
     r.add_get("/api/me", me)
     r.add_get("/api/wallboard", wallboard_json)
     r.add_get("/api/wallboard/chart", chart_json)

@@ -4,18 +4,14 @@ for the rating (flows.py ``SurveyFlow``); the answer goes to the ticket's lifecy
 Rules:
 * Only within ``[survey] hours`` on working days (China time, the centre's calendar): nobody is
   called at night or on a holiday.
-* A ticket is called when it is ``reviewed`` (the unit's answer was approved) and has a caller
-  number; at most ``max_attempts`` calls, at least ``retry_s`` apart. A call not answered (no
-  answer, busy, failed) or answered without usable keys (the citizen hung up, pressed nothing)
-  is an attempt. After ``max_attempts`` attempts without an answer the ticket is recorded
-  unreachable; a human may still survey it (the lifecycle allows another survey then).
-* One call per ticket at a time; at most ``max_parallel`` survey calls at once.
-* The number is dialled only if it is a phone number (full match) and the dial string comes from
-  the configuration (``[survey] dial``, checked at start).
-
-The ticket side is a small interface (``SurveyTickets``): which tickets wait for a survey, and
-what to do with an answer or with an unreachable citizen (tickets.py implements it on the
-ticket service).
+* Which tickets are due is the lifecycle's word (``SurveyTickets.to_survey``: reviewed, or not
+  reached so far with fewer than ``max_attempts`` attempts, ``retry_s`` apart). Every call that
+  ends without an answer (no answer, busy, failed, or answered without usable keys) is one
+  attempt, recorded as not reached; an answer is recorded with its keys.
+* One call per ticket at a time; at most ``max_parallel`` survey calls at once. Every attempt is
+  also a row of ``survey_calls`` (SurveyLog).
+* The number is dialled only if it is a phone number (full match), the ticket number only if it
+  is one, and the dial string comes from the configuration (``[survey] dial``, checked at start).
 """
 
 from __future__ import annotations
@@ -46,9 +42,9 @@ class SurveyTickets(Protocol):
         """(ticket number, caller number) of tickets waiting for their survey."""
         ...
 
-    def answered(self, ticket: str, answer: SurveyAnswer, at: datetime) -> None: ...
+    def answered(self, ticket: str, answer: SurveyAnswer, call_id: str, at: datetime) -> None: ...
 
-    def unreachable(self, ticket: str, attempts: int, at: datetime) -> None: ...
+    def not_reached(self, ticket: str, call_id: str, at: datetime) -> None: ...
 
 
 class SurveyLog(Protocol):
@@ -142,18 +138,8 @@ class SurveyDialer:
         for t in tries:  # a call whose end was never heard (engine restarted): it failed
             if t["outcome"] == "placed" and now - t["placed_at"] > timedelta(seconds=HANG_ON_S):
                 await asyncio.to_thread(self._log.survey_ended, ticket, t["attempt"], "failed", now)
-                t["outcome"] = "failed"
-        done = next((t for t in tries if t["outcome"] == "answered"), None)
-        if done is not None:  # answered, but the ticket did not move: hand the answer on again
-            answer = SurveyAnswer(done["satisfaction"], done["solved"])
-            await asyncio.to_thread(self._tickets.answered, ticket, answer, now)
-            return False
-        if len(tries) >= self._cfg.max_attempts:
-            if all(t["outcome"] != "placed" for t in tries):
-                await asyncio.to_thread(self._tickets.unreachable, ticket, len(tries), now)
-            return False
-        if tries and now - tries[-1]["placed_at"] < timedelta(seconds=self._cfg.retry_s):
-            return False
+                await asyncio.to_thread(self._tickets.not_reached, ticket, "", now)
+                return False
         if not PHONE_NUMBER.fullmatch(number) or not TICKET.fullmatch(ticket):
             log.warning("ticket %r: caller number %r cannot be dialled", ticket[:32], number[:32])
             return False
@@ -190,8 +176,13 @@ class SurveyDialer:
             outcome = "failed"
         if outcome:
             at = datetime.fromtimestamp(self._clock(), UTC)
-            await asyncio.to_thread(self._log.survey_ended, ticket, attempt, outcome, at)
-            self.in_flight.pop(ticket, None)
+            try:
+                await asyncio.to_thread(self._log.survey_ended, ticket, attempt, outcome, at)
+                await asyncio.to_thread(self._tickets.not_reached, ticket, "", at)
+            except Exception:
+                log.exception("survey attempt %d of %s not kept", attempt, ticket)
+            finally:
+                self.in_flight.pop(ticket, None)
 
     async def done(self, call: SurveyCall, answer: SurveyAnswer | None) -> None:
         """The survey IVR ended (``SurveyFlow``): keep the attempt, move the ticket."""
@@ -202,12 +193,13 @@ class SurveyDialer:
                 await asyncio.to_thread(
                     self._log.survey_ended, call.ticket, call.attempt, "incomplete", at
                 )
+                await asyncio.to_thread(self._tickets.not_reached, call.ticket, call.call_id, at)
                 return
             await asyncio.to_thread(
                 self._log.survey_ended, call.ticket, call.attempt, "answered", at,
                 answer.satisfaction, answer.solved,
             )  # fmt: skip
-            await asyncio.to_thread(self._tickets.answered, call.ticket, answer, at)
+            await asyncio.to_thread(self._tickets.answered, call.ticket, answer, call.call_id, at)
         except Exception:
             log.exception("survey answer of %s not kept", call.ticket)
 

@@ -54,13 +54,15 @@ class SurveyAnswer:
     satisfaction: str
     """satisfied, basic or unsatisfied."""
     solved: bool | None
-    """None: the citizen gave no answer to the second question."""
+    """Whether the matter was solved (the phone survey always has it)."""
 
 
 @dataclass(frozen=True)
 class SurveyCall:
     ticket: str
     attempt: int
+    call_id: str = ""
+    """The survey call's Asterisk unique id (on the lifecycle's survey event)."""
 
 
 SurveyDone = Callable[[SurveyCall, SurveyAnswer | None], Awaitable[None]]
@@ -78,7 +80,7 @@ class SurveyFlow:
         if not TICKET.fullmatch(ticket) or not ATTEMPT.fullmatch(attempt):
             log.error("survey call without a valid ticket/attempt: %r %r", ticket[:40], attempt[:4])
             return
-        call = SurveyCall(ticket, int(attempt))
+        call = SurveyCall(ticket, int(attempt), channel.unique_id)
         answer: SurveyAnswer | None = None
         try:
             answer = await self._ask(channel)
@@ -99,6 +101,8 @@ class SurveyFlow:
         solved = await self._key(
             channel, "hotline/survey-solved", self._cfg.solved_keys, timeout_ms
         )
+        if solved is None:  # an automated survey always has both answers, or none
+            return None
         return SurveyAnswer(satisfaction=str(satisfaction), solved=solved)
 
     async def _key(

@@ -1,71 +1,76 @@
-"""The ticket side of the automated survey (回访): the join point between the survey dialer
-(hotline/followup/dialer.py) and the work-order lifecycle (hotline/tickets/lifecycle.py).
+"""The ticket side of the automated survey (回访): the join between the survey dialer
+(dialer.py) and the work-order lifecycle (hotline/tickets/lifecycle.py, rule 5).
 
-Today's lifecycle knows one survey action, ``RecordSurvey`` with outcome satisfied / unsatisfied
-/ unreachable, from ``reviewed``. The phone survey's answer is richer (satisfied, basically
-satisfied, unsatisfied; solved yes / no); until the lifecycle carries those (issue 17, the
-lifecycle's own survey states), they map as:
+The lifecycle decides which orders wait for a survey and what an answer does
+(``TicketService.surveys_due`` / ``record_survey``): an order is due when it is ``reviewed``, or
+``callback_done`` with the citizen unreachable so far and fewer than ``max_attempts`` attempts,
+the last one at least ``retry_s`` ago. Every phone survey is recorded ``method="automated"`` by
+``SURVEY_ACTOR`` with the survey call's id (a person's survey is ``method="human"`` under their
+own account); the answer's keys map as
 
-    satisfied or basic, and solved (or not answered)  -> RecordSurvey(outcome="satisfied")
-    unsatisfied, or solved = no                        -> RecordSurvey(outcome="unsatisfied")
-        (a supervisor then reopens it: redo under supervision, 督办)
-    no answer after the attempts                       -> RecordSurvey(outcome="unreachable")
+    satisfied / basic / unsatisfied  -> outcome satisfied / basically_satisfied / unsatisfied
+    solved yes / no                  -> solved True / False (unsatisfied or not solved: redo
+                                        under supervision, the lifecycle's rule)
+    no answer (not reached, no keys) -> outcome unreachable, one attempt
 
-and the full answer is in the event's note (``ivr satisfaction=basic solved=no``) and in the
-``survey_calls`` table. The actor is ``SURVEY_ACTOR``: a human survey is recorded by a person's
-account, so the log tells the two apart. ``survey_action`` is the one place to change when the
-lifecycle grows its own survey actions.
+Orders merged into another (``inform_pending``) are left to people for now: telling a caller
+the lead order's result needs that result spoken, which the IVR has no voice for.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hotline.followup.flows import SurveyAnswer
-from hotline.tickets.lifecycle import Action, RecordSurvey, TicketState
+from hotline.tickets.lifecycle import SurveyOutcome, TicketState
 from hotline.tickets.service import TicketService
-from hotline.tickets.values import Viewer
 
 log = logging.getLogger(__name__)
 
 SURVEY_ACTOR = "survey-ivr"
-SURVEYED = frozenset({TicketState.REVIEWED})
-_PLATFORM = Viewer(role="callback")
+OUTCOMES: dict[str, SurveyOutcome] = {
+    "satisfied": "satisfied",
+    "basic": "basically_satisfied",
+    "unsatisfied": "unsatisfied",
+}
 
 
-def survey_action(satisfaction: str, solved: bool | None, at: datetime) -> Action:
-    """The lifecycle action for a phone survey's answer (see the module's table)."""
-    bad = satisfaction == "unsatisfied" or solved is False
-    solved_text = "-" if solved is None else ("yes" if solved else "no")
-    return RecordSurvey(
-        actor=SURVEY_ACTOR,
-        at=at,
-        outcome="unsatisfied" if bad else "satisfied",
-        note=f"ivr satisfaction={satisfaction} solved={solved_text}",
-    )
+def survey_note(answer: SurveyAnswer) -> str:
+    solved = "-" if answer.solved is None else ("yes" if answer.solved else "no")
+    return f"ivr satisfaction={answer.satisfaction} solved={solved}"
 
 
 class TicketSurveys:
     """``hotline.followup.dialer.SurveyTickets`` on the ticket service (synchronous)."""
 
-    def __init__(self, tickets: TicketService) -> None:
+    def __init__(self, tickets: TicketService, retry_s: float, max_attempts: int) -> None:
         self._tickets = tickets
+        self._spacing = timedelta(seconds=retry_s)
+        self._max_attempts = max_attempts
 
     def to_survey(self, limit: int) -> list[tuple[str, str]]:
-        found = self._tickets.tickets(_PLATFORM, states=SURVEYED, limit=limit)
-        return [(t.number, t.caller_number) for t in found if t.caller_number]
+        due = self._tickets.surveys_due(
+            spacing=self._spacing, max_attempts=self._max_attempts, limit=limit
+        )
+        return [
+            (t.number, t.caller_number)
+            for t in due
+            if t.state != TicketState.INFORM_PENDING and t.caller_number
+        ]
 
-    def answered(self, ticket: str, answer: SurveyAnswer, at: datetime) -> None:
-        action = survey_action(answer.satisfaction, answer.solved, at)
-        self._tickets.act(ticket, action, _PLATFORM)
+    def answered(self, ticket: str, answer: SurveyAnswer, call_id: str, at: datetime) -> None:
+        self._tickets.record_survey(
+            ticket, outcome=OUTCOMES[answer.satisfaction], solved=answer.solved,
+            method="automated", call_id=call_id, actor=SURVEY_ACTOR, note=survey_note(answer),
+            at=at,
+        )  # fmt: skip
         log.info("ticket %s: phone survey %s (solved %s)", ticket, answer.satisfaction,
                  answer.solved)  # fmt: skip
 
-    def unreachable(self, ticket: str, attempts: int, at: datetime) -> None:
-        action = RecordSurvey(
-            actor=SURVEY_ACTOR, at=at, outcome="unreachable",
-            note=f"ivr unreachable after {attempts} calls",
+    def not_reached(self, ticket: str, call_id: str, at: datetime) -> None:
+        self._tickets.record_survey(
+            ticket, outcome="unreachable", solved=None, method="automated", call_id=call_id,
+            actor=SURVEY_ACTOR, note="ivr: no answer", at=at,
         )  # fmt: skip
-        self._tickets.act(ticket, action, _PLATFORM)
-        log.info("ticket %s: unreachable after %d survey calls", ticket, attempts)
+        log.info("ticket %s: the survey call reached nobody", ticket)

@@ -35,6 +35,9 @@ PHASES: dict[str, str] = {
     "in_progress": "in-progress",
     "extension_requested": "in-progress",
     "reopened": "in-progress",
+    "disputed": "in-progress",  # still being handled: which unit is an internal matter
+    "merged": "in-progress",  # handled on the lead ticket
+    "inform_pending": "closed",  # the lead ticket closed; the caller is being told
     "closed_direct": "closed",
     "closed_by_unit": "closed",
     "reviewed": "closed",

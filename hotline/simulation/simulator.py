@@ -39,6 +39,8 @@ Model (``Scenario``):
   offer does (``ring_s``, ring-no-answer), then the citizen, who answers with probability
   ``callback_answer_p`` after ``callback_answer_s`` (``CallbackConnected``, then talk, then
   ``CallEnded``), or else does not answer for ``callback_ring_s`` (``CallbackFailed``).
+- ``callback_hours_s``: callbacks may be placed only in these working hours (``CallbacksPaused``
+  and ``CallbacksResumed`` at their edges, as the engine sends them from its BusinessHours).
 - Whatever else the router decides is carried out or recorded: a caller it sends to voicemail
   has left; estimates (``CallEstimate``, kept per call) and announcements change nothing. A
   decision the world cannot carry out stops the run with ``SimulationError``.
@@ -85,6 +87,8 @@ from hotline.acd.events import (
     CallbackConnected,
     CallbackFailed,
     CallbackGaveUp,
+    CallbacksPaused,
+    CallbacksResumed,
     CallEnded,
     CallerHungUp,
     CallEstimate,
@@ -190,6 +194,9 @@ class Scenario:
     callback_answer_p: float = 1.0  # the citizen answers a callback
     callback_answer_s: float = 8.0  # ... after ringing this long
     callback_ring_s: float = 30.0  # an unanswered callback rings this long, then fails
+    # The working hours callbacks may be placed in, [start, end) (CallbacksPaused outside
+    # them, as the engine's BusinessHours tells the core); None: always.
+    callback_hours_s: tuple[float, float] | None = None
     router: str | RouterFactory = "ours"
     policy: AcdPolicy = ERLANG_POLICY
     tick_interval_s: float = 1.0
@@ -211,6 +218,9 @@ class Scenario:
             raise ValueError("callback_accept_p and callback_answer_p must be in [0, 1]")
         if not (self.callback_answer_s >= 0 and self.callback_ring_s >= 0):
             raise ValueError("callback_answer_s and callback_ring_s must be >= 0")
+        hours = self.callback_hours_s
+        if hours is not None and not 0 <= hours[0] < hours[1]:
+            raise ValueError("callback_hours_s must be (start, end) with 0 <= start < end")
         if self.tick_interval_s <= 0 or self.mean_handle_s <= 0:
             raise ValueError("tick_interval_s and mean_handle_s must be > 0")
         if any(rate < 0 for rate in self.arrival_rate_per_s.values()):
@@ -485,6 +495,12 @@ class _Run:
             if tc.arrival_at < sc.duration_s:
                 self.at(float(tc.arrival_at), _TraceArrival(tc))
         self.at(sc.tick_interval_s, _Tick())
+        if sc.callback_hours_s is not None:
+            start, end = sc.callback_hours_s
+            if start > 0:
+                self.send(CallbacksPaused(at=0.0))
+                self.at(start, _Send(CallbacksResumed(at=start)))
+            self.at(end, _Send(CallbacksPaused(at=end)))
         # Ticks recur, so the heap never runs dry: the clock is what ends the run.
         while self.heap[0][0] <= sc.duration_s or (self.open_calls and self.heap[0][0] <= last):
             self.now, _, what = heapq.heappop(self.heap)

@@ -16,6 +16,11 @@ such ticket (or not visible), 409 not allowed in the ticket's state, 503 store u
     POST /api/v1/tickets/{number}/actions         {"action": "Dispatch", "actor": .., "unit": ..}
     POST /api/v1/tickets/{number}/links           {"calls": [..], "recordings": [..]}
     GET  /api/v1/supervision-notices              POST issues them for overdue orders
+    GET  /api/v1/reports/units?from=..&to=..&by=score|response_rate|resolution_rate|...
+                                                  the three rates per unit, ranked
+    GET  /api/v1/catalogue/suggest?subject_code=..&address=..[&area=..]   the catalogue's unit
+    GET  /api/v1/tickets/{number}/merged          the orders (callers) merged into this one
+    GET  /api/v1/hotspots                         the hot spots in force (codes and counts)
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from hotline.tickets.hotspots import banner
 from hotline.tickets.lifecycle import ACTION_TYPES, Action, IllegalTransition
-from hotline.tickets.reports import Period, build_report
+from hotline.tickets.reports import Period, build_report, ranking, three_rates
 from hotline.tickets.service import OPEN_STATES, TicketService
 from hotline.tickets.values import (
     AccessDenied,
@@ -110,10 +116,13 @@ def action_from_json(data: Mapping[str, Any], at: datetime) -> Action:
         raise FieldError("action", f"{name}: {exc}") from None
 
 
-_FIELD_TYPES: dict[str, tuple[type, str]] = {
+_FIELD_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
     "days": (int, "a whole number"),
     "approved": (bool, "true or false"),
     "co_units": (list, "a list"),
+    "solved": ((bool, type(None)), "true, false or null"),
+    "reached": (bool, "true or false"),
+    "return_due": (type(None), "left out: the server counts the return window"),
 }  # every other action field is text
 
 
@@ -207,14 +216,42 @@ def add_ticket_routes(
         found = await run(service.issue_supervision_notices, viewer_of(request), actor, note, now())
         return _json({"issued": [n.to_json() for n in found]})
 
+    async def units(request: web.Request) -> web.Response:
+        """The three rates per unit, ranked (``by``: score or one of the rates)."""
+        if viewer_of(request).is_unit:
+            raise AccessDenied("the ranking is for the hotline's supervisors")
+        period = Period.parse(request.query.get("from"), request.query.get("to"))
+        rates = await run(three_rates, service.store.engine, period, now())
+        ranked = ranking(rates["units"], request.query.get("by", "score"))
+        return _json({"overall": rates["overall"], "units": ranked})
+
+    async def suggest(request: web.Request) -> web.Response:
+        q = request.query
+        found = await run(
+            service.suggest_units, viewer_of(request), subject_code=q.get("subject_code", ""),
+            address=q.get("address", ""), area=q.get("area", ""), at=now(),
+        )  # fmt: skip
+        return _json(found)
+
+    async def merged(request: web.Request) -> web.Response:
+        found = await run(service.merged_callers, request.match_info["number"], viewer_of(request))
+        return _json({"tickets": [t.to_json() for t in found]})
+
+    async def hotspots(request: web.Request) -> web.Response:
+        return _json({"hotspots": banner(service.current_hotspots(now()))})
+
     r = app.router
     r.add_get("/api/v1/reports", _errors(report))
+    r.add_get("/api/v1/reports/units", _errors(units))
+    r.add_get("/api/v1/catalogue/suggest", _errors(suggest))
+    r.add_get("/api/v1/hotspots", _errors(hotspots))
     r.add_post("/api/v1/tickets", _errors(create))
     r.add_get("/api/v1/tickets", _errors(listing))
     r.add_get("/api/v1/tickets/repeats", _errors(repeats))  # before {number}
     r.add_get("/api/v1/tickets/{number}", _errors(get_ticket))
     r.add_get("/api/v1/tickets/{number}/events", _errors(events))
     r.add_get("/api/v1/tickets/{number}/linked", _errors(linked))
+    r.add_get("/api/v1/tickets/{number}/merged", _errors(merged))
     r.add_post("/api/v1/tickets/{number}/actions", _errors(act))
     r.add_post("/api/v1/tickets/{number}/links", _errors(link))
     r.add_get("/api/v1/supervision-notices", _errors(notices))

@@ -14,6 +14,7 @@ Migration ``0002_tickets`` creates exactly this (a test compares them on SQLite 
   hang-up) and recordings.
 * ``ticket_day_counters``: the daily sequence of ticket numbers, one row per day, bumped with an
   upsert inside the creating transaction (safe under concurrent creation on both databases).
+* ``dispatch_catalogues``: imported dispatch catalogues (0011), the newest in force.
 * ``supervision_notices``: 督办 notices; ``UNIQUE(ticket_id, reason, due_at)`` makes issuing
   them again for the same missed deadline a no-op.
 """
@@ -57,6 +58,7 @@ class TicketRow(Base):
         CheckConstraint(_in("survey_outcome", SURVEY_OUTCOMES), name="survey_outcome"),
         Index("ix_tickets_address_key_subject_code", "address_key", "subject_code"),
         Index("ix_tickets_state_reply_due_at", "state", "reply_due_at"),
+        Index("ix_tickets_subject_code_area_created_at", "subject_code", "area", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -84,7 +86,7 @@ class TicketRow(Base):
     extension_days: Mapped[int] = mapped_column(Integer)
     pending_extension_days: Mapped[int] = mapped_column(Integer)
     survey_attempts: Mapped[int] = mapped_column(Integer)
-    survey_outcome: Mapped[str | None] = mapped_column(String(16))
+    survey_outcome: Mapped[str | None] = mapped_column(String(24))  # 16 before 0011
     reopen_count: Mapped[int] = mapped_column(Integer)
     last_event_seq: Mapped[int] = mapped_column(Integer)
     # Deadlines, set by the service from the DeadlinePolicy when the order moves.
@@ -97,6 +99,12 @@ class TicketRow(Base):
     callback_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A deadline above was counted across a day of a provisional calendar year (0010).
     deadline_provisional: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # Disputes, merging, survey answers and the catalogue's area (0011).
+    survey_solved: Mapped[bool | None] = mapped_column(Boolean)
+    dispute_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disputed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    merged_into: Mapped[str | None] = mapped_column(String(15), index=True)
+    area: Mapped[str] = mapped_column(String(32), server_default="")
 
     units: Mapped[list[TicketUnitRow]] = relationship(
         lazy="selectin", order_by="TicketUnitRow.position", cascade="all, delete-orphan"
@@ -124,6 +132,7 @@ class TicketEventRow(Base):
     __table_args__ = (
         UniqueConstraint("ticket_id", "seq"),
         Index("ix_ticket_events_action_at", "action", "at"),
+        Index("ix_ticket_events_unit_action_at", "unit", "action", "at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -137,6 +146,10 @@ class TicketEventRow(Base):
     note: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The lead unit the event concerns (the new one for a dispatch), for per-unit figures.
+    unit: Mapped[str | None] = mapped_column(String(64))
+    # The sign-for/return deadline in force when the event happened (响应率).
+    respond_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class TicketCallRow(Base):
@@ -187,5 +200,19 @@ class CalendarYearRow(Base):
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     text: Mapped[str] = mapped_column(Text)
     origin: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    imported_by: Mapped[str] = mapped_column(String(64))
+
+
+class CatalogueRow(Base):
+    """An imported dispatch catalogue (派单目录, ``hotline catalogue import``): the validated
+    file itself, parsed again on load (tickets.catalogue); the newest row is in force."""
+
+    __tablename__ = "dispatch_catalogues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(200))
+    entries: Mapped[int] = mapped_column(Integer)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     imported_by: Mapped[str] = mapped_column(String(64))

@@ -24,8 +24,23 @@ Tickets (``tickets`` and the ``ticket_events`` log):
   extended      tickets granted an extension in the period (延期)
   overdue_open  tickets still held by a unit and past their reply deadline at the end of the
                 period, or now if earlier (超期未办结量: a stock, read from current states)
-  satisfied / unsatisfied / unreachable: callback survey results recorded in the period;
-                satisfaction_rate = satisfied / (satisfied + unsatisfied) (满意率)
+  satisfied / basically_satisfied / unsatisfied / unreachable: callback survey results
+                recorded in the period; satisfaction_rate = (satisfied + basically_satisfied)
+                / (every answered survey) (满意率)
+
+The three rates (三率, Beijing's 接诉即办 measures), overall and per lead unit (``units``,
+the unit an event concerns: ``ticket_events.unit``), next to the answer rate and the 15-s
+service level:
+  响应率 response_rate    of the dispatches (and re-dispatches) to the unit in the period,
+                the share its first answer (sign for, return or dispute) came at or before
+                the dispatch's return window; a dispatch unanswered and still within its
+                window at the end of the period (or now) is not counted yet, one past it
+                counts as not responded. Rows logged before migration 0011 (no window on
+                the row) are judged against the ticket's current return deadline.
+  解决率 resolution_rate  of the surveys in the period that asked "solved?", the share answered
+                yes (an automated survey always asks; a human one may not)
+  满意率 satisfaction_rate  as above, per unit
+  score: the mean of the unit's rates that have a value (the ranking's default order)
 
 After-call satisfaction (一次一评, ``call_records.satisfaction``, by arrival time):
   satisfied / basic / unsatisfied / no_answer  answers of callers asked after the agent hung up;
@@ -46,6 +61,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.calls.models import CallRecordRow, UTCDateTime
@@ -225,16 +241,14 @@ def _ticket_figures(engine: Engine, period: Period, now: datetime) -> dict[str, 
     overdue = select(func.count()).where(
         t.state.in_([s.value for s in UNIT_OPEN_STATES]), t.reply_due_at < as_of
     )
-    surveys = select(ev.data).where(
-        ev.action == "RecordSurvey", ev.at >= period.start, ev.at < period.end
-    )
     with engine.connect() as conn:
         n_accepted = int(conn.scalar(accepted) or 0)
         n_overdue = int(conn.scalar(overdue) or 0)
-        outcomes = [str((data or {}).get("outcome")) for data in conn.scalars(surveys)]
+    outcomes = [str(data.get("outcome")) for _unit, data in _surveys(engine, period)]
     by_unit = _events(engine, period, ("CloseByUnit",))
     on_time = _events(engine, period, ("CloseByUnit",), ev.due_at.is_not(None), ev.at <= ev.due_at)
     satisfied, unsatisfied = outcomes.count("satisfied"), outcomes.count("unsatisfied")
+    basically = outcomes.count("basically_satisfied")
     return {
         "accepted": n_accepted,
         "dispatched": _events(engine, period, ("Dispatch",)),
@@ -246,9 +260,10 @@ def _ticket_figures(engine: Engine, period: Period, now: datetime) -> dict[str, 
         "extended": _events(engine, period, ("GrantExtension",)),
         "overdue_open": n_overdue,
         "satisfied": satisfied,
+        "basically_satisfied": basically,
         "unsatisfied": unsatisfied,
         "unreachable": outcomes.count("unreachable"),
-        "satisfaction_rate": _rate(satisfied, satisfied + unsatisfied),
+        "satisfaction_rate": _rate(satisfied + basically, satisfied + basically + unsatisfied),
     }
 
 
@@ -316,6 +331,92 @@ def _linkage(engine: Engine, period: Period) -> dict[str, Any]:
     }
 
 
+RESPONSES = ("SignFor", "Return", "Dispute")
+DISPATCHES = ("Dispatch", "Redispatch")
+
+
+def _surveys(engine: Engine, period: Period) -> list[tuple[str | None, dict[str, Any]]]:
+    """(unit, data) of the survey attempts in the period; the JSON is read in Python, so both
+    databases give the same figures."""
+    ev = TicketEventRow
+    stmt = select(ev.unit, ev.data).where(
+        ev.action == "RecordSurvey", ev.at >= period.start, ev.at < period.end
+    )
+    with engine.connect() as conn:
+        return [(unit, dict(data or {})) for unit, data in conn.execute(stmt)]
+
+
+def _responses(
+    engine: Engine, period: Period, as_of: datetime
+) -> dict[str | None, tuple[int, int]]:
+    """Per unit: (dispatches in the period that are due, those answered by the deadline)."""
+    d, a, t = aliased(TicketEventRow), aliased(TicketEventRow), TicketRow
+    # The event after a dispatch is the unit's answer (the lifecycle allows nothing else from
+    # dispatched but a merge): one self-join on seq + 1, the same on both databases.
+    due = func.coalesce(d.respond_due_at, a.respond_due_at, t.return_due_at)
+    in_time = and_(a.id.is_not(None), a.at <= due)
+    # Unanswered and still within its window at the end of the period (or now): not yet due.
+    pending = and_(a.id.is_(None), d.respond_due_at.is_not(None), d.respond_due_at > as_of)
+    stmt = (
+        select(d.unit, func.count(d.id).filter(~pending), func.count(d.id).filter(in_time))
+        .select_from(d)
+        .join(t, t.id == d.ticket_id)
+        .outerjoin(a, and_(a.ticket_id == d.ticket_id, a.seq == d.seq + 1, a.action.in_(RESPONSES)))
+        .where(d.action.in_(DISPATCHES), d.at >= period.start, d.at < period.end)
+        .group_by(d.unit)
+    )
+    with engine.connect() as conn:
+        return {unit: (int(n), int(ok)) for unit, n, ok in conn.execute(stmt)}
+
+
+def _rates(dispatched: int, responded: int, surveys: list[dict[str, Any]]) -> dict[str, Any]:
+    answered = [s for s in surveys if s.get("outcome") != "unreachable"]
+    happy = [s for s in answered if s.get("outcome") in ("satisfied", "basically_satisfied")]
+    asked = [s for s in answered if s.get("solved") is not None]
+    solved = [s for s in asked if s.get("solved") is True]
+    rates = {
+        "dispatched": dispatched,
+        "responded_in_time": responded,
+        "response_rate": _rate(responded, dispatched),
+        "surveyed": len(answered),
+        "asked_solved": len(asked),
+        "solved": len(solved),
+        "resolution_rate": _rate(len(solved), len(asked)),
+        "satisfied": len(happy),
+        "satisfaction_rate": _rate(len(happy), len(answered)),
+    }
+    present = [rates[k] for k in ("response_rate", "resolution_rate", "satisfaction_rate")]
+    values = [v for v in present if v is not None]
+    rates["score"] = round(sum(values) / len(values), 4) if values else None
+    return rates
+
+
+def three_rates(engine: Engine, period: Period, now: datetime) -> dict[str, Any]:
+    """响应率, 解决率, 满意率 overall and per unit (units sorted by name); ``now`` tells the
+    dispatches still within their window (not yet due) from the late ones."""
+    as_of = min(now, period.end)
+    responses, surveys = _responses(engine, period, as_of), _surveys(engine, period)
+    units = sorted({u for u in responses if u} | {u for u, _ in surveys if u})
+    per_unit = []
+    for unit in units:
+        n, ok = responses.get(unit, (0, 0))
+        per_unit.append({"unit": unit, **_rates(n, ok, [d for u, d in surveys if u == unit])})
+    total_n = sum(n for n, _ in responses.values())
+    total_ok = sum(ok for _, ok in responses.values())
+    return {"overall": _rates(total_n, total_ok, [d for _, d in surveys]), "units": per_unit}
+
+
+RANK_KEYS = ("score", "response_rate", "resolution_rate", "satisfaction_rate")
+
+
+def ranking(units: list[dict[str, Any]], by: str = "score") -> list[dict[str, Any]]:
+    """Units best first by ``by``; a unit without a value for it comes last, ties by name."""
+    if by not in RANK_KEYS:
+        raise FieldError("by", f"{by[:40]!r} is not one of {', '.join(RANK_KEYS)}")
+    ordered = sorted(units, key=lambda u: (u[by] is None, -(u[by] or 0.0), u["unit"]))
+    return [{"rank": i, **u} for i, u in enumerate(ordered, start=1)]
+
+
 def build_report(engine: Engine, period: Period, now: datetime) -> dict[str, Any]:
     """The report as a JSON-ready dict (``now`` bounds the overdue stock)."""
     by_hour = _call_rows(engine, period)
@@ -332,6 +433,7 @@ def build_report(engine: Engine, period: Period, now: datetime) -> dict[str, Any
         "tickets": _ticket_figures(engine, period, now),
         "after_call_satisfaction": _satisfaction(engine, period),
         "linkage": _linkage(engine, period),
+        "three_rates": three_rates(engine, period, now),
         "hours": hours,
     }
 
@@ -372,6 +474,7 @@ def _linkage_lines(link: Mapping[str, Any] | None) -> list[str]:
 def format_report(report: Mapping[str, Any]) -> str:
     """Plain text for the console."""
     p, c, t = report["period"], report["calls"], report["tickets"]
+    o = report["three_rates"]["overall"]
     lines = [
         f"12345 hotline report {p['from']} .. {p['to']} ({p['time_zone']})",
         "",
@@ -386,7 +489,14 @@ def format_report(report: Mapping[str, Any]) -> str:
         f"closed on time {t['closed_on_time']} ({_pct(t['closed_on_time_rate'])})   "
         f"extended {t['extended']}   overdue and open {t['overdue_open']}",
         f"satisfaction {_pct(t['satisfaction_rate'])}   (satisfied {t['satisfied']}, "
-        f"unsatisfied {t['unsatisfied']}, unreachable {t['unreachable']})",
+        f"basically {t['basically_satisfied']}, unsatisfied {t['unsatisfied']}, "
+        f"unreachable {t['unreachable']})",
+        "",
+        "three rates (三率)  answer rate 接通率 "
+        f"{_pct(c['answer_rate'])}   service level 15 s {_pct(c['service_level_15s'])}",
+        f"{'unit':<24} {'响应率':>8} {'解决率':>8} {'满意率':>8}   dispatched  surveyed",
+        _rate_line("(all units)", o),
+        *[_rate_line(u["unit"], u) for u in report["three_rates"]["units"]],
         "",
         *_satisfaction_lines(report.get("after_call_satisfaction")),
         *_linkage_lines(report.get("linkage")),
@@ -400,3 +510,10 @@ def format_report(report: Mapping[str, Any]) -> str:
                 f"{_pct(h['service_level_15s']):>7}  {asa:>7}  {h['abandoned']:>9}"
             )
     return "\n".join(lines)
+
+
+def _rate_line(name: str, r: Mapping[str, Any]) -> str:
+    return (
+        f"{name[:24]:<24} {_pct(r['response_rate']):>11} {_pct(r['resolution_rate']):>11} "
+        f"{_pct(r['satisfaction_rate']):>11}   {r['dispatched']:>10}  {r['surveyed']:>8}"
+    )

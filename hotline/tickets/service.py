@@ -28,6 +28,22 @@ Rules (docs/DOMAIN.md; every number is configurable in ``[tickets]``):
 * Key items (重点): tickets created within ``key_item_window_days`` on the same normalised address
   and subject from ``key_item_threshold`` distinct callers (caller number, else contact) share a
   ``key_group`` (the first ticket's number) and are flagged ``key_item``.
+* Disputes: ``Dispatch`` and ``Redispatch`` carry the return window (``return_due``, counted
+  here in working days) so the lifecycle's guard can refuse a late ``Dispute``; ``Redispatch``
+  restarts the clock for the new unit like a dispatch; ``ConfirmDispatch`` keeps the deadlines
+  (the window was the unit's time to object).
+* Merging (并单): ``MergeInto`` needs an open lead order that is not itself merged and has not
+  closed, and the merged order may not be a lead of others (one level). The merged order's
+  deadlines go (no unit holds it). When the lead closes (answered directly, or its closure
+  approved on review) every order still merged into it gets ``LeadClosed`` with the lead's
+  result in the same transaction: each caller is then informed (``InformCaller``).
+* Surveys: ``record_survey`` is what the engine's survey call (and the callback desk) uses; a
+  survey that sends the order back (unsatisfied / not solved) issues a supervision notice and a
+  fresh reply deadline like ``Reopen``. ``surveys_due`` lists the orders awaiting a survey or an
+  inform call whose last attempt is old enough.
+* Catalogue and hot spots: the area of a new ticket comes from its address by the catalogue in
+  force (``tickets.catalogue``) unless the agent chose one; ``suggest_units`` answers the form.
+  A creation may raise a hot spot (``tickets.hotspots``), handed to ``on_hotspot`` listeners.
 """
 
 from __future__ import annotations
@@ -38,6 +54,9 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from hotline.tickets import catalogue as catalogues
+from hotline.tickets.catalogue import Catalogue, Suggestion
+from hotline.tickets.hotspots import Hotspot, HotspotBoard, HotspotRule, detect
 from hotline.tickets.lifecycle import (
     DEADLINE_RECOMPUTED,
     DEFAULT_RULES,
@@ -46,15 +65,21 @@ from hotline.tickets.lifecycle import (
     AnswerDirectly,
     CloseByUnit,
     Dispatch,
+    Dispute,
     GrantExtension,
     IllegalTransition,
-    Reopen,
+    InformCaller,
+    LeadClosed,
+    MergeInto,
+    RecordSurvey,
     RequestExtension,
     Return,
     Review,
     Rules,
     SignFor,
     StartWork,
+    SurveyMethod,
+    SurveyOutcome,
     TicketState,
     TransitionEvent,
     apply,
@@ -82,6 +107,7 @@ from hotline.tickets.values import (
     TicketRecord,
     TransitionPlan,
     Viewer,
+    clean_area,
     clean_call_id,
     clean_recording,
     clean_text,
@@ -101,7 +127,17 @@ from hotline.tickets.workdays import (
 if TYPE_CHECKING:
     from hotline.base.settings import TicketsConfig
 
-UNIT_ACTIONS = (SignFor, Return, StartWork, RequestExtension, CloseByUnit)
+UNIT_ACTIONS = (SignFor, Return, Dispute, StartWork, RequestExtension, CloseByUnit)
+# A unit's answer to a dispatch: on time when at or before the return deadline (响应率).
+RESPONSES = (SignFor, Return, Dispute)
+# Where a merge's lead order may be: open, and not yet closed by its unit or directly.
+MERGE_LEAD_STATES = frozenset(
+    {
+        TicketState.CREATED, TicketState.DISPATCHED, TicketState.SIGNED, TicketState.RETURNED,
+        TicketState.IN_PROGRESS, TicketState.EXTENSION_REQUESTED, TicketState.CLOSED_BY_UNIT,
+        TicketState.REOPENED, TicketState.DISPUTED,
+    }
+)  # fmt: skip
 MAX_CO_UNITS = 10
 OPEN_STATES = frozenset(TicketState) - FINAL_STATES
 
@@ -115,6 +151,7 @@ class TicketSettings:
     key_item_threshold: int = 3
     key_item_window_days: int = 30
     due_soon_workdays: int = 1
+    hotspots: HotspotRule = field(default_factory=HotspotRule)
 
 
 def settings_from_config(cfg: TicketsConfig) -> TicketSettings:
@@ -135,12 +172,17 @@ def settings_from_config(cfg: TicketsConfig) -> TicketSettings:
             extension_lead_workdays=cfg.extension_lead_workdays,
         ),
         rules=Rules(
-            archive_after_unreachable=cfg.archive_after_unreachable, max_reopens=cfg.max_reopens
+            archive_after_unreachable=cfg.archive_after_unreachable,
+            max_reopens=cfg.max_reopens,
+            redo_after_unsatisfied=cfg.redo_after_unsatisfied,
         ),
         repeat_window_days=cfg.repeat_window_days,
         key_item_threshold=cfg.key_item_threshold,
         key_item_window_days=cfg.key_item_window_days,
         due_soon_workdays=cfg.due_soon_workdays,
+        hotspots=HotspotRule(
+            window_minutes=cfg.hotspot_window_minutes, threshold=cfg.hotspot_threshold
+        ),
     )
 
 
@@ -188,14 +230,14 @@ def redact_events(events: list[TransitionEvent], viewer: Viewer) -> list[Transit
         concerns_viewer = lead == viewer.unit and (
             event.action in UNIT_ACTION_NAMES or event.action in EXTENSION_ANSWERS
         )
-        if event.action == "Dispatch":
+        if event.action in ("Dispatch", "Redispatch"):
             lead = str(event.data.get("unit", ""))
         if concerns_viewer:
             out.append(event)
             continue
         data: dict[str, Any] = {}
         for key, value in event.data.items():
-            if key == "unit":
+            if key in ("unit", "proposed_unit"):
                 data[key] = value if value == viewer.unit else ""
             elif key == "co_units":
                 data[key] = [u for u in value if u == viewer.unit]
@@ -222,6 +264,12 @@ def clean_action(action: Action) -> Action:
     for name in ("reason", "result"):
         if hasattr(action, name):
             changes[name] = clean_text(name, getattr(action, name), LIMITS[name], multiline=True)
+    if isinstance(action, Dispute) and action.proposed_unit:
+        changes["proposed_unit"] = clean_unit("proposed_unit", action.proposed_unit)
+    if isinstance(action, MergeInto | LeadClosed):
+        changes["lead"] = ticket_number(action.lead)
+    if isinstance(action, RecordSurvey | InformCaller) and action.call_id:
+        changes["call_id"] = clean_call_id(action.call_id)
     if isinstance(action, Dispatch):
         changes["unit"] = clean_unit("unit", action.unit)
         if len(action.co_units) > MAX_CO_UNITS:
@@ -258,10 +306,15 @@ def plan_transition(
             raise AccessDenied(f"only the lead unit {rec.unit} may {action.name}; co-units assist")
     if action.at < rec.updated_at:
         raise FieldError("at", f"{action.at.isoformat()} is before the ticket's last change")
-    snapshot, event = apply(rec.snapshot, action, settings.rules)
     policy, at = settings.policy, action.at
+    if isinstance(action, MergeInto) and action.lead == rec.number:
+        raise IllegalTransition(rec.state, action, "a ticket cannot be merged into itself")
+    if isinstance(action, Dispatch):  # and Redispatch: the window a dispute must come within
+        action = replace(action, return_due=policy.return_deadline(at))
+    snapshot, event = apply(rec.snapshot, action, settings.rules)
     changes: dict[str, datetime | str | bool | None] = {}
     notice = None
+    reopened = event.to_state == TicketState.REOPENED
     if isinstance(action, AcceptVoicemail):
         # The reviewer's corrections; what they leave empty stays as intake wrote it.
         if action.subject_code:
@@ -292,7 +345,9 @@ def plan_transition(
         if rec.reply_due_at is None:
             raise IllegalTransition(rec.state, action, "the ticket has no reply deadline")
         changes = {"reply_due_at": policy.calendar.add_workdays(rec.reply_due_at, action.days)}
-    elif isinstance(action, Reopen):
+    elif isinstance(action, MergeInto):
+        changes = {"reply_due_at": None, "return_due_at": None, "onsite_due_at": None}
+    elif reopened:  # Reopen, or a survey that sends the order back (复办/督办)
         changes = {
             "reply_due_at": policy.reply_deadline(deadline_category(rec), at),
             "closed_at": None,
@@ -308,7 +363,26 @@ def plan_transition(
     if any(name in changes for name in DEADLINES):
         final = {name: changes.get(name, getattr(rec, name)) for name in DEADLINES}
         changes["deadline_provisional"] = provisional(final, at, policy.calendar)
-    return TransitionPlan(snapshot, event, rec.reply_due_at, changes, notice)
+    unit = snapshot.unit if isinstance(action, Dispatch) else rec.unit
+    # The window a dispatch gives (on its own row: a dispatch still within it is not yet late),
+    # and the window in force when a unit answered.
+    if isinstance(action, Dispatch):
+        respond_due = action.return_due
+    else:
+        respond_due = rec.return_due_at if isinstance(action, RESPONSES) else None
+    return TransitionPlan(
+        snapshot, event, rec.reply_due_at, changes, notice, event_unit=unit,
+        respond_due_at=respond_due,
+    )  # fmt: skip
+
+
+def plan_lead_closed(
+    rec: TicketRecord, *, lead: str, result: str, actor: str, at: datetime
+) -> TransitionPlan:
+    """The step written on an order merged into ``lead`` when the lead closes."""
+    action = LeadClosed(actor=actor, at=max(at, rec.updated_at), lead=lead, result=result)
+    snapshot, event = apply(rec.snapshot, action)
+    return TransitionPlan(snapshot, event, rec.reply_due_at, {"closed_at": action.at})
 
 
 def _recompute_plan(
@@ -353,13 +427,15 @@ def recomputed_deadlines(
     category = deadline_category(rec)
     found: dict[str, datetime | None] = dict.fromkeys(DEADLINES)
     for e in events:
-        if e.action == "Dispatch":
+        if e.action in ("Dispatch", "Redispatch"):
             found["reply_due_at"] = policy.reply_deadline(category, e.at)
             found["return_due_at"] = policy.return_deadline(e.at)
         elif e.action == "GrantExtension" and found["reply_due_at"] is not None:
             due = found["reply_due_at"]
             found["reply_due_at"] = policy.calendar.add_workdays(due, int(e.data["days"]))
-        elif e.action == "Reopen":
+        elif e.action == "Reopen" or (
+            e.action == "RecordSurvey" and e.to_state == TicketState.REOPENED
+        ):
             found["reply_due_at"] = policy.reply_deadline(category, e.at)
         elif e.action == "CloseByUnit":
             found["callback_due_at"] = policy.callback_deadline(e.at)
@@ -394,6 +470,115 @@ class TicketService:
         self.store = store
         self.settings = settings or TicketSettings()
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.catalogue: Catalogue = catalogues.EMPTY
+        self.catalogue_origin = ""
+        self.hotspot_board = HotspotBoard()
+        # Called (from the creating thread) with every hot spot a creation raises.
+        self.on_hotspot: list[Callable[[Hotspot], None]] = []
+
+    # -- the dispatch catalogue ----------------------------------------------------------------
+
+    def load_catalogue(self) -> Catalogue:
+        """Read the catalogue in force from the store (after an import, at start)."""
+        found = self.store.catalogue_text()
+        if found is None:
+            self.catalogue, self.catalogue_origin = catalogues.EMPTY, ""
+        else:
+            # Parsed without the subject check: a subject dropped from the tree since the
+            # import must not make the whole catalogue unreadable.
+            self.catalogue, self.catalogue_origin = catalogues.parse(found[0]), found[1]
+        return self.catalogue
+
+    def import_catalogue(
+        self, text: str, origin: str, *, actor: str, at: datetime | None = None
+    ) -> Catalogue:
+        """Validate a catalogue file (CatalogueError names the entry) and put it in force."""
+        parsed = catalogues.parse(text, self.settings.subjects.names)
+        actor = clean_text("actor", actor, LIMITS["actor"], required=True)
+        origin = clean_text("origin", origin, 200)
+        self.store.save_catalogue(text, origin, len(parsed.entries), actor=actor, at=self._at(at))
+        self.catalogue, self.catalogue_origin = parsed, origin
+        return parsed
+
+    def suggest_units(
+        self, viewer: Viewer, *, subject_code: str, address: str = "", area: str = "",
+        at: datetime | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The catalogue's lead unit and co-units for a subject and an address (or area)."""
+        if viewer.is_unit:
+            raise AccessDenied("the dispatch catalogue is for the hotline's dispatchers")
+        subject = self.settings.subjects.validate(subject_code)
+        address = clean_text("address", address, LIMITS["address"])
+        area = clean_area(area) or self.catalogue.area_of(address)
+        day = local_date(self._at(at))
+        found: Suggestion | None = self.catalogue.suggest(subject, area, day)
+        return {
+            "subject_code": subject,
+            "area": area,
+            "area_name": self.catalogue.area_name(area) if area else "",
+            "suggestion": found.to_json() if found is not None else None,
+        }
+
+    # -- surveys (回访) and informing merged callers --------------------------------------------
+
+    def record_survey(
+        self, number: str, *, outcome: SurveyOutcome, solved: bool | None,
+        method: SurveyMethod = "automated", call_id: str = "", actor: str = "survey-ivr",
+        note: str = "", at: datetime | None = None,
+    ) -> TicketRecord:  # fmt: skip
+        """One survey attempt's result (the engine's survey call, or the callback desk with
+        ``method="human"``). Unsatisfied or not solved sends the order back to its unit under
+        supervision (a notice is issued); IllegalTransition if the order awaits no survey."""
+        action = RecordSurvey(
+            actor=actor, at=self._at(at), note=note, outcome=outcome, solved=solved,
+            method=method, call_id=call_id,
+        )  # fmt: skip
+        return self.act(number, action, Viewer("callback"))
+
+    def inform_caller(
+        self, number: str, *, reached: bool, method: SurveyMethod = "automated",
+        call_id: str = "", actor: str = "survey-ivr", note: str = "", at: datetime | None = None,
+    ) -> TicketRecord:  # fmt: skip
+        """The caller of a merged order was told the lead order's result (or not reached)."""
+        action = InformCaller(
+            actor=actor, at=self._at(at), note=note, reached=reached, method=method,
+            call_id=call_id,
+        )  # fmt: skip
+        return self.act(number, action, Viewer("callback"))
+
+    def surveys_due(
+        self, *, spacing: timedelta, max_attempts: int, now: datetime | None = None,
+        limit: int = 100,
+    ) -> list[TicketRecord]:  # fmt: skip
+        """Orders awaiting a survey (reviewed; or unreachable so far, fewer than
+        ``max_attempts`` attempts) or an inform call (``inform_pending``), whose last attempt
+        is at least ``spacing`` ago; oldest change first. The caller places the calls within
+        working hours; the number is on the record (this is the engine's, not a display's)."""
+        now = self._at(now)
+        states = {TicketState.REVIEWED, TicketState.CALLBACK_DONE, TicketState.INFORM_PENDING}
+        found = self.store.find(states=states, limit=10_000)
+        due = []
+        for rec in found:
+            if rec.state == TicketState.CALLBACK_DONE and rec.survey_outcome != "unreachable":
+                continue
+            if rec.survey_attempts >= max_attempts:
+                continue
+            if rec.survey_attempts and now - rec.updated_at < spacing:
+                continue
+            if not rec.caller_number:
+                continue  # no number to call: a person must find the caller
+            due.append(rec)
+        return sorted(due, key=lambda r: r.updated_at)[:limit]
+
+    def merged_callers(self, number: str, viewer: Viewer) -> list[TicketRecord]:
+        """The orders merged into this lead order (every caller is kept), platform staff only."""
+        rec = self.get(number, viewer)
+        if viewer.is_unit:
+            return []
+        return self.store.find(merged_into=rec.number, limit=1000)
+
+    def current_hotspots(self, now: datetime | None = None) -> list[Hotspot]:
+        return self.hotspot_board.current(self._at(now))
 
     def _at(self, at: datetime | None) -> datetime:
         value = self.clock() if at is None else at
@@ -422,9 +607,11 @@ class TicketService:
     ) -> TicketRecord:
         actor = clean_text("actor", actor, LIMITS["actor"], required=True)
         draft = replace(draft, subject_code=self.settings.subjects.validate(draft.subject_code))
+        if not draft.area and draft.address:
+            draft = replace(draft, area=self.catalogue.area_of(draft.address))
         at = self._at(at)
         s = self.settings
-        return self.store.create(
+        rec = self.store.create(
             draft,
             actor=actor,
             at=at,
@@ -432,6 +619,25 @@ class TicketService:
             rule=partial(key_group_for, threshold=s.key_item_threshold),
             state=state,
         )
+        self._hotspot(rec)
+        return rec
+
+    def _hotspot(self, rec: TicketRecord) -> None:
+        rule = self.settings.hotspots
+        if not rec.area or rule.threshold < 1:
+            return
+        since = rec.created_at - timedelta(minutes=rule.window_minutes)
+        spot = detect(
+            rule, self.store.count_similar(rec.subject_code, rec.area, since),
+            subject=rec.subject_code,
+            subject_name=self.settings.subjects.names.get(rec.subject_code, rec.subject_code),
+            area=rec.area, area_name=self.catalogue.area_name(rec.area), at=rec.created_at,
+        )  # fmt: skip
+        if spot is None:
+            return
+        self.hotspot_board.put(spot)
+        for listener in self.on_hotspot:
+            listener(spot)
 
     def get(self, number: str, viewer: Viewer) -> TicketRecord:
         rec = self.store.get(ticket_number(number))
@@ -446,8 +652,62 @@ class TicketService:
 
     def act(self, number: str, action: Action, viewer: Viewer) -> TicketRecord:
         action = clean_action(action)
-        planner = partial(plan_transition, action=action, viewer=viewer, settings=self.settings)
-        return redact(self.store.transition(ticket_number(number), planner), viewer)
+        number = ticket_number(number)
+        if isinstance(action, MergeInto):
+            self._check_merge(number, action)
+        planner: Callable[[TicketRecord], TransitionPlan] = partial(
+            plan_transition, action=action, viewer=viewer, settings=self.settings
+        )
+        if isinstance(action, AnswerDirectly | Review) and not viewer.is_unit:
+            # Always: a merge committed after any check here would otherwise be missed; the
+            # store finds the merged tickets under the lead's lock.
+            planner = self._closing_lead(number, action, planner)
+        if isinstance(action, MergeInto):
+            lead_check = partial(self._check_lead, number)
+            rec = self.store.transition(number, planner, lead=action.lead, lead_check=lead_check)
+            return redact(rec, viewer)
+        return redact(self.store.transition(number, planner), viewer)
+
+    def _check_merge(self, number: str, action: MergeInto) -> None:
+        if action.lead == number:
+            raise FieldError("lead", f"{number} cannot be merged into itself")
+        if self.store.find(merged_into=number, limit=1):
+            why = f"{number} is itself a lead: merge the others into {action.lead}"
+            raise FieldError("lead", why)
+
+    @staticmethod
+    def _check_lead(number: str, lead: TicketRecord) -> None:
+        """Run under the lead's row lock (TicketStore.transition): no store calls here."""
+        if lead.state not in MERGE_LEAD_STATES:
+            why = f"the lead ticket {lead.number} is {lead.state.value}: merge into an open one"
+            raise FieldError("lead", why)
+
+    def _closing_lead(
+        self,
+        number: str,
+        action: AnswerDirectly | Review,
+        planner: Callable[[TicketRecord], TransitionPlan],
+    ) -> Callable[[TicketRecord], TransitionPlan]:
+        """The lead's step, with a LeadClosed step for every order merged into it."""
+        if isinstance(action, AnswerDirectly):
+            result = action.note or "answered directly"
+        else:
+            closures = [e for e in self.store.events(number) if e.action == "CloseByUnit"]
+            result = str(closures[-1].data.get("result", "")) if closures else ""
+        follow = partial(
+            plan_lead_closed,
+            lead=number,
+            result=result or "closed",
+            actor=action.actor,
+            at=action.at,
+        )
+
+        def closing(rec: TicketRecord) -> TransitionPlan:
+            plan = planner(rec)
+            closes = plan.event.to_state in (TicketState.CLOSED_DIRECT, TicketState.REVIEWED)
+            return replace(plan, followers=follow) if closes else plan
+
+        return closing
 
     def link(
         self,

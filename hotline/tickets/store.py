@@ -30,6 +30,7 @@ from hotline.base.db import lease_engine
 from hotline.tickets.lifecycle import SurveyOutcome, TicketState, TransitionEvent
 from hotline.tickets.models import (
     CalendarYearRow,
+    CatalogueRow,
     DayCounterRow,
     NoticeRow,
     TicketCallRow,
@@ -96,6 +97,11 @@ def _record(row: TicketRow) -> TicketRecord:
         closed_at=row.closed_at,
         callback_due_at=row.callback_due_at,
         deadline_provisional=row.deadline_provisional,
+        survey_solved=row.survey_solved,
+        dispute_until=row.dispute_until,
+        disputed=row.disputed,
+        merged_into=row.merged_into,
+        area=row.area,
         calls=tuple(c.unique_id for c in row.calls),
         recordings=tuple(r.recording for r in row.recordings),
     )
@@ -176,6 +182,35 @@ class TicketStore:
                 session.add(row)
             row.text, row.origin, row.imported_at, row.imported_by = text, origin, at, actor
 
+    # -- the dispatch catalogue ----------------------------------------------------------------
+
+    def catalogue_text(self) -> tuple[str, str, datetime] | None:
+        """(file text, origin, imported at) of the catalogue in force: the newest import."""
+        stmt = select(CatalogueRow).order_by(CatalogueRow.id.desc()).limit(1)
+        with self._tx() as session:
+            row = session.scalars(stmt).first()
+            return None if row is None else (row.text, row.origin, row.imported_at)
+
+    def save_catalogue(
+        self, text: str, origin: str, entries: int, *, actor: str, at: datetime
+    ) -> None:
+        with self._tx() as session:
+            session.add(
+                CatalogueRow(
+                    text=text, origin=origin, entries=entries, imported_at=at, imported_by=actor
+                )
+            )
+
+    def count_similar(self, subject_code: str, area: str, since: datetime) -> int:
+        """Tickets on one subject in one area created since ``since`` (hot spots)."""
+        stmt = select(func.count()).where(
+            TicketRow.subject_code == subject_code,
+            TicketRow.area == area,
+            TicketRow.created_at >= since,
+        )
+        with self._tx() as session:
+            return int(session.scalar(stmt) or 0)
+
     # -- creation ----------------------------------------------------------------------------
 
     def create(
@@ -228,6 +263,8 @@ class TicketStore:
                 reopen_count=0,
                 last_event_seq=0,
                 deadline_provisional=False,
+                disputed=False,
+                area=draft.area,
                 units=[],
                 calls=[TicketCallRow(unique_id=c, linked_at=at) for c in draft.calls],
                 recordings=[TicketRecordingRow(recording=r) for r in draft.recordings],
@@ -291,6 +328,7 @@ class TicketStore:
         key_group: str | None = None,
         call_id: str | None = None,
         provisional: bool | None = None,
+        merged_into: str | None = None,
         limit: int = 200,
     ) -> list[TicketRecord]:
         """Tickets matching every filter given, newest first; ``unit``: lead or co-unit."""
@@ -311,49 +349,81 @@ class TicketStore:
             stmt = stmt.where(TicketRow.calls.any(TicketCallRow.unique_id == call_id))
         if provisional is not None:
             stmt = stmt.where(TicketRow.deadline_provisional.is_(provisional))
+        if merged_into is not None:
+            stmt = stmt.where(TicketRow.merged_into == merged_into)
         stmt = stmt.order_by(TicketRow.created_at.desc(), TicketRow.id.desc()).limit(limit)
         with self._tx() as session:
             return [_record(row) for row in session.scalars(stmt)]
 
     # -- changes -----------------------------------------------------------------------------
 
-    def transition(self, number: str, planner: Planner) -> TicketRecord:
-        """Apply one lifecycle step atomically; whatever the planner raises, nothing changes."""
+    def transition(
+        self,
+        number: str,
+        planner: Planner,
+        *,
+        lead: str | None = None,
+        lead_check: Callable[[TicketRecord], None] | None = None,
+    ) -> TicketRecord:
+        """Apply one lifecycle step atomically; whatever the planner raises, nothing changes.
+
+        ``lead`` (a merge): that ticket is locked first and shown to ``lead_check``, so it
+        cannot close between the check and the merge (a lead's closing step locks it too, and
+        then finds every ticket merged into it; locks are always taken lead first)."""
         with self._tx() as session:
+            if lead is not None:
+                lead_row = self._locked(session, lead)
+                if lead_check is not None:
+                    lead_check(_record(lead_row))
             row = self._locked(session, number)
             plan = planner(_record(row))
-            ev, snap = plan.event, plan.snapshot
-            session.add(
-                TicketEventRow(
-                    ticket_id=row.id, seq=ev.seq, actor=ev.actor, at=ev.at,
-                    from_state=ev.from_state.value, to_state=ev.to_state.value,
-                    action=ev.action, note=ev.note, data=dict(ev.data), due_at=plan.due_at,
+            self._write(session, row, plan)
+            if plan.followers is not None:
+                merged = select(TicketRow).where(
+                    TicketRow.merged_into == row.number, TicketRow.state == TicketState.MERGED.value
                 )
-            )  # fmt: skip
-            row.state = snap.state.value
-            row.unit = snap.unit
-            row.extension_days = snap.extension_days
-            row.pending_extension_days = snap.pending_extension_days
-            row.survey_attempts = snap.survey_attempts
-            row.survey_outcome = snap.survey_outcome
-            row.reopen_count = snap.reopen_count
-            row.last_event_seq = snap.last_event_seq
-            row.updated_at = ev.at
-            for column, value in plan.changes.items():
-                setattr(row, column, value)
-            units = ([snap.unit] if snap.unit else []) + list(snap.co_units)
-            if [u.unit for u in row.units] != units:
-                row.units = [
-                    TicketUnitRow(unit=u, role="co" if i else "lead", position=i)
-                    for i, u in enumerate(units)
-                ]
-            if plan.notice_reason and snap.unit and row.reply_due_at is not None:
-                self._add_notice(
-                    session, row.id, snap.unit, plan.notice_reason, row.reply_due_at,
-                    ev.at, ev.actor, ev.note,
-                )  # fmt: skip
+                for follower in session.scalars(merged.order_by(TicketRow.id).with_for_update()):
+                    self._write(session, follower, plan.followers(_record(follower)))
             session.flush()
             return _record(row)
+
+    def _write(self, session: Session, row: TicketRow, plan: TransitionPlan) -> None:
+        """The event row and the ticket row's new values of one planned step."""
+        ev, snap = plan.event, plan.snapshot
+        session.add(
+            TicketEventRow(
+                ticket_id=row.id, seq=ev.seq, actor=ev.actor, at=ev.at,
+                from_state=ev.from_state.value, to_state=ev.to_state.value,
+                action=ev.action, note=ev.note, data=dict(ev.data), due_at=plan.due_at,
+                unit=plan.event_unit, respond_due_at=plan.respond_due_at,
+            )
+        )  # fmt: skip
+        row.state = snap.state.value
+        row.unit = snap.unit
+        row.extension_days = snap.extension_days
+        row.pending_extension_days = snap.pending_extension_days
+        row.survey_attempts = snap.survey_attempts
+        row.survey_outcome = snap.survey_outcome
+        row.reopen_count = snap.reopen_count
+        row.last_event_seq = snap.last_event_seq
+        row.survey_solved = snap.survey_solved
+        row.dispute_until = snap.dispute_until
+        row.disputed = snap.disputed
+        row.merged_into = snap.merged_into
+        row.updated_at = ev.at
+        for column, value in plan.changes.items():
+            setattr(row, column, value)
+        units = ([snap.unit] if snap.unit else []) + list(snap.co_units)
+        if [u.unit for u in row.units] != units:
+            row.units = [
+                TicketUnitRow(unit=u, role="co" if i else "lead", position=i)
+                for i, u in enumerate(units)
+            ]
+        if plan.notice_reason and snap.unit and row.reply_due_at is not None:
+            self._add_notice(
+                session, row.id, snap.unit, plan.notice_reason, row.reply_due_at,
+                ev.at, ev.actor, ev.note,
+            )  # fmt: skip
 
     def link(
         self,

@@ -36,6 +36,7 @@ LIMITS = {
     "result": 4000,
     "recording": 255,
     "call": 64,
+    "area": 32,
 }
 MAX_LINKS = 50  # calls or recordings given at intake
 MAX_EXTENSION_DAYS = 60
@@ -49,6 +50,7 @@ UNIT_OPEN_STATES = frozenset(
         TicketState.IN_PROGRESS,
         TicketState.EXTENSION_REQUESTED,
         TicketState.REOPENED,
+        TicketState.DISPUTED,
     }
 )  # a unit holds the order and its reply deadline runs
 FINAL_STATES = frozenset({TicketState.CLOSED_DIRECT, TicketState.ARCHIVED})
@@ -57,6 +59,7 @@ _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _UNIT = re.compile(r"^[\w.\-]{1,64}$")
 _CALL_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 _SUBJECT = re.compile(r"^[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,8}){0,4}$")
+_AREA = re.compile(r"^[\w.\-]{1,32}$")
 _PHONE_CHARS = frozenset("0123456789+-() ")
 
 
@@ -110,6 +113,14 @@ def clean_unit(name: str, value: object) -> str:
     text = clean_text(name, value, LIMITS["unit"], required=True)
     if not _UNIT.match(text):
         raise FieldError(name, f"{text!r} is not a unit code (letters, digits, . _ -)")
+    return text
+
+
+def clean_area(value: object, name: str = "area") -> str:
+    """An area code of the dispatch catalogue (district, street: letters, digits, . _ -)."""
+    text = clean_text(name, value, LIMITS["area"])
+    if text and not _AREA.match(text):
+        raise FieldError(name, f"{text!r} is not an area code (letters, digits, . _ -)")
     return text
 
 
@@ -203,6 +214,7 @@ class TicketDraft:
     confidential: bool = False
     calls: tuple[str, ...] = ()
     recordings: tuple[str, ...] = ()
+    area: str = ""  # the catalogue's area code; empty: found from the address by the service
 
     def __post_init__(self) -> None:
         def put(name: str, value: object) -> None:
@@ -218,6 +230,7 @@ class TicketDraft:
             put(name, clean_text(name, getattr(self, name), LIMITS[name]))
         put("caller_number", normalise_phone(self.caller_number))
         put("about_unit", clean_unit("about_unit", self.about_unit) if self.about_unit else "")
+        put("area", clean_area(self.area))
         if not isinstance(self.confidential, bool):
             raise FieldError("confidential", "must be true or false")
         put("calls", links("calls", self.calls, clean_call_id))
@@ -333,6 +346,11 @@ class TicketRecord:
     callback_due_at: datetime | None = None
     deadline_provisional: bool = False
     """A deadline was counted across a provisional calendar year (hotline.base.daytypes)."""
+    survey_solved: bool | None = None
+    dispute_until: datetime | None = None
+    disputed: bool = False
+    merged_into: str | None = None
+    area: str = ""
     calls: tuple[str, ...] = ()
     recordings: tuple[str, ...] = ()
     redacted: bool = False
@@ -349,6 +367,10 @@ class TicketRecord:
             survey_outcome=self.survey_outcome,
             reopen_count=self.reopen_count,
             last_event_seq=self.last_event_seq,
+            survey_solved=self.survey_solved,
+            dispute_until=self.dispute_until,
+            disputed=self.disputed,
+            merged_into=self.merged_into,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -424,6 +446,11 @@ class TransitionPlan:
     due_at: datetime | None  # the reply deadline in force when the event happened
     changes: Mapping[str, datetime | str | bool | None] = field(default_factory=dict)  # columns
     notice_reason: str | None = None  # e.g. "reopened": a supervision notice goes with it
+    event_unit: str | None = None  # the lead unit the event concerns (per-unit figures)
+    respond_due_at: datetime | None = None  # the sign-for/return deadline in force
+    followers: Callable[[TicketRecord], TransitionPlan] | None = None
+    """A step for every order merged into this one and still ``merged`` (the lead closed):
+    written in the same transaction, so no merged caller is forgotten."""
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,9 @@ def files(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
     (tmp_path / "trace.csv").write_text(trace_text(), encoding="utf-8")
     (tmp_path / "plain.toml").write_text(
-        f'[paths]\nstate_dir = "{tmp_path}"\n[acd]\nwrapup_s = 5\n', encoding="utf-8"
+        f'[paths]\nstate_dir = "{tmp_path}"\n[acd]\nwrapup_s = 5\n'
+        "missed_callback_after_s = false\n",  # plain routing: no callbacks (issue 17 defaults)
+        encoding="utf-8",
     )
     (tmp_path / "callbacks.toml").write_text(
         f'[paths]\nstate_dir = "{tmp_path}"\n[acd]\nwrapup_s = 5\nmissed_callback_after_s = 10\n'

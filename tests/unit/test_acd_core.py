@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from hotline.acd.core import Acd, AcdError, AcdPolicy, AgentView, CallState, WaitingCallView
+from hotline.acd.core import (
+    CENTRE_DEFAULTS,
+    Acd,
+    AcdError,
+    AcdPolicy,
+    AgentView,
+    CallState,
+    WaitingCallView,
+)
 from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
@@ -84,7 +92,7 @@ def test_policy_from_config_reads_the_acd_section() -> None:
     from hotline.base.settings import AcdConfig
 
     assert AcdPolicy.from_config(SimpleNamespace(ring_timeout_s=8, wrapup_s=1)) == AcdPolicy(8, 1)
-    assert AcdPolicy.from_config(AcdConfig()) == AcdPolicy()
+    assert AcdPolicy.from_config(AcdConfig()) == AcdPolicy(**CENTRE_DEFAULTS)  # issue 17
     with pytest.raises(ValueError, match="ring_timeout_s"):
         AcdPolicy(ring_timeout_s=0)
 
@@ -271,8 +279,7 @@ def test_logout(acd: Acd, before: str) -> None:
 def test_call_is_offered_to_a_ready_agent(acd: Acd) -> None:
     ready_agent(acd, "1001")
     assert acd.handle(queued("c1", 2.0)) == [
-        # The estimate at queue entry comes first (hotline/acd/ewt.py): first in line, an agent
-        # free.
+        # The estimate at queue entry comes first (acd/ewt.py): first in line, an agent free.
         CallEstimate(call_id="c1", position=1, ewt_s=0.0, at=2.0),
         OfferCall(
             call_id="c1",

@@ -30,7 +30,7 @@ from hotline.base.settings import (
 from hotline.calls.tracker import CallTracker
 from hotline.followup.dialer import SurveyDialer
 from hotline.followup.flows import SatisfactionFlow, SurveyAnswer, SurveyCall, SurveyFlow
-from hotline.followup.tickets import SURVEY_ACTOR, survey_action
+from hotline.followup.tickets import OUTCOMES, SURVEY_ACTOR, survey_note
 from hotline.ivr.flow import DirectFlow, MenuFlow
 from tests.unit.test_ivr_flows import SKILLS, as_agi, chan, ivr_cfg
 
@@ -163,14 +163,17 @@ async def test_survey_flow_asks_both_questions_and_reports_once() -> None:
     vars_ = {"HOTLINE_SURVEY_TICKET": "202612070001", "HOTLINE_SURVEY_ATTEMPT": "2"}
     c = chan(["5", "2", "1"], **vars_)  # a wrong key first
     await SurveyFlow(SurveyConfig(), done)(as_agi(c))
-    assert got == [(SurveyCall("202612070001", 2), SurveyAnswer("basic", True))]
+    assert got == [(SurveyCall("202612070001", 2, "c1"), SurveyAnswer("basic", True))]
     assert c.played == [
         "hotline/survey-satisfaction", "hotline/invalid", "hotline/survey-satisfaction",
         "hotline/survey-solved", "hotline/thanks",
     ]  # fmt: skip
     got.clear()
     await SurveyFlow(SurveyConfig(), done)(as_agi(chan([None, None], **vars_)))
-    assert got == [(SurveyCall("202612070001", 2), None)]
+    assert got == [(SurveyCall("202612070001", 2, "c1"), None)]
+    got.clear()  # rated, but the second question unanswered: no answer (both or none)
+    await SurveyFlow(SurveyConfig(), done)(as_agi(chan(["1", None, None], **vars_)))
+    assert got == [(SurveyCall("202612070001", 2, "c1"), None)]
     got.clear()
     bad = chan(["1", "1"], HOTLINE_SURVEY_TICKET="1;DROP", HOTLINE_SURVEY_ATTEMPT="1")
     await SurveyFlow(SurveyConfig(), done)(as_agi(bad))
@@ -178,30 +181,36 @@ async def test_survey_flow_asks_both_questions_and_reports_once() -> None:
 
 
 def test_a_survey_answer_maps_onto_the_lifecycle() -> None:
-    at = NOW
-    assert survey_action("satisfied", True, at).outcome == "satisfied"  # type: ignore[attr-defined]
-    assert survey_action("basic", None, at).outcome == "satisfied"  # type: ignore[attr-defined]
-    bad = survey_action("satisfied", False, at)
-    assert bad.outcome == "unsatisfied" and bad.actor == SURVEY_ACTOR  # type: ignore[attr-defined]
-    assert bad.note == "ivr satisfaction=satisfied solved=no"
-    assert survey_action("unsatisfied", True, at).outcome == "unsatisfied"  # type: ignore[attr-defined]
+    assert OUTCOMES == {"satisfied": "satisfied", "basic": "basically_satisfied",
+                        "unsatisfied": "unsatisfied"}  # fmt: skip
+    assert survey_note(SurveyAnswer("basic", False)) == "ivr satisfaction=basic solved=no"
+    assert SURVEY_ACTOR == "survey-ivr"
 
 
 class FakeTickets:
-    def __init__(self, waiting: list[tuple[str, str]]) -> None:
+    """The lifecycle's due rule in small: not reached fewer than 2 times, 600 s apart."""
+
+    def __init__(self, waiting: list[tuple[str, str]], clock: list[float] | None = None) -> None:
         self.waiting = waiting
-        self.answers: list[tuple[str, SurveyAnswer]] = []
-        self.unreachable_: list[tuple[str, int]] = []
+        self.clock = clock or [NOW.timestamp()]
+        self.answers: list[tuple[str, SurveyAnswer, str]] = []
+        self.missed: list[tuple[str, float]] = []
 
     def to_survey(self, limit: int) -> list[tuple[str, str]]:
-        return self.waiting[:limit]
+        out = []
+        for ticket, number in self.waiting[:limit]:
+            mine = [at for t, at in self.missed if t == ticket]
+            if len(mine) >= 2 or (mine and self.clock[0] - mine[-1] < 600):
+                continue
+            out.append((ticket, number))
+        return out
 
-    def answered(self, ticket: str, answer: SurveyAnswer, at: datetime) -> None:
-        self.answers.append((ticket, answer))
-
-    def unreachable(self, ticket: str, attempts: int, at: datetime) -> None:
-        self.unreachable_.append((ticket, attempts))
+    def answered(self, ticket: str, answer: SurveyAnswer, call_id: str, at: datetime) -> None:
+        self.answers.append((ticket, answer, call_id))
         self.waiting = [w for w in self.waiting if w[0] != ticket]
+
+    def not_reached(self, ticket: str, call_id: str, at: datetime) -> None:
+        self.missed.append((ticket, at.timestamp()))
 
 
 class FakeLog:
@@ -240,13 +249,9 @@ def dialer(tickets: FakeTickets, log: FakeLog, ami: FakeAmi, clock: list[float],
                         clock=lambda: clock[0])  # fmt: skip
 
 
-async def test_the_dialer_calls_within_hours_spaced_then_gives_up_as_unreachable() -> None:
-    tickets, log, ami, clock = (
-        FakeTickets([("T0001xx", "13800000000")]),
-        FakeLog(),
-        FakeAmi(),
-        [NOW.timestamp()],
-    )
+async def test_the_dialer_calls_what_the_lifecycle_says_is_due_and_counts_misses() -> None:
+    clock = [NOW.timestamp()]
+    tickets, log, ami = FakeTickets([("T0001xx", "13800000000")], clock), FakeLog(), FakeAmi()
     d = dialer(tickets, log, ami, clock)
     assert await d.tick() == ["T0001xx"]
     await d.flush()
@@ -254,14 +259,15 @@ async def test_the_dialer_calls_within_hours_spaced_then_gives_up_as_unreachable
     assert action["Channel"] == "PJSIP/13800000000@trunk" and action["Context"] == "hotline-survey"
     assert "HOTLINE_SURVEY_ATTEMPT=1" in action["Variable"]
     assert log.rows["T0001xx"][0]["outcome"] == "no_answer"
+    assert len(tickets.missed) == 1  # one attempt, not reached
     clock[0] += 60
     assert await d.tick() == []  # too soon after the first attempt
     clock[0] += 600
     assert await d.tick() == ["T0001xx"]
     await d.flush()
     clock[0] += 700
-    assert await d.tick() == []
-    assert tickets.unreachable_ == [("T0001xx", 2)]
+    assert await d.tick() == []  # two misses: the lifecycle's unreachable, for people now
+    assert len(tickets.missed) == 2 and len(ami.sent) == 2
 
 
 async def test_the_dialer_calls_nobody_out_of_hours_or_on_a_rest_day() -> None:
@@ -289,11 +295,12 @@ async def test_an_answer_moves_the_ticket_and_a_hang_up_is_an_attempt() -> None:
     )
     d = dialer(tickets, log, ami, clock)
     log.survey_placed("T0001xx", "13800000000", NOW - timedelta(hours=1))
-    await d.done(SurveyCall("T0001xx", 1), None)
+    await d.done(SurveyCall("T0001xx", 1, "call-1"), None)
     assert log.rows["T0001xx"][0]["outcome"] == "incomplete" and tickets.answers == []
+    assert len(tickets.missed) == 1
     log.survey_placed("T0001xx", "13800000000", NOW)
-    await d.done(SurveyCall("T0001xx", 2), SurveyAnswer("unsatisfied", False))
-    assert tickets.answers == [("T0001xx", SurveyAnswer("unsatisfied", False))]
+    await d.done(SurveyCall("T0001xx", 2, "call-2"), SurveyAnswer("unsatisfied", False))
+    assert tickets.answers == [("T0001xx", SurveyAnswer("unsatisfied", False), "call-2")]
     assert log.rows["T0001xx"][1]["outcome"] == "answered"
 
 
@@ -377,7 +384,6 @@ async def test_the_ivr_records_its_emergency_handoff() -> None:
 async def test_a_survey_call_never_heard_of_again_counts_as_failed() -> None:
     tickets, log, ami = FakeTickets([("T0001xx", "13800000000")]), FakeLog(), FakeAmi()
     log.survey_placed("T0001xx", "13800000000", NOW - timedelta(hours=2))  # engine restarted
-    log.survey_placed("T0001xx", "13800000000", NOW - timedelta(hours=1))
     assert await dialer(tickets, log, ami, [NOW.timestamp()]).tick() == []
-    assert [r["outcome"] for r in log.rows["T0001xx"]] == ["failed", "failed"]
-    assert tickets.unreachable_ == [("T0001xx", 2)]
+    assert [r["outcome"] for r in log.rows["T0001xx"]] == ["failed"]
+    assert len(tickets.missed) == 1 and ami.sent == []

@@ -93,7 +93,9 @@ def test_dispatch_of_a_consultation_before_national_day() -> None:
     assert plan.changes["return_due_at"] == eod(2026, 10, 9)
     assert plan.changes["onsite_due_at"] is None
     assert plan.due_at is None  # no deadline was in force before the dispatch
-    assert plan.event.seq == 1 and plan.event.data == {"unit": "water", "co_units": []}
+    assert plan.event.seq == 1 and plan.event.data == {
+        "unit": "water", "co_units": [], "return_due": eod(2026, 10, 9).isoformat()
+    }  # fmt: skip
 
 
 def test_emergency_gets_on_site_and_two_day_deadlines() -> None:

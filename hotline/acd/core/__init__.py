@@ -18,6 +18,7 @@ tables that hold them, are in ``hotline.acd.core.rules``; the modules:
 
 from hotline.acd.core.machine import HANDLERS, Acd
 from hotline.acd.core.policy import (
+    CENTRE_DEFAULTS,
     MAX_LEVEL,
     MIN_LEVEL,
     SKILL_RULES,
@@ -54,6 +55,7 @@ __all__ = [
     "CALLED_AGAIN",
     "CALL_EXTRAS",
     "CALL_TRANSITIONS",
+    "CENTRE_DEFAULTS",
     "HANDLERS",
     "MAX_LEVEL",
     "MIN_LEVEL",

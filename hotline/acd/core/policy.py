@@ -1,7 +1,9 @@
 """How the ACD routes (``AcdPolicy``, per skill ``SkillRules``) and its one error, ``AcdError``.
 
 Every field added after ``ring_timeout_s`` and ``wrapup_s`` has a default that keeps the first
-version's behaviour; a bad value is refused when the policy is built, never at routing time.
+version's behaviour, except ``keep_first_skill`` (issue 17: the routing rule itself was fixed;
+``keep_first_skill=False`` gives the old one); a bad value is refused when the policy is
+built, never at routing time. ``CENTRE_DEFAULTS`` is what a new centre's ``[acd]`` gets.
 """
 
 from __future__ import annotations
@@ -17,6 +19,18 @@ MIN_LEVEL, MAX_LEVEL = 1, 10
 class AcdError(ValueError):
     """An event that does not fit the current state; the ACD is unchanged."""
 
+
+# What a new centre gets (the ``[acd]`` defaults of hotline/config.py): the 15-second rules on.
+# ``AcdPolicy()`` itself keeps every rule off, so the core's own defaults never change under a
+# test. Why these values: README "Missed-call callback and the 15-second defaults".
+CENTRE_DEFAULTS: dict[str, Any] = {
+    "initial_max_level": 3,  # a new call goes to level 1-3 agents of its skill ...
+    "widen_after_s": 10.0,  # ... then, 10 s in (or estimated), to every level
+    "announce_every_s": 60.0,  # position and estimated wait at entry, then every minute
+    "missed_callback_after_s": 0.0,  # every caller who hung up in the queue is called back ...
+    "callback_min_idle_agents": 3,  # ... when 3 agents of the skill stay ready after it
+    "callback_min_idle_share": 0.5,  # ... and half of its working agents (the trough)
+}
 
 # --- policy -----------------------------------------------------------------------------------
 
@@ -90,10 +104,22 @@ class AcdPolicy:
     announce_every_s: float = 0.0  # 0: no announcements
     sticky_wait_s: float = 0.0
     missed_callback_after_s: float | None = None
+    # An agent takes a call of its best-level skill before an older one of a lesser skill
+    # (until that one has waited first_skill_max_wait_s), and, between skills at one level,
+    # a call that can still be answered within service_target_s before one already past it.
+    keep_first_skill: bool = True
+    first_skill_max_wait_s: float | None = 60.0
+    service_target_s: float = 15.0
     # Callbacks (accepted and missed-call).
     missed_callback_priority: int | None = None  # None: after every live call
     callback_max_attempts: int = 3
     callback_retry_s: float = 60.0  # at least this long between two attempts of one call
+    # A callback is placed only if this many ready agents with the call's skill stay ready
+    # after it, so a callback never takes the agent the next live caller needs (0: off).
+    callback_min_idle_agents: int = 0
+    # ... and at least this share of the skill's working agents (0: off): a big skill keeps a
+    # reserve in proportion, as its arrivals come in proportion too.
+    callback_min_idle_share: float = 0.0
     # Rejoin: a caller who hung up and calls again within this time gets their old place.
     rejoin_within_s: float | None = None
     rejoin_memory: int = 1000  # abandons remembered at most
@@ -115,6 +141,16 @@ class AcdPolicy:
         _check_int("handle_window", self.handle_window, 1)
         _check_int("callback_max_attempts", self.callback_max_attempts, 1)
         _check_seconds("callback_retry_s", self.callback_retry_s, optional=False)
+        _check_int("callback_min_idle_agents", self.callback_min_idle_agents, 0, 1000)
+        share = self.callback_min_idle_share
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share < 1:
+            raise ValueError(f"callback_min_idle_share must be in [0, 1), not {share!r}")
+        _check_seconds("first_skill_max_wait_s", self.first_skill_max_wait_s, optional=True)
+        _check_seconds("service_target_s", self.service_target_s, optional=False)
+        if not isinstance(self.keep_first_skill, bool):
+            raise ValueError(
+                f"keep_first_skill must be true or false, not {self.keep_first_skill!r}"
+            )
         _check_seconds("rejoin_within_s", self.rejoin_within_s, optional=True)
         _check_int("rejoin_memory", self.rejoin_memory, 1)
         if self.missed_callback_priority is not None:

@@ -4,20 +4,38 @@ make a call eligible.
 Calls are taken in service order and each goes to the ready agent it may take with, in order:
 the preferred agent (alone during its sticky wait); its own skill (best level, lowest number)
 before overflow skills (in the order listed); longest idle; lowest agent_id. A call that no
-ready agent may take does not hold up later calls. A live call is offered (``OfferCall``); a
+ready agent may take does not hold up later calls.
+
+The first-skill rule (issue 17): an agent passes a call over, within its priority, for a later
+one of a skill it has at a better level, or (past the service target) for one at the same
+level still within it (``rules.passes_over``). Why: the rule before it gave a freed agent the
+oldest call it may take whatever its level there, so a specialist freed at a peak answered
+the general queue (which has many other agents) while its own subject's callers, whom few
+others can take, waited; app_queue's penalties keep specialists on their first skill. A pass
+that leaves an agent ready while a call it may take waits is followed by a pass without the
+rule, so the rule never idles an agent. Callbacks also keep the idle reserve
+(``rules.keeps_idle_reserve``). A live call is offered (``OfferCall``); a
 callback or missed call is placed (``PlaceCallback``), unless callbacks are paused or its retry
 time has not come.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Callable
 
 from hotline.acd.core.estimates import Estimator
 from hotline.acd.core.policy import MAX_LEVEL
-from hotline.acd.core.records import Agent, Call, CallState, Rank
-from hotline.acd.core.rules import OFFER, PLACE, agent_target, call_target
+from hotline.acd.core.records import Agent, Call, CallState, Rank, by_key
+from hotline.acd.core.rules import (
+    OFFER,
+    PLACE,
+    agent_target,
+    call_target,
+    keeps_idle_reserve,
+    passes_over,
+)
 from hotline.acd.events import Decision, OfferCall, PlaceCallback
 
 
@@ -64,9 +82,16 @@ class Router(Estimator):
         return False
 
     def _match(self, at: float, out: list[Decision]) -> None:
+        if self._match_pass(at, out, keep_first=self._policy.keep_first_skill):
+            self._match_pass(at, out, keep_first=False)
+
+    def _match_pass(self, at: float, out: list[Decision], *, keep_first: bool) -> bool:
+        """One pass over the queue; True if an agent passed a call over for one of a better
+        skill and is still ready (a second pass without that rule then gives it work)."""
         if not self._ready_agents:
-            return
+            return False
         ready = list(self._ready_agents.values())
+        passed = False
         # A cheap test first: could any ready agent take the call at all? (Its skill, one of
         # its overflow skills or its preferred agent among the ready.) Most calls of a long
         # queue fail it, and are not ranked against every ready agent.
@@ -76,8 +101,13 @@ class Router(Estimator):
         overflow = self._policy.overflow
         for call in self._queue_order():
             if not ready:
-                return
-            if call.state is not CallState.WAITING and not self._placeable(call, at):
+                return False
+            if call.state is not CallState.WAITING and not (
+                self._placeable(call, at)
+                and keeps_idle_reserve(
+                    call, self._policy, skills[call.skill], self._all.staffed.get(call.skill, 0)
+                )
+            ):
                 continue
             own = core if restricted and not self._stage(call, at)[0] else skills
             if (
@@ -91,8 +121,12 @@ class Router(Estimator):
             best_rank: Rank | None = None
             for agent in ready:
                 r = rank(agent)
-                if r is not None and (best_rank is None or r < best_rank):
-                    best, best_rank = agent, r
+                if r is None or (best_rank is not None and r >= best_rank):
+                    continue
+                if keep_first and r[0] >= 0 and self._better_call_waits(agent, call, at):
+                    passed = True
+                    continue
+                best, best_rank = agent, r
             if best is None:
                 continue
             ready.remove(best)
@@ -103,6 +137,26 @@ class Router(Estimator):
                 self._offer(call, best, at, out)
             else:
                 self._place(call, best, at, out)
+        return passed and bool(ready)
+
+    def _better_call_waits(self, agent: Agent, call: Call, at: float) -> bool:
+        """The agent should leave this call for a later one of the same priority, of another
+        skill it has (``rules.passes_over``): the next such call of each of its skills."""
+        level = agent.level(call.skill) or MAX_LEVEL + 1  # an overflow skill: after any own
+        band = call.key[:2]
+        for name, other in agent.skills:
+            if other > level or name == call.skill:
+                continue
+            keys = self._queued_keys.get(name)
+            if not keys:
+                continue
+            i = bisect.bisect_right(keys, call.key)
+            if i == len(keys) or keys[i][:2] != band:
+                continue
+            later = self._queue[bisect.bisect_left(self._queue, keys[i], key=by_key)]
+            if passes_over(call, self._policy, at, level, other, later.queued_at):
+                return True
+        return False
 
     def _offer(self, call: Call, agent: Agent, at: float, out: list[Decision]) -> None:
         call_state = call_target(call, OFFER, self._policy, at)

@@ -58,6 +58,13 @@ Calls (``CALL_TRANSITIONS``):
   comes after every live call and accepted callback (unless ``missed_callback_priority`` puts
   it in the live queue at that priority): an agent places a missed call only when no live call
   that the agent may take is waiting.
+- Idle reserve (issue 17; ``keeps_idle_reserve``): a callback, missed or accepted, takes an
+  agent only if, after it, ``callback_min_idle_agents`` ready agents of the call's skill and
+  ``callback_min_idle_share`` of its working agents stay ready (a skill with fewer agents
+  than the reserve: when all of them are ready). So at the peak no callback takes the agent
+  the next live caller needs; the list is worked off as the load falls (the trough), and
+  only within working hours (``CallbacksPaused`` outside them). No timer: matching runs on
+  every event that frees an agent.
 - ``CallbacksPaused`` / ``CallbacksResumed``: while paused (e.g. outside working hours, told by
   the adapter), no callback is placed and no ``OfferCallback`` is made; calls keep their place.
 - A caller who calls again (``CallQueued`` with the same non-empty ``caller``) while a callback
@@ -108,9 +115,14 @@ Matching runs after every change that can free an agent or make a call eligible.
 taken in service order (live calls and accepted callbacks: priority, higher first, then queue
 sequence, FIFO; then the missed-call list in the same order) and each goes to the ready agent
 it may take with, in order: the preferred agent; its own skill (best level, lowest number)
-before overflow skills; longest idle; lowest agent_id. So an agent in several skills always
-takes, of the calls it may take, the first in service order (priority, then time in the queue)
-and never depends on the order events raced in or on dict order. A call that no ready agent
+before overflow skills; longest idle; lowest agent_id. An agent in several skills takes, of
+the calls it may take, the first in service order (priority, then time in the queue), except
+that, with ``keep_first_skill`` (issue 17, ``passes_over``), within one priority it leaves a
+call for a later one of a skill it has at a better level (its first skill; until the call has
+waited ``first_skill_max_wait_s``), and a call already past ``service_target_s`` for a later
+one of a skill at the same level still within it. Whatever it passes over, an agent is never
+left ready while a call it may take waits (a second pass without the rule). Nothing depends
+on the order events raced in or on dict order. A call that no ready agent
 may take does not hold up later calls. An agent has at most one call at a time.
 
 An event that does not fit raises ``AcdError`` and changes nothing: every handler checks all
@@ -132,6 +144,7 @@ branches) takes the reason it gave.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
@@ -210,6 +223,38 @@ def goes_on_missed_list(call: Call, policy: AcdPolicy, at: float) -> bool:
     return (
         after_s is not None and waited_since(at, call.queued_at) >= after_s and is_name(call.caller)
     )
+
+
+def passes_over(
+    call: Call, policy: AcdPolicy, at: float, level: int, other_level: int, other_queued_at: float
+) -> bool:
+    """Whether a ready agent who may take ``call`` at ``level`` leaves it for the next call of
+    the same priority of another skill it has at ``other_level``, queued at
+    ``other_queued_at`` (the first-skill rule, ``policy.keep_first_skill``):
+
+    - a better level (its first skill): yes, until ``call`` has waited
+      ``first_skill_max_wait_s`` (so a skill everyone has as a second one is never starved);
+    - the same level: only if ``call`` is already past ``service_target_s`` and the other can
+      still be answered within it;
+    - a worse level: never.
+    """
+    waited = waited_since(at, call.queued_at)
+    if other_level < level:
+        limit = policy.first_skill_max_wait_s
+        return limit is None or waited < limit
+    target = policy.service_target_s
+    return other_level == level and waited >= target > waited_since(at, other_queued_at)
+
+
+def keeps_idle_reserve(call: Call, policy: AcdPolicy, ready: int, working: int) -> bool:
+    """A callback may take one of the ``ready`` agents of its skill (of ``working`` logged in
+    and not on a break) only if ``callback_min_idle_agents`` and ``callback_min_idle_share``
+    of the working ones stay ready for live callers; a skill with fewer agents than that
+    reserve places it when all of them are ready (else it would never call back)."""
+    reserve = max(policy.callback_min_idle_agents,
+                  math.ceil(policy.callback_min_idle_share * working))  # fmt: skip
+    reserve = min(reserve, working - 1)
+    return reserve <= 0 or ready - 1 >= reserve
 
 
 def not_listed(call: Call, policy: AcdPolicy, at: float) -> bool:

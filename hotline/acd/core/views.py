@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hotline.acd.core.prompts import Prompter
 from hotline.acd.core.records import AgentView, CallState, WaitingCallView, agent_view
+from hotline.acd.core.rules import keeps_idle_reserve
 
 
 class Views(Prompter):
@@ -48,4 +49,12 @@ class Views(Prompter):
         if call is None or agent is None:
             return False
         when = self._latest() if at is None else at
-        return self._placeable(call, when) and self._selector(call, when)(agent) is not None
+        if not (self._placeable(call, when) and self._selector(call, when)(agent) is not None):
+            return False
+        if call.state is CallState.WAITING:
+            return True
+        # A callback keeps the idle reserve of its skill (counting this agent as ready).
+        ready = sum(call.skill in a.names for a in self._ready_agents.values())
+        ready += agent.agent_id not in self._ready_agents and call.skill in agent.names
+        working = self._all.staffed.get(call.skill, 0)
+        return keeps_idle_reserve(call, self._policy, ready, working)

@@ -241,6 +241,8 @@
           $(id).dataset.prefilled = values[id];
         }
       }
+      // The classifier's subject: the catalogue's unit follows it.
+      $("f-subject_code").dispatchEvent(new Event("change"));
     }
 
     function showPop(msg) {
@@ -277,6 +279,7 @@
       // Remember what was prefilled: a later transcript (pop_speech) fills only untouched fields.
       for (const id of PREFILLED) $(id).dataset.prefilled = $(id).value;
       for (const id of ["f-caller_name", "f-contact", "f-address"]) $(id).value = "";
+      $("f-subject_code").dispatchEvent(new Event("change"));  // the catalogue's unit
       $("f-confidential").checked = false;
       $("ticket-result").hidden = true;
       showError("ticket-error", null);
@@ -307,6 +310,7 @@
     $("f-subject-search").addEventListener("input", () => {
       const first = filterSubjects($("f-subject-search").value);
       if (first) $("f-subject_code").value = first.value;
+      $("f-subject_code").dispatchEvent(new Event("change"));
     });
 
     const threeway = (action, body) => post("/desk/api/threeway/" + action, body)
@@ -365,6 +369,33 @@
         showError("ticket-error", err);
       }
     };
+
+    // The dispatch catalogue's lead unit for the subject and the address's area (派单目录).
+    let suggestTimer = null;
+    const suggestUnit = () => {
+      clearTimeout(suggestTimer);
+      suggestTimer = setTimeout(async () => {
+        const q = "subject_code=" + encodeURIComponent($("f-subject_code").value)
+          + "&address=" + encodeURIComponent($("f-address").value);
+        try {
+          const resp = await fetch("/desk/api/catalogue/suggest?" + q, { credentials: "same-origin" });
+          if (!resp.ok) return;
+          const got = await resp.json();
+          const s = got.suggestion;
+          const out = $("f-suggested-unit");
+          out.dataset.unit = s ? s.lead_unit : "";
+          // Unit codes as code (they are identifiers, not words); the rest in the page's language.
+          out.replaceChildren(...(s
+            ? [el("code", s.lead_unit),
+               ...(s.co_units.length ? [document.createTextNode("（" + t("co_units") + " "),
+                 ...s.co_units.map((u) => el("code", u)), document.createTextNode("）")] : []),
+               document.createTextNode(got.area_name ? " · " + got.area_name : "")]
+            : [document.createTextNode(t("no_suggestion"))]));
+        } catch (err) { /* the suggestion is a help; the form works without it */ }
+      }, 300);
+    };
+    $("f-subject_code").addEventListener("change", suggestUnit);
+    $("f-address").addEventListener("input", suggestUnit);
 
     $("ticket-form").onsubmit = async (ev) => {
       ev.preventDefault();
@@ -445,6 +476,12 @@
       // The warning names the command that fixes it: shown as code, as the CLI spells it.
       warn.replaceChildren(...(b.calendar_warning || "").split(/(hotline(?: [\w.\/=-]+)+)/)
         .map((part, i) => (i % 2 ? el("code", part) : document.createTextNode(part))));
+      // Hot spots (热点): many tickets on one subject in one area within the window.
+      const spots = b.hotspots || [];
+      $("hotspots").hidden = !spots.length;
+      $("hotspot-list").textContent = spots.map((s) => t("hotspot_line")
+        .replace("{area}", s.area_name).replace("{subject}", s.subject_name)
+        .replace("{count}", s.count).replace("{minutes}", s.window_minutes)).join("；");
       const all = b.skills.find((s) => s.skill === "*");
       if (all) {
         tile("tile-waiting", all.waiting, all.waiting ? all.wait_level : "green");
