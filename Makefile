@@ -7,8 +7,9 @@ HOTLINE := $(VENV)/bin/hotline
 
 .PHONY: run test test-years setup system venv command vendor a11y asterisk lint unit integration bench clean
 
+# `make run CLUSTER=1`: the edge (Kamailio) and two Asterisk nodes in network namespaces.
 run: setup asterisk
-	$(HOTLINE) up
+	$(HOTLINE) up $(if $(CLUSTER),--cluster)
 
 test: setup asterisk lint
 	$(PY) -m pytest -p no:cacheprovider tests

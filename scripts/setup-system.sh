@@ -9,9 +9,10 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 for pkg in python3-venv debootstrap baresip espeak-ng sox redis-server mosquitto \
            mosquitto-clients postgresql \
            chromium fonts-wqy-microhei \
-           faketime sip-tester openssl; do  # browser tests (and a CJK font); the suite in
+           faketime sip-tester openssl kamailio; do  # browser tests (and a CJK font); the suite in
   # 2027 and 2028 (libfaketime); sipp as the SIP carrier of the load test and
   # `python -m bench load`; openssl: the browser softphone's wss:// certificate
+  # kamailio: the SIP edge of a cluster (hotline/edge; its own service stays off)
   have "$pkg" || need_pkgs+=("$pkg")
 done
 # npm installs SIP.js for the browser softphone (make vendor); a Node.js from elsewhere that
@@ -25,6 +26,12 @@ if ((${#need_pkgs[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+# Debian enables kamailio.service on install (its sample configuration on port 5060): a cluster
+# runs its own edge from the generated configuration (hotline/edge), never that one.
+if have kamailio && command -v systemctl >/dev/null \
+   && systemctl is-enabled kamailio >/dev/null 2>&1; then
+  systemctl disable --now kamailio >/dev/null 2>&1 || true
 fi
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

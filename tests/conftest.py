@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,7 +180,12 @@ class EngineProcess:
     def token(self) -> str:
         return (self.setup.state_dir / "api-token").read_text().strip()
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(
+        self, timeout: float = 30.0, ready: Callable[[dict[str, Any]], bool] | None = None
+    ) -> None:
+        """Start and wait until ready: AMI logged in, unless `ready` says otherwise (a standby
+        engine has no AMI connection)."""
+        ready = ready or (lambda status: bool(status.get("ami_connected")))
         env = dict(os.environ, HOTLINE_CONFIG=str(self.setup.path))
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -194,12 +199,12 @@ class EngineProcess:
             if self.proc.poll() is not None:
                 pytest.fail(f"engine exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                if self.status().get("ami_connected"):
+                if ready(self.status()):
                     return
             except (OSError, urllib.error.URLError, FileNotFoundError):
                 pass
             time.sleep(0.2)
-        pytest.fail(f"engine not ready (AMI connected) within {timeout} s:\n{self.log_tail()}")
+        pytest.fail(f"engine not ready within {timeout} s:\n{self.log_tail()}")
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is None or self.proc.poll() is not None:

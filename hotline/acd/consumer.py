@@ -35,7 +35,8 @@ from hotline.acd.events import (
 from hotline.acd.notifier import AcdNotifier
 from hotline.acd.phones import PhoneWatch, seat_of
 from hotline.acd.service import AcdService
-from hotline.asterisk.ami.client import AmiActionError, AmiClient, Reconnected
+from hotline.asterisk.ami.client import AmiActionError, AmiClient, NodeLost, Reconnected
+from hotline.asterisk.ami.cluster import ClusterAmi, node_of
 from hotline.asterisk.ami.events import (
     AgentLegAnswered,
     AmiEvent,
@@ -61,6 +62,8 @@ from hotline.calls.tracker import CallInProgress, CallTracker
 log = logging.getLogger(__name__)
 
 RecordSink = Callable[[CallRecord], Any]
+# Where citizens' calls run the IVR (asterisk-config/extensions.conf).
+IVR_CONTEXT = "citizen"
 STICKY_LOOKUP_S = 0.5  # a caller never waits longer than this for the ticket store
 # The dialplan's FILTER(0-9+*#,${CALLERID(num)}): a caller id read back from a channel gets the
 # same filter before it reaches a record, a callback's Originate or a screen-pop.
@@ -74,7 +77,7 @@ def caller_digits(raw: str) -> str:
 class AmiConsumer:
     def __init__(
         self,
-        ami: AmiClient,
+        ami: AmiClient | ClusterAmi,
         service: AcdService,
         tracker: CallTracker,
         notifier: AcdNotifier,
@@ -114,7 +117,13 @@ class AmiConsumer:
 
     async def dispatch(self, event: AmiEvent | Reconnected) -> None:
         self.handled += 1
-        if isinstance(event, Reconnected | AsteriskBooted):
+        if isinstance(event, NodeLost):
+            await self.node_lost(event.node)
+            return
+        if isinstance(event, Reconnected):
+            await self.reconcile(event.node)
+            return
+        if isinstance(event, AsteriskBooted):
             await self.reconcile()
             return
         changed, record = self._tracker.feed(event)
@@ -274,16 +283,21 @@ class AmiConsumer:
 
     async def _finished(self, record: CallRecord) -> None:
         await self._service.save()
-        self._notifier.call_ended(record)
         result = self._sink(record)
         if hasattr(result, "__await__"):
-            await result
+            result = await result
+        # A record the store has already (an engine that took over finished the same call
+        # again from an older snapshot) ends once: no second "ended" event.
+        if result != "duplicate":
+            self._notifier.call_ended(record)
 
-    async def reconcile(self) -> None:
+    async def reconcile(self, node: str = "") -> None:
+        """Asterisk's live channels against what the engine holds; ``node``: only that node's
+        calls (a cluster node re-logged in), "" every call (one Asterisk)."""
         try:
-            response = await self._ami.send({"Action": "CoreShowChannels"})
+            response = await self._send({"Action": "CoreShowChannels"}, node)
         except AmiActionError as exc:
-            log.error("cannot reconcile with Asterisk: %s", exc)
+            log.error("cannot reconcile with Asterisk %s: %s", node, exc)
             return
         messages = response if isinstance(response, list) else [response]
         live = {
@@ -291,16 +305,61 @@ class AmiConsumer:
             for m in messages
             if str(m.get("Event", "")).lower() == "coreshowchannel"
         }
+        lost = await self._settle(node, live, "channel lost (Asterisk restarted)")
+        if not node:  # the phone watch is one Asterisk's (a cluster's seats are at the edge)
+            await self._reconcile_phones(live, self._clock())
+        await self._adopt_ivr_calls(live)
+        known = {view.call_id for view in self._service.acd.waiting_calls()}
+        for uid, chan in live.items():
+            if str(chan.get("Context")) == "hotline-queue" and uid not in known:
+                await self._requeue(uid, chan, node)
+        log.info(
+            "reconciled with Asterisk %s: %d live channels, %d lost calls",
+            node or "",
+            len(live),
+            lost,
+        )
+
+    async def _send(self, action: dict[str, Any], node: str) -> Any:
+        """To one node of a cluster, or to the one Asterisk (which knows no nodes)."""
+        if node:
+            return await self._ami.send(action, node=node)
+        return await self._ami.send(action)
+
+    async def node_lost(self, node: str) -> None:
+        """A cluster node is gone: every call on it ends (outcome node_failed), its agents'
+        legs end (wrap-up, never left on a call), its waiting callers leave the queue."""
+        lost = await self._settle(node, {}, f"node {node} failed", node_failed=True)
+        log.error("node %s lost: %d calls ended", node, lost)
+
+    async def _settle(
+        self, node: str, live: dict[str, Any], cause: str, *, node_failed: bool = False
+    ) -> int:
+        def mine(call_id: str) -> bool:
+            return not node or node_of(call_id) == node
+
         now = self._clock()
         lost = 0
-        for call_id in list(self._tracker.calls):
+        for call_id in [c for c in self._tracker.calls if mine(c)]:
             if call_id not in live:
-                record = self._tracker.lose(call_id, now, "channel lost (Asterisk restarted)")
+                record = self._tracker.lose(call_id, now, cause, node_failed=node_failed)
                 if record is not None:
                     lost += 1
                     await self._finished(record)
         for leg in list(self._service.legs.values()):
-            if leg.leg_id not in live:
+            chan = live.get(leg.leg_id)
+            if chan is not None and self._answered_unheard(leg, chan):
+                # The agent answered while no engine listened (a takeover): as if heard now.
+                await self.dispatch(
+                    AgentLegAnswered(
+                        at=now,
+                        call_id=leg.call_id,
+                        agent_id=leg.agent_id,
+                        channel=str(chan.get("Channel", "")),
+                        unique_id=leg.leg_id,
+                    )
+                )
+            if leg.leg_id not in live and mine(leg.call_id):
                 event: Any = (
                     CallEnded(call_id=leg.call_id, agent_id=leg.agent_id, at=now)
                     if leg.answered
@@ -314,14 +373,39 @@ class AmiConsumer:
                 await self._service.offer(event)
                 self._service.legs.pop(leg.leg_id, None)
         for view in self._service.acd.waiting_calls():
-            if view.call_id not in live:
+            if view.call_id not in live and mine(view.call_id):
                 await self._service.offer(CallerHungUp(call_id=view.call_id, at=now))
-        await self._reconcile_phones(live, now)
-        known = {view.call_id for view in self._service.acd.waiting_calls()}
+        return lost
+
+    @staticmethod
+    def _answered_unheard(leg: Any, chan: Any) -> bool:
+        # An offer's leg runs hotline-agent-connect only once the agent has answered.
+        return (
+            leg.kind == "offer"
+            and not leg.answered
+            and str(chan.get("Context")) == "hotline-agent-connect"
+            and str(chan.get("ChannelState")) == "6"
+        )
+
+    async def _adopt_ivr_calls(self, live: dict[str, Any]) -> None:
+        """Citizens in the IVR whose arrival no engine heard (it came while the engine was
+        down or taking over): tracked from what the channel says, so they get a record."""
         for uid, chan in live.items():
-            if str(chan.get("Context")) == "hotline-queue" and uid not in known:
-                await self._requeue(uid, chan)
-        log.info("reconciled with Asterisk: %d live channels, %d lost calls", len(live), lost)
+            if str(chan.get("Context")) != IVR_CONTEXT or uid in self._tracker.calls:
+                continue
+            now = self._clock()
+            arrived = now - _seconds(str(chan.get("Duration", "")))
+            caller = caller_digits(str(chan.get("CallerIDNum", "")))
+            self._tracker.calls[uid] = CallInProgress(
+                call_id=uid,
+                linked_id=str(chan.get("Linkedid") or uid),
+                caller=caller,
+                dialled=str(chan.get("Exten", "")),
+                channel=str(chan.get("Channel")),
+                arrived_at=arrived,
+            )
+            log.info("found caller %s in the IVR; tracked from now", uid)
+            self._notifier.call_arrived(uid, caller, str(chan.get("Exten", "")), arrived)
 
     async def _reconcile_phones(self, live: dict[str, Any], now: float) -> None:
         """Agents' phones on other calls, from the live channels (the watch was in memory)."""
@@ -340,11 +424,12 @@ class AmiConsumer:
             elif agent_id in busy and not agent.get("phone_busy"):
                 await self._service.offer(AgentPhoneBusy(agent_id=agent_id, at=now))
 
-    async def _requeue(self, uid: str, chan: Any) -> None:
+    async def _requeue(self, uid: str, chan: Any, node: str = "") -> None:
         async def var(name: str, default: str) -> str:
             try:
-                resp = await self._ami.send(
-                    {"Action": "Getvar", "Channel": str(chan.get("Channel")), "Variable": name}
+                resp = await self._send(
+                    {"Action": "Getvar", "Channel": str(chan.get("Channel")), "Variable": name},
+                    node,
                 )
                 return str(resp.get("Value") or default)
             except AmiActionError:
@@ -373,6 +458,7 @@ class AmiConsumer:
                 ivr_path=await var("HOTLINE_IVR_PATH", ""),
                 skill=skill,
             )
+            self._notifier.call_arrived(uid, caller, "", arrived)
         await self._service.offer(
             CallQueued(
                 call_id=uid,

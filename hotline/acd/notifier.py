@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hotline.acd.events import AgentStateChanged, CallAbandoned, CallAnswered, OfferCall
+from hotline.asterisk.ami.cluster import node_of
 from hotline.base.bus import EventBus
 from hotline.calls.records import CallRecord
 
@@ -21,7 +22,12 @@ class AcdNotifier:
         self.speech_listeners: list[Callable[[str, str, str, str], None]] = []
 
     def _call(self, call_id: str, what: str, payload: dict[str, Any]) -> None:
-        self._bus.publish(("calls", call_id, what), {"call_id": call_id, "event": what, **payload})
+        # In a cluster every call event names the node holding the call (one Asterisk: none).
+        node = node_of(call_id)
+        where = {"node": node} if node else {}
+        self._bus.publish(
+            ("calls", call_id, what), {"call_id": call_id, "event": what, **where, **payload}
+        )
 
     def call_arrived(self, call_id: str, caller: str, dialled: str, at: float) -> None:
         self._call(call_id, "arrived", {"caller": caller, "dialled": dialled, "at": at})

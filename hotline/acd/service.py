@@ -39,10 +39,11 @@ from hotline.acd.events import (
 )
 from hotline.acd.notifier import AcdNotifier
 from hotline.acd.store import RedisAcdStore
-from hotline.asterisk.ami.client import AmiActionError, AmiClient
+from hotline.asterisk.ami.client import DECISION_TOKEN, AmiActionError, AmiClient
 from hotline.calls.tracker import CallTracker
 
 log = logging.getLogger(__name__)
+SAVE_TIMEOUT_S = 2.0
 
 # Decisions also published on MQTT as calls/<id>/<kind> (wallboards, other systems).
 PUBLISHED = (
@@ -99,8 +100,17 @@ class AcdService:
         callback_ring_s: float = 30.0,
         attempts: CallbackLog | None = None,
         seats: frozenset[str] | None = None,
+        write_ahead: bool = False,
     ) -> None:
         self.attempts = attempts
+        # With a standby engine: an agent is rung only once the leg is in Redis, so the engine
+        # that takes over knows every leg the last leader placed (a save lost on the way would
+        # otherwise leave an agent on a call the new leader does not know, and offer another).
+        self._write_ahead = write_ahead
+        self._changes = 0  # state changes asked to be saved
+        self._saved_through = 0  # the newest change known to be in Redis
+        self._save_done = asyncio.Event()  # pulsed after every save attempt
+        self._withdrawn: set[str] = set()  # legs whose offer was cancelled while being placed
         self._seats = seats  # None: any (tests of the core's plumbing); the engine passes its own
         self._callback_dial = callback_dial
         self._callback_ring_s = callback_ring_s
@@ -150,6 +160,12 @@ class AcdService:
     async def save(self) -> None:
         await self._save()
 
+    def _save_soon(self) -> None:
+        if self._saving:
+            self._dirty = True
+        else:
+            self._spawn(self._save())
+
     async def _save(self) -> None:
         """Save the latest state; saves requested while one is running coalesce into one.
 
@@ -157,6 +173,7 @@ class AcdService:
         the queue); the state written is always the newest, and a restarted engine reconciles
         whatever the last save missed with the channels Asterisk still holds.
         """
+        self._changes += 1
         self._dirty = True
         if self._saving:
             return
@@ -164,13 +181,39 @@ class AcdService:
         try:
             while self._dirty:
                 self._dirty = False
+                change = self._changes
                 try:
-                    await self._store.save(self.snapshot())
+                    # Bounded: Redis unreachable without a refusal (a cut link) would hold the
+                    # save, and whoever awaits it, until TCP gives up, minutes later.
+                    await asyncio.wait_for(self._store.save(self.snapshot()), SAVE_TIMEOUT_S)
+                    self._saved_through = max(self._saved_through, change)
                 except Exception as exc:  # Redis away: serve from memory, save on the next event
-                    log.error("could not save ACD state to Redis: %s", exc)
+                    log.error("could not save ACD state to Redis: %r", exc)
                     break
+                finally:
+                    self._save_done.set()
+                    self._save_done = asyncio.Event()
         finally:
             self._saving = False
+            self._save_done.set()
+            self._save_done = asyncio.Event()
+
+    async def persist(self) -> bool:
+        """Save the state as it is now and wait until Redis has it; False if it did not."""
+        await self._save()
+        target = self._changes
+        while self._saved_through < target:
+            if not self._saving:  # the saves stopped short of it: Redis away, or not leading
+                return self._saved_through >= target
+            await self._save_done.wait()
+        return True
+
+    async def _save_ahead(self) -> bool:
+        """Before an action that creates a leg: with a standby engine, only once saved."""
+        if not self._write_ahead:
+            await self._save()  # best effort: one engine serves from memory when Redis is away
+            return True
+        return await self.persist()
 
     # -- events in -------------------------------------------------------
     async def handle(self, event: Any) -> list[Any]:
@@ -179,7 +222,13 @@ class AcdService:
             decisions = self.acd.handle(event)
             if isinstance(event, CallEnded | CallerHungUp):
                 self._forget_legs(event)
-        await self._save()  # outside the lock: events never wait for Redis
+        # Outside the lock and in the background: events never wait for Redis (a save already
+        # running takes this state up too, see _save).
+        self._save_soon()
+        # The decisions carry the fencing token they were taken under (with a standby
+        # engine): the AMI client refuses them if that token is no longer this engine's.
+        gate = getattr(self._ami, "gate", None)  # test doubles may not have one
+        DECISION_TOKEN.set(None if gate is None else gate())
         for decision in decisions:
             for observer in self.observers:
                 try:
@@ -250,7 +299,31 @@ class AcdService:
     async def _ring_agent(self, offer: OfferCall) -> None:
         leg_id = f"hl-{uuid.uuid4().hex[:20]}"
         self.legs[leg_id] = AgentLeg(leg_id, offer.call_id, offer.agent_id)
-        await self._save()
+        try:
+            reason = await self._originate(offer, leg_id)
+        finally:
+            self._withdrawn.discard(leg_id)
+        if reason:
+            log.info("agent %s did not take call %s: %s", offer.agent_id, offer.call_id, reason)
+            self.legs.pop(leg_id, None)
+            await self.offer(
+                OfferFailed(
+                    call_id=offer.call_id,
+                    agent_id=offer.agent_id,
+                    reason=reason,
+                    at=self._clock(),
+                )
+            )
+
+    async def _originate(self, offer: OfferCall, leg_id: str) -> str:
+        """Ring the agent; why it did not take the call ("" if it did)."""
+        if not await self._save_ahead():
+            return "state not saved"
+        # The offer may have been withdrawn (the caller hung up) while the leg was saved: the
+        # hang-up found no channel then, and an Originate now would ring the agent for nobody
+        # while the ACD offers the agent the next call.
+        if leg_id in self._withdrawn:
+            return "withdrawn before the agent was rung"
         self._notifier.call_offered(offer)
         caller = offer.caller or "12345"
         action = {
@@ -269,27 +342,16 @@ class AcdService:
                 f"HOTLINE_AGENT={offer.agent_id}",
             ],
         }
-        reason = ""
         try:
             response = await self._ami.send(
                 action, timeout_s=offer.ring_timeout_s + self._action_timeout_s
             )
-            final = response[-1] if isinstance(response, list) else response
-            if str(final.get("Response", "")).lower() != "success":
-                reason = f"no answer (reason {final.get('Reason', '?')})"
         except AmiActionError as exc:
-            reason = str(exc)
-        if reason:
-            log.info("agent %s did not take call %s: %s", offer.agent_id, offer.call_id, reason)
-            self.legs.pop(leg_id, None)
-            await self.offer(
-                OfferFailed(
-                    call_id=offer.call_id,
-                    agent_id=offer.agent_id,
-                    reason=reason,
-                    at=self._clock(),
-                )
-            )
+            return str(exc)
+        final = response[-1] if isinstance(response, list) else response
+        if str(final.get("Response", "")).lower() != "success":
+            return f"no answer (reason {final.get('Reason', '?')})"
+        return ""
 
     def _caller_channel(self, call_id: str) -> str | None:
         call = self.tracker.calls.get(call_id)
@@ -329,7 +391,10 @@ class AcdService:
             self.legs[leg_id] = AgentLeg(
                 leg_id, place.call_id, place.agent_id, kind="callback", attempt=place.attempt
             )
-            await self._save()
+        if not reason and not await self._save_ahead():
+            reason = "state not saved"
+            self.legs.pop(leg_id, None)
+        if not reason:
             if self.attempts is not None:
                 await self.attempts.attempt_placed(
                     place.call_id, place.attempt, place.agent_id, place.number
@@ -377,6 +442,7 @@ class AcdService:
     async def _cancel(self, cancel: CancelOffer) -> None:
         for leg in list(self.legs.values()):
             if leg.call_id == cancel.call_id and leg.agent_id == cancel.agent_id:
+                self._withdrawn.add(leg.leg_id)  # not rung yet: it never will be
                 await self.hangup(leg.leg_id)
 
     async def hangup(self, channel: str) -> None:

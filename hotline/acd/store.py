@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
@@ -23,6 +24,10 @@ from hotline.base.credentials import sign, verify
 from hotline.calls.tracker import CallInProgress
 
 log = logging.getLogger(__name__)
+
+
+class NotHolder(Exception):
+    """A fenced save refused: the lease in Redis is not (or no longer) this engine's."""
 
 
 class _Strict(BaseModel):
@@ -82,15 +87,36 @@ def check_snapshot(data: Any) -> dict[str, Any]:
     return data
 
 
+# With a standby engine the snapshot is written only while the lease in Redis is still the
+# writer's (checked in the same atomic step): a save from an engine that lost the lease, held
+# up on the network or run after a pause, cannot overwrite the new leader's state.
+_FENCED_SET = """
+if redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
 class RedisAcdStore:
     def __init__(
-        self, client: aioredis.Redis, key_prefix: str = "hotline:", signing_key: bytes = b""
+        self,
+        client: aioredis.Redis,
+        key_prefix: str = "hotline:",
+        signing_key: bytes = b"",
+        *,
+        fence: Callable[[], tuple[str, str] | None] | None = None,
     ) -> None:
         if not signing_key:
             raise ValueError("the ACD snapshot store needs a signing key")
         self._client = client
         self.key = f"{key_prefix}acd:snapshot"
         self._signing_key = signing_key
+        self._fence = fence
+        """None: one engine. Else (lease key, our lease value), or None while not leading."""
+        self._fenced_set = client.register_script(_FENCED_SET)
+        self.refused_saves = 0
 
     def encode(self, snapshot: dict[str, Any]) -> bytes:
         data = json.dumps(snapshot, separators=(",", ":")).encode()
@@ -99,7 +125,17 @@ class RedisAcdStore:
     async def save(self, snapshot: dict[str, Any]) -> None:
         # Serialise before touching Redis: a state that is not JSON fails here, loudly, and
         # leaves the last good snapshot in place.
-        await self._client.set(self.key, self.encode(snapshot))
+        data = self.encode(snapshot)
+        if self._fence is None:
+            await self._client.set(self.key, data)
+            return
+        lease = self._fence()
+        saved = lease is not None and await self._fenced_set(
+            keys=[self.key, lease[0]], args=[data, lease[1]]
+        )
+        if not saved:
+            self.refused_saves += 1
+            raise NotHolder("ACD snapshot not saved: this engine does not hold the lease")
 
     async def load(self) -> dict[str, Any] | None:
         """The saved snapshot; None if there is none, or if it is refused (logged)."""

@@ -98,19 +98,18 @@ def _first_login(cfg: Config, me: str) -> str:
     )
 
 
-async def _serve(cfg: Config) -> None:
+async def _serve(cfg: Config) -> int:
     from hotline.app.engine import run_engine
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_engine(cfg, stop)
+    return await run_engine(cfg, stop)
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    asyncio.run(_serve(_load(args)))
-    return 0
+    return asyncio.run(_serve(_load(args)))
 
 
 def _managed(cfg: Config) -> Any:
@@ -121,6 +120,8 @@ def _managed(cfg: Config) -> Any:
 
 def cmd_up(args: argparse.Namespace) -> int:
     cfg = _load(args)
+    if getattr(args, "cluster", False):
+        return _up_cluster(cfg)
     from hotline.base.localservices import start_managed, stop_all
     from hotline.base.secrets import api_token
 
@@ -143,6 +144,55 @@ def cmd_up(args: argparse.Namespace) -> int:
             asterisk.stop()
         stop_all(services)
     return 0
+
+
+def _up_cluster(cfg: Config) -> int:
+    """The edge, two Asterisk nodes in their own network namespaces, and the engine."""
+    from hotline.base.localservices import start_managed, stop_all
+    from hotline.base.secrets import api_token
+    from hotline.cluster.local import LocalCluster, demo_cluster
+
+    cfg = demo_cluster(cfg)
+    services = start_managed(cfg)
+    cluster = LocalCluster(cfg)
+    try:
+        print("starting the edge (Kamailio) and the Asterisk nodes...")
+        cluster.start()
+        api_token(cfg.paths.state_dir, cfg.http.api_token)
+        print(_cluster_banner(cfg, cluster.banner()))
+        asyncio.run(_serve(cfg))
+    finally:
+        cluster.stop()
+        stop_all(services)
+    return 0
+
+
+def _cluster_banner(cfg: Config, parts: str) -> str:
+    state = cfg.paths.state_dir
+    api = f"http://{cfg.http.host}:{cfg.http.port}"
+    e = cfg.edge
+    agent = next((a for a in cfg.agents if a.sip_password), None)
+    agent_id = agent.id if agent is not None else "1001"
+    me = _me()
+    return f"""
+12345 hotline cluster running (one engine over {len(cfg.nodes)} Asterisk nodes)
+{parts}
+  engine         FastAGI port {cfg.fastagi.port} on the nodes' side, HTTP {api}
+                 (token in {state}/api-token, never printed)
+  agents         {", ".join(f"{a.id} ({a.dial_string})" for a in cfg.agents)}
+
+Place a test call:
+  1. register a softphone at the edge: user {agent_id}, server {e.listen}:{e.port},
+     password in {state}/sip-password-{agent_id}; log the agent in and ready:
+       curl -H "Authorization: Bearer $(cat {state}/api-token)" -X POST \\
+         {api}/api/v1/agents/{agent_id}/login   (then .../ready)
+  2. be the carrier: send INVITE sip:{e.dialled}@{e.listen}:{e.port}, e.g. with sipp
+       sipp {e.listen}:{e.port} -sf tests/data/sipp/carrier-edge-uac.xml -i {e.listen} \\
+         -p 15090 -m 1 -d 20000
+     the edge sends it to a node (round robin); the call record names the node.
+  3. watch: {me} status   (nodes and calls; call ids are <node>-<epoch>.<n>)
+Ctrl-C stops the engine, the nodes and the edge (and removes the namespaces).
+"""
 
 
 def _banner(cfg: Config) -> str:
@@ -534,7 +584,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start Asterisk and the engine").set_defaults(func=cmd_up)
+    up = sub.add_parser("up", help="start Asterisk and the engine")
+    up.add_argument(
+        "--cluster",
+        action="store_true",
+        help="the edge (Kamailio) and two Asterisk nodes in network namespaces (docs/CLUSTER.md)",
+    )
+    up.set_defaults(func=cmd_up)
     sub.add_parser("engine", help="run the engine only").set_defaults(func=cmd_engine)
     ast = sub.add_parser("asterisk", help="manage the bundled Asterisk")
     ast.add_argument(

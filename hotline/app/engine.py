@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
@@ -22,9 +23,12 @@ from hotline.acd.http import make_app
 from hotline.acd.notifier import AcdNotifier
 from hotline.acd.service import AcdService
 from hotline.acd.store import RedisAcdStore
+from hotline.app.leader import RedisLeader
+from hotline.app.lease import LeaseTiming
 from hotline.app.migrate import upgrade
 from hotline.asterisk.agiserver import FastAgiServer
 from hotline.asterisk.ami.client import AmiClient
+from hotline.asterisk.ami.cluster import ClusterAmi
 from hotline.asterisk.ami.events import ReviewCallbackResult
 from hotline.asterisk.ami.watch import LoadWatch
 from hotline.base.bus import EventBus
@@ -38,6 +42,7 @@ from hotline.calls.metrics import ALL, MetricsBook, interval_start
 from hotline.calls.records import CallRecord
 from hotline.calls.service import CallRecordService
 from hotline.calls.tracker import CallTracker
+from hotline.cluster.nodes import fastagi_hosts, node_config
 from hotline.desk.plugin import add_desktop, build_desk
 from hotline.followup.dialer import SurveyDialer
 from hotline.followup.flows import SatisfactionFlow, SurveyFlow
@@ -98,15 +103,17 @@ class Engine:
         self._catalogue_stamp: object = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.tickets.on_hotspot.append(self._hotspot)
-        self.ami = AmiClient(
-            cfg.ami.host,
-            cfg.ami.port,
-            cfg.ami.username,
-            ami_secret(cfg),
-            action_timeout_s=cfg.ami.action_timeout_s,
-            reconnect_min_s=cfg.ami.reconnect_min_s,
-            reconnect_max_s=cfg.ami.reconnect_max_s,
-        )
+        self.cluster: ClusterAmi | None = None
+        if cfg.clustered:
+            # One AMI client per node; to every other part the cluster looks like one
+            # Asterisk (ClusterAmi routes each action to the node of its call).
+            self.cluster = ClusterAmi(
+                {node.name: self._ami_client(node_config(cfg, node)) for node in cfg.nodes},
+                node_lost_after_s=cfg.cluster.node_lost_after_s,
+            )
+            self.ami = cast(AmiClient, self.cluster)
+        else:
+            self.ami = self._ami_client(cfg)
         self.redis = aioredis.from_url(
             cfg.redis.url,
             socket_connect_timeout=3,
@@ -114,11 +121,20 @@ class Engine:
             password=redis_password(cfg),
         )
         self.signing_key = signing_key(cfg)
+        self.leader = self._leader() if cfg.cluster.standby else None
+        self.exit_code = 0
+        self.stopped = asyncio.Event()
+        """Set when the engine must end by itself (it lost the lease)."""
         self.records = CallRecordService(CallRecordStore(cfg.database_url, cfg.spool_dir))
         self.service = AcdService(
             Acd(AcdPolicy.from_config(cfg.acd)),
             self.ami,
-            RedisAcdStore(self.redis, cfg.redis.key_prefix, self.signing_key),
+            RedisAcdStore(
+                self.redis,
+                cfg.redis.key_prefix,
+                self.signing_key,
+                fence=None if self.leader is None else self._fence,
+            ),
             AcdNotifier(self.bus),
             CallTracker(
                 inbound_110=self._from_110,
@@ -129,6 +145,7 @@ class Engine:
             callback_ring_s=cfg.acd.callback_ring_s,
             attempts=self.records,
             seats=cfg.seats,
+            write_ahead=cfg.cluster.standby,
         )
         # 110/119/120/122 linkage and the phone survey (一事一评): hotline/followup/store.py.
         self.followups = FollowupStore(cfg.database_url)
@@ -197,13 +214,150 @@ class Engine:
         self.fastagi = FastAgiServer(
             self.ivr_routes(),
             cfg.acd.default_skill,
-            cfg.fastagi.host,
+            fastagi_hosts(cfg),
             cfg.fastagi.port,
             agent_of=self._agent_of,
+            reuse_port=cfg.cluster.standby,
         )
         self.voicemail = self.voicemail_intake()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._leading: list[asyncio.Task[Any]] = []
+        self._stopping = False
         self._http: web.AppRunner | None = None
+
+    # -- the standby engine (docs/CLUSTER.md) -----------------------------------------------
+    def _leader(self) -> RedisLeader:
+        cfg = self.cfg
+        self.lease_redis = aioredis.from_url(
+            cfg.redis.url,
+            socket_connect_timeout=1,
+            username=cfg.redis.username,
+            password=redis_password(cfg),
+        )
+        c = cfg.cluster
+        leader = RedisLeader(
+            self.lease_redis,
+            cfg.redis.key_prefix,
+            c.engine_id or f"{socket.gethostname()}:{cfg.http.port}",
+            c.advertise_url or f"http://{cfg.http.host}:{cfg.http.port}",
+            LeaseTiming(c.lease_ms / 1000, c.renew_ms / 1000, c.safety_ms / 1000, c.poll_ms / 1000),
+            on_lead=self._lead,
+            on_step_down=self._step_down,
+        )
+        self.ami.gate = leader.token
+        return leader
+
+    def _fence(self) -> tuple[str, str] | None:
+        """(lease key, our lease value) for a fenced save; None: not leading, do not save."""
+        leader = self.leader
+        if leader is None or leader.token() is None:
+            return None
+        return leader.key, leader.value
+
+    def leading(self) -> bool:
+        return self.leader is None or self.leader.token() is not None
+
+    async def _lead(self, token: int) -> None:
+        # Off the lease's loop: restoring and logging in to AMI must not delay a renewal.
+        self._leading.append(asyncio.ensure_future(self._take_over(token)))
+
+    async def _take_over(self, token: int) -> None:
+        started = time.monotonic()
+        await self._restore_acd()  # what the last leader saved; AMI's reconciliation does the rest
+        await self.ami.start()
+        self._start_leading_tasks()
+        log.warning(
+            "took over under token %d in %.0f ms: %d waiting, %d agents; reconciling with "
+            "Asterisk on AMI log-in",
+            token,
+            (time.monotonic() - started) * 1000,
+            len(self.service.acd.waiting_calls()),
+            len(self.service.acd.agents()),
+        )
+
+    async def _step_down(self, token: int, reason: str) -> None:
+        """Fenced: the AMI gate is shut already (by the clock); stop the leader's work and
+        end the process, so its supervisor starts a fresh standby (no state of this term
+        can leak into a later one)."""
+        self.ami.close()
+        for task in self._leading:
+            task.cancel()
+        if self._stopping:
+            return
+        self.exit_code = 75  # EX_TEMPFAIL: start me again
+        self.stopped.set()
+
+    async def _stand_by(self, every_s: float = 1.0) -> None:
+        """Warm state: the leader's last snapshot, for `hotline status` and a quick takeover."""
+        while not self._leading:
+            try:
+                snapshot = await self.service._store.load()
+                if snapshot and not self._leading:
+                    self.service.restore(snapshot)
+            except Exception as exc:  # Redis away or a snapshot refused: try again later
+                log.debug("standby: snapshot not read: %s", exc)
+            await asyncio.sleep(every_s)
+
+    def _start_leading_tasks(self) -> None:
+        """What only the leader does: AMI events, timers, spools that write records once."""
+        for coro in (
+            self._publish_metrics(),
+            self.consumer.run(),
+            self._tick(),
+            self.records.run_spool_flusher(10.0),
+            self.voicemail.run(),
+            self.recording_keeper.run(),
+            self.recording_keeper.run_purge(),
+            self._watch_calendar(),
+            self.surveys.run(),  # survey calls (回访): placed once, by the leader
+        ):
+            self._leading.append(asyncio.ensure_future(coro))
+
+    @web.middleware
+    async def _standby_http(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """A standby serves its status and says who leads; the rest goes to the leader (the
+        desktop's front proxy checks /api/v1/leader; sessions are in Redis, so an agent's
+        desktop reconnects to the new leader without logging in again)."""
+        if self.leading() or request.path in ("/api/v1/status", "/api/v1/leader"):
+            response: web.StreamResponse = await handler(request)
+            return response
+        url = self.leader.leader_url if self.leader else ""
+        return web.json_response(
+            {"error": "this engine stands by; ask the leader", "leader": url},
+            status=503,
+            headers={"Retry-After": "1", "X-Hotline-Leader": url},
+        )
+
+    async def _leader_route(self, _request: web.Request) -> web.Response:
+        body = self.cluster_status()
+        return web.json_response(body, status=200 if self.leading() else 503)
+
+    def cluster_status(self) -> dict[str, Any]:
+        if self.leader is None:
+            return {"role": "single", "token": None, "lease_age_s": None}
+        lease = self.leader.lease
+        age = self.leader.lease_age_s()
+        return {
+            "role": str(lease.role),
+            "engine_id": self.leader.engine_id,
+            "token": lease.token,
+            "lease_age_s": None if age is None else round(age, 3),
+            "leader_url": self.leader.http_url if self.leading() else self.leader.leader_url,
+            "holder": self.leader.engine_id if self.leading() else lease.holder,
+            "refused_ami_actions": self.ami.refused_not_leading,
+        }
+
+    def _ami_client(self, cfg: Config) -> AmiClient:
+        """The AMI client of one Asterisk (``cfg``: the engine's, or a node's own view)."""
+        return AmiClient(
+            cfg.ami.host,
+            cfg.ami.port,
+            cfg.ami.username,
+            ami_secret(cfg),
+            action_timeout_s=cfg.ami.action_timeout_s,
+            reconnect_min_s=cfg.ami.reconnect_min_s,
+            reconnect_max_s=cfg.ami.reconnect_max_s,
+        )
 
     async def _watch_load(self, every_s: float = 5.0) -> None:
         while True:
@@ -329,7 +483,10 @@ class Engine:
         if isinstance(decision, AgentStateChanged):
             self.metrics.agent_state(decision.agent_id, str(decision.state), decision.at)
 
-    async def _record(self, record: CallRecord) -> None:
+    async def _record(self, record: CallRecord) -> str:
+        stored = await self.records.record(record)
+        if stored == "duplicate":  # finished again after a takeover: counted once already
+            return stored
         if record.linkage == "from-110":  # linkage the other way: 110 handed the caller to us
             self.handoffs.opened(
                 Handoff(call_id=record.unique_id, direction="in", service="110",
@@ -338,9 +495,9 @@ class Engine:
                         ended_at=record.ended_at, double_non=record.double_non)
             )  # fmt: skip
         self.metrics.add_record(record)
-        await self.records.record(record)
         self.voicemail.call_ended(record)  # queued: a voicemail becomes a ticket (recordings/)
         self.recording_keeper.call_ended(record)  # journalled: the recording's end and size
+        return stored
 
     def metrics_now(self) -> dict[str, Any]:
         now = time.time()
@@ -382,6 +539,7 @@ class Engine:
     def status(self) -> dict[str, Any]:
         return {
             "ami_connected": self.ami.connected.is_set(),
+            "nodes": self.cluster.nodes_connected() if self.cluster is not None else {},
             "mqtt_connected": self.bus.connected.is_set(),
             "waiting": self.service.acd.waiting_calls(),
             "agents": self.service.acd.agents(),
@@ -396,6 +554,7 @@ class Engine:
             "calendar_warning": self.calendar_warning,
             "hotspots": hotspot_banner(self.tickets.current_hotspots()),
             "calendar": self._calendar_years(),
+            "cluster": self.cluster_status(),
         }
 
     def _calendar_years(self) -> dict[str, dict[str, str]]:
@@ -428,12 +587,12 @@ class Engine:
             raise StartupError(
                 f"redis.url: Redis at {cfg.redis.url} is not reachable: {exc}"
             ) from None
-        await self._restore_acd()
         try:
             await self.fastagi.start()
         except OSError as exc:
             raise StartupError(
-                f"fastagi.port: cannot listen on {cfg.fastagi.host}:{cfg.fastagi.port}: {exc}"
+                f"fastagi.port: cannot listen on {fastagi_hosts(cfg)} "
+                f"port {cfg.fastagi.port}: {exc}"
             ) from None
         app = make_app(api_token(cfg.paths.state_dir, cfg.http.api_token), self.agents, self.status)
         # Work orders and reports share the API (and its token) with the agent endpoints.
@@ -452,6 +611,9 @@ class Engine:
             handoffs=self.handoffs,
         )
         add_desktop(app, desk, lambda sub: add_review_pages(sub, self.review, self.recordings))
+        if self.leader is not None:
+            app.middlewares.append(self._standby_http)
+            app.router.add_get("/api/v1/leader", self._leader_route)
         self._tasks.append(asyncio.ensure_future(desk.hub.run()))
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
@@ -464,29 +626,23 @@ class Engine:
         await self._load_todays_records()
         # Loading a speech model takes seconds: in the background, calls are served meanwhile.
         self._tasks.append(asyncio.ensure_future(self.speech.warm_up()))
-        await self.ami.start()
-        for coro in (
-            self._publish_metrics(),
-            self.bus.run(),
-            self.consumer.run(),
-            self._tick(),
-            self.records.run_spool_flusher(10.0),
-            self.voicemail.run(),
-            self.recording_keeper.run(),
-            self.recording_keeper.run_purge(),
-            self._watch_calendar(),
-            self._watch_load(),
-            self.surveys.run(),
-        ):
+        for coro in (self.bus.run(), self._watch_load()):
             self._tasks.append(asyncio.ensure_future(coro))
+        if self.leader is None:  # one engine: it leads
+            await self._restore_acd()
+            await self.ami.start()
+            self._start_leading_tasks()
+        else:
+            self._tasks.append(asyncio.ensure_future(self._stand_by()))
+            self._tasks.append(asyncio.ensure_future(self.leader.run()))
         log.info(
-            "engine started: FastAGI %s:%d, HTTP %s:%d, AMI %s:%d",
-            cfg.fastagi.host,
+            "engine started: FastAGI %s port %d, HTTP %s:%d, AMI %s",
+            ", ".join(fastagi_hosts(cfg)),
             cfg.fastagi.port,
             cfg.http.host,
             cfg.http.port,
-            cfg.ami.host,
-            cfg.ami.port,
+            ", ".join(f"{n.name} {n.ami_address}:{n.ami_port}" for n in cfg.nodes)
+            or f"{cfg.ami.host}:{cfg.ami.port}",
         )
 
     async def _load_calendar(self, start: bool = False) -> None:
@@ -569,9 +725,12 @@ class Engine:
             await self.service.offer(Tick(at=now))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        self._stopping = True
+        if self.leader is not None and self.leading():
+            await self.leader.resign()  # the standby need not wait for the lease to expire
+        for task in self._leading + self._tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in self._leading + self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.service.drain()
@@ -581,12 +740,20 @@ class Engine:
         if self._http is not None:
             await self._http.cleanup()
         await self.redis.aclose()
+        if self.leader is not None:
+            await self.lease_redis.aclose()
 
 
-async def run_engine(cfg: Config, stop: asyncio.Event | None = None) -> None:
+async def run_engine(cfg: Config, stop: asyncio.Event | None = None) -> int:
+    """Run until `stop` is set (0) or the engine ends by itself (its exit code)."""
     engine = Engine(cfg)
     await engine.start()
+    stop = stop or asyncio.Event()
     try:
-        await (stop or asyncio.Event()).wait()
+        waits = [asyncio.ensure_future(e.wait()) for e in (stop, engine.stopped)]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
     finally:
         await engine.stop()
+    return engine.exit_code

@@ -22,6 +22,21 @@ def format_status(data: dict[str, Any], now: float | None = None) -> str:
         f"calls in progress {data.get('calls_in_progress', 0)} · "
         f"in the IVR {data.get('ivr_sessions', 0)}",
     ]
+    cluster = data.get("cluster") or {}
+    if cluster.get("role") not in (None, "single"):
+        age = cluster.get("lease_age_s")
+        lines.append(
+            f"engine {cluster.get('engine_id')}: {str(cluster.get('role')).upper()} · "
+            f"token {cluster.get('token') if cluster.get('token') is not None else '-'} · "
+            f"lease renewed {'-' if age is None else f'{age:.1f} s'} ago · "
+            f"leader {cluster.get('holder') or '?'} {cluster.get('leader_url') or ''}".rstrip()
+        )
+    nodes = data.get("nodes") or {}
+    if nodes:  # a cluster: each node's AMI
+        lines.append(
+            "nodes: "
+            + ", ".join(f"{n} {'up' if up else 'DOWN'}" for n, up in sorted(nodes.items()))
+        )
     waiting = data.get("waiting", [])
     lines.append(f"waiting: {len(waiting)}")
     for w in waiting:

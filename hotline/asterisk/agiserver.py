@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from hotline.asterisk.agi import AgiChannel, AgiHangup
 
@@ -34,11 +34,15 @@ class FastAgiServer:
         self,
         routes: Mapping[str, Flow],
         default_skill: str,
-        host: str = "127.0.0.1",
+        host: str | Sequence[str] = "127.0.0.1",
         port: int = 4573,
         agent_of: Callable[[str], str | None] | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self._routes = dict(routes)
+        # Two engines (leader and standby) on one machine serve the same port: the kernel
+        # spreads the dialplan's connections over both, and all go to the survivor.
+        self._reuse_port = reuse_port
         self._agent_of = agent_of
         self._default_skill = default_skill
         self._host = host
@@ -51,8 +55,10 @@ class FastAgiServer:
         self.failures = 0
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self._host, self._port)
-        log.info("FastAGI listening on %s:%d", self._host, self._port)
+        self._server = await asyncio.start_server(
+            self._handle, self._host, self._port, reuse_port=self._reuse_port or None
+        )
+        log.info("FastAGI listening on %s port %d", self._host, self._port)
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -95,7 +95,10 @@ class ManagedAsterisk:
 
     # -- lifecycle -------------------------------------------------------
     def _chroot(self, *args: str) -> list[str]:
-        return ["chroot", str(self.root), *args]
+        # A cluster node on one machine runs in its own network namespace (hotline/cluster).
+        netns = self.cfg.asterisk.netns
+        prefix = ["ip", "netns", "exec", netns] if netns else []
+        return [*prefix, "chroot", str(self.root), *args]
 
     def _mount_proc(self) -> None:
         proc_dir = self.root / "proc"
@@ -172,6 +175,8 @@ class ManagedAsterisk:
                     raise AsteriskStartError(
                         f"{key}: {host}:{port} is in use by another process; choose another port"
                     )
+        if self.cfg.asterisk.netns:  # its SIP address exists inside the namespace only
+            return
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             try:
                 s.bind((self.cfg.asterisk.sip_bind, self.cfg.asterisk.sip_port))

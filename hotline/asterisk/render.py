@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hotline.asterisk.ami.events import ENGINE_EVENTS, ENGINE_USER_EVENT_PREFIX
 from hotline.base.secrets import sip_password, stored_secret
-from hotline.base.settings import Config
+from hotline.base.settings import EDGE_ENDPOINT, Config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "asterisk-config"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -120,7 +120,7 @@ def ami_test_user(cfg: Config) -> str:
             f"[{_config_safe(ami_test_username(cfg), 'ami.username')}]",
             f"secret = {_config_safe(secret, 'ami-test-secret')}",
             "deny = 0.0.0.0/0.0.0.0",
-            "permit = 127.0.0.1/255.255.255.255",
+            f"permit = {cfg.asterisk.ami_permit}/255.255.255.255",
             "read = call,user,dialplan,dtmf,agent,reporting",
             "write = call,originate,user,reporting,agent",
             "writetimeout = 5000",
@@ -158,9 +158,38 @@ def utterance_dir(directories: Mapping[str, str]) -> str:
     return directories.get("spool_dir", "/var/spool/asterisk") + "/hotline-utterances"
 
 
+def edge_endpoint(cfg: Config) -> str:
+    """A cluster node's way to the agents: ``PJSIP/<agent>@edge`` goes to the edge (Kamailio),
+    which finds the agent's registered phone. Nothing when there is no edge."""
+    a = cfg.asterisk
+    if not a.edge:
+        return "; (no edge: agents register to this Asterisk)"
+    return "\n".join(
+        (
+            f"[{EDGE_ENDPOINT}]",
+            "type = endpoint",
+            "transport = transport-udp",
+            "context = agents",
+            "disallow = all",
+            "allow = ulaw,alaw",
+            f"aors = {EDGE_ENDPOINT}",
+            "direct_media = no",
+            "",
+            f"[{EDGE_ENDPOINT}]",
+            "type = aor",
+            f"contact = sip:{_config_safe(a.edge, 'asterisk.edge')}",
+            "qualify_frequency = 0",
+        )
+    )
+
+
 def values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
     a = cfg.asterisk
     return {
+        "systemname": f"systemname = {a.systemname}" if a.systemname else "; (no systemname)",
+        "trunk_endpoint": a.trunk_endpoint,
+        "edge_endpoint": edge_endpoint(cfg),
+        "ami_permit": a.ami_permit,
         **directories,
         "instance": a.instance,
         "ami_port": str(cfg.ami.port),
@@ -179,7 +208,8 @@ def values(cfg: Config, directories: Mapping[str, str]) -> dict[str, str]:
         "rtp_end": str(a.rtp_end),
         "trunk_match": _config_safe(a.trunk_match, "asterisk.trunk_match"),
         "default_skill": _config_safe(cfg.acd.default_skill, "acd.default_skill"),
-        "agent_endpoints": agent_endpoints(cfg),
+        # A cluster node's agents register at the edge, not here.
+        "agent_endpoints": agent_endpoints(cfg) if not a.edge else "; (agents: at the edge)",
         "webrtc_endpoints": webrtc_endpoints(cfg),
         **webrtc_values(cfg, directories),
         "voicemail_dir": voicemail_dir(directories),

@@ -108,6 +108,25 @@ class AsteriskConfig(_Section):
     start_timeout_s: float = Field(default=60.0, gt=0)
     test_contexts: bool = False
     """Install the dialplan contexts the tests use (a phone that answers, a department line)."""
+    # Set per node for a cluster (hotline/cluster/nodes.py), defaults for one Asterisk:
+    systemname: str = Field(default="", pattern=r"^([a-z][a-z0-9]{0,15})?$")
+    """Asterisk's systemname: prefixes every Uniqueid (``a-1733...``), so call ids are unique
+    across the nodes of a cluster and name their node."""
+    trunk_endpoint: str = Field(default="citizen-trunk", pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    """The carrier's endpoint; a node's own name makes channel names unique in a cluster."""
+    edge: str = Field(default="", pattern=r"^([0-9.]{7,15}:[0-9]{1,5})?$")
+    """The edge (Kamailio) as ``ip:port``: the node gets the ``edge`` endpoint agents are
+    dialled through; empty: none (one Asterisk, agents register to it)."""
+    ami_permit: str = "127.0.0.1"
+    """Where the engine's AMI login may come from (the engine's address)."""
+    netns: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9-]{0,14})?$")
+    """Network namespace a managed instance runs in (a cluster on one machine)."""
+
+    @field_validator("ami_permit")
+    @classmethod
+    def _permit(cls, value: str) -> str:
+        ipaddress.ip_address(value)
+        return value
 
 
 class WebrtcConfig(_Section):
@@ -167,6 +186,37 @@ class AmiConfig(_Section):
 class FastAgiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=4573, ge=1, le=65535)
+
+
+class ClusterConfig(_Section):
+    """A standby engine (docs/CLUSTER.md, "Standby engine"): engines on the same Redis and
+    database take a lease in Redis; only the holder acts, the other takes over when it ends."""
+
+    standby: bool = False
+    """False: one engine, no lease (as before). True: lead only while holding the lease."""
+    engine_id: str = Field(default="", pattern=r"^[A-Za-z0-9_.:-]{0,64}$")
+    """This engine's name in the lease and logs; empty: <hostname>:<http port>."""
+    advertise_url: str = Field(default="", pattern=r"^(https?://[A-Za-z0-9_.:\[\]-]+)?$")
+    """Where agents' desktops reach this engine; empty: http://<http.host>:<http.port>."""
+    lease_ms: int = Field(default=2000, ge=300, le=60000)
+    """How long a grant lasts in Redis without renewal (the longest a dead leader is waited for)."""
+    renew_ms: int = Field(default=400, ge=50)
+    safety_ms: int = Field(default=300, ge=50)
+    """The leader stops acting this long before its lease can end in Redis (clock drift, an
+    action still on its way to Asterisk)."""
+    poll_ms: int = Field(default=200, ge=50)
+    """How often a standby asks for the lease."""
+
+    @model_validator(mode="after")
+    def _timing(self) -> ClusterConfig:
+        if self.safety_ms >= self.lease_ms // 2:
+            raise ValueError("safety_ms must be below half of lease_ms")
+        if self.renew_ms * 2 > self.lease_ms - self.safety_ms:
+            raise ValueError(
+                "renew_ms must be at most (lease_ms - safety_ms) / 2: one lost renewal must "
+                "not end the lease"
+            )
+        return self
 
 
 class DatabaseConfig(_Section):
@@ -944,11 +994,74 @@ class ReviewConfig(_Section):
     """How long the reviewer's phone, then the citizen's, may ring."""
 
 
+_NAME = r"^[a-z][a-z0-9]{0,15}$"
+EDGE_ENDPOINT = "edge"
+"""The PJSIP endpoint on every node that reaches the edge (agents' phones via its location)."""
+
+
+class EdgeConfig(_Section):
+    """``[edge]``: Kamailio in front of the Asterisk nodes (only with ``[[nodes]]``): the
+    registrar and location of the agents' phones and the dispatcher of citizens' calls."""
+
+    listen: str = "127.0.0.1"
+    """The address Kamailio listens on (UDP): carriers, phones and every node reach it."""
+    port: int = Field(default=5070, ge=1, le=65535)
+    dialled: str = Field(default="12345", pattern=r"^[0-9]{3,12}$")
+    """The number the carrier sends; every other request-URI user is refused."""
+    ping_interval_s: int = Field(default=1, ge=1, le=60)
+    """SIP OPTIONS to every node this often; one unanswered probe takes a node out."""
+    probe_timeout_ms: int = Field(default=1500, ge=500, le=30000)
+    """How long a probe (and a call to a node that says nothing) waits for an answer."""
+    kamailio: Path = Path("/usr/sbin/kamailio")
+    modules_dir: Path = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
+
+
+class NodeConfig(_Section):
+    """``[[nodes]]``: one Asterisk media node of a cluster."""
+
+    name: str = Field(pattern=_NAME)
+    """Short name, also Asterisk's ``systemname``: call ids are ``<name>-<epoch>.<n>``."""
+    address: str
+    """The node's SIP (and, by default, AMI) address; the edge dispatches calls to it."""
+    ami_host: str = ""
+    """Empty: ``address``."""
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    ami_username: str = Field(default="", pattern=r"^([A-Za-z0-9_-]{1,64})?$")
+    """Empty: ``[ami] username``."""
+    ami_secret: str = Field(default="", pattern=r"^\S*$")
+    """Empty: the engine's generated AMI secret (``<state_dir>/ami-secret``), as one Asterisk."""
+    engine_address: str = "127.0.0.1"
+    """The engine as the node reaches it: the FastAGI target and the AMI login's permit."""
+    netns: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9-]{0,14})?$")
+    """Managed nodes on one machine (`hotline up --cluster`, the tests): the network
+    namespace the node's Asterisk runs in; empty: the host's."""
+
+    @field_validator("address", "engine_address", "ami_host")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        if value:
+            ipaddress.ip_address(value)  # raises ValueError naming the value
+        return value
+
+    @property
+    def ami_address(self) -> str:
+        return self.ami_host or self.address
+
+
+class ClusterConfig(_Section):
+    """``[cluster]``: behaviour of an engine over several nodes."""
+
+    node_lost_after_s: float = Field(default=3.0, gt=0, le=300)
+    """A node's AMI away this long: its calls end with outcome ``node_failed``, its agents'
+    legs end, its waiting callers leave the queue (they are gone with the node)."""
+
+
 class Config(_Section):
     paths: PathsConfig = PathsConfig()
     asterisk: AsteriskConfig = AsteriskConfig()
     ami: AmiConfig = AmiConfig()
     fastagi: FastAgiConfig = FastAgiConfig()
+    cluster: ClusterConfig = ClusterConfig()
     database: DatabaseConfig = DatabaseConfig()
     redis: RedisConfig = RedisConfig()
     mqtt: MqttConfig = MqttConfig()
@@ -970,6 +1083,10 @@ class Config(_Section):
     recordings: RecordingsConfig = RecordingsConfig()
     quality: QualityConfig = QualityConfig()
     webrtc: WebrtcConfig = WebrtcConfig()
+    edge: EdgeConfig = EdgeConfig()
+    cluster: ClusterConfig = ClusterConfig()
+    nodes: list[NodeConfig] = Field(default_factory=list)
+    """Empty: one Asterisk (``[asterisk]``, ``[ami]``), as before."""
     agents: list[AgentSeed] = Field(
         default_factory=lambda: [
             AgentSeed(
@@ -1053,6 +1170,36 @@ class Config(_Section):
             if path is not None and path.resolve().is_relative_to(cache):
                 raise ValueError(f"{key}: {path} is inside paths.cache_dir; audio is never cached")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agents_at_the_edge(cls, data: Any) -> Any:
+        # In a cluster an agent's phone registers to the edge, and every node reaches it there:
+        # its seat is PJSIP/<id>@edge on whichever node holds the caller.
+        if not isinstance(data, dict) or not data.get("nodes"):
+            return data
+        agents = data.get("agents")
+        if isinstance(agents, list):
+            data = dict(data)
+            data["agents"] = [
+                {**a, "seat": f"PJSIP/{a.get('id')}@{EDGE_ENDPOINT}"}
+                if isinstance(a, dict) and not a.get("seat") and a.get("sip_password")
+                else a
+                for a in agents
+            ]
+        return data
+
+    @model_validator(mode="after")
+    def _nodes_distinct(self) -> Config:
+        names = [n.name for n in self.nodes]
+        for i, node in enumerate(self.nodes):
+            if names.index(node.name) != i:
+                raise ValueError(f"nodes[{i}].name {node.name!r}: two nodes have this name")
+        return self
+
+    @property
+    def clustered(self) -> bool:
+        return bool(self.nodes)
 
     @property
     def seats(self) -> frozenset[str]:

@@ -239,7 +239,9 @@ class CallControl:
             "Action": "Originate", "Channel": phone, "Context": "hotline-spy", "Exten": "s",
             "Priority": "1", "Timeout": str(SPY_RING_S * 1000),
             "CallerID": f'"{mode}" <{agent_id}>',
-            "Variable": [f"HOTLINE_SPY_CHANNEL={channel}", f"HOTLINE_SPY_OPTIONS={options}"],
+            # HOTLINE_CALL: in a cluster the supervisor is rung on the node holding the call.
+            "Variable": [f"HOTLINE_SPY_CHANNEL={channel}", f"HOTLINE_SPY_OPTIONS={options}",
+                         f"HOTLINE_CALL={call_id}"],
             "Async": "true",
         }  # fmt: skip
         self._spawn(self._ring(action))  # the supervisor's phone rings meanwhile

@@ -109,6 +109,8 @@ class CallRecordRow(Base):
     """一次一评 (0012): satisfied, basic, unsatisfied, none, or empty (not asked)."""
     linkage: Mapped[str] = mapped_column(String(16), server_default="")
     double_non: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    node: Mapped[str] = mapped_column(String(16), server_default="")
+    """The cluster node that held the call ("" with one Asterisk)."""
     # Derived, but stored so service-level reports (answered within 15 s, ...) are plain SQL.
     wait_s: Mapped[float | None] = mapped_column(Float)
     # When the row reached the database: later than ended_at if the record waited in the spool.
@@ -155,6 +157,7 @@ def row_values(record: CallRecord, written_at: datetime | None = None) -> dict[s
         "satisfaction": record.satisfaction,
         "linkage": record.linkage,
         "double_non": record.double_non,
+        "node": record.node,
         "wait_s": record.wait_s,
         "written_at": written_at or datetime.now(UTC),
     }
@@ -184,6 +187,7 @@ def record_from_row(row: CallRecordRow) -> CallRecord:
         satisfaction=row.satisfaction or "",
         linkage=row.linkage or "",
         double_non=bool(row.double_non),
+        node=row.node,
     )
 
 

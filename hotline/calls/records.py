@@ -14,6 +14,8 @@ class CallOutcome(enum.StrEnum):
     ABANDONED_IVR = "abandoned_ivr"
     VOICEMAIL = "voicemail"
     TRANSFERRED = "transferred"
+    NODE_FAILED = "node_failed"
+    """The cluster node holding the call failed (acd/ami/cluster.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ class CallRecord:
     """"from-110": transferred in by the 110 centre (configuration [linkage])."""
     double_non: bool = False
     """双非: a call from 110 that is neither an emergency nor a police matter."""
+    node: str = ""
+    """The cluster node (Asterisk) that held the call; "" with one Asterisk."""
 
     @property
     def wait_s(self) -> float | None:

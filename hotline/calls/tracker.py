@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from hotline.asterisk.ami.cluster import node_of
 from hotline.asterisk.ami.events import (
     AgentLegAnswered,
     AmiEvent,
@@ -79,6 +80,7 @@ class CallInProgress:
         assert arrived is not None
         return CallRecord(
             unique_id=self.call_id,
+            node=node_of(self.call_id),
             linked_id=self.linked_id,
             caller=self.caller,
             dialled=self.dialled,
@@ -163,10 +165,16 @@ class CallTracker:
         self.calls[updated.call_id] = updated
         return updated, None
 
-    def lose(self, call_id: str, at: float, cause: str) -> CallRecord | None:
-        """The call's channel vanished without a Hangup event (Asterisk restarted)."""
+    def lose(
+        self, call_id: str, at: float, cause: str, *, node_failed: bool = False
+    ) -> CallRecord | None:
+        """The call's channel vanished without a Hangup event (Asterisk restarted), or its
+        cluster node failed (outcome node_failed, whatever state the call was in)."""
         call = self.calls.pop(call_id, None)
-        return None if call is None else call.finish(at, cause)
+        if call is None:
+            return None
+        record = call.finish(at, cause)
+        return replace(record, outcome=CallOutcome.NODE_FAILED) if node_failed else record
 
     # -- persistence helpers --------------------------------------------
     @staticmethod

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
+from hotline.asterisk.ami.cluster import node_of
 from hotline.calls.metrics import ALL, TARGET_S
 
 WAITING_STATES = frozenset({"waiting", "offered"})
@@ -116,6 +117,7 @@ def wallboard(
         "waiting": [
             {
                 "call_id": w["call_id"],
+                "node": node_of(str(w["call_id"])),  # a cluster's node ("" for one Asterisk)
                 "caller": mask_number(str(w["caller"])),
                 "skill": w["skill"],
                 "state": str(w["state"]),
@@ -134,6 +136,7 @@ def wallboard(
                 "reason": a["reason"] if str(a["state"]) == "not_ready" else "",
                 "for_s": round(max(0.0, now - float(a["since"])), 0),
                 "call_id": a["call_id"],
+                "node": node_of(str(a["call_id"] or "")),
                 "after_call": a.get("after_call"),  # not ready after this call
             }
             for a in agents

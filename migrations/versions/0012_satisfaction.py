@@ -1,7 +1,7 @@
 """satisfaction per call (一次一评), 110 linkage marks, emergency handoffs, survey calls
 
 Revision ID: 0012
-Revises: 0011
+Revises: 0013 (main's node column, itself after 0011)
 Create Date: 2026-12-07 05:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: Union[str, Sequence[str], None] = "0011"
+down_revision: Union[str, Sequence[str], None] = "0013"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

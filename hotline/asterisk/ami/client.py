@@ -4,14 +4,19 @@
 - Every action has a time-out; a failed or timed-out action raises :class:`AmiActionError`.
 - Actions that must not be repeated blindly after a reconnect (Originate: it would ring an agent
   twice) are never replayed: their caller sees a time-out and decides.
-- Events are parsed to typed objects (hotline.asterisk.ami.events) and handed to one async consumer
-  through
-  a queue, so a slow consumer never blocks the socket and a bad event never breaks it.
+- With a standby engine, an action is sent only while this engine holds the lease (the gate,
+  hotline.app.leader): checked right before the bytes go out, against the local lease that ends a
+  safety margin before Redis can grant it to the other engine. A decision taken under an older
+  fencing token (DECISION_TOKEN, set where the ACD decides) is refused as stale.
+- Events are parsed to typed objects (hotline.asterisk.ami.events) and handed to one async
+  consumer through a queue, so a slow consumer never blocks the socket and a bad event never
+  breaks it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 import time
@@ -34,6 +39,17 @@ _REPLAYABLE = frozenset({"getvar", "coreshowchannels", "corestatus", "status", "
 
 class AmiActionError(Exception):
     """An AMI action failed, was refused or timed out."""
+
+
+class NotLeading(AmiActionError):
+    """This engine does not hold the lease (or the decision's token is stale): never sent."""
+
+
+# The fencing token the current decision was taken under; asyncio tasks copy it when spawned,
+# so an action sent later on behalf of that decision still carries it.
+DECISION_TOKEN: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "DECISION_TOKEN", default=None
+)
 
 
 class UnsafeAction(AmiActionError):
@@ -110,6 +126,9 @@ class AmiClient:
         self.connected = asyncio.Event()
         self.logins = 0
         self.malformed_events = 0
+        self.gate: Callable[[], int | None] | None = None
+        """With a standby engine: the fencing token while this engine may act, else None."""
+        self.refused_not_leading = 0
         self._manager = _BackoffManager(
             self,
             host=host,
@@ -230,14 +249,20 @@ class AmiClient:
             yield item
 
     # -- actions ---------------------------------------------------------
-    async def send(self, action: dict[str, Any], timeout_s: float | None = None) -> Any:
-        """Send an action; return panoramisk's response (a Message or a list of them)."""
+    async def send(
+        self, action: dict[str, Any], timeout_s: float | None = None, node: str | None = None
+    ) -> Any:
+        """Send an action; return panoramisk's response (a Message or a list of them).
+        ``node`` names the Asterisk of a cluster (acd/ami/cluster.py); one Asterisk ignores it."""
         name = str(action.get("Action", "?"))
         check_action(action)  # here, so that no caller can forget it
         if not self.connected.is_set():
             raise AmiActionError(f"{name}: AMI is not connected")
         timeout = self.action_timeout_s if timeout_s is None else timeout_s
+        token = self.fence(name)  # nothing awaited between this check and the write
         future = self._manager.send_action(action)
+        if token is not None:
+            log.debug("AMI action %s sent under token %d", name, token)
         try:
             response = await asyncio.wait_for(future, timeout)
         except TimeoutError:
@@ -249,14 +274,29 @@ class AmiClient:
             raise AmiActionError(f"{name}: {first.get('Message', 'refused')}")
         return response
 
+    def fence(self, name: str) -> int | None:
+        """The token this action goes out under; NotLeading if it may not go out at all."""
+        if self.gate is None:
+            return None  # one engine, no lease
+        token = self.gate()
+        carried = DECISION_TOKEN.get()
+        if token is None or (carried is not None and carried != token):
+            self.refused_not_leading += 1
+            why = "not leading" if token is None else f"stale token {carried} (now {token})"
+            log.warning("AMI action %s refused: %s", name, why)
+            raise NotLeading(f"{name}: {why}; the action was not sent")
+        return token
+
 
 class _Reconnected:
-    """Marker put on the event stream after a re-login: state in Asterisk may have changed."""
+    """Marker put on the event stream after a re-login: state in Asterisk may have changed.
+    ``node``: which Asterisk of a cluster ("" for one Asterisk)."""
 
-    __slots__ = ("at",)
+    __slots__ = ("at", "node")
 
-    def __init__(self, at: float) -> None:
+    def __init__(self, at: float, node: str = "") -> None:
         self.at = at
+        self.node = node
 
 
 Reconnected = _Reconnected
@@ -265,5 +305,12 @@ Reconnected = _Reconnected
 class Resynchronise(_Reconnected):
     """Put on the event stream after events were dropped (the queue was full): the consumer
     reconciles with Asterisk as after a re-login."""
+
+    __slots__ = ()
+
+
+class NodeLost(_Reconnected):
+    """A cluster node's AMI has been away longer than ``cluster.node_lost_after_s``: its calls
+    are gone with it (acd/ami/cluster.py)."""
 
     __slots__ = ()

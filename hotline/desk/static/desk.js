@@ -505,9 +505,11 @@
         return tr;
       }));
       $("waiting").tBodies[0].replaceChildren(...b.waiting.map((w) => {
-        const tr = row([w.caller || t("unknown_number"), skillText(w.skill), t("ev_" + w.state),
+        const state = t("ev_" + w.state) + (w.node ? " @" + w.node : ""); // a cluster's node
+        const tr = row([w.caller || t("unknown_number"), skillText(w.skill), state,
           cell(secs(w.waited_s), w.wait_level)], w.over_target ? "over" : "");
         tr.dataset.caller = w.caller;
+        tr.dataset.node = w.node || "";
         tr.dataset.level = w.wait_level;
         return tr;
       }));

@@ -1,0 +1,1 @@
+"""A cluster: the edge (Kamailio), N Asterisk nodes and one engine over them."""

@@ -1,0 +1,1 @@
+"""The SIP edge of a cluster: Kamailio (registrar, location, dispatcher), managed like Asterisk."""
