@@ -1,4 +1,4 @@
-"""A real carrier's load on real SIP phones, ramped: ``python -m bench load [--steps 50,100,200,300]``.
+"""A real carrier's load on real SIP phones, ramped: ``python -m bench load [--steps 50,100]``.
 
 sipp is the carrier (``bench/sipp/carrier-uac.xml``: calls into the citizen trunk with G.711
 A-law audio; each caller stays ``--hold-call`` s from the centre's answer, then hangs up) and
@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import math
 import os
-import statistics
 import sys
 import time
 import wave
@@ -35,7 +34,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import bench.support_asterisk as support
-from bench.sipp_phones import AgentPhones, CarrierRun, dispatch_latencies, run_carrier, sipp_path
+from bench.sipp_phones import (
+    AGENT_PHONES,
+    AgentPhones,
+    CarrierRun,
+    LogLine,
+    dispatch_latencies,
+    run_carrier,
+    sipp_path,
+)
 from bench.support_asterisk import AmiDriver, BenchAgent, BenchSetupError, BenchSite, EngineProcess
 from recordings.store import RecordingStore
 from tickets.persistence import CallRecordStore
@@ -144,16 +151,18 @@ class StepFigures:
         cpu = " ".join(f"{k} {v:.0f}" for k, v in self.cpu.items())
         rec = "-" if self.records is None else f"{self.records}/{self.placed}"
         errs = ",".join(f"{k}x{v}" for k, v in sorted(self.sip_errors.items())) or "0"
+        failed = "?" if self.failed is None else str(self.failed)
+        doubled = "-" if self.doubled_records is None else str(self.doubled_records)
         return (
             f"{self.side:9s} {self.concurrent:4d} up {self.agents:3d} agents | placed "
             f"{self.placed:4d} answered {self.answered:4d} abandoned "
-            f"{self.placed - self.answered:3d} failed {self.failed if self.failed is not None else '?'}"
+            f"{self.placed - self.answered:3d} failed {failed}"
             f" SIP errors {errs} | dispatch ms p50/95/99 {ms(pct(d, 0.5))}/{ms(pct(d, 0.95))}/"
             f"{ms(pct(d, 0.99))} (n={len(d)}) | queue->ring p50/95 {ms(pct(self.waits, 0.5))}/"
             f"{ms(pct(self.waits, 0.95))} ms | AMI lag p99 {ms(self.ami_lag_p99)} ms | CPU % "
             f"{cpu} | RSS MB "
             + " ".join(f"{k} {v:.0f}" for k, v in self.rss.items())
-            + f" | records {rec} doubled {self.doubled_records if self.doubled_records is not None else '-'}"
+            + f" | records {rec} doubled {doubled}"
             f" | recordings {self.recordings} non-silent {self.recordings_loud} | left behind "
             f"{len(self.left_behind)} | rung while busy {self.rung_busy} | load {self.load_avg}"
         )
@@ -162,11 +171,17 @@ class StepFigures:
 class Run:
     """One bench-load instance: Asterisk, the engine, the agents' phones, an AMI driver."""
 
-    def __init__(self, site: BenchSite, engine: EngineProcess, agents: list[SipAgent]) -> None:
+    def __init__(
+        self,
+        site: BenchSite,
+        engine: EngineProcess,
+        agents: list[SipAgent],
+        phones_scenario: Path = AGENT_PHONES,
+    ) -> None:
         self.site, self.engine, self.agents = site, engine, agents
         cfg = site.cfg
         self.target = f"127.0.0.1:{cfg.asterisk.sip_port}"
-        self.phones = AgentPhones(site.state_dir, PHONES_PORT, PHONES_MEDIA, 0)
+        self.phones = AgentPhones(site.state_dir, PHONES_PORT, PHONES_MEDIA, 0, phones_scenario)
         self.driver = AmiDriver(cfg)
         self.ready: set[str] = set()
         self.rec_dir = cfg.recordings.dir or cfg.audio_dir / "recordings"
@@ -220,7 +235,6 @@ class Run:
         rate = concurrent / hold_call_s
         calls = max(concurrent, round(rate * arrivals_s))
         fig.placed = calls
-        cfg = self.site.cfg
         ast_pid = self.site.asterisk.pid() if self.site.asterisk is not None else None
         eng_pid = self.engine.proc.pid if self.engine.proc is not None else None
         ph_pid = self.phones.proc.pid if self.phones.proc is not None else None
@@ -235,7 +249,8 @@ class Run:
                 self.site.state_dir, self.target, port=CARRIER_PORT, media_port=CARRIER_MEDIA,
                 calls=calls, rate=rate, limit=concurrent + 20, talk_ms=int(hold_call_s * 1000),
                 timeout_s=arrivals_s + hold_call_s + 120,
-                number="12345" if side == "ours" else APPQUEUE_NUMBER, tag=f"carrier-{side}-{concurrent}",
+                number="12345" if side == "ours" else APPQUEUE_NUMBER,
+                tag=f"carrier-{side}-{concurrent}",
             )  # fmt: skip
         finally:
             for interface in queue_members:
@@ -257,7 +272,8 @@ class Run:
                 - children0.children_user - children0.children_system
             )
             / wall,
-            "machine": 100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]) * (os.cpu_count() or 1),
+            "machine": 100 * (os.cpu_count() or 1)
+            * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
         }  # fmt: skip
         fig.rss = {"engine": rss_mb(eng_pid), "Asterisk": rss_mb(ast_pid)}
         fig.load_avg = " ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -318,7 +334,7 @@ class Run:
                 fig.recordings_loud += loud(path)
 
 
-def rung_while_busy(phones: list) -> int:  # type: ignore[type-arg]
+def rung_while_busy(phones: list[LogLine]) -> int:
     """Rings at a phone already talking (answered and not yet free): an agent given two calls."""
     talking: set[str] = set()
     count = 0
@@ -347,7 +363,9 @@ def limits(fig: StepFigures) -> list[str]:
     if fig.records is not None and fig.records != fig.placed:
         broken.append(f"{fig.records} call records for {fig.placed} calls")
     if fig.recordings_loud < fig.answered:
-        broken.append(f"{fig.answered - fig.recordings_loud} answered calls without a sound recording")
+        broken.append(
+            f"{fig.answered - fig.recordings_loud} answered calls without a sound recording"
+        )
     if fig.left_behind:
         broken.append(f"{len(fig.left_behind)} channels left behind ({fig.left_behind[:3]})")
     if fig.rung_busy:
@@ -365,8 +383,9 @@ def ratio_line(ours: StepFigures, theirs: StepFigures) -> str:
         return "-" if a is None or b is None or b == 0 else f"{a / b:.2f}"
 
     cpu_ours = ours.cpu["engine"] + ours.cpu["Asterisk"]
+    dispatch = r(pct(ours.dispatch, 0.95), pct(theirs.dispatch, 0.95))
     return (
-        f"          ratio ours/app_queue: dispatch p95 {r(pct(ours.dispatch, 0.95), pct(theirs.dispatch, 0.95))}"
+        f"          ratio ours/app_queue: dispatch p95 {dispatch}"
         f", queue->ring p95 {r(pct(ours.waits, 0.95), pct(theirs.waits, 0.95))}, CPU (engine+"
         f"Asterisk / Asterisk) {r(cpu_ours, theirs.cpu['Asterisk'])}, answered "
         f"{r(ours.answered, theirs.answered)}"

@@ -1,15 +1,14 @@
 """sipp as the carrier and as the agents' phones, and what their logs say.
 
 The carrier (``sipp/carrier-uac.xml``) places calls into the citizen trunk; the agents' phones
-(``sipp/agent-uas.xml``) are one sipp UAS for every agent: each agent keeps its own PJSIP
-endpoint and its seat is dialled with an explicit contact, ``PJSIP/<id>/sip:<id>@<sipp>``
-registered from the port of that one sipp process (``sipp/agent-register.xml``, digest
-authentication with the agent's SIP password), so one process on one port serves hundreds of
-agents (the Request-URI user names the agent) and the seats are the agents' own, ``PJSIP/<id>``:
-Asterisk sees registered endpoints, their device state (app_queue needs it) and their calls. Both write each step of a call to a log with
-the wall-clock time (``-trace_logs``); :func:`read_log` reads them back and
-:func:`dispatch_latencies` measures "an agent free while a call waits -> that agent's phone
-ringing" from what the phones saw, identically for our ACD and for app_queue.
+(``sipp/agent-uas.xml``) are one sipp UAS for every agent. Each agent keeps its own PJSIP
+endpoint and seat (``PJSIP/<id>``) and registers it from that UAS's port
+(``sipp/agent-register.xml``, digest authentication with the agent's SIP password): Asterisk
+sees registered endpoints, their device state (app_queue needs it) and their calls, and one
+process on one port serves hundreds of agents, told apart by the Request-URI user. Both write
+each step of a call to a log with the wall-clock time (``-trace_logs``); :func:`read_log`
+reads them back and :func:`dispatch_latencies` measures "an agent free while a call waits ->
+that agent's phone ringing" from what the phones saw, identically for our ACD and app_queue.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import itertools
 import re
 import shutil
 from collections import defaultdict
@@ -184,7 +184,9 @@ async def run_carrier(
     )
 
 
-def waiting_spans(carrier: Sequence[LogLine], phones: Sequence[LogLine]) -> list[tuple[float, float]]:
+def waiting_spans(
+    carrier: Sequence[LogLine], phones: Sequence[LogLine]
+) -> list[tuple[float, float]]:
     """When each call waited: from the carrier's call up (the centre answered and queued it)
     to the first ring at an agent's phone, or the call's end if no phone rang."""
     up: dict[str, float] = {}
@@ -225,7 +227,7 @@ def dispatch_latencies(
     latencies = []
     for lines in by_agent.values():
         lines.sort(key=lambda x: x.at)
-        for prev, nxt in zip(lines, lines[1:], strict=False):
+        for prev, nxt in itertools.pairwise(lines):
             if prev.kind == "free" and nxt.kind == "ring":
                 free_at = prev.at + grace_s
                 if waiting_at(free_at) > 0:
