@@ -100,6 +100,7 @@ class AgentPhones:
             "-i", "127.0.0.1", "-p", str(self.port),
             "-mi", "127.0.0.1", "-mp", str(self.media_port),
             "-d", str(self.ring_ms), "-trace_logs", "-log_file", str(self.log_path),
+            "-trace_err", "-error_file", str(self.log_path.with_suffix(".errors")),
             "-nostdin",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             cwd=str(self.work_dir),
