@@ -55,7 +55,7 @@ CARRIER_MEDIA = 35200
 PHONES_PORT = 35170
 PHONES_MEDIA = 35300
 TICK = os.sysconf("SC_CLK_TCK")
-APPQUEUE_NUMBER = "12399"
+NUMBERS = {"ours": "12345", "app_queue": "12399", "app_queue-norec": "12398"}
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,7 @@ class Run:
                 self.site.state_dir, self.target, port=CARRIER_PORT, media_port=CARRIER_MEDIA,
                 calls=calls, rate=rate, limit=concurrent + 20, talk_ms=int(hold_call_s * 1000),
                 timeout_s=arrivals_s + hold_call_s + 120,
-                number="12345" if side == "ours" else APPQUEUE_NUMBER,
+                number=NUMBERS[side],
                 tag=f"carrier-{side}-{concurrent}",
             )  # fmt: skip
         finally:
@@ -297,7 +297,8 @@ class Run:
             await asyncio.to_thread(self._our_records, fig, started)
         else:
             await asyncio.sleep(3.0)
-            await asyncio.to_thread(self._appqueue_recordings, fig, started)
+            if side == "app_queue":
+                await asyncio.to_thread(self._appqueue_recordings, fig, started)
         fig.left_behind = await self.left_behind()
         return fig
 
@@ -362,7 +363,7 @@ def limits(fig: StepFigures) -> list[str]:
         broken.append(f"AMI lag p99 {1000 * fig.ami_lag_p99:.0f} ms > 250 ms")
     if fig.records is not None and fig.records != fig.placed:
         broken.append(f"{fig.records} call records for {fig.placed} calls")
-    if fig.recordings_loud < fig.answered:
+    if fig.recordings_loud < fig.answered and not fig.side.endswith("norec"):
         broken.append(
             f"{fig.answered - fig.recordings_loud} answered calls without a sound recording"
         )
@@ -404,7 +405,7 @@ async def run_steps(run: Run, args: argparse.Namespace, steps: list[int]) -> Non
     first_limit = ""
     try:
         for concurrent in steps:
-            sides = ["ours", "app_queue"] if args.appqueue else ["ours"]
+            sides = [s.strip() for s in args.sides.split(",") if s.strip()]
             figs = {}
             for side in sides:
                 figs[side] = await run.step(
@@ -417,7 +418,7 @@ async def run_steps(run: Run, args: argparse.Namespace, steps: list[int]) -> Non
                     if side == "ours" and not first_limit:
                         first_limit = f"{concurrent} up: {'; '.join(broken)}"
                 await asyncio.sleep(3.0)
-            if "app_queue" in figs:
+            if "app_queue" in figs and "ours" in figs:
                 print(ratio_line(figs["ours"], figs["app_queue"]), flush=True)
     finally:
         await run.close()
@@ -457,13 +458,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arrivals", type=float, default=60.0, help="s of arrivals per step")
     parser.add_argument("--agents-share", type=float, default=2 / 3, help="agents per call up")
     parser.add_argument("--ring", type=float, default=1.0, help="s each phone rings")
-    parser.add_argument("--no-appqueue", dest="appqueue", action="store_false")
+    parser.add_argument(
+        "--sides",
+        default="ours,app_queue",
+        help="of ours, app_queue, app_queue-norec (app_queue without recording: its cost)",
+    )
     args = parser.parse_args(argv if argv is not None else [])
     try:
         sipp_path()
     except RuntimeError as exc:
         raise SystemExit(f"bench.load: {exc}") from None
     steps = [int(s) for s in args.steps.split(",") if s.strip()]
+    unknown = {s.strip() for s in args.sides.split(",")} - set(NUMBERS)
+    if unknown:
+        raise SystemExit(f"bench.load: no such side {', '.join(sorted(unknown))}")
     try:
         run(args, steps)
     except BenchSetupError as exc:
