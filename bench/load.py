@@ -293,8 +293,17 @@ class Run:
         if side == "ours":
             status = await asyncio.to_thread(self.engine.status)
             fig.ami_lag_p99 = (status.get("load") or {}).get("ami_lag_p99_s")
-            await asyncio.sleep(3.0)  # the last records and recording rows
-            await asyncio.to_thread(self._our_records, fig, started)
+            # The last records and recording rows: an engine behind its events writes them
+            # late; wait while they still come (at most 90 s), then count.
+            seen, still, deadline = (-1, -1), 0, time.monotonic() + 90
+            while time.monotonic() < deadline and still < 3:
+                await asyncio.sleep(2.0)
+                await asyncio.to_thread(self._our_records, fig, started)
+                now = (fig.records or 0, fig.recordings)
+                still = still + 1 if now == seen else 0
+                seen = now
+                if fig.records == fig.placed and fig.recordings == fig.answered:
+                    break
         else:
             await asyncio.sleep(3.0)
             if side == "app_queue":
@@ -313,6 +322,7 @@ class Run:
                 if r.caller.startswith("139")
             ]
             fig.records = len(records)
+            fig.recordings = fig.recordings_loud = 0
             fig.doubled_records = len(records) - len({r.caller for r in records})
             for r in records:
                 if r.answered_at is None:
@@ -374,8 +384,12 @@ def limits(fig: StepFigures) -> list[str]:
     for part in ("engine", "Asterisk"):
         if fig.cpu.get(part, 0) > 90:
             broken.append(f"{part} at {fig.cpu[part]:.0f} % of a core")
-    if fig.cpu.get("machine", 0) > 180:
-        broken.append(f"the machine at {fig.cpu['machine']:.0f} % of its 200 %")
+    # The machine is shared: its total (the neighbours' work too) is context, not our limit.
+    ours = sum(fig.cpu.get(k, 0) for k in ("engine", "Asterisk", "phones", "carrier"))
+    if ours > 90 * (os.cpu_count() or 1):
+        broken.append(
+            f"the parts here at {ours:.0f} % of the machine's {100 * (os.cpu_count() or 1)} %"
+        )
     return broken
 
 
@@ -398,6 +412,10 @@ def shift_ports() -> None:
         for name in support.PORTS:
             support.PORTS[name] += PORT_SHIFT
         support.REDIS_URL = f"redis://127.0.0.1:{support.PORTS['redis']}/0"
+        # 300 calls up with 200 agents are 500 channels, two RTP ports each: 1000 ports (the
+        # other benches' span) ran out at 300 (SIP 488). Above every test slot's ports.
+        support.PORTS["rtp"] = 40000
+        support.RTP_SPAN = 6000
 
 
 async def run_steps(run: Run, args: argparse.Namespace, steps: list[int]) -> None:

@@ -41,6 +41,7 @@ PORTS = {
     "redis": 26479, "mqtt": 26983,
 }  # fmt: skip
 REDIS_URL = f"redis://127.0.0.1:{PORTS['redis']}/0"  # the bench's own, with credentials
+RTP_SPAN = 1000  # ports from PORTS["rtp"]; bench/load.py needs more (two per channel)
 # Starting the managed instance restarts one that is already running, which would cut another
 # bench run off mid-trace: one run at a time holds this lock.
 LOCK_PATH = Path(tempfile.gettempdir()) / "hotline-bench-asterisk.lock"
@@ -87,7 +88,7 @@ cache_dir = "{CACHE_DIR}"
 instance = "{instance}"
 sip_port = {PORTS["sip"]}
 rtp_start = {PORTS["rtp"]}
-rtp_end = {PORTS["rtp"] + 999}
+rtp_end = {PORTS["rtp"] + RTP_SPAN - 1}
 test_contexts = true
 
 [ami]
