@@ -33,14 +33,9 @@ class _Bus:
 
 
 def _service(store: _SlowStore, gap_s: float) -> AcdService:
-    return AcdService(
-        Acd(),
-        None,
-        store,
-        AcdNotifier(_Bus()),
-        CallTracker(),
-        save_gap_s=gap_s,  # type: ignore[arg-type]
-    )
+    ami: Any = None  # nothing here reaches Asterisk: CallQueued alone rings no agent
+    notifier = AcdNotifier(_Bus())  # type: ignore[arg-type]
+    return AcdService(Acd(), ami, store, notifier, CallTracker(), save_gap_s=gap_s)  # type: ignore[arg-type]
 
 
 def _queued(n: int) -> CallQueued:
