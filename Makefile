@@ -25,8 +25,8 @@ test-years: setup asterisk
 setup: system venv vendor a11y
 
 # The browser libraries the desktop serves itself (SIP.js for the WebRTC softphone), from npm at
-# the versions in agents/web/vendor/package-lock.json; not committed (agents/web/vendor/node_modules).
-VENDOR := agents/web/vendor
+# the versions in hotline/desk/vendor/package-lock.json; not committed (hotline/desk/vendor/node_modules).
+VENDOR := hotline/desk/vendor
 vendor: $(VENDOR)/node_modules/.package-lock.json
 
 $(VENDOR)/node_modules/.package-lock.json: $(VENDOR)/package.json $(VENDOR)/package-lock.json

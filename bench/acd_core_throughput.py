@@ -8,7 +8,7 @@ agent answers, and a new call is queued, so the queue keeps its length.
 
 Memory is measured with tracemalloc (which slows everything down, so on a copy of the core
 restored from its snapshot, not while the timing runs): the state the core holds, and the peak
-while it works. The JSON snapshot (what ``acd/state.py``
+while it works. The JSON snapshot (what ``hotline/acd/store.py``
 writes to Redis after every event) is sized and timed too, because at 5,000 waiting calls it
 is the larger part of the work per event.
 """
@@ -21,8 +21,8 @@ import tracemalloc
 from collections import deque
 from typing import Any
 
-from acd.core import Acd, AcdPolicy
-from acd.events import (
+from hotline.acd.core import Acd, AcdPolicy
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentReady,

@@ -21,8 +21,8 @@ import time
 from collections import defaultdict, deque
 from typing import Any
 
-from acd.core import Acd, AcdPolicy
-from acd.events import (
+from hotline.acd.core import Acd, AcdPolicy
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentReady,

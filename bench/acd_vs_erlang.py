@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from acd.core import AcdPolicy
-from acd.erlang import agents_for_service_level, average_speed_of_answer, service_level
-from simulation.simulator import AgentGroup, Scenario, SimulationResult, simulate
+from hotline.acd.core import AcdPolicy
+from hotline.acd.erlang import agents_for_service_level, average_speed_of_answer, service_level
+from hotline.simulation.simulator import AgentGroup, Scenario, SimulationResult, simulate
 
 HANDLE_S = 180.0
 TARGET_S = 15.0

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 import chinese_calendar
 
-from tickets.workdays import SHANGHAI, WorkCalendar, end_of_day, local_date
+from hotline.tickets.workdays import SHANGHAI, WorkCalendar, end_of_day, local_date
 
 N = 3000
 

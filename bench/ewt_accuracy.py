@@ -28,9 +28,9 @@ import math
 import statistics
 from collections.abc import Sequence
 
-from acd.ewt import app_queue_holdtime
 from bench.sim_day import RING_S, simulate_day
-from simulation.simulator import CallRecord, SimulationResult
+from hotline.acd.ewt import app_queue_holdtime
+from hotline.simulation.simulator import CallRecord, SimulationResult
 
 WAITED_S = RING_S + 1.0  # queued for at least a second: more than the ring
 

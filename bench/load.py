@@ -44,8 +44,8 @@ from bench.sipp_phones import (
     sipp_path,
 )
 from bench.support_asterisk import AmiDriver, BenchAgent, BenchSetupError, BenchSite, EngineProcess
-from recordings.store import RecordingStore
-from tickets.persistence import CallRecordStore
+from hotline.base.db import CallRecordStore
+from hotline.recordings.store import RecordingStore
 
 # The bench-load instance's ports: the bench ports moved up by PORT_SHIFT (the plain bench
 # ports meet test slot 1's, and a load run lasts many minutes beside other checkouts' tests).

@@ -37,8 +37,8 @@ from bench.sipp_phones import (
     sipp_path,
 )
 from bench.support_asterisk import BenchSetupError, BenchSite, EngineProcess
-from simulation.files import generate_trace, read_trace
-from simulation.simulator import ERLANG_POLICY, AgentGroup, Scenario, TraceCall, simulate
+from hotline.simulation.files import generate_trace, read_trace
+from hotline.simulation.simulator import ERLANG_POLICY, AgentGroup, Scenario, TraceCall, simulate
 
 CARRIER_PORT = 35180
 CARRIER_MEDIA = 35400

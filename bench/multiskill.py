@@ -9,7 +9,8 @@ are played through each router in the simulator:
 - ``ours, gated``: the same core with ``initial_max_level = 1`` and ``widen_after_s = 10``:
   a call goes only to level-1 agents of its skill until it has waited (or is estimated to
   wait) 10 s, so the specialists are kept for their subject;
-- ``fifo-per-queue`` / ``rrmemory``: the app_queue model of ``simulation/appqueue.py``: one FIFO
+- ``fifo-per-queue`` / ``rrmemory``: the app_queue model of ``hotline/simulation/appqueue.py``: one
+  FIFO
   queue per skill, members in every queue of their skills, levels ignored, strategy
   leastrecent or rrmemory, the race between queues decided by each caller's re-check phase.
 
@@ -27,9 +28,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 
-from acd.core import AcdPolicy
 from bench.sim_day import MIX, PROFILES, RING_S, TALK_S, WRAPUP_S
-from simulation.simulator import AgentGroup, Scenario, SimulationResult, simulate
+from hotline.acd.core import AcdPolicy
+from hotline.simulation.simulator import AgentGroup, Scenario, SimulationResult, simulate
 
 AGENTS = 250
 OCCUPANCY = 0.92

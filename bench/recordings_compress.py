@@ -1,4 +1,5 @@
-"""Recordings' compression (recordings/retention.py rule 4): how fast the purge pass re-encodes
+"""Recordings' compression (hotline/recordings/retention.py rule 4): how fast the purge pass
+re-encodes
 calls' WAVs and how much it saves, through the service the engine runs (sox, a real store).
 
 A centre of 200 seats records about 16 kB/s per leg: ~90 GB of WAV on an 8-hour day. The bench
@@ -17,10 +18,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from recordings.files import AudioRoots
-from recordings.recording_services import RecordingService
-from recordings.store import RecordingStore
-from tickets.migrate import upgrade
+from hotline.app.migrate import upgrade
+from hotline.recordings.files import AudioRoots
+from hotline.recordings.service import RecordingService
+from hotline.recordings.store import RecordingStore
 
 CALLS = 20
 CALL_S = 60

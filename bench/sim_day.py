@@ -5,7 +5,8 @@ The day: 60,000 calls on the ``workday`` shape (night trough, morning and aftern
 five skills (普通话 ``zh`` 58 %, 社保 ``social`` 16 %, 市场监管 ``market`` 13 %, 粤语 ``yue``
 8 %, English ``en`` 5 %), talk time exponential with mean 150 s, 10 s wrap-up, phones ring
 2 s, callers hang up after an exponential patience of mean 120 s. The roster is planned by
-``simulation.files.plan_roster``: Erlang C per hour for 95 % within 15 s (+5 % for the split into
+``hotline.simulation.files.plan_roster``: Erlang C per hour for 95 % within 15 s (+5 % for the
+split into
 skills), at most 300 agents at once, 4-8 hour shifts; agents are multi-skilled at different
 levels (specialists are level 1 in their subject and level 2 in 普通话). Routing is the real
 core (router ``ours``) with ``AcdPolicy(ring_timeout_s=15, wrapup_s=10)``.
@@ -20,10 +21,16 @@ from __future__ import annotations
 
 import time
 
-from acd.core import AcdPolicy
-from simulation.files import AgentProfile, generate_trace, plan_roster
-from simulation.simulator import RosterAgent, Scenario, SimulationResult, TraceCall, format_figures
-from simulation.simulator import simulate as run_scenario
+from hotline.acd.core import AcdPolicy
+from hotline.simulation.files import AgentProfile, generate_trace, plan_roster
+from hotline.simulation.simulator import (
+    RosterAgent,
+    Scenario,
+    SimulationResult,
+    TraceCall,
+    format_figures,
+)
+from hotline.simulation.simulator import simulate as run_scenario
 
 CALLS = 60_000
 SEATS = 300

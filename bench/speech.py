@@ -6,7 +6,8 @@ what Asterisk's Record() writes (8 kHz mono 16-bit). The whole process is pinned
 The model is loaded once, as at engine start (``SpeechService.warm_up`` primes one decoder);
 its load time is printed apart from the figures.
 
-Voicemail: messages of 5-30 s (sentences repeated to length), each through ``ivr.intake.hear``
+Voicemail: messages of 5-30 s (sentences repeated to length), each through
+``hotline.speech.intake.hear``
 with ``utterance=False`` (recognised whole, what voicemail intake runs). Real-time factor =
 recognition wall time / audio length (goal <= 0.3), per message and over all of them.
 
@@ -29,10 +30,10 @@ import time
 import wave
 from pathlib import Path
 
-from hotline.config import Config
-from ivr.classifier import Classifier
-from ivr.intake import hear
-from ivr.speech import SpeechService
+from hotline.base.settings import Config
+from hotline.speech.classifier import Classifier
+from hotline.speech.intake import hear
+from hotline.speech.service import SpeechService
 
 WORDS = [
     "엄마 나비 와요",
@@ -110,7 +111,7 @@ async def _bench(folder: Path) -> None:
     await speech.recognizer("ko").warm_up(cfg.speech.sample_rate)
     print(f"model load + decoder warm-up: {time.perf_counter() - started:.2f} s (once per process)")
 
-    print("\nvoicemail transcription (whole message, ivr.intake.hear utterance=False):")
+    print("\nvoicemail transcription (whole message, hotline.speech.intake.hear utterance=False):")
     print(f"{'message':>8} {'audio':>7} {'recognise':>10} {'RTF':>6}  heard")
     total_audio = total_rec = 0.0
     for i, target in enumerate(MESSAGE_S):

@@ -30,8 +30,8 @@ from typing import Any
 from panoramisk import Manager
 
 from hotline.asterisk.render import ami_test_username
-from hotline.config import Config, load_config
-from hotline.secrets import stored_secret
+from hotline.base.secrets import stored_secret
+from hotline.base.settings import Config, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE_DIR = Path(os.environ.get("HOTLINE_BENCH_CACHE_DIR", "/var/cache/hotline"))
@@ -154,7 +154,7 @@ class BenchSite:
                 "locked); run one at a time"
             ) from None
         self._lock = lock
-        from hotline.localservices import start_managed
+        from hotline.base.localservices import start_managed
 
         try:
             self.services = start_managed(self.cfg)  # as `hotline up` does, with credentials
@@ -172,7 +172,7 @@ class BenchSite:
     def flush_redis(self) -> None:
         import redis
 
-        from hotline.localservices import redis_client_kwargs
+        from hotline.base.localservices import redis_client_kwargs
 
         client = redis.Redis.from_url(
             self.cfg.redis.url, socket_connect_timeout=3, **redis_client_kwargs(self.cfg)
@@ -200,7 +200,7 @@ class BenchSite:
                 self._lock = None
             with contextlib.suppress(BenchSetupError):
                 self.flush_redis()
-            from hotline.localservices import stop_all
+            from hotline.base.localservices import stop_all
 
             stop_all(self.services)
             self.services = []

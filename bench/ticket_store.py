@@ -12,7 +12,8 @@ writes in worker threads, so a busy centre overlaps them).
 Report. One Beijing day holding 1,000,000 call records (a big city's 12345 takes 30-50 thousand
 calls a day: this is a month of them squeezed into one day) with a hotline's day profile and
 outcome mix, bulk-loaded (SQLite: executemany in one transaction; PostgreSQL: COPY, then VACUUM
-ANALYZE as autovacuum would after so many inserts), then ``tickets.reports.build_report`` (what
+ANALYZE as autovacuum would after so many inserts), then ``hotline.tickets.reports.build_report``
+(what
 ``hotline report`` runs) for that day, each time on a new engine as the CLI does: cold (the first
 report after loading) and warm (median of the next three). The ticket tables are empty: the
 call figures are the part that grows with traffic. Both databases must give the same report;
@@ -46,14 +47,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from hotline.app.migrate import upgrade
+from hotline.base.db import CallRecordStore, make_engine
+from hotline.calls.models import CallRecordRow
+from hotline.calls.records import CallOutcome, CallRecord
+from hotline.calls.service import CallRecordService
+from hotline.tickets.reports import Period, build_report
+from hotline.tickets.workdays import SHANGHAI
 from tests.support.pg_url import shared_pg_url
-from tickets.migrate import upgrade
-from tickets.models import CallRecordRow
-from tickets.persistence import CallRecordStore, make_engine
-from tickets.records import CallOutcome, CallRecord
-from tickets.reports import Period, build_report
-from tickets.services import CallRecordService
-from tickets.workdays import SHANGHAI
 
 PG_URL = os.environ.get("HOTLINE_BENCH_PG_URL") or shared_pg_url()
 WRITES = 3000  # timed writes per database (after WARMUP untimed ones)
@@ -166,7 +167,7 @@ def to_record(row: tuple[Any, ...]) -> CallRecord:
 class UtcText:
     """Microseconds since the epoch -> 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC), cached per second.
 
-    That is exactly how tickets.models.UTCDateTime stores an instant on SQLite (checked by
+    That is exactly how hotline.calls.models.UTCDateTime stores an instant on SQLite (checked by
     ``check_format``); PostgreSQL's COPY takes the same text with '+00' appended.
     """
 
@@ -253,7 +254,7 @@ class SpoolWarnings(logging.Handler):
 
     @contextmanager
     def attached(self) -> Iterator[SpoolWarnings]:
-        logger = logging.getLogger("tickets.persistence")
+        logger = logging.getLogger("hotline.base.db")
         logger.addHandler(self)
         propagate, logger.propagate = logger.propagate, False
         try:

@@ -1,5 +1,5 @@
 import sys
 
-from hotline.cli import main
+from hotline.app.cli import main
 
 sys.exit(main())

@@ -1,6 +1,6 @@
 """Alembic environment for the ticket store.
 
-The database URL comes from, in order: ``config.attributes["url"]`` (tickets.migrate),
+The database URL comes from, in order: ``config.attributes["url"]`` (hotline.app.migrate),
 ``-x url=...`` on the command line, ``sqlalchemy.url`` in the ini file. Nothing is guessed.
 """
 
@@ -14,12 +14,12 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from tickets.models import Base, UTCDateTime
-from tickets.persistence import make_engine
+from hotline.base.db import make_engine
+from hotline.calls.models import Base, UTCDateTime
 
 config = context.config
 
-# Only the alembic command line has an ini file; tickets.migrate passes none so that a
+# Only the alembic command line has an ini file; hotline.app.migrate passes none so that a
 # migration at engine start leaves the engine's logging alone.
 if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing from Debian, starts PostgreSQL and gives the centre's role a
-# generated password (Redis and Mosquitto: the centre starts its own, see hotline/localservices.py).
+# generated password (Redis and Mosquitto: the centre starts its own, see hotline/base/localservices.py).
 # Idempotent: on a machine that has everything it only checks.
 set -euo pipefail
 
@@ -34,7 +34,7 @@ wait_port() {
 }
 
 # Redis and Mosquitto are not started here: `hotline up` (and the test suite) start the centre's
-# own instances with generated credentials (hotline/localservices.py), never an open one.
+# own instances with generated credentials (hotline/base/localservices.py), never an open one.
 if ! port_open 5432; then
   echo "setup: starting PostgreSQL on 127.0.0.1:5432"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start

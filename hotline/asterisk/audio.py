@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline.asterisk.render import recordings_dir, utterance_dir, voicemail_dir
-from hotline.config import Config
-from recordings.files import recordings_directory, utterances_directory, voicemail_directory
+from hotline.base.settings import Config
+from hotline.recordings.files import recordings_directory, utterances_directory, voicemail_directory
 
 log = logging.getLogger(__name__)
 

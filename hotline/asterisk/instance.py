@@ -31,8 +31,8 @@ from hotline.asterisk.render import (
 )
 from hotline.asterisk.rootfs import _remove_stale, ensure_rootfs, mounts_under
 from hotline.asterisk.webrtc import chroot_tls_files
-from hotline.config import Config
-from hotline.secrets import stored_secret
+from hotline.base.secrets import stored_secret
+from hotline.base.settings import Config
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from acd.ami.events import ENGINE_EVENTS, ENGINE_USER_EVENT_PREFIX
-from hotline.config import Config
-from hotline.secrets import sip_password, stored_secret
+from hotline.asterisk.ami.events import ENGINE_EVENTS, ENGINE_USER_EVENT_PREFIX
+from hotline.base.secrets import sip_password, stored_secret
+from hotline.base.settings import Config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "asterisk-config"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")

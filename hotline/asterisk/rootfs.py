@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from hotline.config import Config
+from hotline.base.settings import Config
 
 log = logging.getLogger(__name__)
 

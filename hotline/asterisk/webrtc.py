@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hotline.config import WEBRTC_PREFIX, Config
-from hotline.secrets import stored_secret
+from hotline.base.secrets import stored_secret
+from hotline.base.settings import WEBRTC_PREFIX, Config
 
 TLS_DIR = "webrtc-tls"
 CERT_NAME = "webrtc-cert.pem"

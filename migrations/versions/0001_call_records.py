@@ -24,7 +24,7 @@ OUTCOMES = ("answered", "abandoned_queue", "abandoned_ivr", "voicemail", "transf
 def upgrade() -> None:
     """Upgrade schema."""
     # DateTime(timezone=True) is timestamptz on PostgreSQL and plain DATETIME on SQLite, which
-    # is what tickets.models.UTCDateTime uses on each.
+    # is what hotline.calls.models.UTCDateTime uses on each.
     op.create_table(
         "call_records",
         sa.Column("unique_id", sa.String(length=64), nullable=False),

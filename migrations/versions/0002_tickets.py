@@ -33,7 +33,7 @@ def _in(column: str, values: Sequence[str]) -> str:
 
 
 def _ts(name: str, nullable: bool = False) -> sa.Column:
-    # timestamptz on PostgreSQL, DATETIME on SQLite: what tickets.models.UTCDateTime uses.
+    # timestamptz on PostgreSQL, DATETIME on SQLite: what hotline.calls.models.UTCDateTime uses.
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 

@@ -10,11 +10,11 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from acd.core import Acd, AcdPolicy
-from acd.events import AgentLoggedIn, AgentReady, CallQueued
-from acd.state import RedisAcdStore
-from hotline.credentials import sign
-from hotline.localservices import redis_client_kwargs
+from hotline.acd.core import Acd, AcdPolicy
+from hotline.acd.events import AgentLoggedIn, AgentReady, CallQueued
+from hotline.acd.store import RedisAcdStore
+from hotline.base.credentials import sign
+from hotline.base.localservices import redis_client_kwargs
 from tests.conftest import HotlineSetup
 
 KEY = b"test-signing-key"

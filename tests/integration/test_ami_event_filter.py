@@ -1,5 +1,6 @@
 """Through the real Asterisk: the engine's AMI login is sent only the events the engine reads
-(manager.conf's eventfilter, acd/ami/events.py ENGINE_EVENTS), and answered calls still go
+(manager.conf's eventfilter, hotline/asterisk/ami/events.py ENGINE_EVENTS), and answered calls
+still go
 through. Prints the events and bytes per call the engine's login received (figures only)."""
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 import pytest
 from panoramisk import Manager
 
-from acd.ami.events import ENGINE_EVENTS, ENGINE_USER_EVENT_PREFIX
-from hotline.engine import ami_secret
+from hotline.app.engine import ami_secret
+from hotline.asterisk.ami.events import ENGINE_EVENTS, ENGINE_USER_EVENT_PREFIX
 from tests.conftest import EngineProcess
 from tests.integration.test_call_path import arrived_call_id, wait_record
 from tests.support.calls import AmiTestClient, mqtt_collector

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import redis
 
-from acd.core import Acd
-from acd.events import AgentLoggedIn, AgentReady
-from hotline.credentials import sign, signing_key
-from hotline.localservices import redis_client_kwargs
+from hotline.acd.core import Acd
+from hotline.acd.events import AgentLoggedIn, AgentReady
+from hotline.base.credentials import sign, signing_key
+from hotline.base.localservices import redis_client_kwargs
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.support.calls import AmiTestClient, user_event
 

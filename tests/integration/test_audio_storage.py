@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 
+from hotline.app.migrate import upgrade
 from hotline.asterisk.instance import ManagedAsterisk
 from hotline.asterisk.rootfs import _remove_stale, mounts_under, remove_tree, rootfs_path
-from hotline.config import load_config
-from recordings.files import audio_roots
-from recordings.store import RecordingStore
+from hotline.base.settings import load_config
+from hotline.recordings.files import audio_roots
+from hotline.recordings.store import RecordingStore
 from tests.conftest import (
     CACHE_DIR,
     INSTANCE,
@@ -39,7 +40,6 @@ from tests.integration.test_call_path import arrived_call_id
 from tests.integration.test_call_recording import wait_finished
 from tests.support.calls import AmiTestClient, mqtt_collector
 from tests.support.desk import add_user, desk_client
-from tickets.migrate import upgrade
 
 pytestmark = pytest.mark.asterisk
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agents.web.users import UserStore
+from hotline.desk.users import UserStore
 from tests.conftest import EngineProcess
 from tests.support.desk import DeskClient, add_user, desk_client
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from hotline.daytypes import Source
-from tickets.calendar_service import next_year_warning
-from tickets.workdays import SHANGHAI, WorkCalendar
+from hotline.base.daytypes import Source
+from hotline.calendar.service import next_year_warning
+from hotline.tickets.workdays import SHANGHAI, WorkCalendar
 
 from ..conftest import EngineProcess
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from hotline.daytypes import Source
-from tickets.calendar_service import CalendarService
-from tickets.lifecycle import DEADLINE_RECOMPUTED, Dispatch, SignFor, TicketState, rebuild
-from tickets.migrate import upgrade
-from tickets.ticket_services import TicketService
-from tickets.ticket_store import TicketStore
-from tickets.ticket_types import Channel, TicketDraft, Viewer
-from tickets.workdays import SHANGHAI
+from hotline.app.migrate import upgrade
+from hotline.base.daytypes import Source
+from hotline.calendar.service import CalendarService
+from hotline.tickets.lifecycle import DEADLINE_RECOMPUTED, Dispatch, SignFor, TicketState, rebuild
+from hotline.tickets.service import TicketService
+from hotline.tickets.store import TicketStore
+from hotline.tickets.values import Channel, TicketDraft, Viewer
+from hotline.tickets.workdays import SHANGHAI
 
 from .test_ticket_store import fresh_pg_database
 

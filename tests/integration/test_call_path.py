@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from hotline.base.db import CallRecordStore
+from hotline.calls.records import CallOutcome, CallRecord
 from tests.conftest import EngineProcess
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
-from tickets.persistence import CallRecordStore
-from tickets.records import CallOutcome, CallRecord
 
 pytestmark = pytest.mark.asterisk
 

@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from hotline.app.migrate import current, head, upgrade
+from hotline.base.db import CallRecordStore, make_engine
 from tests.support.pg_url import shared_pg_url
 from tests.unit.test_call_record_store import (
     BEIJING,
@@ -26,8 +28,6 @@ from tests.unit.test_call_record_store import (
     make_record,
     schema_diffs,
 )
-from tickets.migrate import current, head, upgrade
-from tickets.persistence import CallRecordStore, make_engine
 
 pytestmark = pytest.mark.postgres
 

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from recordings.files import audio_roots
-from recordings.store import Recording, RecordingStore
+from hotline.recordings.files import audio_roots
+from hotline.recordings.store import Recording, RecordingStore
 from tests.conftest import EngineProcess
 from tests.integration.test_call_path import arrived_call_id, wait_record
 from tests.integration.test_desktop_calls import (  # noqa: F401  (agent, lines: fixtures)

@@ -39,12 +39,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from hotline.app.migrate import current, head, upgrade
+from hotline.base.db import CallRecordStore, make_engine
+from hotline.calls.models import CallRecordRow, record_from_row
+from hotline.calls.records import CallOutcome, CallRecord
+from hotline.calls.service import CallRecordService
 from tests.support.pg_server import PgServer, port_in_use
-from tickets.migrate import current, head, upgrade
-from tickets.models import CallRecordRow, record_from_row
-from tickets.persistence import CallRecordStore, make_engine
-from tickets.records import CallOutcome, CallRecord
-from tickets.services import CallRecordService
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(120)]
 

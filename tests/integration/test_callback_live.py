@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from recordings.files import audio_roots
-from recordings.store import RecordingStore
+from hotline.base.db import CallRecordStore
+from hotline.recordings.files import audio_roots
+from hotline.recordings.store import RecordingStore
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import arrived_call_id
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
-from tickets.persistence import CallRecordStore
 
 pytestmark = pytest.mark.asterisk
 

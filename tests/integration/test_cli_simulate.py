@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from hotline.cli import main
-from simulation.files import read_trace
+from hotline.app.cli import main
+from hotline.simulation.files import read_trace
 
 FIELDS = ["offered", "answered", "abandoned", "called_back", "service_level_15s", "answer_rate",
           "served_rate", "asa_s", "max_wait_s"]  # fmt: skip
@@ -36,7 +36,9 @@ def files(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
     (tmp_path / "trace.csv").write_text(trace_text(), encoding="utf-8")
     (tmp_path / "plain.toml").write_text(
-        f'[paths]\nstate_dir = "{tmp_path}"\n[acd]\nwrapup_s = 5\n', encoding="utf-8"
+        f'[paths]\nstate_dir = "{tmp_path}"\n[acd]\nwrapup_s = 5\n'
+        "missed_callback_after_s = false\n",  # plain routing: no callbacks (issue 17 defaults)
+        encoding="utf-8",
     )
     (tmp_path / "callbacks.toml").write_text(
         f'[paths]\nstate_dir = "{tmp_path}"\n[acd]\nwrapup_s = 5\nmissed_callback_after_s = 10\n'

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hotline.cli import main
+from hotline.app.cli import main
+from hotline.app.migrate import upgrade
+from hotline.base.db import CallRecordStore
 from tests.unit.test_staffing import calls_on
-from tickets.migrate import upgrade
-from tickets.persistence import CallRecordStore
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 

@@ -1,7 +1,7 @@
 """Every service asks for credentials (issue 13, item 3).
 
 The test centre's own Redis and Mosquitto are started by ``hotline_setup`` (tests/conftest.py)
-through hotline.localservices, as ``hotline up`` starts them: generated passwords in
+through hotline.base.localservices, as ``hotline up`` starts them: generated passwords in
 <state_dir>/secrets, on ports of their own (the machine's open 6379/1883 are not used). Here:
 anonymous and wrong-password clients are refused; the display user reads call events without a
 caller's number, what they said or a voicemail's text, while the engine's user gets them whole;
@@ -27,19 +27,19 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from acd.events import MissedCallListed, PlaceCallback
-from acd.notifier import AcdNotifier
-from agents.web.session_persistence import DeskSessions, RedisSessionBacking
-from agents.web.sessions import SessionStore
-from hotline.bus import EventBus
-from hotline.config import Config
-from hotline.credentials import mqtt_display_password, mqtt_password, sign, signing_key
-from hotline.localservices import redis_client_kwargs
-from recordings.notifier import VoicemailNotifier
+from hotline.acd.events import MissedCallListed, PlaceCallback
+from hotline.acd.notifier import AcdNotifier
+from hotline.base.bus import EventBus
+from hotline.base.credentials import mqtt_display_password, mqtt_password, sign, signing_key
+from hotline.base.localservices import redis_client_kwargs
+from hotline.base.settings import Config
+from hotline.base.web.sessions import SessionStore
+from hotline.desk.session_store import DeskSessions, RedisSessionBacking
+from hotline.recordings.notifier import VoicemailNotifier
+from hotline.tickets.lifecycle import TicketState
 from tests.conftest import EngineProcess, HotlineSetup
 from tests.integration.test_call_path import arrived_call_id
 from tests.support.calls import AmiTestClient, mqtt_collector
-from tickets.lifecycle import TicketState
 
 NUMBER = "13912345678"
 SAID = "楼下饭店油烟太大我住三单元"

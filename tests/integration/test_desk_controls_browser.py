@@ -35,7 +35,8 @@ WRAPUP_S = 25  # long enough to look at the wrap-up (the test centre's is 1 s)
 
 
 def expected(state: str, *, held: str = "talking", after_call: bool = False, pop: bool) -> set[str]:
-    """What the ACD (acd/core.py) and the call control accept, written out apart from the page."""
+    """What the ACD (hotline/acd/core.py) and the call control accept, written out apart from the
+    page."""
     on = {
         "logged_out": {"seat-login"},
         "not_ready": {"ready", "reason", "not-ready", "seat-logout"},

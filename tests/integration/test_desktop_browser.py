@@ -27,7 +27,7 @@ pytestmark = pytest.mark.asterisk
 
 CHROMIUM = "/usr/bin/chromium"
 CALLER = "13512345678"
-MASKED = "135****5678"  # as the wall shows the caller (agents/web/wallboard.py mask_number)
+MASKED = "135****5678"  # as the wall shows the caller (hotline/wallboard/rules.py mask_number)
 KB_EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "kb-example.json"
 
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
+from hotline.base.db import CallRecordStore
+from hotline.calls.records import CallOutcome, CallRecord
 from tests.conftest import EngineProcess
 from tests.support.desk import DeskClient, add_test_users, desk_client
-from tickets.persistence import CallRecordStore
-from tickets.records import CallOutcome, CallRecord
 
 pytestmark = pytest.mark.asterisk
 

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 import redis
 
-from hotline.localservices import redis_client_kwargs
+from hotline.base.localservices import redis_client_kwargs
 from tests.conftest import EngineProcess
 from tests.support.desk import PASSWORDS, add_test_users, desk_client, hotline_user
 

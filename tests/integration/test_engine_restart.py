@@ -13,12 +13,12 @@ import json
 import pytest
 import redis
 
-from hotline.credentials import sign, signing_key
-from hotline.localservices import redis_client_kwargs
+from hotline.base.credentials import sign, signing_key
+from hotline.base.localservices import redis_client_kwargs
+from hotline.calls.records import CallOutcome
 from tests.conftest import EngineProcess
 from tests.integration.test_call_path import wait_record
 from tests.support.calls import AmiTestClient, mqtt_collector
-from tickets.records import CallOutcome
 
 pytestmark = pytest.mark.asterisk
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from ivr.agi import AgiChannel
-from ivr.server import FastAgiServer
+from hotline.asterisk.agi import AgiChannel
+from hotline.asterisk.agiserver import FastAgiServer
 from tests.conftest import HotlineSetup
 from tests.support.calls import AmiTestClient, user_event
 

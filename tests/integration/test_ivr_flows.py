@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from hotline.config import load_config
-from ivr.flow import DirectFlow
-from ivr.server import FastAgiServer
+from hotline.asterisk.agiserver import FastAgiServer
+from hotline.base.settings import load_config
+from hotline.calls.records import CallOutcome
+from hotline.ivr.flow import DirectFlow
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import arrived_call_id, wait_record
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
-from tickets.records import CallOutcome
 
 pytestmark = pytest.mark.asterisk
 

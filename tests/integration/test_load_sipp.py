@@ -23,11 +23,11 @@ import pytest
 
 from bench.sipp_phones import AgentPhones, run_carrier
 from hotline.asterisk.instance import ManagedAsterisk
-from hotline.config import load_config
-from recordings.store import RecordingStore
+from hotline.base.db import CallRecordStore
+from hotline.base.settings import load_config
+from hotline.calls.records import CallRecord
+from hotline.recordings.store import RecordingStore
 from tests.conftest import SLOT, EngineProcess, HotlineSetup, _no_channels, config_toml
-from tickets.persistence import CallRecordStore
-from tickets.records import CallRecord
 
 pytestmark = pytest.mark.asterisk
 

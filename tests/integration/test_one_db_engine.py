@@ -2,7 +2,7 @@
 
 The real engine runs on a fresh PostgreSQL database; requests reach its ticket, call-record,
 recording and user stores. Every engine names its connections ``hotline[<pid>]#<n>``
-(tickets.persistence.make_engine), so PostgreSQL's own ``pg_stat_activity`` tells how many
+(hotline.base.db.make_engine), so PostgreSQL's own ``pg_stat_activity`` tells how many
 pools the engine process holds: exactly one. Before the stores leased a shared engine, each made
 its own and the same query showed one name per store that had connected.
 """
@@ -19,10 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from hotline.config import load_config
+from hotline.base.db import make_engine
+from hotline.base.settings import load_config
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix, config_toml
 from tests.integration.test_ticket_store import fresh_pg_database
-from tickets.persistence import make_engine
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.postgres]
 

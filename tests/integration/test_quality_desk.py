@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from recordings.store import RecordingStore
+from hotline.recordings.store import RecordingStore
 from tests.conftest import EngineProcess
 from tests.integration.test_call_path import arrived_call_id
 from tests.integration.test_call_recording import wait_finished

@@ -1,6 +1,6 @@
 """Recording rows at load, with the real store (SQLite, migrated) and real files: calls ending
 together are finished together, and an engine killed (-9) with a backlog loses no row: the
-next one finishes them from the on-disk journal (recordings/journal.py).
+next one finishes them from the on-disk journal (hotline/recordings/journal.py).
 
 The probe at 50 concurrent calls: one serial worker slept ~2 s per ended call, its queue was in
 memory, and 554 rows remained of 1,621 recorded calls when the engine stopped.
@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from acd.ami.events import RecordingStarted
-from recordings.consumers import RecordingKeeper
-from recordings.files import AudioRoots
-from recordings.journal import Ended, RecordingJournal, Started
-from recordings.recording_services import RecordingService
-from recordings.store import Recording, RecordingStore
-from tickets.migrate import upgrade
-from tickets.records import CallRecord
+from hotline.app.migrate import upgrade
+from hotline.asterisk.ami.events import RecordingStarted
+from hotline.calls.records import CallRecord
+from hotline.recordings.consumer import RecordingKeeper
+from hotline.recordings.files import AudioRoots
+from hotline.recordings.journal import Ended, RecordingJournal, Started
+from hotline.recordings.service import RecordingService
+from hotline.recordings.store import Recording, RecordingStore
 
 T0 = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 
@@ -121,9 +121,9 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from recordings.consumers import RecordingKeeper
-    from recordings.recording_services import RecordingService
-    from recordings.store import RecordingStore
+    from hotline.recordings.consumer import RecordingKeeper
+    from hotline.recordings.service import RecordingService
+    from hotline.recordings.store import RecordingStore
     from tests.integration.test_recording_keeper import ended, make_calls, roots, started
 
     async def main(tmp: Path, url: str, n: int) -> None:

@@ -25,14 +25,14 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from hotline.cli import main
-from recordings.access import Requester
-from recordings.files import AudioRoots
-from recordings.recording_services import AccessDenied, RecordingService
-from recordings.resources import add_recording_routes
-from recordings.store import Recording, RecordingStore
+from hotline.app.cli import main
+from hotline.app.migrate import alembic_config, current, head, upgrade
+from hotline.recordings.access import Requester
+from hotline.recordings.files import AudioRoots
+from hotline.recordings.http import add_recording_routes
+from hotline.recordings.service import AccessDenied, RecordingService
+from hotline.recordings.store import Recording, RecordingStore
 from tests.integration.test_ticket_store import fresh_pg_database
-from tickets.migrate import alembic_config, current, head, upgrade
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 DAYS = {"call": 30, "voicemail": 7, "threeway": 0}

@@ -17,9 +17,21 @@ Tickets:
     t4  Sep 2, consultation dispatched Sep 2 (due Sep 4), still in progress: overdue and open
     t5  Sep 20, consultation dispatched (due Sep 24), closed Oct 8 (late), surveyed Oct 9:
         unreachable, then unsatisfied
+    t6  Oct 8, help: dispatched to gas 11:00, gas disputes 11:30 (in its window), re-dispatched
+        (改派) to water 12:00 (window to Oct 10 end), water signs Oct 11: late
     t7  Oct 9 23:50 (in), t8 Oct 10 00:05 (out)
-  accepted 4 (t1 t2 t3 t7); dispatched 2 (t2 t3); closed 3 (t1 direct; t2 t5 by unit), on
-  time 1 of 2; extended 1; overdue and open 1 (t4); satisfied 1, unsatisfied 1, unreachable 1.
+    t9  Sep 20, gas: dispatched, signed, closed and reviewed in September; automated survey
+        Oct 9: basically satisfied, solved
+  Surveys: t2 satisfied and solved, t5 unsatisfied and not solved (both water, by a person).
+  accepted 5 (t1 t2 t3 t6 t7); dispatched 3 (t2 t3 t6); closed 3 (t1 direct; t2 t5 by unit),
+  on time 1 of 2; extended 1; overdue and open 1 (t4); satisfied 1, basically 1, unsatisfied 1,
+  unreachable 1: satisfaction (1 + 1) / 3.
+
+The three rates:
+  water: dispatches t2 t3 t6' = 3, answered in time t2 t3 = 2 -> 响应率 2/3; surveys t2 (solved)
+         t5 (not) -> 解决率 1/2, 满意率 1/2
+  gas:   dispatch t6 = 1, disputed in time -> 1; survey t9 -> 解决率 1, 满意率 1
+  all:   3/4, 2/3, 2/3
 """
 
 from __future__ import annotations
@@ -32,27 +44,29 @@ from typing import Any
 
 import pytest
 
-from hotline.cli import main
-from tests.integration.test_ticket_store import fresh_pg_database
-from tickets.lifecycle import (
+from hotline.app.cli import main
+from hotline.app.migrate import upgrade
+from hotline.base.db import CallRecordStore
+from hotline.calls.records import CallOutcome, CallRecord
+from hotline.tickets.lifecycle import (
     AnswerDirectly,
     CloseByUnit,
     Dispatch,
+    Dispute,
     GrantExtension,
     RecordSurvey,
+    Redispatch,
     RequestExtension,
     Review,
     SignFor,
     StartWork,
 )
-from tickets.migrate import upgrade
-from tickets.persistence import CallRecordStore
-from tickets.records import CallOutcome, CallRecord
-from tickets.reports import Period, build_report
-from tickets.ticket_services import UNIT_ACTIONS, TicketService
-from tickets.ticket_store import TicketStore
-from tickets.ticket_types import TicketDraft, Viewer
-from tickets.workdays import SHANGHAI
+from hotline.tickets.reports import Period, build_report, ranking
+from hotline.tickets.service import UNIT_ACTIONS, TicketService
+from hotline.tickets.store import TicketStore
+from hotline.tickets.values import TicketDraft, Viewer
+from hotline.tickets.workdays import SHANGHAI
+from tests.integration.test_ticket_store import fresh_pg_database
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 
@@ -116,7 +130,8 @@ def load_fixture(url: str, spool: Path) -> None:
          SignFor(actor="u", at=bj(10, 8, 10, 0)), StartWork(actor="u", at=bj(10, 8, 10, 0)),
          CloseByUnit(actor="u", at=bj(10, 9, 10, 0), result="ok"),
          Review(actor="s", at=bj(10, 9, 11, 0), approved=True),
-         RecordSurvey(actor="c", at=bj(10, 9, 12, 0), outcome="satisfied"))  # fmt: skip
+         RecordSurvey(actor="c", at=bj(10, 9, 12, 0), outcome="satisfied",
+                      solved=True))  # fmt: skip
     t3 = new("help", bj(10, 8, 10, 31), "3")
     walk(t3, Dispatch(actor="d", at=bj(10, 8, 10, 40), unit="water"),
          SignFor(actor="u", at=bj(10, 8, 11, 0)), StartWork(actor="u", at=bj(10, 8, 11, 0)),
@@ -135,7 +150,27 @@ def load_fixture(url: str, spool: Path) -> None:
          CloseByUnit(actor="u", at=bj(10, 8, 15, 0), result="late"),
          Review(actor="s", at=bj(10, 8, 16, 0), approved=True),
          RecordSurvey(actor="c", at=bj(10, 9, 9, 0), outcome="unreachable"),
-         RecordSurvey(actor="c", at=bj(10, 9, 10, 0), outcome="unsatisfied"))  # fmt: skip
+         RecordSurvey(actor="c", at=bj(10, 9, 10, 0), outcome="unsatisfied",
+                      solved=False))  # fmt: skip
+    gas, water = Viewer("unit", "gas"), unit
+    t6 = new("help", bj(10, 8, 10, 50), "6")
+    for action, viewer in [
+        (Dispatch(actor="d", at=bj(10, 8, 11, 0), unit="gas"), AGENT),
+        (Dispute(actor="g", at=bj(10, 8, 11, 30), reason="water main"), gas),
+        (Redispatch(actor="d", at=bj(10, 8, 12, 0), unit="water"), AGENT),
+        (SignFor(actor="u", at=bj(10, 11, 9, 0)), water),
+    ]:
+        svc.act(t6, action, viewer)
+    t9 = new("help", bj(9, 20, 11, 0), "9")
+    for action, viewer in [
+        (Dispatch(actor="d", at=bj(9, 20, 11, 10), unit="gas"), AGENT),
+        (SignFor(actor="g", at=bj(9, 20, 12, 0)), gas),
+        (StartWork(actor="g", at=bj(9, 20, 12, 0)), gas),
+        (CloseByUnit(actor="g", at=bj(9, 25, 12, 0), result="valve"), gas),
+        (Review(actor="s", at=bj(9, 26, 9, 0), approved=True), AGENT),
+    ]:
+        svc.act(t9, action, viewer)
+    svc.record_survey(t9, outcome="basically_satisfied", solved=True, at=bj(10, 9, 15, 0))
     new("help", bj(10, 9, 23, 50), "7")
     new("help", bj(10, 10, 0, 5), "8")
     store.dispose()
@@ -186,10 +221,32 @@ def test_figures_match_the_hand_count(sqlite_url: str) -> None:
         "longest_wait_s": 40.0,
     }
     assert r["tickets"] == {
-        "accepted": 4, "dispatched": 2, "closed": 3, "closed_direct": 1, "closed_by_unit": 2,
+        "accepted": 5, "dispatched": 3, "closed": 3, "closed_direct": 1, "closed_by_unit": 2,
         "closed_on_time": 1, "closed_on_time_rate": 0.5, "extended": 1, "overdue_open": 1,
-        "satisfied": 1, "unsatisfied": 1, "unreachable": 1, "satisfaction_rate": 0.5,
+        "satisfied": 1, "basically_satisfied": 1, "unsatisfied": 1, "unreachable": 1,
+        "satisfaction_rate": 0.6667,
     }  # fmt: skip
+    rates = r["three_rates"]
+    assert rates["overall"] == {
+        "dispatched": 4, "responded_in_time": 3, "response_rate": 0.75, "surveyed": 3,
+        "asked_solved": 3, "solved": 2, "resolution_rate": 0.6667, "satisfied": 2,
+        "satisfaction_rate": 0.6667, "score": 0.6945,
+    }  # fmt: skip
+    by_unit = {u["unit"]: u for u in rates["units"]}
+    assert sorted(by_unit) == ["gas", "water"]
+    water, gas = by_unit["water"], by_unit["gas"]
+    assert (water["dispatched"], water["responded_in_time"], water["response_rate"]) == (
+        3,
+        2,
+        0.6667,
+    )
+    assert (water["resolution_rate"], water["satisfaction_rate"]) == (0.5, 0.5)
+    assert (gas["response_rate"], gas["resolution_rate"], gas["satisfaction_rate"]) == (
+        1.0,
+        1.0,
+        1.0,
+    )
+    assert [u["unit"] for u in ranking(rates["units"])] == ["gas", "water"]
     hours = {h["hour"]: h for h in r["hours"] if h["inbound"]}
     assert sorted(hours) == [0, 9, 10, 23]  # Beijing hours, though stored in UTC
     assert hours[9] == {
@@ -212,8 +269,12 @@ def test_figures_match_the_hand_count(sqlite_url: str) -> None:
                              "asa_s": None, "abandoned": 0, "longest_wait_s": None}  # fmt: skip
 
 
+@pytest.mark.postgres
 def test_sqlite_and_postgresql_give_the_same_report(sqlite_url: str, pg_url: str) -> None:
     assert report(pg_url) == report(sqlite_url)
+    # The three rates (三率) in particular: the same on both, and not empty.
+    lite = report(sqlite_url)["three_rates"]
+    assert lite == report(pg_url)["three_rates"] and len(lite["units"]) == 2
     # ... for other periods and instants too, including an empty one.
     for first, last, now in [("2024-09-01", "2024-10-31", NOW),
                              ("2024-10-09", "2024-10-09", bj(10, 9, 12, 0)),
@@ -238,5 +299,11 @@ def test_cli_report(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["-c", str(cfg), "report", "--from", "2024-10-08", "--to", "2024-10-09"]) == 0
     text = capsys.readouterr().out
     assert "inbound calls" in text and "57.1 %" in text and "overdue and open 1" in text
+    # The three rates beside the answer rate and the service level, overall and per unit.
+    assert "三率" in text and "接通率 57.1 %" in text and "service level 15 s 50.0 %" in text
+    lines = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.strip()}
+    assert lines["(all"][1:7] == ["75.0", "%", "66.7", "%", "66.7", "%"]
+    assert lines["water"][:6] == ["66.7", "%", "50.0", "%", "50.0", "%"]
+    assert lines["gas"][:6] == ["100.0", "%", "100.0", "%", "100.0", "%"]
     assert main(["-c", str(cfg), "report", "--from", "2024-10-09", "--to", "2024-10-08"]) == 2
     assert "to: 2024-10-08 is before from" in capsys.readouterr().err

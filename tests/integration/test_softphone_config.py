@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from hotline.calls.records import CallOutcome
 from tests.conftest import PORTS, EngineProcess
 from tests.integration.test_call_path import arrived_call_id, wait_record
 from tests.support.baresip import wav_rms
 from tests.support.calls import AmiTestClient, mqtt_collector
-from tickets.records import CallOutcome
 
 pytestmark = pytest.mark.asterisk
 

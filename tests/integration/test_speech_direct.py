@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from hotline.config import load_config
+from hotline.base.settings import load_config
+from hotline.calls.records import CallOutcome
 from tests.conftest import ARTIFACTS, EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import arrived_call_id, wait_record
 from tests.integration.test_desktop_browser import (  # noqa: F401  (browser: a fixture)
@@ -26,7 +27,6 @@ from tests.integration.test_speech_ivr import korean_prompt
 from tests.integration.test_vosk_speech import korean_model_dir
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
 from tests.support.desk import add_test_users
-from tickets.records import CallOutcome
 
 pytestmark = pytest.mark.asterisk
 

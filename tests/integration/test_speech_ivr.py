@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 
 from hotline.asterisk.prompts import in_root
+from hotline.calls.records import CallOutcome
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import arrived_call_id, wait_record
 from tests.integration.test_vosk_speech import korean_model_dir
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
-from tickets.records import CallOutcome
 
 pytestmark = pytest.mark.asterisk
 

@@ -25,21 +25,28 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-import tickets.ticket_models  # noqa: F401  (registers the ticket tables on Base.metadata)
-from tests.support.pg_url import shared_pg_url
-from tickets.lifecycle import (
+import hotline.tickets.models  # noqa: F401  (registers the ticket tables on Base.metadata)
+from hotline.app.migrate import alembic_config, current, head, upgrade
+from hotline.base.db import make_engine
+from hotline.calls.models import Base
+from hotline.tickets.lifecycle import (
     ACTION_TYPES,
     AcceptVoicemail,
     AnswerDirectly,
     Archive,
     CloseByUnit,
+    ConfirmDispatch,
     DismissVoicemail,
     Dispatch,
+    Dispute,
     GrantExtension,
     IllegalTransition,
+    InformCaller,
+    LeadClosed,
+    MergeInto,
     RecordSurvey,
+    Redispatch,
     RefuseExtension,
-    Reopen,
     RequestExtension,
     Return,
     Review,
@@ -49,15 +56,13 @@ from tickets.lifecycle import (
     next_actions,
     rebuild,
 )
-from tickets.migrate import alembic_config, current, head, upgrade
-from tickets.models import Base
-from tickets.numbers import parse_ticket_number
-from tickets.persistence import make_engine
-from tickets.ticket_models import TicketEventRow
-from tickets.ticket_services import TicketService, TicketSettings
-from tickets.ticket_store import TicketStore
-from tickets.ticket_types import AccessDenied, FieldError, TicketDraft, TicketNotFound, Viewer
-from tickets.workdays import SHANGHAI, Category
+from hotline.tickets.models import TicketEventRow
+from hotline.tickets.numbers import parse_ticket_number
+from hotline.tickets.service import TicketService, TicketSettings
+from hotline.tickets.store import TicketStore
+from hotline.tickets.values import AccessDenied, FieldError, TicketDraft, TicketNotFound, Viewer
+from hotline.tickets.workdays import SHANGHAI, Category
+from tests.support.pg_url import shared_pg_url
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 
@@ -264,8 +269,8 @@ def test_full_lifecycle_is_stored_and_rebuilds(service: TicketService) -> None:
         (GrantExtension(actor="d-1", at=next(at), days=3), AGENT),
         (CloseByUnit(actor="clerk", at=next(at), result="pipe replaced"), unit),
         (Review(actor="s", at=next(at), approved=True), SUPERVISOR),
-        (RecordSurvey(actor="cb", at=next(at), outcome="unsatisfied"), AGENT),
-        (Reopen(actor="s", at=next(at), note="still no water"), SUPERVISOR),
+        # Unsatisfied: back to the unit under supervision at once (复办/督办).
+        (RecordSurvey(actor="cb", at=next(at), outcome="unsatisfied", note="no water"), AGENT),
         (StartWork(actor="clerk", at=next(at)), unit),
         (CloseByUnit(actor="clerk", at=next(at), result="valve fixed"), unit),
         (Review(actor="s", at=next(at), approved=True), SUPERVISOR),
@@ -281,14 +286,16 @@ def test_full_lifecycle_is_stored_and_rebuilds(service: TicketService) -> None:
     events = service.events(n, AGENT)
     assert [e.action for e in events] == [type(a).__name__ for a, _ in steps]
     assert events[1].note == "" and events[1].data == {"reason": "not our pipe"}
-    assert events[0].data == {"unit": "water", "co_units": ["district-a"]}
+    return_due = service.settings.policy.return_deadline(steps[0][0].at).isoformat()
+    assert events[0].data == {"unit": "water", "co_units": ["district-a"], "return_due": return_due}
+    assert events[9].to_state is S.REOPENED
     assert events[0].at == steps[0][0].at and events[0].at.tzinfo is UTC
     assert events[6].from_state is S.EXTENSION_REQUESTED
     # The reopening (复办) put the unit under supervision with a fresh 20-working-day period.
     notices = service.notices(SUPERVISOR)
     assert [(x.reason, x.unit) for x in notices] == [("reopened", "water")]
     policy = service.settings.policy
-    assert notices[0].due_at == policy.reply_deadline(Category.COMPLAINT, steps[10][0].at)
+    assert notices[0].due_at == policy.reply_deadline(Category.COMPLAINT, steps[9][0].at)
 
 
 def test_an_illegal_transition_changes_nothing(service: TicketService) -> None:
@@ -307,13 +314,13 @@ def test_an_illegal_transition_changes_nothing(service: TicketService) -> None:
     assert_rebuilds(service, t.number)
 
 
-def _random_action(rng: random.Random, state: TicketState, at: datetime) -> Any:
+def _random_action(rng: random.Random, state: TicketState, at: datetime, lead: str) -> Any:
     # Mostly actions the table lists for the state (guards may still refuse them), so walks
     # get deep; sometimes any action at all, which must be refused cleanly.
     # A direct answer ends a walk at once: leave it to the "any action" branch.
     listed = sorted(next_actions(state) - {AnswerDirectly}, key=lambda a: a.__name__)
     kind = rng.choice(listed) if listed and rng.random() < 0.75 else rng.choice(ACTION_TYPES)
-    extra: dict[str, Any] = {
+    extras: dict[type[Any], dict[str, Any]] = {
         Dispatch: {"unit": rng.choice(["water", "gas"]), "co_units": ()},
         Return: {"reason": "not ours"},
         RequestExtension: {"days": rng.randint(1, 3), "reason": "parts"},
@@ -321,22 +328,33 @@ def _random_action(rng: random.Random, state: TicketState, at: datetime) -> Any:
         RefuseExtension: {"reason": "no"},
         CloseByUnit: {"result": "done"},
         Review: {"approved": rng.random() < 0.7},
-        RecordSurvey: {"outcome": rng.choice(["satisfied", "unsatisfied", "unreachable"])},
+        RecordSurvey: rng.choice(
+            [{"outcome": "satisfied", "solved": True}, {"outcome": "basically_satisfied"},
+             {"outcome": "unsatisfied", "solved": False}, {"outcome": "unreachable"}]
+        ),
         DismissVoicemail: {"reason": "silence"},
-    }.get(kind, {})
+        Dispute: {"reason": "not ours"},
+        Redispatch: {"unit": rng.choice(["water", "gas"]), "co_units": ()},
+        ConfirmDispatch: {"reason": "it is yours"},
+        MergeInto: {"lead": lead},
+        LeadClosed: {"lead": lead, "result": "done"},
+        InformCaller: {"reached": rng.random() < 0.5},
+    }  # fmt: skip
+    extra = extras.get(kind, {})
     return kind(actor="walker", at=at, **extra)
 
 
 def test_random_walks_never_corrupt_the_log(service: TicketService) -> None:
     rng = random.Random(20261008)
     seen: set[TicketState] = set()
+    lead = service.create(draft(), actor="agent").number  # what merged walks merge into
     for _ in range(4):
         n = service.create(draft(), actor="agent").number
         at, before = T0, service.store.get(n)
         for _ in range(25):
             at += timedelta(minutes=rng.randint(0, 600))
             try:
-                service.act(n, _random_action(rng, before.state, at), AGENT)
+                service.act(n, _random_action(rng, before.state, at, lead), AGENT)
             except IllegalTransition:
                 assert service.store.get(n) == before  # not even updated_at moved
             after = service.store.get(n)
@@ -452,6 +470,8 @@ def test_a_unit_reads_a_complaint_about_it_without_notes_or_other_units(
         assert hidden not in text, (hidden, text)
     assert [e["action"] for e in seen] == ["Dispatch", "Return", "Dispatch", "SignFor"]
     assert seen[1]["actor"] == "" and seen[1]["data"] == {}  # gas's staff and reason
+    windows = [e["data"].pop("return_due") for e in seen if e["action"] == "Dispatch"]
+    assert all(windows)  # the return window is no secret
     assert seen[2]["data"] == {"unit": "water", "co_units": []}
     assert (seen[3]["actor"], seen[3]["note"]) == ("water-wang", "水务已签收")  # its own step
     assert seen[0]["actor"] == "d1" and seen[0]["data"] == {"unit": "", "co_units": []}

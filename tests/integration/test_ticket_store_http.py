@@ -16,13 +16,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from agents.resources import make_app
-from tickets.migrate import upgrade
-from tickets.reports import Period, build_report
-from tickets.resources import add_ticket_routes
-from tickets.ticket_services import TicketService
-from tickets.ticket_store import TicketStore
-from tickets.workdays import SHANGHAI
+from hotline.acd.http import make_app
+from hotline.app.migrate import upgrade
+from hotline.tickets.http import add_ticket_routes
+from hotline.tickets.reports import Period, build_report
+from hotline.tickets.service import TicketService
+from hotline.tickets.store import TicketStore
+from hotline.tickets.workdays import SHANGHAI
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 
@@ -217,3 +217,57 @@ async def test_report_over_http(client: TestClient[Any, Any]) -> None:
     ]:
         resp = await client.get(f"/api/v1/reports?{query}", headers=AUTH)
         assert resp.status == 400 and (await resp.json())["error"].startswith(message)
+
+
+async def test_dispute_survey_merge_ranking_and_catalogue_over_http(
+    client: TestClient[Any, Any],
+) -> None:
+    desk = {**AUTH, "X-Hotline-Role": "dispatcher"}
+    survey_ivr = {**AUTH, "X-Hotline-Role": "callback"}
+    n = (await (await post(client, "/api/v1/tickets", {**DRAFT, "category": "help"})).json())[
+        "number"
+    ]
+    steps = [({"action": "Dispatch", "actor": "d", "unit": "gas"}, desk),
+             ({"action": "Dispute", "actor": "g", "reason": "水管", "proposed_unit": "water"}, GAS),
+             ({"action": "Redispatch", "actor": "d", "unit": "water"}, desk),
+             ({"action": "SignFor", "actor": "w"}, WATER),
+             ({"action": "StartWork", "actor": "w"}, WATER),
+             ({"action": "CloseByUnit", "actor": "w", "result": "修好了"}, WATER),
+             ({"action": "Review", "actor": "s", "approved": True}, desk),
+             ({"action": "RecordSurvey", "actor": "ivr", "outcome": "basically_satisfied",
+               "solved": True, "method": "automated"}, survey_ivr)]  # fmt: skip
+    for body, headers in steps:
+        resp = await post(client, f"/api/v1/tickets/{n}/actions", body, headers)
+        assert resp.status == 200, (body, await resp.text())
+    assert (await resp.json())["state"] == "callback_done"
+    # A late window cannot be forged: the server counts it.
+    resp = await post(client, f"/api/v1/tickets/{n}/actions",
+                      {"action": "Dispatch", "actor": "d", "unit": "gas",
+                       "return_due": "2099-01-01T00:00:00+08:00"}, desk)  # fmt: skip
+    assert resp.status == 400 and (await resp.json())["error"].startswith("return_due:")
+    other = (await (await post(client, "/api/v1/tickets", DRAFT)).json())["number"]
+    lead = (await (await post(client, "/api/v1/tickets", DRAFT)).json())["number"]
+    resp = await post(client, f"/api/v1/tickets/{other}/actions",
+                      {"action": "MergeInto", "actor": "d", "lead": lead}, desk)  # fmt: skip
+    assert resp.status == 200 and (await resp.json())["state"] == "merged"
+    merged = await (await client.get(f"/api/v1/tickets/{lead}/merged", headers=desk)).json()
+    assert [t["number"] for t in merged["tickets"]] == [other]
+    await post(client, f"/api/v1/tickets/{lead}/actions",
+               {"action": "Dispatch", "actor": "d", "unit": "roads"}, desk)  # fmt: skip
+    q = "from=2026-09-30&to=2026-09-30"
+    ranked = await (await client.get(f"/api/v1/reports/units?{q}", headers=desk)).json()
+    ranks = [(u["rank"], u["unit"]) for u in ranked["units"]]
+    assert ranks == [(1, "gas"), (2, "water"), (3, "roads")]
+    # roads was dispatched just now: within its window, counted neither way yet.
+    assert (ranked["units"][2]["dispatched"], ranked["units"][2]["response_rate"]) == (0, None)
+    water = ranked["units"][1]
+    assert (water["resolution_rate"], water["satisfaction_rate"]) == (1.0, 1.0)
+    assert (await client.get(f"/api/v1/reports/units?{q}", headers=WATER)).status == 403
+    resp = await client.get(f"/api/v1/reports/units?{q}&by=colour", headers=desk)
+    assert resp.status == 400 and (await resp.json())["error"].startswith("by:")
+    got = await (await client.get("/api/v1/catalogue/suggest?subject_code=02.01&address=x",
+                                  headers=desk)).json()  # fmt: skip
+    assert got == {"subject_code": "02.01", "area": "", "area_name": "", "suggestion": None}
+    resp = await client.get("/api/v1/catalogue/suggest?subject_code=77", headers=desk)
+    assert resp.status == 400 and (await resp.json())["error"].startswith("subject_code:")
+    assert (await (await client.get("/api/v1/hotspots", headers=desk)).json()) == {"hotspots": []}

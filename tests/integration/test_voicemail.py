@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from hotline.config import load_config
+from hotline.base.settings import load_config
+from hotline.calls.records import CallOutcome
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import arrived_call_id, wait_record
 from tests.support.baresip import wav_rms
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
-from tickets.records import CallOutcome
 
 pytestmark = pytest.mark.asterisk
 

@@ -17,19 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from hotline.bus import EventBus
-from hotline.config import Config
-from ivr.classifier import Classifier
-from ivr.speech import SpeechService
-from recordings.notifier import VoicemailNotifier
-from recordings.services import VoicemailIntake
-from recordings.voicemail import NO_SPEECH, VoicemailMessage, draft_for
+from hotline.app.migrate import upgrade
+from hotline.base.bus import EventBus
+from hotline.base.settings import Config
+from hotline.calls.records import CallOutcome, CallRecord
+from hotline.recordings.notifier import VoicemailNotifier
+from hotline.speech.classifier import Classifier
+from hotline.speech.service import SpeechService
+from hotline.tickets.lifecycle import TicketState
+from hotline.tickets.service import TicketService
+from hotline.tickets.store import TicketStore
+from hotline.voicemail.rules import NO_SPEECH, VoicemailMessage, draft_for
+from hotline.voicemail.service import VoicemailIntake
 from tests.integration.test_vosk_speech import korean_model_dir, speak
-from tickets.lifecycle import TicketState
-from tickets.migrate import upgrade
-from tickets.records import CallOutcome, CallRecord
-from tickets.ticket_services import TicketService
-from tickets.ticket_store import TicketStore
 
 SENTENCE = "엄마 나비 와요. 엄마 뭐 해요"
 WORD = "엄마"
@@ -98,7 +98,7 @@ def record(call_id: str, caller: str) -> CallRecord:
 
 async def step(vm: VoicemailIntake, folder: Path) -> None:
     if vm.store is None:  # what run() does first
-        from recordings.persistence import SidecarStore
+        from hotline.voicemail.store import SidecarStore
 
         vm.store = SidecarStore(folder)
     await vm.step()

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from hotline.base.db import CallRecordStore
+from hotline.tickets.numbers import make_ticket_number
+from hotline.tickets.service import TicketService, settings_from_config
+from hotline.tickets.store import TicketStore
+from hotline.tickets.values import Channel, TicketDraft
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.support.calls import AmiTestClient, user_event
-from tickets.numbers import make_ticket_number
-from tickets.persistence import CallRecordStore
-from tickets.ticket_services import TicketService, settings_from_config
-from tickets.ticket_store import TicketStore
-from tickets.ticket_types import Channel, TicketDraft
 
 SEAT = "Local/1001@test-phone"  # agent 1001's configured seat (tests/conftest.py)
 

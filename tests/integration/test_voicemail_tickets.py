@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 
 from hotline.asterisk.render import voicemail_dir
-from hotline.config import load_config
+from hotline.base.settings import load_config
+from hotline.calls.records import CallOutcome
 from tests.conftest import ARTIFACTS, EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_call_path import arrived_call_id, wait_record
 from tests.integration.test_speech_ivr import SENTENCE, korean_prompt
 from tests.integration.test_voicemail import CLOSED
 from tests.integration.test_vosk_speech import korean_model_dir
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
-from tickets.records import CallOutcome
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.calendar]  # calendar: issue 12
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.config import Config
-from ivr.speech import AudioError, SpeechService, Transcript
+from hotline.base.settings import Config
+from hotline.speech.service import AudioError, SpeechService, Transcript
 
 SENTENCES = ["엄마 나비 와요", "네 엄마 뭐예요", "엄마 뭐 해요"]
 MIN_WORDS_FOUND = 0.5  # per sentence

@@ -18,16 +18,16 @@ from typing import Any
 
 import pytest
 
-from agents.web.i18n import translate
-from hotline.config import browser_seat
-from recordings.files import audio_roots
+from hotline.base.i18n import translate
+from hotline.base.settings import browser_seat
+from hotline.calls.records import CallOutcome
+from hotline.recordings.files import audio_roots
 from tests.conftest import ARTIFACTS, RUN_ID, EngineProcess
 from tests.integration.test_call_path import arrived_call_id, wait_record
 from tests.integration.test_call_recording import wait_finished
 from tests.support.baresip import wav_rms
 from tests.support.calls import AmiTestClient, mqtt_collector
 from tests.support.desk import PASSWORDS, add_user, desk_client
-from tickets.records import CallOutcome
 
 pytestmark = pytest.mark.asterisk
 

@@ -1,11 +1,11 @@
-"""The app_queue model (simulation/appqueue.py): its rules, event by event."""
+"""The app_queue model (hotline/simulation/appqueue.py): its rules, event by event."""
 
 from __future__ import annotations
 
 import pytest
 
-from acd.core import AcdError, AcdPolicy
-from acd.events import (
+from hotline.acd.core import AcdError, AcdPolicy
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentLoggedOut,
@@ -26,7 +26,7 @@ from acd.events import (
     OfferFailed,
     Tick,
 )
-from simulation.appqueue import AppQueueConfig, FifoPerQueue
+from hotline.simulation.appqueue import AppQueueConfig, FifoPerQueue
 
 
 def login(b: FifoPerQueue, agent: str, *skills: str, at: float = 0.0) -> list[Decision]:

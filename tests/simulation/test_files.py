@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from simulation.files import (
+from hotline.simulation.files import (
     AgentProfile,
     SimFileError,
     generate_trace,
@@ -20,7 +20,7 @@ from simulation.files import (
     write_roster,
     write_trace,
 )
-from simulation.simulator import RosterAgent, TraceCall
+from hotline.simulation.simulator import RosterAgent, TraceCall
 
 TRACE_HEAD = "arrival_time_s,caller,skill,priority,patience_s,handle_time_s\n"
 ROSTER_HEAD = "agent,skills,shift_start_s,shift_end_s\n"

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd.core import Acd, AcdPolicy
-from acd.erlang import average_speed_of_answer, erlang_c, service_level
-from acd.events import (
+from hotline.acd.core import Acd, AcdPolicy
+from hotline.acd.erlang import average_speed_of_answer, erlang_c, service_level
+from hotline.acd.events import (
     AgentState,
     AgentStateChanged,
     CallQueued,
@@ -23,8 +23,8 @@ from acd.events import (
     OfferCall,
     PlaceCallback,
 )
-from simulation import simulator
-from simulation.simulator import (
+from hotline.simulation import simulator
+from hotline.simulation.simulator import (
     AgentGroup,
     Scenario,
     SimulationError,

@@ -14,9 +14,9 @@ import aiomqtt
 from panoramisk import Manager
 
 from hotline.asterisk.render import ami_test_username
-from hotline.config import Config
-from hotline.credentials import mqtt_password
-from hotline.secrets import stored_secret
+from hotline.base.credentials import mqtt_password
+from hotline.base.secrets import stored_secret
+from hotline.base.settings import Config
 
 
 @dataclass

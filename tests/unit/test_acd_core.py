@@ -9,8 +9,16 @@ from typing import Any
 
 import pytest
 
-from acd.core import Acd, AcdError, AcdPolicy, AgentView, CallState, WaitingCallView
-from acd.events import (
+from hotline.acd.core import (
+    CENTRE_DEFAULTS,
+    Acd,
+    AcdError,
+    AcdPolicy,
+    AgentView,
+    CallState,
+    WaitingCallView,
+)
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentLoggedOut,
@@ -81,10 +89,10 @@ def acd() -> Acd:
 
 
 def test_policy_from_config_reads_the_acd_section() -> None:
-    from hotline.config import AcdConfig
+    from hotline.base.settings import AcdConfig
 
     assert AcdPolicy.from_config(SimpleNamespace(ring_timeout_s=8, wrapup_s=1)) == AcdPolicy(8, 1)
-    assert AcdPolicy.from_config(AcdConfig()) == AcdPolicy()
+    assert AcdPolicy.from_config(AcdConfig()) == AcdPolicy(**CENTRE_DEFAULTS)  # issue 17
     with pytest.raises(ValueError, match="ring_timeout_s"):
         AcdPolicy(ring_timeout_s=0)
 

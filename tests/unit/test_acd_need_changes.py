@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from acd.core import Acd, AcdError, AcdPolicy, CallState
-from acd.events import (
+from hotline.acd.core import Acd, AcdError, AcdPolicy, CallState
+from hotline.acd.events import (
     AgentState,
     AgentStateChanged,
     CallAbandoned,

@@ -3,8 +3,8 @@ dialled) takes the agent out of routing until the phone is free: never a second 
 
 from __future__ import annotations
 
-from acd.core import Acd, AcdPolicy
-from acd.events import (
+from hotline.acd.core import Acd, AcdPolicy
+from hotline.acd.events import (
     AgentAnswered,
     AgentNotReady,
     AgentPhoneBusy,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from acd.ami.events import ChannelCreated, parse_event
-from acd.phones import PhoneWatch, seat_of
+from hotline.acd.phones import PhoneWatch, seat_of
+from hotline.asterisk.ami.events import ChannelCreated, parse_event
 
 
 def test_seat_of_strips_the_channel_suffix() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from acd.core import Acd, AcdError, AcdPolicy, CallState, SkillRules
-from acd.events import (
+from hotline.acd.core import Acd, AcdError, AcdPolicy, CallState, SkillRules
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentLoggedOut,
@@ -175,10 +175,11 @@ def test_policy_from_config_takes_every_field_the_section_has() -> None:
 
 
 def test_an_agent_in_two_skills_takes_priority_then_the_longest_queued() -> None:
-    acd = Acd()
+    # The rule before issue 17 (keep_first_skill off): the level of the agent does not matter.
+    acd = Acd(AcdPolicy(keep_first_skill=False))
     queue(acd, "tax-early", 1.0, skill="tax")
     queue(acd, "gen-late", 2.0, skill="general")
-    login(acd, "a", 3.0, general=1, tax=5)  # a better level for general does not matter
+    login(acd, "a", 3.0, general=1, tax=5)
     assert acd.waiting_calls()[0].state is CallState.OFFERED
     assert [v.call_id for v in acd.waiting_calls()] == ["tax-early", "gen-late"]
     acd = Acd()

@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from acd.core import CALL_EXTRAS, Acd, AcdError, AcdPolicy, CallState
-from acd.events import (
+from hotline.acd.core import CALL_EXTRAS, Acd, AcdError, AcdPolicy, CallState
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentLoggedOut,
@@ -203,6 +203,11 @@ policy_rules = st.builds(
     rejoin_within_s=st.sampled_from([None, 30.0]),
     rejoin_memory=st.sampled_from([1, 100]),
     per_skill=st.sampled_from([{}, {"tax": {"initial_max_level": 10, "widen_after_s": None}}]),
+    keep_first_skill=st.booleans(),
+    first_skill_max_wait_s=st.sampled_from([None, 10.0]),
+    service_target_s=st.sampled_from([0.0, 15.0]),
+    callback_min_idle_agents=st.sampled_from([0, 1]),
+    callback_min_idle_share=st.sampled_from([0.0, 0.5]),
 )
 policies = st.one_of(first_policies, policy_rules)
 

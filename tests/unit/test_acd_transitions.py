@@ -1,4 +1,4 @@
-"""The ACD's transition tables decide every target, through guards only (acd/core/rules.py).
+"""The ACD's transition tables decide every target, through guards only (hotline/acd/core/rules.py).
 
 Two checks. Statically: each guarded entry's guards are exclusive and exhaustive on a grid of
 sampled records and policies, are pure, and every trigger the tables name has a handler.
@@ -20,9 +20,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd.core import AGENT_TRANSITIONS, CALL_TRANSITIONS, HANDLERS, Acd, AcdError, AcdPolicy, rules
-from acd.core.records import Agent, Call, CallState
-from acd.events import (
+from hotline.acd.core import (
+    AGENT_TRANSITIONS,
+    CALL_TRANSITIONS,
+    HANDLERS,
+    Acd,
+    AcdError,
+    AcdPolicy,
+    rules,
+)
+from hotline.acd.core.records import Agent, Call, CallState
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentNotReady,
@@ -162,7 +170,7 @@ def recording(resolved: Resolved, taken: Taken) -> Iterator[None]:
 
     patched: list[tuple[Any, str, Callable[..., Any]]] = []
     # Every module of the core that imported them (the handlers, routing, prompts).
-    core = [m for n, m in sys.modules.items() if n.startswith("acd.core.")]
+    core = [m for n, m in sys.modules.items() if n.startswith("hotline.acd.core.")]
     modules = [m for m in core if m is not rules]
     for module in modules:
         for name, fake in (("agent_target", agent_target), ("call_target", call_target)):

@@ -1,6 +1,6 @@
 import pytest
 
-from ivr.agi import AgiCommandError, AgiResult, parse_result
+from hotline.asterisk.agi import AgiCommandError, AgiResult, parse_result
 
 
 @pytest.mark.parametrize(

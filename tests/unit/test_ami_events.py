@@ -1,6 +1,6 @@
 import pytest
 
-from acd.ami.events import (
+from hotline.asterisk.ami.events import (
     AgentLegAnswered,
     CallQueuedInAsterisk,
     ChannelHungUp,

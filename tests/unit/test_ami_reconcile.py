@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from acd.consumers import _seconds
+from hotline.acd.consumer import _seconds
 
 
 def test_channel_duration_in_seconds() -> None:

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from acd.ami.client import AmiClient, UnsafeAction, check_action
-from acd.calltracker import CallTracker
-from acd.consumers import caller_digits
-from acd.core import Acd, AcdError
-from acd.events import AgentLoggedIn
-from acd.services import AcdService
-from agents.services import AgentService, UnknownSeat
+from hotline.acd.agents import AgentService, UnknownSeat
+from hotline.acd.consumer import caller_digits
+from hotline.acd.core import Acd, AcdError
+from hotline.acd.events import AgentLoggedIn
+from hotline.acd.service import AcdService
+from hotline.asterisk.ami.client import AmiClient, UnsafeAction, check_action
 from hotline.asterisk.render import render_all
-from hotline.config import AgentSeed, ConfigError, load_config
+from hotline.base.settings import AgentSeed, ConfigError, load_config
+from hotline.calls.tracker import CallTracker
 
 EVIL = "PJSIP/1001\r\n\r\nAction: Originate\r\nApplication: System\r\nData: id"
 

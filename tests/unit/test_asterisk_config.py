@@ -8,7 +8,7 @@ import pytest
 
 from hotline.asterisk.render import RenderError, fill, render_all
 from hotline.asterisk.rootfs import apt_mirror, recipe_hash
-from hotline.config import Config, load_config
+from hotline.base.settings import Config, load_config
 
 
 def cfg_with(tmp_path: Path, extra: str = "") -> Config:
@@ -98,7 +98,7 @@ def test_mirror_is_read_from_apt_sources(tmp_path: Path) -> None:
 def test_the_engine_login_is_sent_only_the_events_it_reads(tmp_path: Path) -> None:
     """manager.conf's eventfilter for the engine's user names every event parse_event reads
     (and panoramisk's OriginateResponse); the Hotline* UserEvents only."""
-    from acd.ami.events import parse_event
+    from hotline.asterisk.ami.events import parse_event
 
     conf = render_all(cfg_with(tmp_path), DIRS, managed=True)["manager.conf"]
     engine_user = conf.split("[hotline]", 1)[1].split("\n[", 1)[0]

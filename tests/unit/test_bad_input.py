@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from acd.ami.client import AmiClient, Reconnected, Resynchronise
-from acd.ami.events import CallArrived
-from hotline.cli import main
-from hotline.config import ConfigError, load_config
-from simulation.files import SimFileError, read_trace
-from tickets.reports import Period
-from tickets.ticket_types import FieldError
+from hotline.app.cli import main
+from hotline.asterisk.ami.client import AmiClient, Reconnected, Resynchronise
+from hotline.asterisk.ami.events import CallArrived
+from hotline.base.settings import ConfigError, load_config
+from hotline.simulation.files import SimFileError, read_trace
+from hotline.tickets.reports import Period
+from hotline.tickets.values import FieldError
 
 
 @pytest.mark.parametrize(
@@ -157,12 +157,12 @@ class _Bus:
 
 
 def test_a_resync_after_dropped_events_reconciles_the_acd_with_asterisk() -> None:
-    from acd.calltracker import CallTracker
-    from acd.consumers import AmiConsumer
-    from acd.core import Acd
-    from acd.events import CallQueued
-    from acd.notifier import AcdNotifier
-    from acd.services import AcdService
+    from hotline.acd.consumer import AmiConsumer
+    from hotline.acd.core import Acd
+    from hotline.acd.events import CallQueued
+    from hotline.acd.notifier import AcdNotifier
+    from hotline.acd.service import AcdService
+    from hotline.calls.tracker import CallTracker
 
     asterisk = _Asterisk(
         [

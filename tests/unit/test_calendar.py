@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from acd.staffing import plan_day
-from hotline.calendar_file import ArrangementError, format_arrangement, parse_arrangement
-from hotline.daytypes import Arrangement, DayType, Source
-from ivr.hours import BusinessHours, HoursConfig
-from recordings.review import review_due
-from tickets.calendar_service import next_year_warning
-from tickets.workdays import SHANGHAI, Category, DeadlinePolicy, WorkCalendar
+from hotline.acd.staffing import plan_day
+from hotline.base.daytypes import Arrangement, DayType, Source
+from hotline.calendar.file import ArrangementError, format_arrangement, parse_arrangement
+from hotline.calendar.service import next_year_warning
+from hotline.ivr.hours import BusinessHours, HoursConfig
+from hotline.tickets.workdays import SHANGHAI, Category, DeadlinePolicy, WorkCalendar
+from hotline.voicemail.review import review_due
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 

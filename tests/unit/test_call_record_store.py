@@ -20,11 +20,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import StatementError
 
-from tickets.migrate import REPO_ROOT, current, head, upgrade
-from tickets.models import Base, CallRecordRow
-from tickets.persistence import CallRecordStore, make_engine, spool_name
-from tickets.records import CallOutcome, CallRecord
-from tickets.services import CallRecordService
+from hotline.app.migrate import REPO_ROOT, current, head, upgrade
+from hotline.base.db import CallRecordStore, make_engine, spool_name
+from hotline.calls.models import Base, CallRecordRow
+from hotline.calls.records import CallOutcome, CallRecord
+from hotline.calls.service import CallRecordService
 
 BEIJING = timezone(timedelta(hours=8))
 T0 = datetime(2024, 5, 6, 9, 30, tzinfo=UTC)

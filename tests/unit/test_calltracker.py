@@ -1,12 +1,12 @@
-from acd.ami.events import (
+from hotline.asterisk.ami.events import (
     AgentLegAnswered,
     CallArrived,
     CallQueuedInAsterisk,
     ChannelHungUp,
     IvrExited,
 )
-from acd.calltracker import CallTracker
-from tickets.records import CallOutcome
+from hotline.calls.records import CallOutcome
+from hotline.calls.tracker import CallTracker
 
 
 def arrived(at: float = 100.0) -> CallArrived:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.config import Config, ConfigError, load_config
-from ivr.classifier import Classifier, classify, normalise
+from hotline.base.settings import Config, ConfigError, load_config
+from hotline.speech.classifier import Classifier, classify, normalise
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The `make run` banner (hotline/cli.py): the desktop's URL and the first log-in, no secret;
+"""The `make run` banner (hotline/app/cli.py): the desktop's URL and the first log-in, no secret;
 library INFO lines only with --verbose."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from agents.web.users import UserStore
-from hotline.cli import _banner, _setup_logging
-from hotline.config import load_config
-from hotline.secrets import api_token
-from tickets.migrate import upgrade
+from hotline.app.cli import _banner, _setup_logging
+from hotline.app.migrate import upgrade
+from hotline.base.secrets import api_token
+from hotline.base.settings import load_config
+from hotline.desk.users import UserStore
 
 
 def test_banner_names_the_desktop_and_the_first_account_never_the_token(tmp_path: Path) -> None:

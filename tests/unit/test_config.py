@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.config import ConfigError, load_config
+from hotline.base.settings import ConfigError, load_config
 
 
 def test_empty_configuration_is_a_working_default() -> None:

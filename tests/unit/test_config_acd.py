@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from acd.core import AcdPolicy
-from hotline.cli import main
-from hotline.config import AcdConfig, SkillOverrides, load_config
+from hotline.acd.core import CENTRE_DEFAULTS, AcdPolicy
+from hotline.app.cli import main
+from hotline.base.settings import AcdConfig, SkillOverrides, load_config
 
 # A bad value per setting, written as TOML. A new setting without one fails the test below.
 BAD: dict[str, list[str]] = {
@@ -23,7 +23,7 @@ BAD: dict[str, list[str]] = {
     "metrics_publish_s": ["0", "-5"],
     "handle_prior_s": ["0", "inf"],
     "initial_max_level": ["0", "11", "5.5"],
-    "widen_after_s": ["-1", '"x"'],
+    "widen_after_s": ["-1", '"x"', "true"],
     "overflow_after_s": ["-1"],
     "overflow": ["{ general = [1] }", '"general"'],
     "announce_every_s": ["-1"],
@@ -31,10 +31,15 @@ BAD: dict[str, list[str]] = {
     "voicemail_after_s": ["-1"],
     "sticky_wait_s": ["-1"],
     "rejoin_within_s": ["-1"],
-    "missed_callback_after_s": ["-3"],
+    "missed_callback_after_s": ["-3", "true"],
     "missed_callback_priority": ['"high"', "1.5"],
     "callback_max_attempts": ["0", "21"],
     "callback_retry_s": ["-1"],
+    "callback_min_idle_agents": ["-1", "1.5", "1001", '"two"'],
+    "callback_min_idle_share": ["-0.1", "1", "1.5", '"x"'],
+    "keep_first_skill": ['"maybe"', "2"],
+    "first_skill_max_wait_s": ["-1", '"x"'],
+    "service_target_s": ["-1", "601", "nan"],
     "per_skill": ["{ social = { bogus = 1 } }", "{ social = 3 }"],
     "callback_dial": ['"PJSIP/1000@citizen-trunk"', '"PJSIP/{number}\\n@x"'],
     "callback_ring_s": ["0", "121"],
@@ -48,7 +53,7 @@ BAD_PER_SKILL: dict[str, list[str]] = {
     "voicemail_after_s": ["-1"],
     "announce_every_s": ["-1"],
     "sticky_wait_s": ["-1"],
-    "missed_callback_after_s": ["-1"],
+    "missed_callback_after_s": ["-1", "true"],
 }
 
 
@@ -95,6 +100,10 @@ GOOD: list[str] = [
     "[acd]\nwiden_after_s = 10\noverflow_after_s = 20\noverflow = { social = ['general'] }\n"
     "[acd.per_skill.social]\nwiden_after_s = 5\nvoicemail_after_s = 120\n",
     "[acd]\nmissed_callback_after_s = 5\nmissed_callback_priority = -1\n",
+    "[acd]\ncallback_min_idle_agents = 0\ncallback_min_idle_share = 0.5\n"
+    "keep_first_skill = false\nfirst_skill_max_wait_s = 30\nservice_target_s = 20\n",
+    "[acd]\nmissed_callback_after_s = false\nwiden_after_s = false\n"
+    "[acd.per_skill.social]\nmissed_callback_after_s = false\n",
 ]
 
 
@@ -106,5 +115,23 @@ def test_what_the_check_accepts_the_engine_builds(
     assert code == 0, said
     cfg = load_config(tmp_path / "hotline.toml", environ={})
     policy: Any = AcdPolicy.from_config(cfg.acd)
+    if "widen_after_s = false" in toml:  # TOML has no null: false switches a rule off
+        assert policy.missed_callback_after_s is None and policy.widen_after_s is None
+        assert policy.rules("social").missed_callback_after_s is None
     if "initial_max_level = 5" in toml:
         assert policy.rules("social").initial_max_level == 5
+
+
+def test_a_new_centre_gets_the_15_second_rules_on() -> None:
+    """Issue 17: widening, missed-call callback (with its idle reserve), announcements and the
+    first-skill rule are on by default, with the values of CENTRE_DEFAULTS."""
+    policy = AcdPolicy.from_config(AcdConfig())
+    assert policy == AcdPolicy(**CENTRE_DEFAULTS)
+    assert policy.missed_callback_after_s is not None and policy.widen_after_s is not None
+    assert policy.announce_every_s > 0 and policy.keep_first_skill
+    assert policy.has_level_timers and policy.has_prompts
+    # Every rule can still be switched off.
+    off = AcdConfig(initial_max_level=10, widen_after_s=None, announce_every_s=0,
+                    missed_callback_after_s=None, callback_min_idle_agents=0,
+                    callback_min_idle_share=0, keep_first_skill=False)  # fmt: skip
+    assert AcdPolicy.from_config(off) == AcdPolicy(keep_first_skill=False)

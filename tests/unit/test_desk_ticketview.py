@@ -1,11 +1,11 @@
-"""The ticket page's deadline card, subject path and times (agents/web/ticketview.py)."""
+"""The ticket page's deadline card, subject path and times (hotline/desk/ticketview.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agents.web.ticketview import deadline, subject_words, when
+from hotline.desk.ticketview import deadline, subject_words, when
 
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -43,10 +43,10 @@ def test_subject_in_words_and_times_in_the_centre_zone() -> None:
 def test_the_catalogue_is_complete_in_both_languages() -> None:
     """Every phrase has its English (a missing one would show Chinese in the English page), and
     every ticket state, role and not-ready reason has a display name."""
-    from agents.web.guard import REASONS
-    from agents.web.i18n import MESSAGES
-    from agents.web.security import ROLES
-    from tickets.lifecycle import TicketState
+    from hotline.base.i18n import MESSAGES
+    from hotline.base.web.security import ROLES
+    from hotline.desk.guard import REASONS
+    from hotline.tickets.lifecycle import TicketState
 
     assert set(MESSAGES["zh"]) == set(MESSAGES["en"])
     names = [f"tstate_{s.value}" for s in TicketState] + [f"role_{r}" for r in ROLES]

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from acd.staffing import CENTRE_TZ, SLOTS_PER_DAY
-from agents.web.callcontrol import EMERGENCY_NUMBERS, Held, emergency_dial, next_hold
-from agents.web.chart import ChartSource, offered_by_slot, rows
-from agents.web.steps import CallStep, StepRecorder, StepStore
-from agents.web.threeway import Stage, ThreeWayError, next_stage
-from hotline.config import EmergencyConfig
-from tickets.migrate import upgrade
-from tickets.records import CallOutcome, CallRecord
+from hotline.acd.staffing import CENTRE_TZ, SLOTS_PER_DAY
+from hotline.app.migrate import upgrade
+from hotline.base.settings import EmergencyConfig
+from hotline.callcontrol.service import EMERGENCY_NUMBERS, Held, emergency_dial, next_hold
+from hotline.callcontrol.steps import CallStep, StepRecorder, StepStore
+from hotline.callcontrol.threeway import Stage, ThreeWayError, next_stage
+from hotline.calls.records import CallOutcome, CallRecord
+from hotline.wallboard.chart import ChartSource, offered_by_slot, rows
 
 
 def test_hold_and_resume_follow_the_table() -> None:
@@ -152,9 +152,9 @@ def test_chart_source_plans_from_history_and_samples_staffing() -> None:
 
 
 def test_transfer_targets_are_directory_lines_or_configured_agents() -> None:
-    from agents.services import UnknownAgent
-    from agents.web.threeway import ThreeWayService
-    from hotline.config import DepartmentsConfig
+    from hotline.acd.agents import UnknownAgent
+    from hotline.base.settings import DepartmentsConfig
+    from hotline.callcontrol.threeway import ThreeWayService
 
     def seat_of(agent_id: str) -> str:
         if agent_id != "1002":
@@ -194,10 +194,10 @@ def _on_call_acd() -> Any:
 
 
 def test_a_held_citizen_is_hung_up_when_the_agent_hangs_up_and_joins_after_three_way() -> None:
-    from acd.events import AgentState, AgentStateChanged
-    from agents.web.callcontrol import CallControl
-    from agents.web.threeway import ThreeWayService
-    from hotline.config import DepartmentsConfig
+    from hotline.acd.events import AgentState, AgentStateChanged
+    from hotline.base.settings import DepartmentsConfig
+    from hotline.callcontrol.service import CallControl
+    from hotline.callcontrol.threeway import ThreeWayService
 
     async def run() -> None:
         ami, steps = _Ami(), StepRecorder(None, lambda _a, _m: None)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from agents.web.kb import Article, KbError, KbStore, articles_from, search, terms
-from tickets.migrate import upgrade
+from hotline.app.migrate import upgrade
+from hotline.kb.service import Article, KbError, KbStore, articles_from, search, terms
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "kb-example.json"

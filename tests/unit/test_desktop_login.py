@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from agents.web.access import UserGate
-from agents.web.live import SESSION_ENDED, LiveHub, Subscriber
-from agents.web.login_limits import Busy, LoginGuard, PasswordChecks
-from agents.web.session_persistence import DeskSessions
-from agents.web.sessions import Failures, LoginLimits, SessionStore
-from agents.web.users import UserStore
-from tickets.migrate import upgrade
+from hotline.app.migrate import upgrade
+from hotline.base.web.sessions import Failures, LoginLimits, SessionStore
+from hotline.desk.access import UserGate
+from hotline.desk.live import SESSION_ENDED, LiveHub, Subscriber
+from hotline.desk.login_limits import Busy, LoginGuard, PasswordChecks
+from hotline.desk.session_store import DeskSessions
+from hotline.desk.users import UserStore
 
 LIMITS = LoginLimits(base_s=1.0, cap_s=60.0, window_s=900.0, free_pair=3, free_address=20,
                      free_name=10)  # fmt: skip

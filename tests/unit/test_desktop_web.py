@@ -12,13 +12,11 @@ from typing import Any
 import jinja2
 import pytest
 
-from acd.core import AgentView, WaitingCallView
-from acd.events import AgentState
-from agents.web.calls import draft_from
-from agents.web.i18n import MESSAGES, catalogue, pick_lang, translate
-from agents.web.resources import HERE
-from agents.web.screenpop import prefill
-from agents.web.security import (
+from hotline.acd.core import AgentView, WaitingCallView
+from hotline.acd.events import AgentState
+from hotline.app.migrate import upgrade
+from hotline.base.i18n import MESSAGES, catalogue, pick_lang, translate
+from hotline.base.web.security import (
     DUMMY_HASH,
     PasswordRejected,
     hash_password,
@@ -27,11 +25,13 @@ from agents.web.security import (
     tokens_match,
     verify_password,
 )
-from agents.web.sessions import SessionStore
-from agents.web.users import UserError, UserStore, check_user
-from agents.web.wallboard import mask_number, sl_level, wait_level, wallboard
-from tickets.migrate import upgrade
-from tickets.ticket_types import DEFAULT_SUBJECTS, FieldError
+from hotline.base.web.sessions import SessionStore
+from hotline.callcontrol.http import draft_from
+from hotline.desk.plugin import HERE
+from hotline.desk.screenpop import prefill
+from hotline.desk.users import UserError, UserStore, check_user
+from hotline.tickets.values import DEFAULT_SUBJECTS, FieldError
+from hotline.wallboard.rules import mask_number, sl_level, wait_level, wallboard
 
 # -- passwords and tokens ----------------------------------------------------------------------
 
@@ -235,7 +235,7 @@ def test_templates_escape_everything_they_show() -> None:
 
 
 def test_three_way_steps_follow_the_table() -> None:
-    from agents.web.threeway import Stage, ThreeWayError, next_stage
+    from hotline.callcontrol.threeway import Stage, ThreeWayError, next_stage
 
     assert next_stage(None, "start") is Stage.DIALLING
     assert next_stage(Stage.DIALLING, "answered") is Stage.CONFERENCED
@@ -291,9 +291,9 @@ class _Socket:
 
 
 async def test_the_pop_goes_to_the_offered_agent_only_with_the_ivr_findings() -> None:
-    from acd.calltracker import CallInProgress
-    from acd.events import OfferCall
-    from agents.web.live import LiveHub, Subscriber
+    from hotline.acd.events import OfferCall
+    from hotline.calls.tracker import CallInProgress
+    from hotline.desk.live import LiveHub, Subscriber
 
     call = CallInProgress(
         "c1", "c1", "13800000000", "12345", "PJSIP/t-1", 1.0, ivr_path="direct>speech:02.01/help",
@@ -320,7 +320,7 @@ async def test_the_pop_goes_to_the_offered_agent_only_with_the_ivr_findings() ->
 
 
 def test_a_socket_that_falls_behind_is_closed_not_waited_for() -> None:
-    from agents.web.live import OUTBOX, LiveHub, Subscriber
+    from hotline.desk.live import OUTBOX, LiveHub, Subscriber
 
     async def run() -> None:
         hub = LiveHub(_FakeAcd({}), _FakeTickets(), None, lambda: {})  # type: ignore[arg-type]
@@ -338,9 +338,9 @@ def test_a_socket_that_falls_behind_is_closed_not_waited_for() -> None:
 async def test_a_sentence_heard_after_the_pop_completes_it() -> None:
     """Direct flow: the agent is rung during the greeting, before the caller has spoken; the
     transcript and the classifier's findings follow in a pop_speech message to that agent."""
-    from acd.calltracker import CallInProgress
-    from acd.events import OfferCall
-    from agents.web.live import LiveHub, Subscriber
+    from hotline.acd.events import OfferCall
+    from hotline.calls.tracker import CallInProgress
+    from hotline.desk.live import LiveHub, Subscriber
 
     call = CallInProgress(
         "c1", "c1", "13800000000", "12345", "PJSIP/t-1", 1.0, ivr_path="direct", skill="general"

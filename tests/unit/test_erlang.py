@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acd.erlang import (
+from hotline.acd.erlang import (
     agents_for_service_level,
     average_speed_of_answer,
     erlang_b,

@@ -1,12 +1,13 @@
-"""The estimated wait time: the pure formula (acd/ewt.py) and the core's use of it, by hand."""
+"""The estimated wait time: the pure formula (hotline/acd/ewt.py) and the core's use of it, by
+hand."""
 
 from __future__ import annotations
 
 import pytest
 
-from acd import ewt
-from acd.core import Acd, AcdPolicy, CallState
-from acd.events import (
+from hotline.acd import ewt
+from hotline.acd.core import Acd, AcdPolicy, CallState
+from hotline.acd.events import (
     AgentAnswered,
     AgentLoggedIn,
     AgentNotReady,

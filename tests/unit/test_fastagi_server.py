@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from ivr.agi import AgiChannel, AgiHangup
-from ivr.server import FastAgiServer
+from hotline.asterisk.agi import AgiChannel, AgiHangup
+from hotline.asterisk.agiserver import FastAgiServer
 
 
 def free_port() -> int:
@@ -117,13 +117,13 @@ async def test_a_call_taken_by_an_agent_is_not_logged_as_a_hang_up(
     legs = {"1.1": "1001"}
     server = FastAgiServer({"ivr": bridged_away}, "general", "127.0.0.1", port, agent_of=legs.get)
     await server.start()
-    caplog.set_level(logging.DEBUG, logger="ivr.server")
+    caplog.set_level(logging.DEBUG, logger="hotline.asterisk.agiserver")
     try:
         await converse(port, "ivr", 0)
         legs.clear()  # no agent was rung: this one did hang up
         await converse(port, "ivr", 0)
     finally:
         await server.stop()
-    said = [r.getMessage() for r in caplog.records if r.name == "ivr.server"]
+    said = [r.getMessage() for r in caplog.records if r.name == "hotline.asterisk.agiserver"]
     assert "call 1.1 left the IVR for agent 1001" in said
     assert said.count("caller 1.1 hung up in the IVR") == 1

@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from acd.ami.events import AmiEvent, MalformedEvent, parse_event
-from ivr.agi import AgiChannel, AgiCommandError, AgiHangup, parse_result
-from ivr.server import _read_headers
+from hotline.asterisk.agi import AgiChannel, AgiCommandError, AgiHangup, parse_result
+from hotline.asterisk.agiserver import _read_headers
+from hotline.asterisk.ami.events import AmiEvent, MalformedEvent, parse_event
 
 KNOWN_USER_EVENTS = [
     "HotlineArrived", "HotlineIvrExit", "HotlineQueued", "HotlineAgentAnswered",

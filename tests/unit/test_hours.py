@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 from pydantic import ValidationError
 
-from ivr.hours import CENTRE_TZ, BusinessHours, HoursConfig, hours_clock
+from hotline.ivr.hours import CENTRE_TZ, BusinessHours, HoursConfig, hours_clock
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 

@@ -8,12 +8,12 @@ from typing import Any, cast
 
 import pytest
 
-from hotline.config import ConfigError, IvrConfig, load_config
-from ivr.agi import AgiChannel
-from ivr.flow import DirectFlow, MenuFlow, WaitingKeyFlow
-from ivr.menus import MenuExit
-from ivr.ticket_status import TicketStatus, ticket_status_dialog
-from tickets.numbers import make_ticket_number
+from hotline.asterisk.agi import AgiChannel
+from hotline.base.settings import ConfigError, IvrConfig, load_config
+from hotline.ivr.flow import DirectFlow, MenuFlow, WaitingKeyFlow
+from hotline.ivr.menus import MenuExit
+from hotline.ivr.ticket_status import TicketStatus, ticket_status_dialog
+from hotline.tickets.numbers import make_ticket_number
 
 SKILLS = {"general", "consult", "request", "english"}
 

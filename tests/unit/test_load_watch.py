@@ -1,5 +1,5 @@
 """Falling behind is said, with figures: the AMI event lag's p99 over the last minute and the
-backlogs (acd/ami/watch.py), in the log and in `hotline status`."""
+backlogs (hotline/asterisk/ami/watch.py), in the log and in `hotline status`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from acd.ami.watch import LoadWatch, p99
-from hotline.statusview import format_status
+from hotline.app.statusview import format_status
+from hotline.asterisk.ami.watch import LoadWatch, p99
 
 
 def test_p99() -> None:
@@ -22,7 +22,7 @@ def test_late_events_and_a_growing_backlog_are_warned_about_with_figures(
 ) -> None:
     backlog = {"n": 3}
     watch = LoadWatch({"recording_backlog": lambda: backlog["n"]})
-    caplog.set_level(logging.INFO, logger="acd.ami.watch")
+    caplog.set_level(logging.INFO, logger="hotline.asterisk.ami.watch")
     for i in range(100):  # events stamped by Asterisk 0.05 s before being taken up
         watch.event_taken(1000.0 + i * 0.1 - 0.05, 1000.0 + i * 0.1)
     quiet = watch.check(1010.0)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from acd.metrics import ALL, MetricsBook, interval_start
-from tickets.records import CallOutcome, CallRecord
+from hotline.calls.metrics import ALL, MetricsBook, interval_start
+from hotline.calls.records import CallOutcome, CallRecord
 
 T0 = 1_800_000_000.0 - (1_800_000_000.0 % 900)  # an interval boundary
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 
-from acd.calltracker import CallInProgress
-from acd.state import TRACKED_FIELDS, _Tracked, check_snapshot
-from hotline.bus import DISPLAY_FIELDS, EventBus, display_copy
-from hotline.config import Config
+from hotline.acd.store import TRACKED_FIELDS, _Tracked, check_snapshot
+from hotline.base.bus import DISPLAY_FIELDS, EventBus, display_copy
+from hotline.base.settings import Config
+from hotline.calls.tracker import CallInProgress
 
 PERSONAL = {
     "caller", "number", "text", "transcript", "speech_text", "channel", "seat", "path",

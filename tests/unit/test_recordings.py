@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from acd.ami.events import MalformedEvent, RecordingStarted, parse_event
-from recordings.access import Requester, may_hear, may_score
-from recordings.files import AudioRoots, BadRecordingPath
-from recordings.quality import DEFAULT_CHECKLIST, ScoreError, report, score
-from recordings.ranges import ByteRange, Unsatisfiable, select
-from recordings.retention import Expired, Held, expired
+from hotline.asterisk.ami.events import MalformedEvent, RecordingStarted, parse_event
+from hotline.quality.rules import DEFAULT_CHECKLIST, ScoreError, report, score
+from hotline.recordings.access import Requester, may_hear, may_score
+from hotline.recordings.files import AudioRoots, BadRecordingPath
+from hotline.recordings.ranges import ByteRange, Unsatisfiable, select
+from hotline.recordings.retention import Expired, Held, expired
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 DAYS = {"call": 30, "voicemail": 7, "threeway": 0}
@@ -201,11 +201,12 @@ def test_hotline_recording_event_parses() -> None:
         parse_event({k: v for k, v in headers.items() if k != "Path"}, 0.0)
 
 
-# --- the weekly sampling plan (recordings/quality.py rule 5) -------------------------------------
+# --- the weekly sampling plan (hotline/quality/rules.py rule 5)
+# -------------------------------------
 
 
 def test_sampling_plan_picks_the_quota_per_agent_the_same_on_every_look() -> None:
-    from recordings.quality import sample_plan
+    from hotline.quality.rules import sample_plan
 
     week = [(i, "a") for i in range(1, 21)] + [(100, "b")]
     first = sample_plan(week, set(), 3, "2026-11-23")
@@ -220,7 +221,7 @@ def test_sampling_plan_picks_the_quota_per_agent_the_same_on_every_look() -> Non
 
 
 def test_reviews_count_toward_the_quota_whatever_was_picked() -> None:
-    from recordings.quality import sample_plan
+    from hotline.quality.rules import sample_plan
 
     week = [(i, "a") for i in range(1, 11)]
     picks = sample_plan(week, set(), 3, "w")[0].pending
@@ -235,7 +236,7 @@ def test_reviews_count_toward_the_quota_whatever_was_picked() -> None:
 def test_which_recordings_are_compressed() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from recordings.retention import Held, to_compress
+    from hotline.recordings.retention import Held, to_compress
 
     now = datetime(2026, 11, 23, tzinfo=UTC)
     old = now - timedelta(days=31)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from hotline.app.cli import _banner
 from hotline.asterisk.render import render_all, write_all
-from hotline.cli import _banner
-from hotline.config import Config, ConfigError, load_config
-from hotline.secrets import MASK, api_token, sip_password, stored_secret
+from hotline.base.secrets import MASK, api_token, sip_password, stored_secret
+from hotline.base.settings import Config, ConfigError, load_config
 
 SECRETS = {
     "ami": "ami-secret-Zq81",

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from agents.web.kb import KbStore
-from agents.web.steps import StepStore
-from agents.web.users import UserStore
-from recordings.store import RecordingStore
-from tickets.migrate import upgrade
-from tickets.persistence import CallRecordStore, lease_engine, make_engine, shared_engine_count
-from tickets.ticket_store import TicketStore
+from hotline.app.migrate import upgrade
+from hotline.base.db import CallRecordStore, lease_engine, make_engine, shared_engine_count
+from hotline.callcontrol.steps import StepStore
+from hotline.desk.users import UserStore
+from hotline.kb.service import KbStore
+from hotline.recordings.store import RecordingStore
+from hotline.tickets.store import TicketStore
 
 
 def test_the_stores_of_one_url_share_one_engine(tmp_path: Path) -> None:

@@ -15,9 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from hotline.cli import main
-from hotline.config import Config
-from ivr.models import (
+from hotline.app.cli import main
+from hotline.base.settings import Config
+from hotline.speech.service import (
+    AudioError,
+    Recognizer,
+    SpeechService,
+    SpeechUnavailable,
+    open_wav,
+)
+from hotline.speech.vosk_models import (
     KNOWN_ZIPS,
     ModelError,
     check_model_dir,
@@ -25,7 +32,6 @@ from ivr.models import (
     installed_models,
     missing_files,
 )
-from ivr.speech import AudioError, Recognizer, SpeechService, SpeechUnavailable, open_wav
 
 LOOKAHEAD = ["am/final.mdl", "conf/model.conf", "conf/mfcc.conf", "graph/HCLr.fst", "graph/Gr.fst"]
 STATIC = ["am/final.mdl", "conf/model.conf", "conf/mfcc.conf", "graph/HCLG.fst"]

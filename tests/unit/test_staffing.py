@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from acd.staffing import CENTRE_TZ, DayType, day_type, format_plan, plan_day
-from tickets.records import CallOutcome, CallRecord
+from hotline.acd.staffing import CENTRE_TZ, DayType, day_type, format_plan, plan_day
+from hotline.calls.records import CallOutcome, CallRecord
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from hotline.statusview import format_status
+from hotline.app.statusview import format_status
 
 
 def test_status_text_flags_calls_over_15_seconds_and_prints_the_figures() -> None:

@@ -8,20 +8,28 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickets.lifecycle import (
+from hotline.tickets.lifecycle import (
     ACTION_TYPES,
     INITIAL_STATES,
+    SURVEY_METHODS,
+    SURVEY_OUTCOMES,
     TABLE,
     AcceptVoicemail,
     Action,
     AnswerDirectly,
     Archive,
     CloseByUnit,
+    ConfirmDispatch,
     DismissVoicemail,
     Dispatch,
+    Dispute,
     GrantExtension,
     IllegalTransition,
+    InformCaller,
+    LeadClosed,
+    MergeInto,
     RecordSurvey,
+    Redispatch,
     RefuseExtension,
     Reopen,
     RequestExtension,
@@ -30,6 +38,7 @@ from tickets.lifecycle import (
     Rules,
     SignFor,
     StartWork,
+    SurveyMethod,
     TicketSnapshot,
     TicketState,
     TransitionEvent,
@@ -37,20 +46,30 @@ from tickets.lifecycle import (
     next_actions,
     rebuild,
 )
-from tickets.workdays import SHANGHAI
+from hotline.tickets.workdays import SHANGHAI
 
 S = TicketState
 UNITS = ("water-company", "housing-bureau", "district-a", "district-b")
 HAS_UNIT = {
     S.DISPATCHED, S.SIGNED, S.IN_PROGRESS, S.EXTENSION_REQUESTED, S.CLOSED_BY_UNIT,
-    S.REVIEWED, S.CALLBACK_DONE, S.REOPENED,
+    S.REVIEWED, S.CALLBACK_DONE, S.REOPENED, S.DISPUTED,
 }  # fmt: skip
-NO_UNIT = {S.VOICEMAIL_REVIEW, S.CREATED, S.RETURNED, S.CLOSED_DIRECT}
+NO_UNIT = {
+    S.VOICEMAIL_REVIEW, S.CREATED, S.RETURNED, S.CLOSED_DIRECT, S.MERGED, S.INFORM_PENDING,
+}  # fmt: skip
+LEADS = ("202609300001", "202609300002")
 # Where each table entry may lead: its fixed target, or the targets its guard can choose.
 GUARD_TARGETS = {
     (S.EXTENSION_REQUESTED, GrantExtension): {S.IN_PROGRESS},
     (S.CLOSED_BY_UNIT, Review): {S.REVIEWED, S.IN_PROGRESS},
-    (S.CALLBACK_DONE, RecordSurvey): {S.CALLBACK_DONE},
+    (S.REVIEWED, RecordSurvey): {S.CALLBACK_DONE, S.REOPENED},
+    (S.CALLBACK_DONE, RecordSurvey): {S.CALLBACK_DONE, S.REOPENED},
+    (S.DISPATCHED, Return): {S.RETURNED},
+    (S.DISPATCHED, Dispute): {S.DISPUTED},
+    (S.DISPUTED, Redispatch): {S.DISPATCHED},
+    (S.MERGED, LeadClosed): {S.INFORM_PENDING},
+    (S.INFORM_PENDING, InformCaller): {S.INFORM_PENDING, S.ARCHIVED},
+    (S.INFORM_PENDING, Archive): {S.ARCHIVED},
     (S.CALLBACK_DONE, Reopen): {S.REOPENED},
     (S.CALLBACK_DONE, Archive): {S.ARCHIVED},
 }
@@ -73,11 +92,31 @@ days = st.integers(min_value=1, max_value=10)
 
 
 @st.composite
-def dispatches(draw: st.DrawFn) -> Dispatch:
+def dispatches(draw: st.DrawFn, kind: type[Dispatch] = Dispatch) -> Dispatch:
     unit = draw(st.sampled_from(UNITS))
     others = [u for u in UNITS if u != unit]
     co = draw(st.lists(st.sampled_from(others), unique=True, max_size=2))
-    return Dispatch(actor=draw(who["actor"]), at=draw(who["at"]), unit=unit, co_units=tuple(co))
+    due = draw(st.none() | who["at"])  # None: a dispatch logged before return windows
+    return kind(
+        actor=draw(who["actor"]), at=draw(who["at"]), unit=unit, co_units=tuple(co),
+        return_due=due,
+    )  # fmt: skip
+
+
+@st.composite
+def surveys(draw: st.DrawFn) -> RecordSurvey:
+    outcome = draw(st.sampled_from(SURVEY_OUTCOMES))
+    method: SurveyMethod = draw(st.sampled_from(SURVEY_METHODS))
+    if outcome == "unreachable":
+        solved = None
+    elif method == "automated":
+        solved = draw(st.booleans())
+    else:
+        solved = draw(st.none() | st.booleans())
+    return RecordSurvey(
+        actor=draw(who["actor"]), at=draw(who["at"]), outcome=outcome, solved=solved,
+        method=method,
+    )  # fmt: skip
 
 
 ACTIONS: dict[type[Action], st.SearchStrategy[Action]] = {
@@ -91,20 +130,27 @@ ACTIONS: dict[type[Action], st.SearchStrategy[Action]] = {
     RefuseExtension: st.builds(RefuseExtension, **who, reason=text),
     CloseByUnit: st.builds(CloseByUnit, **who, result=text),
     Review: st.builds(Review, **who, approved=st.booleans()),
-    RecordSurvey: st.builds(
-        RecordSurvey, **who, outcome=st.sampled_from(("satisfied", "unsatisfied", "unreachable"))
-    ),
+    RecordSurvey: surveys(),
     Reopen: st.builds(Reopen, **who),
     Archive: st.builds(Archive, **who),
     AcceptVoicemail: st.builds(
         AcceptVoicemail, **who, description=st.text(max_size=8), category=st.just("")
     ),
     DismissVoicemail: st.builds(DismissVoicemail, **who, reason=text),
+    Dispute: st.builds(Dispute, **who, reason=text),
+    Redispatch: dispatches(Redispatch),
+    ConfirmDispatch: st.builds(ConfirmDispatch, **who, reason=text),
+    MergeInto: st.builds(MergeInto, **who, lead=st.sampled_from(LEADS)),
+    LeadClosed: st.builds(LeadClosed, **who, lead=st.sampled_from(LEADS), result=text),
+    InformCaller: st.builds(
+        InformCaller, **who, reached=st.booleans(), method=st.sampled_from(("human", "automated"))
+    ),
 }
 rules_strategy = st.builds(
     Rules,
     archive_after_unreachable=st.integers(min_value=1, max_value=4),
     max_reopens=st.none() | st.integers(min_value=0, max_value=2),
+    redo_after_unsatisfied=st.booleans(),
 )
 
 
@@ -125,6 +171,41 @@ def check_invariants(snap: TicketSnapshot, events: list[TransitionEvent], rules:
         assert snap.survey_attempts >= rules.archive_after_unreachable
     if rules.max_reopens is not None:
         assert snap.reopen_count <= rules.max_reopens
+    # Merging: only a merged order names a lead, and it has no unit.
+    if snap.state in (S.MERGED, S.INFORM_PENDING):
+        assert snap.merged_into in LEADS
+    # A survey needing a redo never rests in callback_done while a redo is still allowed.
+    if snap.state == S.CALLBACK_DONE and rules.redo_after_unsatisfied:
+        needs_redo = snap.survey_outcome == "unsatisfied" or snap.survey_solved is False
+        if needs_redo:
+            assert rules.max_reopens is not None and snap.reopen_count >= rules.max_reopens
+    if snap.survey_outcome == "unreachable":
+        assert snap.survey_solved is None
+    if snap.state == S.DISPUTED:
+        assert snap.disputed
+    if snap.state in NO_UNIT:
+        assert not snap.disputed
+
+
+def check_step(before: TicketSnapshot, action: Action, after: TicketSnapshot) -> None:
+    """What each new event must have done, judged from the outside."""
+    if isinstance(action, Dispute):
+        # Within the window the dispatch gave, and once per dispatch.
+        assert not before.disputed
+        assert before.dispute_until is None or action.at <= before.dispute_until
+    if isinstance(action, Redispatch):
+        assert action.unit != before.unit and after.unit == action.unit and not after.disputed
+    if isinstance(action, ConfirmDispatch):
+        assert after.unit == before.unit and after.disputed  # no second dispute, no return
+    if isinstance(action, Return):
+        assert not before.disputed
+    if isinstance(action, LeadClosed):
+        assert action.lead == before.merged_into
+    if isinstance(action, RecordSurvey) and after.state == S.REOPENED:
+        assert action.needs_redo and after.reopen_count == before.reopen_count + 1
+        assert after.unit == before.unit and after.survey_attempts == 0
+    if isinstance(action, RecordSurvey) and after.state == S.CALLBACK_DONE:
+        assert (after.survey_outcome, after.survey_solved) == (action.outcome, action.solved)
 
 
 @settings(max_examples=300, deadline=None)
@@ -152,6 +233,7 @@ def test_random_sequences_stay_legal_and_rebuild(data: st.DataObject, rules: Rul
             snap.state,
         )
         assert snap.state in ALLOWED[(before.state, type(action))]
+        check_step(before, action, snap)
         events.append(event)
         check_invariants(snap, events, rules)
     assert rebuild(events, start=TicketSnapshot(state=initial)) == snap

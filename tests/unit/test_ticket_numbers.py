@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickets.numbers import (
+from hotline.tickets.numbers import (
     InvalidTicketNumber,
     luhn_check_digit,
     make_ticket_number,

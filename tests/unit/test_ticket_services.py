@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from hotline.config import load_config
-from tickets.lifecycle import (
+from hotline.base.settings import load_config
+from hotline.tickets.lifecycle import (
     AcceptVoicemail,
     Archive,
     CloseByUnit,
@@ -32,7 +32,7 @@ from tickets.lifecycle import (
     SignFor,
     TicketState,
 )
-from tickets.ticket_services import (
+from hotline.tickets.service import (
     TicketSettings,
     can_see,
     clean_action,
@@ -42,7 +42,7 @@ from tickets.ticket_services import (
     redact,
     settings_from_config,
 )
-from tickets.ticket_types import (
+from hotline.tickets.values import (
     AccessDenied,
     FieldError,
     Similar,
@@ -50,7 +50,7 @@ from tickets.ticket_types import (
     TicketRecord,
     Viewer,
 )
-from tickets.workdays import SHANGHAI, Category
+from hotline.tickets.workdays import SHANGHAI, Category
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 
@@ -93,7 +93,9 @@ def test_dispatch_of_a_consultation_before_national_day() -> None:
     assert plan.changes["return_due_at"] == eod(2026, 10, 9)
     assert plan.changes["onsite_due_at"] is None
     assert plan.due_at is None  # no deadline was in force before the dispatch
-    assert plan.event.seq == 1 and plan.event.data == {"unit": "water", "co_units": []}
+    assert plan.event.seq == 1 and plan.event.data == {
+        "unit": "water", "co_units": [], "return_due": eod(2026, 10, 9).isoformat()
+    }  # fmt: skip
 
 
 def test_emergency_gets_on_site_and_two_day_deadlines() -> None:
@@ -259,7 +261,7 @@ def test_settings_from_config_apply_local_rules(tmp_path: Any) -> None:
     ],
 )
 def test_wrong_ticket_settings_name_the_key(tmp_path: Any, toml: str, key: str) -> None:
-    from hotline.config import ConfigError
+    from hotline.base.settings import ConfigError
 
     path = tmp_path / "h.toml"
     path.write_text(f"[tickets]\n{toml}\n", encoding="utf-8")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tickets.ticket_types import (
+from hotline.tickets.values import (
     DEFAULT_SUBJECTS,
     LIMITS,
     FieldError,

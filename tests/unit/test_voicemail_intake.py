@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hotline.config import Config
-from ivr.classifier import Classifier
-from recordings.persistence import SidecarStore
-from recordings.voicemail import (
+from hotline.base.settings import Config
+from hotline.speech.classifier import Classifier
+from hotline.tickets.values import LIMITS, FieldError, TicketDraft
+from hotline.voicemail.rules import (
     DEFAULT_SUBJECT_CODES,
     NO_SPEECH,
     Status,
@@ -19,7 +19,7 @@ from recordings.voicemail import (
     draft_for,
     is_complete,
 )
-from tickets.ticket_types import LIMITS, FieldError, TicketDraft
+from hotline.voicemail.store import SidecarStore
 
 MSG = VoicemailMessage(
     call_id="1763880000.42",
@@ -122,9 +122,9 @@ def test_a_broken_sidecar_is_moved_aside_and_its_message_found_again(tmp_path: P
 def test_the_voicemail_event_says_when_the_message_is_an_emergency() -> None:
     from types import SimpleNamespace
 
-    from hotline.bus import EventBus
-    from recordings.notifier import VoicemailNotifier
-    from tickets.lifecycle import TicketState
+    from hotline.base.bus import EventBus
+    from hotline.recordings.notifier import VoicemailNotifier
+    from hotline.tickets.lifecycle import TicketState
 
     bus = EventBus(Config().mqtt)
     notifier = VoicemailNotifier(bus)

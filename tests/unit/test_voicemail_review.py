@@ -6,8 +6,8 @@ from datetime import datetime, time
 
 import pytest
 
-from recordings.review import Attempt, Waiting, review_due, review_queue, unreachable
-from tickets.workdays import SHANGHAI, WorkCalendar
+from hotline.tickets.workdays import SHANGHAI, WorkCalendar
+from hotline.voicemail.review import Attempt, Waiting, review_due, review_queue, unreachable
 
 pytestmark = pytest.mark.calendar  # issue 12: also run in 2027 and 2028 (make test-years)
 

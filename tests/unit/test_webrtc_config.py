@@ -10,8 +10,8 @@ import pytest
 
 from hotline.asterisk.render import render_all
 from hotline.asterisk.webrtc import softphone_settings, tls_files
-from hotline.config import ConfigError, browser_seat
-from hotline.softphone_cli import account_line, baresip_config, server_host
+from hotline.base.settings import ConfigError, browser_seat
+from hotline.desk.softphone_cli import account_line, baresip_config, server_host
 from tests.unit.test_asterisk_config import DIRS, cfg_with
 
 
@@ -94,7 +94,7 @@ def test_baresip_recipe_listens_on_its_own_port_and_never_on_lo(tmp_path: Path) 
 
 
 def test_install_config_for_an_external_asterisk_brings_the_certificate(tmp_path: Path) -> None:
-    from hotline.cli import install_external_config
+    from hotline.app.cli import install_external_config
 
     target = tmp_path / "etc-asterisk"
     cfg = cfg_with(tmp_path, f'[asterisk]\nconfig_install_path = "{target}"\n')

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickets.workdays import (
+from hotline.tickets.workdays import (
     SHANGHAI,
     CalendarOutOfRange,
     Category,

@@ -1,0 +1,86 @@
+"""Missed-call callback on by default without costing inbound (issue 17, must show: benchmark).
+
+Several seeded multi-skill days of different shapes (``hotline/simulation/daygen.py``: skill mixes,
+specialist/generalist ratios, talk times, patience; none of them the day any rule was tuned
+on), each played at the planned load and 10 % above it, with callers who hang up. The same
+calls (common random numbers) go through:
+
+- ``fifo-per-queue``: app_queue's model (hotline/simulation/appqueue.py), no callbacks;
+- ``old defaults``: our ACD as shipped before issue 17: every 15-second rule off, a freed agent
+  takes the oldest call it may take whatever its level there;
+- ``callback, no reserve``: the old routing with missed-call callback on, placed whenever an
+  agent is free and no live call it may take waits (what issue 17 found costs inbound);
+- ``new defaults``: ``CENTRE_DEFAULTS`` (hotline/acd/core/policy.py, the ``[acd]`` defaults): missed
+  calls called back only while ``callback_min_idle_agents`` agents of the skill stay ready,
+  widening, announcements, and the first-skill routing rule.
+
+Callbacks may be placed from the first call until two hours after the last arrival (working
+hours; ``CallbacksPaused`` after that); a missed call not reached by then counts as not called
+back. Printed per day and load: answered-or-called-back % (answered + called back / offered)
+and the 15-second service level (answered within 15 s / offered); then the means. Figures are
+printed, never judged.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from hotline.acd.core import CENTRE_DEFAULTS, AcdPolicy
+from hotline.simulation.daygen import WRAPUP_S, DayShape, generated_day, scenario
+from hotline.simulation.simulator import SimulationResult, simulate
+
+SEEDS = (101, 102, 103, 104, 105, 106)
+LOADS = (1.0, 1.1)
+HOURS, WARMUP_S, AFTER_S = 3.0, 1800.0, 7200.0
+BASE = {"ring_timeout_s": 15.0, "wrapup_s": WRAPUP_S}
+OLD = AcdPolicy(**BASE, keep_first_skill=False)  # type: ignore[arg-type]
+CALLBACK_NO_RESERVE = AcdPolicy(**BASE, keep_first_skill=False, missed_callback_after_s=0.0)  # type: ignore[arg-type]
+RUNS: tuple[tuple[str, str, AcdPolicy], ...] = (
+    ("fifo-per-queue", "fifo-per-queue", OLD),
+    ("old defaults", "ours", OLD),
+    ("callback, no reserve", "ours", CALLBACK_NO_RESERVE),
+    ("new defaults", "ours", AcdPolicy(**{**CENTRE_DEFAULTS, **BASE})),
+)  # fmt: skip
+
+
+def run(shape: DayShape, router: str, policy: AcdPolicy, load: float) -> SimulationResult:
+    end = WARMUP_S + HOURS * 3600.0
+    hours = (0.0, end + AFTER_S)
+    sc = scenario(shape, router, policy, hours=HOURS, warmup_s=WARMUP_S, load=load,
+                  callback_hours_s=hours, drain_limit_s=AFTER_S)  # fmt: skip
+    return simulate(sc)
+
+
+def main() -> None:
+    print(f"days {SEEDS} x loads {LOADS} of plan; {HOURS:.0f} h after {WARMUP_S / 60:.0f} min "
+          f"warm-up; callbacks until {AFTER_S / 3600:.0f} h after the last arrival")  # fmt: skip
+    print("cells: answered-or-called-back % / 15-s service level %")
+    labels = [label for label, _, _ in RUNS]
+    served: dict[str, list[float]] = {label: [] for label in labels}
+    level: dict[str, list[float]] = {label: [] for label in labels}
+    head = ("day", *labels)
+    rows: list[tuple[str, ...]] = [head]
+    for seed in SEEDS:
+        shape = generated_day(seed)
+        print(f"day {seed}: {shape.describe()}", flush=True)
+        for load in LOADS:
+            cells = [f"{seed} x{load:.1f}"]
+            for label, router, policy in RUNS:
+                f = run(shape, router, policy, load).figures
+                served[label].append(f.served_rate or 0.0)
+                level[label].append(f.service_level_15s or 0.0)
+                cells.append(f"{100 * served[label][-1]:.1f} / {100 * level[label][-1]:.1f}")
+            rows.append(tuple(cells))
+    rows.append(("mean", *(f"{100 * statistics.fmean(served[k]):.1f} / "
+                           f"{100 * statistics.fmean(level[k]):.1f}" for k in labels)))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    for n, row in enumerate(rows):
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+        if n == 0 or n == len(rows) - 2:
+            print("-" * (sum(widths) + 2 * len(widths) - 2))
+    new, fifo = level["new defaults"], level["fifo-per-queue"]
+    diffs = [a - b for a, b in zip(new, fifo, strict=True)]
+    se = statistics.stdev(diffs) / len(diffs) ** 0.5
+    print(f"new defaults - fifo-per-queue: SL 15 s {100 * statistics.fmean(diffs):+.2f} "
+          f"+- {100 * se:.2f} points (paired); days below fifo: {sum(d < 0 for d in diffs)}"
+          f"/{len(diffs)}")  # fmt: skip

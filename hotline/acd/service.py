@@ -1,0 +1,457 @@
+"""The live ACD: feeds the sans-I/O core, saves its state, carries out its decisions over AMI.
+
+One lock serialises events into the core, so decisions follow the exact order events arrived.
+After every event the core's snapshot (plus the agent legs we rang) goes to Redis; a restarted
+engine loads it and reconciles with the channels Asterisk still has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hotline.acd.core import Acd, AcdError
+from hotline.acd.events import (
+    AgentStateChanged,
+    AnnouncePosition,
+    CallAbandoned,
+    CallAnswered,
+    CallbackCancelled,
+    CallbackGaveUp,
+    CallEnded,
+    CallerHungUp,
+    CallEstimate,
+    CallLeft,
+    CancelOffer,
+    MissedCallListed,
+    OfferCall,
+    OfferCallback,
+    OfferFailed,
+    PlaceCallback,
+    SendToVoicemail,
+)
+from hotline.acd.notifier import AcdNotifier
+from hotline.acd.store import RedisAcdStore
+from hotline.asterisk.ami.client import DECISION_TOKEN, AmiActionError, AmiClient
+from hotline.calls.tracker import CallTracker
+
+log = logging.getLogger(__name__)
+SAVE_TIMEOUT_S = 2.0
+
+# Decisions also published on MQTT as calls/<id>/<kind> (wallboards, other systems).
+PUBLISHED = (
+    CallEstimate,
+    AnnouncePosition,
+    OfferCallback,
+    SendToVoicemail,
+    MissedCallListed,
+    CallbackGaveUp,
+    CallbackCancelled,
+    CallLeft,
+)
+CALLBACK_NUMBER = re.compile(r"\+?[0-9]{3,20}")
+
+
+class CallbackLog(Protocol):
+    """Where callback attempts are written (the call record store)."""
+
+    async def attempt_placed(
+        self, call_id: str, attempt: int, agent_id: str, number: str
+    ) -> None: ...
+
+    async def attempt_result(
+        self, call_id: str, attempt: int, outcome: str, reason: str
+    ) -> None: ...
+
+
+@dataclass
+class AgentLeg:
+    """A call we placed to an agent's phone for a waiting caller."""
+
+    leg_id: str
+    call_id: str
+    agent_id: str
+    answered: bool = False
+    kind: str = "offer"
+    """"offer": rings the agent for a waiting caller; "callback": agent first, then the citizen."""
+    attempt: int = 0
+    """For a callback: which attempt this is (1 for the first)."""
+
+
+class AcdService:
+    def __init__(
+        self,
+        acd: Acd,
+        ami: AmiClient,
+        store: RedisAcdStore,
+        notifier: AcdNotifier,
+        tracker: CallTracker,
+        *,
+        clock: Callable[[], float] = time.time,
+        action_timeout_s: float = 10.0,
+        callback_dial: str = "PJSIP/{number}@citizen-trunk",
+        callback_ring_s: float = 30.0,
+        attempts: CallbackLog | None = None,
+        seats: frozenset[str] | None = None,
+        write_ahead: bool = False,
+    ) -> None:
+        self.attempts = attempts
+        # With a standby engine: an agent is rung only once the leg is in Redis, so the engine
+        # that takes over knows every leg the last leader placed (a save lost on the way would
+        # otherwise leave an agent on a call the new leader does not know, and offer another).
+        self._write_ahead = write_ahead
+        self._changes = 0  # state changes asked to be saved
+        self._saved_through = 0  # the newest change known to be in Redis
+        self._save_done = asyncio.Event()  # pulsed after every save attempt
+        self._withdrawn: set[str] = set()  # legs whose offer was cancelled while being placed
+        self._seats = seats  # None: any (tests of the core's plumbing); the engine passes its own
+        self._callback_dial = callback_dial
+        self._callback_ring_s = callback_ring_s
+        self.acd = acd
+        self._ami = ami
+        self._store = store
+        self._notifier = notifier
+        self.notifier = notifier  # the desktop listens to it too (what callers said)
+        self.tracker = tracker
+        self._clock = clock
+        self._action_timeout_s = action_timeout_s
+        self._lock = asyncio.Lock()
+        self.legs: dict[str, AgentLeg] = {}
+        self._saving = False
+        self._dirty = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.observers: list[Callable[[Any], None]] = []
+        """Called with every decision of the core (metrics, wallboards)."""
+
+    # -- state -----------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "acd": self.acd.snapshot(),
+            "legs": {k: vars(v) for k, v in self.legs.items()},
+            "calls": {k: CallTracker.to_json(v) for k, v in self.tracker.calls.items()},
+        }
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Load a snapshot; AcdError (nothing changed) if it is not one this centre could write.
+
+        A seat is dialled as it stands in the snapshot: one that is not a configured dial
+        string (written by someone else into Redis, or a configuration since changed) refuses
+        the whole snapshot; reconciliation then queues the callers Asterisk still holds again.
+        """
+        acd = Acd.restore(data["acd"], self.acd.policy)
+        if self._seats is not None:
+            for agent in acd.agents():
+                if agent.seat not in self._seats:
+                    raise AcdError(
+                        f"agent {agent.agent_id!r} is at seat {agent.seat[:80]!r}, "
+                        "which is not a configured dial string"
+                    )
+        legs = {k: AgentLeg(**v) for k, v in data.get("legs", {}).items()}
+        calls = {k: CallTracker.from_json(v) for k, v in data.get("calls", {}).items()}
+        self.acd, self.legs, self.tracker.calls = acd, legs, calls
+
+    async def save(self) -> None:
+        await self._save()
+
+    def _save_soon(self) -> None:
+        if self._saving:
+            self._dirty = True
+        else:
+            self._spawn(self._save())
+
+    async def _save(self) -> None:
+        """Save the latest state; saves requested while one is running coalesce into one.
+
+        Under load a save per event would cost more than the events (the snapshot grows with
+        the queue); the state written is always the newest, and a restarted engine reconciles
+        whatever the last save missed with the channels Asterisk still holds.
+        """
+        self._changes += 1
+        self._dirty = True
+        if self._saving:
+            return
+        self._saving = True
+        try:
+            while self._dirty:
+                self._dirty = False
+                change = self._changes
+                try:
+                    # Bounded: Redis unreachable without a refusal (a cut link) would hold the
+                    # save, and whoever awaits it, until TCP gives up, minutes later.
+                    await asyncio.wait_for(self._store.save(self.snapshot()), SAVE_TIMEOUT_S)
+                    self._saved_through = max(self._saved_through, change)
+                except Exception as exc:  # Redis away: serve from memory, save on the next event
+                    log.error("could not save ACD state to Redis: %r", exc)
+                    break
+                finally:
+                    self._save_done.set()
+                    self._save_done = asyncio.Event()
+        finally:
+            self._saving = False
+            self._save_done.set()
+            self._save_done = asyncio.Event()
+
+    async def persist(self) -> bool:
+        """Save the state as it is now and wait until Redis has it; False if it did not."""
+        await self._save()
+        target = self._changes
+        while self._saved_through < target:
+            if not self._saving:  # the saves stopped short of it: Redis away, or not leading
+                return self._saved_through >= target
+            await self._save_done.wait()
+        return True
+
+    async def _save_ahead(self) -> bool:
+        """Before an action that creates a leg: with a standby engine, only once saved."""
+        if not self._write_ahead:
+            await self._save()  # best effort: one engine serves from memory when Redis is away
+            return True
+        return await self.persist()
+
+    # -- events in -------------------------------------------------------
+    async def handle(self, event: Any) -> list[Any]:
+        """Feed one core event; raises AcdError (nothing changed) if it does not fit."""
+        async with self._lock:
+            decisions = self.acd.handle(event)
+            if isinstance(event, CallEnded | CallerHungUp):
+                self._forget_legs(event)
+        # Outside the lock and in the background: events never wait for Redis (a save already
+        # running takes this state up too, see _save).
+        self._save_soon()
+        # The decisions carry the fencing token they were taken under (with a standby
+        # engine): the AMI client refuses them if that token is no longer this engine's.
+        gate = getattr(self._ami, "gate", None)  # test doubles may not have one
+        DECISION_TOKEN.set(None if gate is None else gate())
+        for decision in decisions:
+            for observer in self.observers:
+                try:
+                    observer(decision)
+                except Exception:  # an observer's bug must not stop the calls
+                    log.exception("ACD observer failed on %r", decision)
+            self._execute(decision)
+        return list(decisions)
+
+    async def offer(self, event: Any) -> list[Any]:
+        """Like handle(), but an event that does not fit is logged and dropped."""
+        try:
+            return await self.handle(event)
+        except AcdError as exc:
+            log.debug("ACD ignored %s: %s", type(event).__name__, exc)
+            return []
+
+    def _forget_legs(self, event: CallEnded | CallerHungUp) -> None:
+        if isinstance(event, CallEnded):
+            self.legs = {k: v for k, v in self.legs.items() if v.call_id != event.call_id}
+
+    def leg(self, leg_id: str) -> AgentLeg | None:
+        return self.legs.get(leg_id)
+
+    async def leg_answered(self, leg_id: str, call_id: str, agent_id: str) -> None:
+        async with self._lock:
+            leg = self.legs.get(leg_id)
+            if leg is None:  # e.g. answered just after a restart lost the originate
+                self.legs[leg_id] = AgentLeg(leg_id, call_id, agent_id, answered=True)
+            else:
+                leg.answered = True
+
+    # -- decisions out ---------------------------------------------------
+    def _execute(self, decision: Any) -> None:
+        if isinstance(decision, OfferCall):
+            self._spawn(self._ring_agent(decision))
+        elif isinstance(decision, CancelOffer):
+            self._spawn(self._cancel(decision))
+        elif isinstance(decision, AgentStateChanged):
+            self._notifier.agent_state(decision)
+        elif isinstance(decision, CallAnswered):
+            self._notifier.call_answered(decision)
+        elif isinstance(decision, CallAbandoned):
+            self._notifier.call_abandoned(decision)
+        elif isinstance(decision, AnnouncePosition):
+            minutes = "" if decision.ewt_s is None else str(max(1, math.ceil(decision.ewt_s / 60)))
+            self._spawn(
+                self._redirect(
+                    decision.call_id,
+                    "hotline-announce",
+                    {"HOTLINE_POSITION": str(decision.position), "HOTLINE_EWT_MIN": minutes},
+                )
+            )
+        elif isinstance(decision, OfferCallback):
+            self._spawn(self._redirect(decision.call_id, "hotline-offer-callback", {}))
+        elif isinstance(decision, SendToVoicemail):
+            self._spawn(self._redirect(decision.call_id, "hotline-voicemail", {}))
+        elif isinstance(decision, PlaceCallback):
+            self._spawn(self._place_callback(decision))
+        if isinstance(decision, PUBLISHED):
+            self._notifier.decision(decision)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _ring_agent(self, offer: OfferCall) -> None:
+        leg_id = f"hl-{uuid.uuid4().hex[:20]}"
+        self.legs[leg_id] = AgentLeg(leg_id, offer.call_id, offer.agent_id)
+        try:
+            reason = await self._originate(offer, leg_id)
+        finally:
+            self._withdrawn.discard(leg_id)
+        if reason:
+            log.info("agent %s did not take call %s: %s", offer.agent_id, offer.call_id, reason)
+            self.legs.pop(leg_id, None)
+            await self.offer(
+                OfferFailed(
+                    call_id=offer.call_id,
+                    agent_id=offer.agent_id,
+                    reason=reason,
+                    at=self._clock(),
+                )
+            )
+
+    async def _originate(self, offer: OfferCall, leg_id: str) -> str:
+        """Ring the agent; why it did not take the call ("" if it did)."""
+        if not await self._save_ahead():
+            return "state not saved"
+        # The offer may have been withdrawn (the caller hung up) while the leg was saved: the
+        # hang-up found no channel then, and an Originate now would ring the agent for nobody
+        # while the ACD offers the agent the next call.
+        if leg_id in self._withdrawn:
+            return "withdrawn before the agent was rung"
+        self._notifier.call_offered(offer)
+        caller = offer.caller or "12345"
+        action = {
+            "Action": "Originate",
+            "Channel": offer.seat,
+            "Context": "hotline-agent-connect",
+            "Exten": "s",
+            "Priority": "1",
+            "Timeout": str(int(offer.ring_timeout_s * 1000)),
+            "CallerID": f'"{caller}" <{caller}>',
+            "ChannelId": leg_id,
+            "Async": "true",
+            "Variable": [
+                f"HOTLINE_CALL={offer.call_id}",
+                f"HOTLINE_CALL_CHANNEL={offer.channel}",
+                f"HOTLINE_AGENT={offer.agent_id}",
+            ],
+        }
+        try:
+            response = await self._ami.send(
+                action, timeout_s=offer.ring_timeout_s + self._action_timeout_s
+            )
+        except AmiActionError as exc:
+            return str(exc)
+        final = response[-1] if isinstance(response, list) else response
+        if str(final.get("Response", "")).lower() != "success":
+            return f"no answer (reason {final.get('Reason', '?')})"
+        return ""
+
+    def _caller_channel(self, call_id: str) -> str | None:
+        call = self.tracker.calls.get(call_id)
+        if call is not None:
+            return call.channel
+        return next((v.channel for v in self.acd.waiting_calls() if v.call_id == call_id), None)
+
+    async def _redirect(self, call_id: str, context: str, variables: dict[str, str]) -> None:
+        """Move a waiting caller to `context` (announcement, callback offer, voicemail)."""
+        channel = self._caller_channel(call_id)
+        if channel is None:
+            log.info("call %s: no channel to redirect to %s", call_id, context)
+            return
+        try:
+            for name, value in variables.items():
+                await self._ami.send(
+                    {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+                )
+            await self._ami.send(
+                {
+                    "Action": "Redirect",
+                    "Channel": channel,
+                    "Context": context,
+                    "Exten": "s",
+                    "Priority": "1",
+                }
+            )
+        except AmiActionError as exc:  # the caller may just have hung up or been bridged
+            log.info("call %s: redirect to %s failed: %s", call_id, context, exc)
+
+    async def _place_callback(self, place: PlaceCallback) -> None:
+        leg_id = f"hl-cb-{uuid.uuid4().hex[:17]}"
+        reason = ""
+        if not CALLBACK_NUMBER.fullmatch(place.number):
+            reason = f"not a diallable number: {place.number!r}"
+        else:
+            self.legs[leg_id] = AgentLeg(
+                leg_id, place.call_id, place.agent_id, kind="callback", attempt=place.attempt
+            )
+        if not reason and not await self._save_ahead():
+            reason = "state not saved"
+            self.legs.pop(leg_id, None)
+        if not reason:
+            if self.attempts is not None:
+                await self.attempts.attempt_placed(
+                    place.call_id, place.attempt, place.agent_id, place.number
+                )
+            self._notifier.decision(place)
+            action = {
+                "Action": "Originate",
+                "Channel": place.seat,
+                "Context": "hotline-callback-agent",
+                "Exten": "s",
+                "Priority": "1",
+                "Timeout": str(int(place.ring_timeout_s * 1000)),
+                "CallerID": f'"{place.number}" <{place.number}>',
+                "ChannelId": leg_id,
+                "Async": "true",
+                "Variable": [
+                    f"HOTLINE_CALL={place.call_id}",
+                    f"HOTLINE_AGENT={place.agent_id}",
+                    f"HOTLINE_CALLBACK_DIAL={self._callback_dial.format(number=place.number)}",
+                    f"HOTLINE_CALLBACK_RING={int(self._callback_ring_s)}",
+                ],
+            }
+            try:
+                response = await self._ami.send(
+                    action, timeout_s=place.ring_timeout_s + self._action_timeout_s
+                )
+                final = response[-1] if isinstance(response, list) else response
+                if str(final.get("Response", "")).lower() != "success":
+                    reason = f"agent did not answer (reason {final.get('Reason', '?')})"
+            except AmiActionError as exc:
+                reason = str(exc)
+        if reason:
+            log.info("callback %s via agent %s failed: %s", place.call_id, place.agent_id, reason)
+            self.legs.pop(leg_id, None)
+            if self.attempts is not None:
+                await self.attempts.attempt_result(
+                    place.call_id, place.attempt, "agent_no_answer", reason
+                )
+            await self.offer(
+                OfferFailed(
+                    call_id=place.call_id, agent_id=place.agent_id, reason=reason, at=self._clock()
+                )
+            )
+
+    async def _cancel(self, cancel: CancelOffer) -> None:
+        for leg in list(self.legs.values()):
+            if leg.call_id == cancel.call_id and leg.agent_id == cancel.agent_id:
+                self._withdrawn.add(leg.leg_id)  # not rung yet: it never will be
+                await self.hangup(leg.leg_id)
+
+    async def hangup(self, channel: str) -> None:
+        try:
+            await self._ami.send({"Action": "Hangup", "Channel": channel, "Cause": "16"})
+        except AmiActionError as exc:
+            log.info("hangup of %s: %s", channel, exc)
+
+    async def drain(self) -> None:
+        """Wait for in-flight AMI work (used on shutdown and in tests)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,1 @@
+"""The web base: passwords, tokens and roles; server-side sessions (pure)."""

@@ -1,0 +1,1 @@
+"""The knowledge base agents search during a call."""

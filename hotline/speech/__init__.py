@@ -1,0 +1,1 @@
+"""Speech: Vosk models, recognition of a recorded utterance, the classifier of what was said."""

@@ -1,0 +1,1 @@
+"""Voicemail: intake of messages left out of hours, and the night-shift review."""
