@@ -419,9 +419,9 @@ def shift_ports() -> None:
 
 
 async def run_steps(run: Run, args: argparse.Namespace, steps: list[int]) -> None:
-    await run.start(int(args.ring * 1000))
     first_limit = ""
-    try:
+    try:  # the phones' sipp is stopped whatever fails, their start too
+        await run.start(int(args.ring * 1000))
         for concurrent in steps:
             sides = [s.strip() for s in args.sides.split(",") if s.strip()]
             figs = {}

@@ -122,13 +122,13 @@ def simulated(
 
 
 async def play(run: Run, calls: tuple[TraceCall, ...], ring_s: float) -> list[LogLine]:
-    await run.start(int(ring_s * 1000))
-    await run.staff(len(run.agents))
     inject = run.site.state_dir / "trace.csv"
     inject.write_text(injection(calls), encoding="utf-8")
     last = max(c.arrival_at for c in calls)
     longest = max(c.handle_s for c in calls)
-    try:
+    try:  # the phones' sipp is stopped whatever fails, their start too
+        await run.start(int(ring_s * 1000))
+        await run.staff(len(run.agents))
         carrier = await run_carrier(
             run.site.state_dir, run.target, port=CARRIER_PORT, media_port=CARRIER_MEDIA,
             calls=len(calls), rate=START_RATE, limit=len(calls) + 10, talk_ms=0,

@@ -83,8 +83,8 @@ async def test_sixty_calls_at_once_through_sipp_each_recorded_once(
     )
     await phones.start(target)
     engine = EngineProcess(load_setup, "load-sipp")
-    engine.start()
-    try:
+    try:  # the phones' sipp is stopped whatever fails, the engine's start too
+        engine.start()
         for n in range(1, AGENTS + 1):
             engine.agent(str(2000 + n), "login")
             engine.agent(str(2000 + n), "ready")
