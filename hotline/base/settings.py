@@ -104,7 +104,10 @@ class AsteriskConfig(_Section):
     """IP/network of the carrier's trunk; its calls land in the citizen context (12345)."""
     sip_port: int = Field(default=5060, ge=1, le=65535)
     rtp_start: int = Field(default=10000, ge=1024, le=65535)
-    rtp_end: int = Field(default=10999, ge=1024, le=65535)
+    rtp_end: int = Field(default=19999, ge=1024, le=65535)
+    """Each channel takes two ports (RTP, RTCP) and a call up with its agent two channels: the
+    old 10000-10999 ran out near 250 calls (bench load at 300 up: SIP 488 Not Acceptable Here),
+    so 10000 ports, enough for about 2,500 calls."""
     start_timeout_s: float = Field(default=60.0, gt=0)
     test_contexts: bool = False
     """Install the dialplan contexts the tests use (a phone that answers, a department line)."""
@@ -189,8 +192,9 @@ class FastAgiConfig(_Section):
 
 
 class ClusterConfig(_Section):
-    """A standby engine (docs/CLUSTER.md, "Standby engine"): engines on the same Redis and
-    database take a lease in Redis; only the holder acts, the other takes over when it ends."""
+    """``[cluster]`` (docs/CLUSTER.md): a standby engine (engines on the same Redis and
+    database take a lease in Redis; only the holder acts, the other takes over when it ends)
+    and how an engine over several Asterisk nodes treats a lost node."""
 
     standby: bool = False
     """False: one engine, no lease (as before). True: lead only while holding the lease."""
@@ -206,6 +210,9 @@ class ClusterConfig(_Section):
     action still on its way to Asterisk)."""
     poll_ms: int = Field(default=200, ge=50)
     """How often a standby asks for the lease."""
+    node_lost_after_s: float = Field(default=3.0, gt=0, le=300)
+    """Several nodes: a node's AMI away this long: its calls end with outcome ``node_failed``,
+    its agents' legs end, its waiting callers leave the queue (they are gone with the node)."""
 
     @model_validator(mode="after")
     def _timing(self) -> ClusterConfig:
@@ -1048,14 +1055,6 @@ class NodeConfig(_Section):
         return self.ami_host or self.address
 
 
-class ClusterConfig(_Section):
-    """``[cluster]``: behaviour of an engine over several nodes."""
-
-    node_lost_after_s: float = Field(default=3.0, gt=0, le=300)
-    """A node's AMI away this long: its calls end with outcome ``node_failed``, its agents'
-    legs end, its waiting callers leave the queue (they are gone with the node)."""
-
-
 class Config(_Section):
     paths: PathsConfig = PathsConfig()
     asterisk: AsteriskConfig = AsteriskConfig()
@@ -1084,7 +1083,6 @@ class Config(_Section):
     quality: QualityConfig = QualityConfig()
     webrtc: WebrtcConfig = WebrtcConfig()
     edge: EdgeConfig = EdgeConfig()
-    cluster: ClusterConfig = ClusterConfig()
     nodes: list[NodeConfig] = Field(default_factory=list)
     """Empty: one Asterisk (``[asterisk]``, ``[ami]``), as before."""
     agents: list[AgentSeed] = Field(
