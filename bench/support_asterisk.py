@@ -41,6 +41,7 @@ PORTS = {
     "redis": 26479, "mqtt": 26983,
 }  # fmt: skip
 REDIS_URL = f"redis://127.0.0.1:{PORTS['redis']}/0"  # the bench's own, with credentials
+RTP_SPAN = 1000  # ports from PORTS["rtp"]; bench/load.py needs more (two per channel)
 # Starting the managed instance restarts one that is already running, which would cut another
 # bench run off mid-trace: one run at a time holds this lock.
 LOCK_PATH = Path(tempfile.gettempdir()) / "hotline-bench-asterisk.lock"
@@ -54,6 +55,7 @@ class BenchSetupError(RuntimeError):
 class BenchAgent:
     agent_id: str  # digits: the bench-agent context matches _X.
     skills: Mapping[str, int]  # skill -> level, 1 best
+    sip_password: str = ""  # set: the agent gets its own PJSIP endpoint (a SIP phone)
 
     @property
     def seat(self) -> str:
@@ -61,12 +63,18 @@ class BenchAgent:
 
 
 def config_toml(
-    state_dir: Path, run_id: str, agents: Sequence[BenchAgent], acd: Mapping[str, float]
+    state_dir: Path,
+    run_id: str,
+    agents: Sequence[BenchAgent],
+    acd: Mapping[str, float],
+    instance: str = "bench",
 ) -> str:
     acd_lines = "\n".join(f"{key} = {value}" for key, value in acd.items())
     agent_blocks = "\n".join(
         f'[[agents]]\nid = "{a.agent_id}"\nname = "Bench agent {a.agent_id}"\n'
-        f'seat = "{a.seat}"\nskills = {{ '
+        f'seat = "{a.seat}"\n'
+        + (f'sip_password = "{a.sip_password}"\n' if a.sip_password else "")
+        + "skills = { "
         + ", ".join(f"{skill} = {level}" for skill, level in sorted(a.skills.items()))
         + " }\n"
         for a in agents
@@ -77,10 +85,10 @@ state_dir = "{state_dir}"
 cache_dir = "{CACHE_DIR}"
 
 [asterisk]
-instance = "bench"
+instance = "{instance}"
 sip_port = {PORTS["sip"]}
 rtp_start = {PORTS["rtp"]}
-rtp_end = {PORTS["rtp"] + 999}
+rtp_end = {PORTS["rtp"] + RTP_SPAN - 1}
 test_contexts = true
 
 [ami]
@@ -114,12 +122,14 @@ topic_prefix = "hotline-bench-{run_id}"
 class BenchSite:
     """The state directory and configuration of one bench run; `close()` removes them."""
 
-    def __init__(self, agents: Sequence[BenchAgent], acd: Mapping[str, float]) -> None:
+    def __init__(
+        self, agents: Sequence[BenchAgent], acd: Mapping[str, float], instance: str = "bench"
+    ) -> None:
         self.run_id = uuid.uuid4().hex[:8]
         self.state_dir = Path(tempfile.mkdtemp(prefix="hotline-bench-asterisk-"))
         self.config_path = self.state_dir / "hotline.toml"
         self.config_path.write_text(
-            config_toml(self.state_dir, self.run_id, agents, acd), encoding="utf-8"
+            config_toml(self.state_dir, self.run_id, agents, acd, instance), encoding="utf-8"
         )
         self.cfg: Config = load_config(self.config_path, environ={})
         self.asterisk: Any = None  # hotline.asterisk.instance.ManagedAsterisk once started
@@ -132,13 +142,15 @@ class BenchSite:
 
         if os.geteuid() != 0:
             raise BenchSetupError("Asterisk: the managed instance needs root (chroot, mount)")
-        lock = open(LOCK_PATH, "a+")  # held, and so locked, until close()
+        # One lock per instance name: the load bench runs its own ("bench-load").
+        lock_path = LOCK_PATH.with_name(f"hotline-{self.cfg.asterisk.instance}-asterisk.lock")
+        lock = open(lock_path, "a+")  # held, and so locked, until close()
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
             raise BenchSetupError(
-                f"Asterisk: another bench run is using the bench instance ({LOCK_PATH} is "
+                f"Asterisk: another bench run is using the bench instance ({lock_path} is "
                 "locked); run one at a time"
             ) from None
         self._lock = lock

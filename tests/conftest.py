@@ -99,6 +99,11 @@ seats = ["Local/1001@test-noanswer", "Local/1002@test-phone"]
 [tickets]
 calendar_poll_s = 1
 
+[satisfaction]
+# The after-call rating (一次一评) keeps the caller up to ~15 s after the agent hangs up; its
+# tests (test_followup_live.py) switch it on, every other test ends its calls as before.
+after_call = false
+
 [webrtc]
 ws_port = {PORTS["ws"]}
 tls_port = {PORTS["wss"]}

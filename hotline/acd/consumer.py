@@ -50,6 +50,7 @@ from hotline.asterisk.ami.events import (
     CallQueuedInAsterisk,
     ChannelCreated,
     ChannelHungUp,
+    HandoffEnded,
     RecordingStarted,
     ReviewCallbackResult,
     SpeechHeard,
@@ -86,10 +87,12 @@ class AmiConsumer:
         preferred_agent: Callable[[str], Awaitable[str | None]] | None = None,
         recording_sink: Callable[[RecordingStarted], Any] | None = None,
         review_result: Callable[[ReviewCallbackResult], Awaitable[None]] | None = None,
+        handoff_ended: Callable[[HandoffEnded], None] | None = None,
         watch: LoadWatch | None = None,
     ) -> None:
         self._watch = watch  # the AMI event lag (Asterisk's timestamp -> taken up here)
         self._review_result = review_result  # recordings/: a voicemail reviewer's callback
+        self._handoff_ended = handoff_ended  # the leg to 110/119/120/122 (or a transfer) ended
         self._recording_sink = recording_sink  # recordings/: metadata of a call's recording
         self._preferred_agent = preferred_agent
         self._ami = ami
@@ -156,6 +159,9 @@ class AmiConsumer:
         elif isinstance(event, ReviewCallbackResult):
             if self._review_result is not None:
                 await self._review_result(event)
+        elif isinstance(event, HandoffEnded):
+            if self._handoff_ended is not None:
+                self._handoff_ended(event)
         elif isinstance(event, SpeechHeard):
             self._notifier.call_speech(
                 event.call_id, event.text, event.subject, event.category, event.emergency

@@ -60,6 +60,9 @@ class _Tracked(_Strict):
     skill: str = ""
     outcome_hint: str = ""
     speech_text: str = ""
+    satisfaction: str = ""
+    linkage: str = ""
+    double_non: bool = False
 
 
 class _Snapshot(_Strict):

@@ -45,6 +45,10 @@ from hotline.calls.store import CallRecordStore
 from hotline.calls.tracker import CallTracker
 from hotline.cluster.nodes import fastagi_hosts, node_config
 from hotline.desk.plugin import add_desktop, build_desk
+from hotline.followup.dialer import SurveyDialer
+from hotline.followup.flows import SatisfactionFlow, SurveyFlow
+from hotline.followup.store import SERVICES, FollowupStore, Handoff, HandoffLog
+from hotline.followup.tickets import TicketSurveys
 from hotline.ivr.flow import DirectFlow, MenuFlow, SpeechIntake, WaitingKeyFlow
 from hotline.ivr.hours import BusinessHours, hours_clock
 from hotline.ivr.ticket_status import TicketStatus
@@ -132,13 +136,26 @@ class Engine:
                 fence=None if self.leader is None else self._fence,
             ),
             AcdNotifier(self.bus),
-            CallTracker(),
+            CallTracker(
+                inbound_110=self._from_110,
+                double_non_default=cfg.linkage.double_non_default,
+            ),
             action_timeout_s=cfg.ami.action_timeout_s,
             callback_dial=cfg.acd.callback_dial,
             callback_ring_s=cfg.acd.callback_ring_s,
             attempts=self.records,
             seats=cfg.seats,
             write_ahead=cfg.cluster.standby,
+        )
+        # 110/119/120/122 linkage and the phone survey (一事一评): hotline/followup/store.py.
+        self.followups = FollowupStore(cfg.database_url)
+        self.handoffs = HandoffLog(self.followups)
+        self.surveys = SurveyDialer(
+            cfg.survey,
+            TicketSurveys(self.tickets, cfg.survey.retry_s, cfg.survey.max_attempts),
+            self.followups,
+            self.ami,
+            lambda day: self.calendar.calendar.is_workday(day),
         )
         self.agents = AgentService(self.service, {a.id: a for a in cfg.agents}, seats=cfg.seats)
         self.metrics = MetricsBook()
@@ -179,6 +196,7 @@ class Engine:
             preferred_agent=self.preferred_agent,
             recording_sink=self.recording_keeper.recording_started,
             review_result=self._review_result,
+            handoff_ended=lambda ev: self.handoffs.ended(ev.call_id, ev.dial_status),
             watch=self.load_watch,
         )
         self.review = VoicemailReview(
@@ -291,6 +309,7 @@ class Engine:
             self.recording_keeper.run(),
             self.recording_keeper.run_purge(),
             self._watch_calendar(),
+            self.surveys.run(),  # survey calls (回访): placed once, by the leader
         ):
             self._leading.append(asyncio.ensure_future(coro))
 
@@ -356,12 +375,12 @@ class Engine:
         )
 
     def ivr_routes(self) -> dict[str, Any]:
-        """FastAGI scripts the dialplan calls: the IVR (direct or menu flow) and the keys
-        a waiting caller presses."""
+        """FastAGI scripts the dialplan calls: the IVR (direct or menu flow), the keys
+        a waiting caller presses, the question after the call and the survey call."""
         cfg = self.cfg
         speech = self.speech_intake()
         flow = DirectFlow if cfg.ivr.flow == "direct" else MenuFlow
-        return {
+        routes: dict[str, Any] = {
             name: kind(
                 cfg.ivr,
                 cfg.acd.default_skill,
@@ -370,9 +389,26 @@ class Engine:
                 speech=speech,
                 tickets=self.ticket_status,
                 skills=cfg.skills,
+                elderly=cfg.elderly,
+                on_emergency=self._ivr_emergency,
             )
             for name, kind in (("ivr", flow), ("waiting-key", WaitingKeyFlow))
         }
+        routes["satisfaction"] = SatisfactionFlow(cfg.satisfaction)
+        routes["survey"] = SurveyFlow(cfg.survey, self.surveys.done)
+        return routes
+
+    def _from_110(self, caller: str, dialled: str) -> bool:
+        """Was the call transferred in by the 110 centre ([linkage]: caller id or the line)?"""
+        link = self.cfg.linkage
+        return caller in link.from_110_callers or dialled in link.from_110_dialled
+
+    async def _ivr_emergency(self, call_id: str, service: str, why: str) -> None:
+        if service in SERVICES:
+            self.handoffs.opened(
+                Handoff(call_id=call_id, direction="out", service=service, kind="ivr_emergency",
+                        agent_id="ivr", at=self.handoffs.now(), reason=why)
+            )  # fmt: skip
 
     async def _review_result(self, event: ReviewCallbackResult) -> None:
         await self.review.result(event.call_id, event.attempt, event.dial_status)
@@ -451,6 +487,13 @@ class Engine:
         stored = await self.records.record(record)
         if stored == "duplicate":  # finished again after a takeover: counted once already
             return stored
+        if record.linkage == "from-110":  # linkage the other way: 110 handed the caller to us
+            self.handoffs.opened(
+                Handoff(call_id=record.unique_id, direction="in", service="110",
+                        kind="from_110", agent_id=record.agent_id or "", at=record.arrived_at,
+                        reason="transferred in by 110", outcome=record.outcome.value,
+                        ended_at=record.ended_at, double_non=record.double_non)
+            )  # fmt: skip
         self.metrics.add_record(record)
         self.voicemail.call_ended(record)  # queued: a voicemail becomes a ticket (recordings/)
         self.recording_keeper.call_ended(record)  # journalled: the recording's end and size
@@ -565,6 +608,7 @@ class Engine:
             status=self.status,
             publish=self.bus.publish,
             redis=self.redis,  # sessions survive an engine restart
+            handoffs=self.handoffs,
         )
         add_desktop(
             app,
@@ -696,6 +740,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.service.drain()
+        await self.handoffs.flush()
         self.ami.close()
         await self.fastagi.stop()
         if self._http is not None:

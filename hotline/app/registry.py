@@ -14,6 +14,7 @@ from hotline.base.db import Base
 from hotline.callcontrol import models as callcontrol_models
 from hotline.calls import models as calls_models
 from hotline.desk import models as desk_models
+from hotline.followup import models as followup_models
 from hotline.kb import models as kb_models
 from hotline.recordings import models as recordings_models
 from hotline.tickets import models as tickets_models
@@ -25,6 +26,7 @@ MODULES = (
     callcontrol_models,  # call_steps
     kb_models,  # kb_articles
     recordings_models,  # recordings, playbacks, quality_scores
+    followup_models,  # hand-offs, survey calls
 )
 """The features' model modules, each with its tables."""
 

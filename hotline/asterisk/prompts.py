@@ -48,6 +48,11 @@ PROMPTS: dict[str, tuple[str, dict[str, str]]] = {
             "month": "月",
             "day": "日。",
             "failsafe": "抱歉，系统繁忙，请在提示音后留言，我们会尽快给您回电。",
+            "satisfaction": "请对本次服务进行评价：满意请按1，基本满意请按2，不满意请按3。",
+            "survey-satisfaction": "您好，这里是12345热线回访。您对所反映事项的办理结果，"
+            "满意请按1，基本满意请按2，不满意请按3。",
+            "survey-solved": "您反映的问题是否已经解决？已解决请按1，未解决请按2。",
+            "thanks": "感谢您的评价，再见。",
         },
     ),
     "en": (
@@ -84,6 +89,13 @@ PROMPTS: dict[str, tuple[str, dict[str, str]]] = {
             "day": ".",
             "failsafe": "Sorry, our system is busy. Please leave a message after the tone and "
             "we will call you back.",
+            "satisfaction": "Please rate our service. Satisfied, press 1. Basically satisfied, "
+            "press 2. Not satisfied, press 3.",
+            "survey-satisfaction": "This is the 12345 hotline following up your request. If you "
+            "are satisfied with how it was handled, press 1; basically satisfied, press 2; "
+            "not satisfied, press 3.",
+            "survey-solved": "Was your problem solved? Yes, press 1. No, press 2.",
+            "thanks": "Thank you for your rating. Goodbye.",
         },
     ),
 }

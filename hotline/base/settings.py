@@ -104,7 +104,10 @@ class AsteriskConfig(_Section):
     """IP/network of the carrier's trunk; its calls land in the citizen context (12345)."""
     sip_port: int = Field(default=5060, ge=1, le=65535)
     rtp_start: int = Field(default=10000, ge=1024, le=65535)
-    rtp_end: int = Field(default=10999, ge=1024, le=65535)
+    rtp_end: int = Field(default=19999, ge=1024, le=65535)
+    """Each channel takes two ports (RTP, RTCP) and a call up with its agent two channels: the
+    old 10000-10999 ran out near 250 calls (bench load at 300 up: SIP 488 Not Acceptable Here),
+    so 10000 ports, enough for about 2,500 calls."""
     start_timeout_s: float = Field(default=60.0, gt=0)
     test_contexts: bool = False
     """Install the dialplan contexts the tests use (a phone that answers, a department line)."""
@@ -189,9 +192,9 @@ class FastAgiConfig(_Section):
 
 
 class ClusterConfig(_Section):
-    """``[cluster]``: a standby engine (docs/CLUSTER.md, "Standby engine"): engines on the same
-    Redis and database take a lease in Redis; only the holder acts, the other takes over when it
-    ends; and how an engine over several nodes treats a node that is away."""
+    """``[cluster]`` (docs/CLUSTER.md): a standby engine (engines on the same Redis and
+    database take a lease in Redis; only the holder acts, the other takes over when it ends)
+    and how an engine over several Asterisk nodes treats a lost node."""
 
     standby: bool = False
     """False: one engine, no lease (as before). True: lead only while holding the lease."""
@@ -208,9 +211,8 @@ class ClusterConfig(_Section):
     poll_ms: int = Field(default=200, ge=50)
     """How often a standby asks for the lease."""
     node_lost_after_s: float = Field(default=3.0, gt=0, le=300)
-    """Over several nodes: a node's AMI away this long: its calls end with outcome
-    ``node_failed``, its agents' legs end, its waiting callers leave the queue (they are gone
-    with the node)."""
+    """Several nodes: a node's AMI away this long: its calls end with outcome ``node_failed``,
+    its agents' legs end, its waiting callers leave the queue (they are gone with the node)."""
 
     @model_validator(mode="after")
     def _timing(self) -> ClusterConfig:
@@ -530,6 +532,139 @@ class IvrConfig(_Section):
                     f"(have: {', '.join(PROMPT_LANGUAGES)})"
                 )
         return languages
+
+
+PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}")
+HOURS_SPAN = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]")
+Rating = Literal["satisfied", "basic", "unsatisfied"]
+
+
+def _rating_keys() -> dict[str, Rating]:
+    return {"1": "satisfied", "2": "basic", "3": "unsatisfied"}
+
+
+class SatisfactionConfig(_Section):
+    """一次一评: after the agent hangs up the caller hears one question and answers with a key
+    (hotline/followup/flows.py). Never after an emergency or a transfer: those calls leave the
+    agent's bridge by a Redirect, which takes the caller elsewhere."""
+
+    after_call: bool = True
+    keys: dict[str, Rating] = Field(default_factory=_rating_keys)
+    """Key -> answer: 满意 / 基本满意 / 不满意."""
+    timeout_s: float = Field(default=8.0, gt=0, le=30)
+    """How long the question waits for a key."""
+
+    @field_validator("keys")
+    @classmethod
+    def _keys(cls, keys: dict[str, str]) -> dict[str, str]:
+        check_keys("satisfaction.keys", keys)
+        if not keys:
+            raise ValueError("satisfaction.keys: at least one key")
+        return keys
+
+
+class SurveyConfig(_Section):
+    """一事一评 by phone (回访): the engine calls the citizen of a reviewed ticket, an IVR asks
+    how satisfied they are and whether the matter was solved (hotline/followup/dialer.py)."""
+
+    enabled: bool = True
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    """Calls before the ticket is recorded unreachable."""
+    retry_s: float = Field(default=3600.0, ge=0)
+    """At least this long between two calls to one citizen."""
+    poll_s: float = Field(default=60.0, gt=0, le=3600)
+    """How often the dialer looks for tickets to survey."""
+    ring_s: float = Field(default=40.0, gt=0, le=120)
+    hours: list[str] = Field(default_factory=lambda: ["09:00-12:00", "14:00-20:00"])
+    """When citizens may be called (China time)."""
+    workdays_only: bool = True
+    """Only on working days (the centre's calendar: holidays and 调休 included)."""
+    dial: str = "PJSIP/{number}@citizen-trunk"
+    """How the survey reaches the citizen; {number} is the ticket's caller number."""
+    satisfaction_keys: dict[str, Rating] = Field(default_factory=_rating_keys)
+    solved_keys: dict[str, bool] = Field(default_factory=lambda: {"1": True, "2": False})
+    """Key -> was the matter solved (1 yes, 2 no)."""
+    timeout_s: float = Field(default=8.0, gt=0, le=30)
+    max_failures: int = Field(default=2, ge=1, le=5)
+
+    @field_validator("dial")
+    @classmethod
+    def _dial(cls, dial: str) -> str:
+        return check_dial(dial, number=True)
+
+    @field_validator("satisfaction_keys", "solved_keys")
+    @classmethod
+    def _keys(cls, keys: dict[str, Any]) -> dict[str, Any]:
+        check_keys("survey keys", keys)
+        if not keys:
+            raise ValueError("survey keys: at least one key")
+        return keys
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, spans: list[str]) -> list[str]:
+        for span in spans:
+            if not re.fullmatch(
+                r"([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]", span
+            ):
+                raise ValueError(f"survey.hours {span!r} is not HH:MM-HH:MM")
+        return spans
+
+
+class LinkageConfig(_Section):
+    """110/119/120/122 linkage (联动): every handoff to an emergency service is recorded;
+    calls transferred in from 110 are marked (hotline/followup/store.py)."""
+
+    from_110_callers: list[str] = Field(default_factory=lambda: ["110"])
+    """Caller numbers of the 110 centre: a call from one of them was transferred in by 110."""
+    from_110_dialled: list[str] = Field(default_factory=list)
+    """Numbers 110 dials on the trunk (e.g. a dedicated 12345 line for 110 transfers)."""
+    double_non_default: bool = True
+    """110 transfers to 12345 what is neither an emergency nor a police matter (双非); its calls
+    carry the flag unless the IVR heard an emergency on them."""
+
+    @field_validator("from_110_callers", "from_110_dialled")
+    @classmethod
+    def _numbers(cls, numbers: list[str]) -> list[str]:
+        for number in numbers:
+            if not PHONE_NUMBER.fullmatch(number):
+                raise ValueError(f"{number[:30]!r} is not a phone number (digits, optional +)")
+        return numbers
+
+
+class ElderlyConfig(_Section):
+    """适老化: registered elderly numbers, or a key during the greeting, go straight to a human
+    at raised priority with no speech step and no menu."""
+
+    numbers: list[str] = Field(default_factory=list)
+    key: str = "0"
+    """The key an elderly caller presses during the greeting ("": none). In the menu flow a
+    main-menu key keeps its menu meaning (the default 0 is the menu's "an agent")."""
+    priority: int = Field(default=5, ge=1, le=9)
+    skill: str = ""
+    """Empty: the default skill."""
+
+    @field_validator("numbers")
+    @classmethod
+    def _numbers(cls, numbers: list[str]) -> list[str]:
+        for number in numbers:
+            if not PHONE_NUMBER.fullmatch(number):
+                raise ValueError(f"elderly.numbers {number[:30]!r} is not a phone number")
+        return numbers
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, key: str) -> str:
+        if key:
+            check_keys("elderly.key", [key])
+        return key
+
+    @field_validator("skill")
+    @classmethod
+    def _skill(cls, skill: str) -> str:
+        if skill and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", skill):
+            raise ValueError("a skill name: 1-32 letters, digits, '-' or '_'")
+        return skill
 
 
 class AgentSeed(_Section):
@@ -940,6 +1075,10 @@ class Config(_Section):
     speech: SpeechConfig = SpeechConfig()
     subjects: SubjectsConfig = SubjectsConfig()
     emergency: EmergencyConfig = EmergencyConfig()
+    satisfaction: SatisfactionConfig = SatisfactionConfig()
+    survey: SurveyConfig = SurveyConfig()
+    linkage: LinkageConfig = LinkageConfig()
+    elderly: ElderlyConfig = ElderlyConfig()
     recordings: RecordingsConfig = RecordingsConfig()
     quality: QualityConfig = QualityConfig()
     webrtc: WebrtcConfig = WebrtcConfig()
@@ -971,6 +1110,22 @@ class Config(_Section):
             for lang, skill in self.ivr.language_skills.items():
                 if skill not in skills:
                     raise ValueError(f"ivr.language_skills {lang!r}: no agent has skill {skill!r}")
+        if self.elderly.key and self.elderly.key in self.ivr.waiting_keys:
+            raise ValueError(
+                f"elderly.key {self.elderly.key!r} is also a waiting key (ivr.waiting_keys): "
+                "a key pressed during the direct greeting can mean only one thing"
+            )
+        if (
+            "key" in self.elderly.model_fields_set
+            and self.ivr.flow == "menu"
+            and self.elderly.key in self.ivr.menu
+        ):
+            raise ValueError(
+                f"elderly.key {self.elderly.key!r} is also a main-menu key (ivr.menu): pick a "
+                "key the menu does not use"
+            )
+        if self.elderly.skill and self.elderly.skill not in skills:
+            raise ValueError(f"elderly.skill: no agent has skill {self.elderly.skill!r}")
         return self
 
     @model_validator(mode="after")

@@ -137,8 +137,11 @@ async def call_control(request: web.Request) -> web.StreamResponse:
             number = (await json_body(request)).get("department", "")
             result = await control.transfer(agent_id, str(number))
         elif what == "emergency":
-            number = (await json_body(request)).get("number", "")
-            result = await control.emergency(agent_id, str(number))
+            body = await json_body(request)
+            reason = body.get("reason", "")  # why (the handoff record); free text, optional
+            result = await control.emergency(
+                agent_id, str(body.get("number", "")), str(reason) if reason else ""
+            )
         else:
             return error(404, "no such call action")
     except ThreeWayError as exc:

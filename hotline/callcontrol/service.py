@@ -6,11 +6,16 @@ Rules:
   call's conference (the three-way call's, so a later three-way call or resume finds it there).
   Resume brings the citizen into the conference. Hold is refused while a three-way call is
   dialling or consulting (the citizen is on hold already).
-* Hang-up ends the citizen's channel: the whole call ends, the agent goes to wrap-up.
+* Hang-up ends the call for the agent, who goes to wrap-up. With the after-call rating on
+  ([satisfaction] after_call, 一次一评) and the citizen still in the plain bridge with the agent,
+  it ends the agent's leg, as the phone's own hang-up does, and the citizen hears the rating
+  question; otherwise (rating off, or on hold or in a conference) it ends the citizen's channel.
 * Blind transfer and emergency transfer move the citizen to [hotline-transfer], which dials the
   target (a department line, another agent's seat, or 110/119/120/122 with the emergency dial
   string) and the agent's leg to its end in the same Redirect. Emergency numbers are those of
   the configured emergency kinds ([emergency] kinds), nothing else.
+* Every emergency transfer writes a handoff record (``handoffs``: service, agent, when, the
+  agent's reason; the dialplan reports the outcome when the citizen's leg ends).
 * Listen / whisper / barge ring the supervisor's own phone (its user's seat) into [hotline-spy],
   which runs ChanSpy on the agent's leg with q (quiet), qw (whisper to the agent) or qB (barge:
   both hear the supervisor), and E (end when the agent's leg ends).
@@ -38,6 +43,7 @@ from hotline.asterisk.ami.client import originate
 from hotline.base.settings import EmergencyConfig
 from hotline.callcontrol.steps import StepRecorder
 from hotline.callcontrol.threeway import Ami, Stage, ThreeWayError, ThreeWayService
+from hotline.followup.store import Handoff, HandoffLog
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +90,11 @@ class CallControl:
         threeway: ThreeWayService,
         emergency: EmergencyConfig,
         steps: StepRecorder,
+        handoffs: HandoffLog | None = None,
+        rate_after_hangup: bool = False,
     ) -> None:
+        self._handoffs = handoffs
+        self._rate_after_hangup = rate_after_hangup
         self._ami = ami
         self._threeway = threeway
         self._emergency = emergency
@@ -134,9 +144,11 @@ class CallControl:
         return {"type": "hold", "call_id": call_id, "state": str(state)}
 
     async def hangup(self, agent_id: str) -> dict[str, Any]:
-        call_id, caller, _leg = self._threeway.current_call(agent_id)
+        call_id, caller, leg = self._threeway.current_call(agent_id)
         self._steps.record(call_id, agent_id, "hangup")
-        await self._ami.send({"Action": "Hangup", "Channel": caller, "Cause": "16"})
+        bridged = call_id not in self._threeway.conferenced and call_id not in self.held
+        ends = leg if self._rate_after_hangup and bridged else caller
+        await self._ami.send({"Action": "Hangup", "Channel": ends, "Cause": "16"})
         self._forget(call_id)
         return {"type": "hangup", "call_id": call_id}
 
@@ -144,9 +156,18 @@ class CallControl:
         _name, dial = self._threeway.target(number)
         return await self._send_away(agent_id, dial, "blind_transfer", number)
 
-    async def emergency(self, agent_id: str, number: str) -> dict[str, Any]:
+    async def emergency(self, agent_id: str, number: str, reason: str = "") -> dict[str, Any]:
         dial = emergency_dial(self._emergency, number)
-        return await self._send_away(agent_id, dial, "emergency_transfer", number)
+        done = await self._send_away(agent_id, dial, "emergency_transfer", number)
+        if self._handoffs is not None:
+            self._handoffs.opened(
+                Handoff(
+                    call_id=done["call_id"], direction="out", service=number,
+                    kind="emergency_transfer", agent_id=agent_id, at=self._handoffs.now(),
+                    reason=" ".join(reason.split())[:200],
+                )
+            )  # fmt: skip
+        return done
 
     async def _send_away(self, agent_id: str, dial: str, step: str, number: str) -> dict[str, Any]:
         call_id, caller, leg = self._threeway.current_call(agent_id)

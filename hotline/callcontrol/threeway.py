@@ -19,6 +19,10 @@ a department line from the directory or another agent's seat (``agent:<id>``).
 Once the agent's leg is in the conference (a three-way call or hold, hotline/callcontrol/service.py)
 it stays there until the call ends; ``conferenced`` remembers those calls.
 
+A three-way call (or consultation) with an emergency service's line (a directory line numbered
+110, 119, 120 or 122) writes a handoff record like an emergency transfer: service, agent, when;
+its outcome is whether the service answered.
+
 Stages and the moves allowed between them are the table below; anything else is refused with
 the stage it is in (e.g. "leave" before the department answered).
 """
@@ -37,6 +41,7 @@ from hotline.acd.service import AcdService
 from hotline.asterisk.ami.client import originate
 from hotline.base.settings import DepartmentsConfig
 from hotline.callcontrol.steps import StepRecorder
+from hotline.followup.store import SERVICES, Handoff, HandoffLog
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +127,9 @@ class ThreeWayService:
         *,
         steps: StepRecorder | None = None,
         seat_of: Callable[[str], str] | None = None,
+        handoffs: HandoffLog | None = None,
     ) -> None:
+        self._handoffs = handoffs
         self._ami = ami
         self._acd = acd
         self._departments = {line.number: line for line in departments.lines}
@@ -202,6 +209,14 @@ class ThreeWayService:
         self._publish(call)
         await self.to_hold(call_id, caller_channel, agent_leg)
         self._record(call, "consult_started" if consult else "threeway_started")
+        if self._handoffs is not None and number in SERVICES:
+            self._handoffs.opened(
+                Handoff(
+                    call_id=call_id, direction="out", service=number, kind="threeway",
+                    agent_id=agent_id, at=self._handoffs.now(),
+                    reason="consultation" if consult else "three-way call",
+                )
+            )  # fmt: skip
         task = asyncio.ensure_future(self._dial(call, dial))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -255,6 +270,8 @@ class ThreeWayService:
             answered = rang.answered
         except Exception as exc:
             log.info("three-way %s: department %s not reached: %s", call.call_id, dial, exc)
+        if self._handoffs is not None and call.department in SERVICES:
+            self._handoffs.ended(call.call_id, "ANSWER" if answered else "NOANSWER")
         if answered and call.consult:  # the citizen waits on hold while the agent consults
             self._set(self.calls.get(call.agent_id, call), "consulting")
             return

@@ -38,6 +38,15 @@ def interval_start(ts: float, interval_s: int = INTERVAL_S) -> float:
     return math.floor(ts / interval_s) * interval_s
 
 
+SATISFACTION_ANSWERS = ("satisfied", "basic", "unsatisfied")
+
+
+def satisfaction_rate(satisfied: int, basic: int, unsatisfied: int) -> float | None:
+    """一次一评: (satisfied + basically satisfied) / answers; None without answers."""
+    answers = satisfied + basic + unsatisfied
+    return (satisfied + basic) / answers if answers else None
+
+
 @dataclass
 class _Bucket:
     offered: int = 0
@@ -47,10 +56,15 @@ class _Bucket:
     abandoned_short: int = 0
     answer_wait_sum: float = 0.0
     longest_wait_s: float = 0.0
+    satisfied: int = 0
+    basic: int = 0
+    unsatisfied: int = 0
 
     def add(self, record: CallRecord, target_s: float) -> None:
         wait = record.wait_s or 0.0
         self.offered += 1
+        if record.satisfaction in SATISFACTION_ANSWERS:
+            setattr(self, record.satisfaction, getattr(self, record.satisfaction) + 1)
         self.longest_wait_s = max(self.longest_wait_s, wait)
         if record.answered_at is not None:
             self.answered += 1
@@ -76,6 +90,10 @@ class IntervalFigures:
     abandoned_short: int
     longest_wait_s: float
     occupancy: float | None
+    satisfied: int = 0
+    basic: int = 0
+    unsatisfied: int = 0
+    satisfaction_rate: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -160,6 +178,10 @@ class MetricsBook:
             abandoned_short=b.abandoned_short,
             longest_wait_s=b.longest_wait_s,
             occupancy=self.occupancy(start, now),
+            satisfied=b.satisfied,
+            basic=b.basic,
+            unsatisfied=b.unsatisfied,
+            satisfaction_rate=satisfaction_rate(b.satisfied, b.basic, b.unsatisfied),
         )
 
     def totals(self, start: float, end: float, skill: str = ALL) -> IntervalFigures:
@@ -175,6 +197,9 @@ class MetricsBook:
                 total.abandoned_short += b.abandoned_short
                 total.answer_wait_sum += b.answer_wait_sum
                 total.longest_wait_s = max(total.longest_wait_s, b.longest_wait_s)
+                total.satisfied += b.satisfied
+                total.basic += b.basic
+                total.unsatisfied += b.unsatisfied
         for t, (b_s, st_s) in self._occupancy.items():
             if start <= t < end:
                 busy += b_s
@@ -191,6 +216,10 @@ class MetricsBook:
             abandoned_short=total.abandoned_short,
             longest_wait_s=total.longest_wait_s,
             occupancy=busy / staffed if staffed else None,
+            satisfied=total.satisfied,
+            basic=total.basic,
+            unsatisfied=total.unsatisfied,
+            satisfaction_rate=satisfaction_rate(total.satisfied, total.basic, total.unsatisfied),
         )
 
     def skills(self, start: float) -> list[str]:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Float,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,6 +54,10 @@ class CallRecordRow(Base):
     hangup_cause: Mapped[str] = mapped_column(String(255))
     speech_text: Mapped[str] = mapped_column(Text, server_default="")
     """What the caller said to the IVR, as recognised (empty: no speech intake)."""
+    satisfaction: Mapped[str] = mapped_column(String(16), server_default="")
+    """一次一评 (0012): satisfied, basic, unsatisfied, none, or empty (not asked)."""
+    linkage: Mapped[str] = mapped_column(String(16), server_default="")
+    double_non: Mapped[bool] = mapped_column(Boolean, server_default=false())
     node: Mapped[str] = mapped_column(String(16), server_default="")
     """The cluster node that held the call ("" with one Asterisk)."""
     # Derived, but stored so service-level reports (answered within 15 s, ...) are plain SQL.
@@ -97,6 +103,9 @@ def row_values(record: CallRecord, written_at: datetime | None = None) -> dict[s
         "skill": record.skill,
         "hangup_cause": record.hangup_cause,
         "speech_text": record.speech_text,
+        "satisfaction": record.satisfaction,
+        "linkage": record.linkage,
+        "double_non": record.double_non,
         "node": record.node,
         "wait_s": record.wait_s,
         "written_at": written_at or datetime.now(UTC),
@@ -124,5 +133,8 @@ def record_from_row(row: CallRecordRow) -> CallRecord:
         skill=row.skill,
         hangup_cause=row.hangup_cause,
         speech_text=row.speech_text,
+        satisfaction=row.satisfaction or "",
+        linkage=row.linkage or "",
+        double_non=bool(row.double_non),
         node=row.node,
     )

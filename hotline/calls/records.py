@@ -37,6 +37,13 @@ class CallRecord:
     hangup_cause: str = ""
     speech_text: str = ""
     """What the caller said to the IVR, as recognised."""
+    satisfaction: str = ""
+    """一次一评 after the agent hung up: satisfied, basic, unsatisfied, none (asked, no answer),
+    or empty (not asked)."""
+    linkage: str = ""
+    """"from-110": transferred in by the 110 centre (configuration [linkage])."""
+    double_non: bool = False
+    """双非: a call from 110 that is neither an emergency nor a police matter."""
     node: str = ""
     """The cluster node (Asterisk) that held the call; "" with one Asterisk."""
 

@@ -12,10 +12,16 @@ Outcome rules:
 - an agent answered                        -> answered (or transferred, once transfers exist)
 - out of hours, a message was left         -> voicemail
 - the IVR heard an emergency and redirected -> transferred
+
+The after-call satisfaction answer (一次一评, ``HotlineSatisfaction``) is kept only on an answered
+call that was not transferred. A call from the 110 centre (``inbound_110``: by caller id or the
+number it dialled) is marked ``linkage = "from-110"`` with the 双非 flag (neither an emergency nor
+a police matter: what 110 hands to 12345) unless the IVR heard an emergency on it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +36,7 @@ from hotline.asterisk.ami.events import (
     ChannelHungUp,
     EmergencyRedirected,
     IvrExited,
+    SatisfactionGiven,
     SpeechHeard,
     VoicemailStarted,
 )
@@ -56,6 +63,9 @@ class CallInProgress:
     skill: str = ""
     outcome_hint: str = ""
     speech_text: str = ""
+    satisfaction: str = ""
+    linkage: str = ""
+    double_non: bool = False
 
     def finish(self, ended_at: float, cause: str) -> CallRecord:
         if self.outcome_hint in (CallOutcome.VOICEMAIL, CallOutcome.TRANSFERRED):
@@ -85,12 +95,18 @@ class CallInProgress:
             skill=self.skill,
             hangup_cause=cause,
             speech_text=self.speech_text,
+            satisfaction=self.satisfaction,
+            linkage=self.linkage,
+            double_non=self.double_non,
         )
 
 
 @dataclass
 class CallTracker:
     calls: dict[str, CallInProgress] = field(default_factory=dict)
+    inbound_110: Callable[[str, str], bool] | None = None
+    """(caller, dialled) -> was the call transferred in by 110 (configuration: [linkage])."""
+    double_non_default: bool = True
 
     def feed(self, event: AmiEvent) -> tuple[CallInProgress | None, CallRecord | None]:
         """Apply one event; return (call changed or None, finished record or None)."""
@@ -103,6 +119,8 @@ class CallTracker:
                 channel=event.channel,
                 arrived_at=event.at,
             )
+            if self.inbound_110 is not None and self.inbound_110(event.caller, event.dialled):
+                call = replace(call, linkage="from-110", double_non=self.double_non_default)
             self.calls[call.call_id] = call
             return call, None
         if isinstance(event, ChannelHungUp):
@@ -133,7 +151,11 @@ class CallTracker:
         elif isinstance(event, VoicemailStarted):
             updated = replace(current, outcome_hint=CallOutcome.VOICEMAIL.value)
         elif isinstance(event, EmergencyRedirected):
-            updated = replace(current, outcome_hint=CallOutcome.TRANSFERRED.value)
+            updated = replace(current, outcome_hint=CallOutcome.TRANSFERRED.value, double_non=False)
+        elif isinstance(event, SatisfactionGiven):
+            if current.answered_at is None or current.outcome_hint:
+                return None, None  # only an answered call that stayed with the agent is rated
+            updated = replace(current, satisfaction=event.answer)
         elif isinstance(event, AgentLegAnswered):
             if current.answered_at is not None:
                 return None, None

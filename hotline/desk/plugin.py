@@ -70,6 +70,7 @@ from hotline.desk.pages import (
 from hotline.desk.session_store import DeskSessions, RedisSessionBacking
 from hotline.desk.softphone import add_softphone
 from hotline.desk.users import UserStore
+from hotline.followup.store import HandoffLog
 from hotline.kb.service import KbStore
 from hotline.tickets.service import TicketService
 from hotline.wallboard.chart import ChartSource
@@ -149,6 +150,7 @@ def build_desk(
     status: Callable[[], dict[str, Any]],
     publish: Callable[[tuple[str, ...], dict[str, Any]], None] | None = None,
     redis: aioredis.Redis | None = None,
+    handoffs: HandoffLog | None = None,
 ) -> Desk:
     """The desktop's parts; its hub starts observing the ACD's decisions at once."""
     hub = LiveHub(acd, tickets, ami, status)
@@ -159,6 +161,7 @@ def build_desk(
     three = ThreeWayService(
         ami, acd, cfg.departments, hub.to_agent, steps=recorder,
         seat_of=lambda agent_id: logged_in_seat(acd, agent_id) or agents.seed(agent_id).dial_string,
+        handoffs=handoffs,
     )  # fmt: skip
     records = CallRecordStore(cfg.database_url, cfg.spool_dir)
     chart = ChartSource(
@@ -167,7 +170,10 @@ def build_desk(
         calendar=tickets.settings.policy.calendar,  # the centre's one calendar
     )
     hub.on_tick.append(lambda: chart.sample(len(acd.acd.agents())))
-    control = CallControl(ami, three, cfg.emergency, recorder)
+    control = CallControl(
+        ami, three, cfg.emergency, recorder, handoffs,
+        rate_after_hangup=cfg.satisfaction.after_call,
+    )  # fmt: skip
     acd.observers.append(control.observe)
     handled = HandledCalls(acd, records, store)
     acd.observers.append(handled.observe)

@@ -24,9 +24,18 @@ Waiting keys (``[ivr.waiting_keys]``, both flows): the dialplan's hold context r
 progress, takes a callback that keeps the place, or leaves a message; the caller keeps their
 place in every case but the last two.
 
+Elderly callers (适老化, ``[elderly]``): a number registered as elderly hears only the short
+greeting and is queued at once at the raised priority (path ``direct>elderly:registered``); any
+caller who presses the elderly key during the greeting is raised the same way
+(``elderly:key``; in the menu flow only a key that is not a main-menu key: the default 0 is the
+menu's "an agent" there). Neither hears a speech invitation or a menu.
+
+Emergencies: when the IVR sends a caller to 110/119/120/122 the handoff is recorded
+(``on_emergency``: service, the IVR as who, the kind and sentence heard as why; the dialplan
+reports the outcome when the leg ends).
+
 Out of hours (opening hours by day type, hotline/ivr/hours.py) the caller hears so and is sent to
-leave
-a message (``HOTLINE_NEXT=voicemail``), path ``closed>voicemail``. Any speech error falls back
+leave a message (``HOTLINE_NEXT=voicemail``), path ``closed>voicemail``. Any speech error falls back
 to the keys: speech can only add a way in, never block one.
 """
 
@@ -34,13 +43,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from hotline.asterisk.agi import AgiChannel
-from hotline.base.settings import IvrConfig
+from hotline.base.settings import ElderlyConfig, IvrConfig
 from hotline.ivr.hours import BusinessHours
 from hotline.ivr.menus import MenuExit
 from hotline.ivr.ticket_status import TicketLookup, ticket_status_dialog
@@ -74,6 +83,8 @@ class IvrOutcome:
     """Where the dialplan sends the caller: "queue" (join the queue), "queued" (already in
     it: straight to the hold music), "voicemail" or "emergency"."""
     emergency_dial: str = ""
+    emergency_number: str = ""
+    """110/119/120/122: the service the emergency goes to."""
     speech_text: str = ""
     language: str = ""
 
@@ -98,8 +109,12 @@ class IvrFlow:
         speech: SpeechIntake | None = None,
         tickets: TicketLookup | None = None,
         skills: Collection[str] | None = None,
+        elderly: ElderlyConfig | None = None,
+        on_emergency: Callable[[str, str, str], Awaitable[None]] | None = None,
     ) -> None:
         self._cfg = cfg
+        self._elderly = elderly
+        self._on_emergency = on_emergency
         self._default_skill = default_skill
         self._hours = hours
         self._clock = clock
@@ -117,6 +132,28 @@ class IvrFlow:
             await channel.set_variable("HOTLINE_EMERGENCY_DIAL", outcome.emergency_dial)
         if outcome.speech_text:
             await channel.set_variable("HOTLINE_SPEECH_TEXT", outcome.speech_text)
+        if outcome.next == "emergency" and self._on_emergency is not None:
+            kind = outcome.path[-1] if outcome.path else "emergency"
+            why = f"{kind}: {outcome.speech_text}"[:200]
+            try:  # the caller goes to the service whatever the record does
+                await self._on_emergency(channel.unique_id, outcome.emergency_number, why)
+            except Exception:
+                log.exception("handoff of %s to %s not recorded", channel.unique_id,
+                              outcome.emergency_number)  # fmt: skip
+
+    def elderly_number(self, caller: str) -> bool:
+        return self._elderly is not None and caller in self._elderly.numbers
+
+    def elderly_key(self, key: str | None) -> bool:
+        return self._elderly is not None and bool(self._elderly.key) and key == self._elderly.key
+
+    def elderly_outcome(self, path: list[str], next_: str = "queue") -> IvrOutcome:
+        """Straight to a human at the raised priority (适老化)."""
+        assert self._elderly is not None
+        exit_ = MenuExit(skill=self._elderly.skill, priority=self._elderly.priority)
+        return IvrOutcome(
+            skill=self.skill_of(exit_), priority=exit_.priority, path=path, next=next_
+        )
 
     async def run(self, channel: AgiChannel) -> IvrOutcome:
         raise NotImplementedError
@@ -188,6 +225,7 @@ class IvrFlow:
                     path=[*path, "speech", f"emergency:{found.emergency.kind}"],
                     next="emergency",
                     emergency_dial=found.emergency.dial,
+                    emergency_number=found.emergency.number,
                     speech_text=transcript.text,
                 )
             )
@@ -242,7 +280,13 @@ class MenuFlow(IvrFlow):
         if not self.is_open():
             return await self.closed(channel)
         path = ["greeting"]
+        caller = await channel.get_variable("HOTLINE_CALLER") or ""
+        if self.elderly_number(caller):
+            await channel.stream_file("hotline/greeting", escape="")
+            return self.elderly_outcome([*path, "elderly:registered"])
         key = await channel.stream_file("hotline/greeting")
+        if self.elderly_key(key) and key not in self._cfg.menu:  # a menu key keeps its meaning
+            return self.elderly_outcome([*path, "elderly:key"])
         if self._cfg.languages:
             chosen, key = await self._choose_language(channel, path, key)
             if chosen is not None:
@@ -306,16 +350,18 @@ class DirectFlow(IvrFlow):
         path = ["direct"]
         skill = self._default_skill
         caller = await channel.get_variable("HOTLINE_CALLER") or ""
-        await channel.user_event(
-            "HotlineQueued",
-            CallId=channel.unique_id,
-            Skill=skill,
-            CallPriority="0",
-            Channel=channel.headers.get("agi_channel", ""),
-            Caller=caller,
-            IvrPath="direct",
-        )
+        if self.elderly_number(caller):
+            # Queued at once at the raised priority; the short greeting and nothing else.
+            outcome = self.elderly_outcome([*path, "elderly:registered"], next_="queued")
+            await self._queued(channel, caller, outcome.skill, outcome.priority, outcome.path)
+            await channel.stream_file("hotline/greeting", escape="")
+            return outcome
+        await self._queued(channel, caller, skill, 0, path)
         key = await channel.stream_file("hotline/greeting-direct")
+        if self.elderly_key(key):
+            outcome = self.elderly_outcome([*path, "elderly:key"], next_="queued")
+            await self._need(channel, outcome.skill, outcome.priority)
+            return outcome
         if key is None and self.listening():
             heard = await self.listen(channel, path)
             key = heard.key
@@ -335,10 +381,27 @@ class DirectFlow(IvrFlow):
                 return outcome
             if key is None:
                 path.append("speech:none")
+        if self.elderly_key(key):  # pressed while the IVR listened, right after the greeting
+            outcome = self.elderly_outcome([*path, "elderly:key"], next_="queued")
+            await self._need(channel, outcome.skill, outcome.priority)
+            return outcome
         if key is not None:
             path.append(f"key:{key}")
             return await self.on_key(channel, key, path, skill)
         return IvrOutcome(skill=skill, path=path, next="queued")
+
+    async def _queued(
+        self, channel: AgiChannel, caller: str, skill: str, priority: int, path: list[str]
+    ) -> None:
+        await channel.user_event(
+            "HotlineQueued",
+            CallId=channel.unique_id,
+            Skill=skill,
+            CallPriority=str(priority),
+            Channel=channel.headers.get("agi_channel", ""),
+            Caller=caller,
+            IvrPath=">".join(path),
+        )
 
     async def _need(self, channel: AgiChannel, skill: str, priority: int) -> None:
         await channel.user_event(

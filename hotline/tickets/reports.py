@@ -41,6 +41,15 @@ service level:
                 yes (an automated survey always asks; a human one may not)
   满意率 satisfaction_rate  as above, per unit
   score: the mean of the unit's rates that have a value (the ranking's default order)
+
+After-call satisfaction (一次一评, ``call_records.satisfaction``, by arrival time):
+  satisfied / basic / unsatisfied / no_answer  answers of callers asked after the agent hung up;
+                rate = (satisfied + basic) / (satisfied + basic + unsatisfied);
+                the same per agent and per skill
+Linkage with 110/119/120/122 (``handoffs``, by the handoff's time):
+  out           handoffs from 12345 to a service (IVR emergencies, agents' emergency transfers,
+                three-way calls with a service), per service and per outcome
+  in_from_110   calls 110 transferred to 12345; double_non those flagged 双非
 A rate with a zero denominator is null.
 """
 
@@ -58,6 +67,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from hotline.base.daytypes import CENTRE_TZ
 from hotline.base.db import UTCDateTime
 from hotline.calls.models import CallRecordRow
+from hotline.followup.models import HandoffRow
 from hotline.tickets.models import TicketEventRow, TicketRow
 from hotline.tickets.values import UNIT_OPEN_STATES, FieldError
 
@@ -258,6 +268,70 @@ def _ticket_figures(engine: Engine, period: Period, now: datetime) -> dict[str, 
     }
 
 
+_ANSWERS = ("satisfied", "basic", "unsatisfied")
+
+
+def _answers(counts: Mapping[str, int]) -> dict[str, Any]:
+    got = {a: int(counts.get(a, 0)) for a in _ANSWERS}
+    rated = sum(got.values())
+    return {
+        **got,
+        "no_answer": int(counts.get("none", 0)),
+        "rate": _rate(got["satisfied"] + got["basic"], rated),
+    }
+
+
+def _satisfaction(engine: Engine, period: Period) -> dict[str, Any]:
+    """一次一评 answers overall, per agent and per skill."""
+    c = CallRecordRow
+    stmt = (
+        select(c.agent_id, c.skill, c.satisfaction, func.count())
+        .where(c.arrived_at >= period.start, c.arrived_at < period.end, c.satisfaction != "")
+        .group_by(c.agent_id, c.skill, c.satisfaction)
+    )
+    total: dict[str, int] = {}
+    agents: dict[str, dict[str, int]] = {}
+    skills: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for agent, skill, answer, n in conn.execute(stmt):
+            for bucket in (total, agents.setdefault(agent or "", {}),
+                           skills.setdefault(skill or "", {})):  # fmt: skip
+                bucket[answer] = bucket.get(answer, 0) + int(n)
+    return {
+        **_answers(total),
+        "agents": {a: _answers(v) for a, v in sorted(agents.items())},
+        "skills": {s: _answers(v) for s, v in sorted(skills.items())},
+    }
+
+
+def _linkage(engine: Engine, period: Period) -> dict[str, Any]:
+    """Handoffs with 110/119/120/122, both ways."""
+    h = HandoffRow
+    stmt = (
+        select(h.direction, h.service, h.outcome, h.double_non, func.count())
+        .where(h.at >= period.start, h.at < period.end)
+        .group_by(h.direction, h.service, h.outcome, h.double_non)
+    )
+    out: dict[str, dict[str, int]] = {}
+    inbound = double_non = 0
+    with engine.connect() as conn:
+        for direction, service, outcome, flag, n in conn.execute(stmt):
+            if direction == "in":
+                inbound += int(n)
+                double_non += int(n) if flag else 0
+                continue
+            per = out.setdefault(service, {})
+            per[outcome] = per.get(outcome, 0) + int(n)
+    return {
+        "out": sum(sum(v.values()) for v in out.values()),
+        "out_by_service": {
+            s: {"total": sum(v.values()), **dict(sorted(v.items()))} for s, v in sorted(out.items())
+        },
+        "in_from_110": inbound,
+        "double_non": double_non,
+    }
+
+
 RESPONSES = ("SignFor", "Return", "Dispute")
 DISPATCHES = ("Dispatch", "Redispatch")
 
@@ -358,6 +432,8 @@ def build_report(engine: Engine, period: Period, now: datetime) -> dict[str, Any
         },
         "calls": _call_figures(rows),
         "tickets": _ticket_figures(engine, period, now),
+        "after_call_satisfaction": _satisfaction(engine, period),
+        "linkage": _linkage(engine, period),
         "three_rates": three_rates(engine, period, now),
         "hours": hours,
     }
@@ -365,6 +441,35 @@ def build_report(engine: Engine, period: Period, now: datetime) -> dict[str, Any
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def _satisfaction_lines(s: Mapping[str, Any] | None) -> list[str]:
+    if not s:
+        return []
+
+    def one(name: str, a: Mapping[str, Any]) -> str:
+        return (
+            f"  {name:<16} {_pct(a['rate']):>8}   satisfied {a['satisfied']}, basic {a['basic']}, "
+            f"unsatisfied {a['unsatisfied']}, no answer {a['no_answer']}"
+        )
+
+    lines = ["after-call satisfaction (一次一评)", one("all", s)]
+    lines += [one(f"agent {k}", v) for k, v in s["agents"].items()]
+    lines += [one(f"skill {k}", v) for k, v in s["skills"].items()]
+    return [*lines, ""]
+
+
+def _linkage_lines(link: Mapping[str, Any] | None) -> list[str]:
+    if not link:
+        return []
+    lines = [
+        f"linkage 110/119/120/122: out {link['out']}   in from 110 {link['in_from_110']} "
+        f"(双非 {link['double_non']})"
+    ]
+    for service, per in link["out_by_service"].items():
+        rest = ", ".join(f"{k} {v}" for k, v in per.items() if k != "total")
+        lines.append(f"  to {service}: {per['total']} ({rest})")
+    return [*lines, ""]
 
 
 def format_report(report: Mapping[str, Any]) -> str:
@@ -394,6 +499,8 @@ def format_report(report: Mapping[str, Any]) -> str:
         _rate_line("(all units)", o),
         *[_rate_line(u["unit"], u) for u in report["three_rates"]["units"]],
         "",
+        *_satisfaction_lines(report.get("after_call_satisfaction")),
+        *_linkage_lines(report.get("linkage")),
         "hour  inbound  offered  answered  SL 15 s    ASA s  abandoned",
     ]
     for h in report["hours"]:

@@ -98,6 +98,10 @@ def wallboard(
                 "offered_today": day.get("offered", 0) + len(mine) + live,
                 "answered_today": day.get("answered", 0) + live,
                 "abandoned_today": day.get("abandoned", 0),
+                # 一次一评 answers of today's calls (satisfied, basically satisfied, unsatisfied).
+                "satisfied_today": day.get("satisfied", 0) + day.get("basic", 0),
+                "unsatisfied_today": day.get("unsatisfied", 0),
+                "satisfaction_today": day.get("satisfaction_rate"),
                 "agents": dict(Counter(str(a["state"]) for a in staffed)),
             }
         )

@@ -1,14 +1,15 @@
 """A short load through the real Asterisk: sipp is the carrier (calls into the citizen trunk
 with G.711 audio, talking 20 s once answered), about 60 calls up at once for about a minute,
-answered by agents on the dialplan's test phones. Correctness only, never timings: every call
-has exactly one record, answered; no agent holds two calls at once; no channel is left
-behind; every answered call has its recording, finished (end and size).
+answered by agents on real SIP phones: each agent's own PJSIP endpoint, registered from one
+sipp UAS that rings 1 s, answers and sends audio (bench/sipp/agent-uas.xml). No Local channels.
+Correctness only, never timings: every call has exactly one record, answered; no agent holds
+two calls at once (by the records and by the phones' own log); no channel is left behind; every
+answered call has its recording, finished (end and size).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import time
 from collections import defaultdict
@@ -20,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from bench.sipp_phones import AgentPhones, run_carrier
+from hotline.asterisk.instance import ManagedAsterisk
 from hotline.base.settings import load_config
 from hotline.calls.records import CallRecord
 from hotline.calls.store import CallRecordStore
@@ -28,31 +31,40 @@ from tests.conftest import SLOT, EngineProcess, HotlineSetup, _no_channels, conf
 
 pytestmark = pytest.mark.asterisk
 
-SCENARIO = Path(__file__).resolve().parents[2] / "bench" / "sipp" / "carrier-uac.xml"
 CALLS = 90
 RATE = 3  # calls per second: 90 calls over 30 s, each up ~20 s: about 60 up at once
 TALK_MS = 20000
 AGENTS = 70  # more than the calls up at once: every call is answered
 SIPP_PORT = 39060 + SLOT
 MEDIA_PORT = 39600 + SLOT * 10
+PHONES_PORT = 39160 + SLOT
+PHONES_MEDIA = 39800 + SLOT * 10
 
 
 @pytest.fixture
-def load_setup(hotline_setup: HotlineSetup, tmp_path: Path) -> Iterator[HotlineSetup]:
-    """The test centre with many agents on test phones, the direct flow (no menu keys), and
-    a ticket store of its own."""
+def load_setup(
+    asterisk: Any, hotline_setup: HotlineSetup, tmp_path: Path
+) -> Iterator[HotlineSetup]:
+    """The test centre with many agents on SIP phones of their own (PJSIP endpoints with a
+    password), the direct flow (no menu keys), and a ticket store of its own. The session's
+    Asterisk gets these agents' endpoints for the test (pjsip reloaded) and loses them after."""
     toml = config_toml(hotline_setup.state_dir, f"sqlite:///{tmp_path / 'load.db'}")
     toml = toml.replace('flow = "menu"', 'flow = "direct"')
     toml += "".join(
         f'\n[[agents]]\nid = "{2000 + n}"\nname = "Load agent {n}"\n'
-        f'seat = "Local/{2000 + n}@test-phone"\nskills = {{ general = 1 }}\n'
+        f'sip_password = "load-{2000 + n}-pw"\nskills = {{ general = 1 }}\n'
         for n in range(1, AGENTS + 1)
     )
     path = tmp_path / "load.toml"
     path.write_text(toml, encoding="utf-8")
-    yield HotlineSetup(
-        cfg=load_config(path, environ={}), path=path, state_dir=hotline_setup.state_dir
-    )
+    cfg = load_config(path, environ={})
+    ManagedAsterisk(cfg).install_config()
+    asterisk.cli("module reload res_pjsip.so")
+    try:
+        yield HotlineSetup(cfg=cfg, path=path, state_dir=hotline_setup.state_dir)
+    finally:
+        ManagedAsterisk(hotline_setup.cfg).install_config()
+        asterisk.cli("module reload res_pjsip.so")
 
 
 def overlaps(spans: list[tuple[datetime, datetime]]) -> bool:
@@ -62,39 +74,30 @@ def overlaps(spans: list[tuple[datetime, datetime]]) -> bool:
 async def test_sixty_calls_at_once_through_sipp_each_recorded_once(
     asterisk: Any, load_setup: HotlineSetup
 ) -> None:
-    sipp = shutil.which("sipp")
-    assert sipp is not None, "sipp is not installed (Debian package sip-tester)"
+    assert shutil.which("sipp") is not None, "sipp is not installed (Debian package sip-tester)"
     cfg = load_setup.cfg
+    target = f"127.0.0.1:{cfg.asterisk.sip_port}"
+    phones = AgentPhones(load_setup.state_dir, PHONES_PORT, PHONES_MEDIA, ring_ms=1000)
+    await phones.register(
+        target, [(str(2000 + n), f"load-{2000 + n}-pw") for n in range(1, AGENTS + 1)]
+    )
+    await phones.start(target)
     engine = EngineProcess(load_setup, "load-sipp")
-    engine.start()
-    try:
+    try:  # the phones' sipp is stopped whatever fails, the engine's start too
+        engine.start()
         for n in range(1, AGENTS + 1):
             engine.agent(str(2000 + n), "login")
             engine.agent(str(2000 + n), "ready")
         started = datetime.now(UTC)
-        proc = await asyncio.create_subprocess_exec(
-            sipp,
-            f"127.0.0.1:{cfg.asterisk.sip_port}",
-            "-sf", str(SCENARIO),
-            "-i", "127.0.0.1",
-            "-p", str(SIPP_PORT),
-            "-mi", "127.0.0.1",
-            "-mp", str(MEDIA_PORT),
-            "-m", str(CALLS),
-            "-r", str(RATE),
-            "-l", "80",
-            "-d", str(TALK_MS),
-            "-timeout", "110s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            cwd=str(load_setup.state_dir),
+        carrier = await asyncio.wait_for(
+            run_carrier(
+                load_setup.state_dir, target, port=SIPP_PORT, media_port=MEDIA_PORT,
+                calls=CALLS, rate=RATE, limit=80, talk_ms=TALK_MS, timeout_s=110,
+            ),
+            150,
         )  # fmt: skip
-        out, _ = await asyncio.wait_for(proc.communicate(), 150)
-        text = out.decode(errors="replace")
-        assert proc.returncode == 0, f"sipp: exit {proc.returncode}\n{text[-3000:]}"
+        text = carrier.output
+        assert carrier.returncode == 0, f"sipp: exit {carrier.returncode}\n{text[-3000:]}"
 
         # Every call placed has exactly one record, answered by an agent.
         store = CallRecordStore(cfg.database_url, cfg.spool_dir)
@@ -127,6 +130,13 @@ async def test_sixty_calls_at_once_through_sipp_each_recorded_once(
             assert r.agent_id is not None and r.answered_at is not None
             spans[r.agent_id].append((r.answered_at, r.ended_at))
         assert not [a for a, s in spans.items() if overlaps(s)], "an agent held two calls"
+        # ... and the phones agree: every call rang one phone and was answered there once.
+        lines = phones.lines()
+        answered_at_phone = sorted(x.caller for x in lines if x.kind == "answer")
+        assert answered_at_phone == sorted(f"139{n}" for n in range(1, CALLS + 1))
+        assert {x.who for x in lines if x.kind == "answer"} <= {
+            str(2000 + n) for n in range(1, AGENTS + 1)
+        }
 
         # No channel left behind (the probe's Surrogate/... channels would show here).
         for _ in range(50):
@@ -153,7 +163,7 @@ async def test_sixty_calls_at_once_through_sipp_each_recorded_once(
         finally:
             rec_store.dispose()
         assert not missing, f"{len(missing)} answered calls without a finished recording"
-        failed = re.findall(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", text)
-        assert failed in ([], ["0"]), text[-2000:]
+        assert carrier.failed == 0, text[-2000:]
     finally:
         engine.stop()
+        await phones.stop()

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from hotline.app.migrate import upgrade
 from hotline.base.daytypes import CENTRE_TZ
 from hotline.calls.records import CallOutcome, CallRecord
 from hotline.calls.store import CallRecordStore
+from hotline.followup.store import FollowupStore, Handoff
 from hotline.tickets.lifecycle import (
     AnswerDirectly,
     CloseByUnit,
@@ -103,6 +105,18 @@ CALLS = [
     call("c8", bj(10, 10, 0, 0), "answered", 1),
     call("c9", bj(10, 9, 0, 10), "voicemail", 40, talk=False),
 ]
+# 一次一评 answers (issue 17): c1 satisfied, c2 unsatisfied, c5 basic, c7 asked but no key.
+RATINGS = {"c1": "satisfied", "c2": "unsatisfied", "c5": "basic", "c7": "none"}
+CALLS = [replace(c, satisfaction=RATINGS.get(c.unique_id, "")) for c in CALLS]
+# 110/119/120/122 linkage: two handoffs out (one answered), one call in from 110 (双非).
+HANDOFFS = [
+    Handoff("c2", "out", "119", "emergency_transfer", "1001", bj(10, 8, 9, 22), "fire",
+            "answered", bj(10, 8, 9, 30)),
+    Handoff("c4", "out", "120", "ivr_emergency", "ivr", bj(10, 8, 10, 6), "injury"),
+    Handoff("c5", "in", "110", "from_110", "1001", bj(10, 8, 10, 30), "transferred in by 110",
+            "answered", bj(10, 8, 10, 40), double_non=True),
+    Handoff("c8", "out", "110", "threeway", "1001", bj(10, 10, 0, 1)),  # outside the period
+]  # fmt: skip
 
 
 def load_fixture(url: str, spool: Path) -> None:
@@ -110,6 +124,10 @@ def load_fixture(url: str, spool: Path) -> None:
     for rec in CALLS:
         assert records.write(rec) == "written"
     records.dispose()
+    follow = FollowupStore(url)
+    for handoff in HANDOFFS:
+        follow.add_handoff(handoff)
+    follow.dispose()
     store = TicketStore(url)
     svc = TicketService(store)
     unit = Viewer("unit", "water")
@@ -267,6 +285,22 @@ def test_figures_match_the_hand_count(sqlite_url: str) -> None:
     assert r["hours"][5] == {"hour": 5, "inbound": 0, "answered": 0, "answer_rate": None,
                              "offered": 0, "answered_within_15s": 0, "service_level_15s": None,
                              "asa_s": None, "abandoned": 0, "longest_wait_s": None}  # fmt: skip
+
+
+def test_after_call_satisfaction_and_linkage_match_the_hand_count(sqlite_url: str) -> None:
+    r = report(sqlite_url)
+    rated = r["after_call_satisfaction"]
+    assert {k: rated[k] for k in ("satisfied", "basic", "unsatisfied", "no_answer", "rate")} == {
+        "satisfied": 1, "basic": 1, "unsatisfied": 1, "no_answer": 1, "rate": 0.6667,
+    }  # fmt: skip
+    assert rated["agents"]["1001"]["rate"] == 0.6667
+    assert rated["skills"]["general"]["unsatisfied"] == 1
+    assert r["linkage"] == {
+        "out": 2,
+        "out_by_service": {"119": {"total": 1, "answered": 1}, "120": {"total": 1, "pending": 1}},
+        "in_from_110": 1,
+        "double_non": 1,
+    }
 
 
 @pytest.mark.postgres

@@ -98,6 +98,23 @@ class CallLeftQueue(AmiEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class SatisfactionGiven(AmiEvent):
+    """一次一评: the caller answered the after-call question (hotline/followup/flows.py)."""
+
+    call_id: str
+    answer: str
+    """satisfied, basic, unsatisfied, or none (no key, or a key that means nothing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffEnded(AmiEvent):
+    """The leg to an emergency service or a transfer target ended: how Dial() went."""
+
+    call_id: str
+    dial_status: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewCallbackResult(AmiEvent):
     """A reviewer's callback to a citizen who left a voicemail: how the citizen's leg went."""
 
@@ -284,6 +301,8 @@ _USER_EVENTS: dict[str, tuple[type[AmiEvent], tuple[_Field, ...]]] = {
         _CALL_ID, _required("skill", "Skill"), _number("priority", "CallPriority"),
     )),
     "hotlineleftqueue": (CallLeftQueue, (_CALL_ID, _text("reason", "Reason", "left"))),
+    "hotlinesatisfaction": (SatisfactionGiven, (_CALL_ID, _text("answer", "Answer"))),
+    "hotlinehandoffended": (HandoffEnded, (_CALL_ID, _text("dial_status", "DialStatus"))),
 }  # fmt: skip
 
 # Asterisk's own events the engine reads (not UserEvents).

@@ -491,6 +491,7 @@
         tile("tile-offered", all.offered_today);
         tile("tile-answered", all.answered_today);
         tile("tile-abandoned", all.abandoned_today);
+        tile("tile-satisfaction", pct(all.satisfaction_today));
       }
       $("skills").tBodies[0].replaceChildren(...b.skills.map((s) => {
         const states = Object.entries(s.agents).map(([k, v]) => t("state_" + k) + " " + v).join("，");
