@@ -204,6 +204,9 @@ class EngineProcess:
             except (OSError, urllib.error.URLError, FileNotFoundError):
                 pass
             time.sleep(0.2)
+        # Never leave it running: it holds the slot's ports and every later test would fail
+        # with "address already in use" instead of saying what broke here.
+        self.stop(kill=True)
         pytest.fail(f"engine not ready within {timeout} s:\n{self.log_tail()}")
 
     def stop(self, kill: bool = False) -> None:
