@@ -15,7 +15,7 @@ class CallOutcome(enum.StrEnum):
     VOICEMAIL = "voicemail"
     TRANSFERRED = "transferred"
     NODE_FAILED = "node_failed"
-    """The cluster node holding the call failed (acd/ami/cluster.py)."""
+    """The cluster node holding the call failed (hotline/asterisk/ami/cluster.py)."""
 
 
 @dataclass(frozen=True, slots=True)

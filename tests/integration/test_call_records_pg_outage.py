@@ -69,14 +69,20 @@ def hotline_calls(n: int, seed: int = 12345) -> list[CallRecord]:
     seq = 12
     skills = {"1": "consult", "2": "request", "3": "complaint", "0": "general"}
     causes = ["Normal Clearing", "Normal Clearing", "Normal Clearing", "User busy"]
-    outcomes = list(CallOutcome)
-    weights = [78, 8, 8, 4, 2]  # answered, abandoned in queue / IVR, voicemail, transferred
+    weights = {  # a single server's morning: no node fails
+        CallOutcome.ANSWERED: 78,
+        CallOutcome.ABANDONED_QUEUE: 8,
+        CallOutcome.ABANDONED_IVR: 8,
+        CallOutcome.VOICEMAIL: 4,
+        CallOutcome.TRANSFERRED: 2,
+    }
+    outcomes = list(weights)
     calls = []
     for _ in range(n):
         at += timedelta(seconds=rng.uniform(0.5, 6.0))
         seq += rng.randint(1, 3)
         uid = f"{int(at.timestamp())}.{seq}"
-        outcome = rng.choices(outcomes, weights)[0]
+        outcome = rng.choices(outcomes, list(weights.values()))[0]
         if rng.random() < 0.8:
             caller = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"  # mobile
         else:
