@@ -38,7 +38,7 @@ from hotline.base.filemodes import secure_state
 from hotline.base.secrets import api_token, stored_secret
 from hotline.base.settings import Config
 from hotline.calendar.service import CalendarService
-from hotline.calls.metrics import ALL, MetricsBook, interval_start
+from hotline.calls.metrics import ALL, MetricsBook
 from hotline.calls.records import CallRecord
 from hotline.calls.service import CallRecordService
 from hotline.calls.store import CallRecordStore
@@ -504,7 +504,8 @@ class Engine:
         day = day_start(now)
         today = [
             self.metrics.totals(day, day + 86400, skill).to_json()
-            for skill in sorted({ALL, *self.metrics.skills(interval_start(now))})
+            # every skill with calls today, not only those busy in the current interval
+            for skill in sorted({ALL, *self.metrics.skills(day, day + 86400)})
         ]
         return {
             "interval": [f.to_json() for f in self.metrics.current(now)],

@@ -222,8 +222,11 @@ class MetricsBook:
             satisfaction_rate=satisfaction_rate(total.satisfied, total.basic, total.unsatisfied),
         )
 
-    def skills(self, start: float) -> list[str]:
-        return sorted({s for s, t in self._buckets if t == start})
+    def skills(self, start: float, end: float | None = None) -> list[str]:
+        """Skills with figures in the interval starting at `start`, or in [start, end)."""
+        if end is None:
+            return sorted({s for s, t in self._buckets if t == start})
+        return sorted({s for s, t in self._buckets if start <= t < end})
 
     def current(self, now: float) -> list[IntervalFigures]:
         """Figures of the interval `now` falls in, for every skill seen plus the total."""

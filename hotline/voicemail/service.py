@@ -27,7 +27,7 @@ from hotline.recordings.service import RecordingGone as RecordingGone
 from hotline.recordings.service import RecordingService as RecordingService
 from hotline.speech.classifier import Classification, Classifier
 from hotline.speech.intake import hear
-from hotline.speech.service import SpeechError, SpeechService
+from hotline.speech.service import AudioError, SpeechError, SpeechService, SpeechUnavailable
 from hotline.tickets.service import TicketService
 from hotline.tickets.values import Channel, TicketDraft, TicketRecord
 from hotline.voicemail.rules import (
@@ -232,7 +232,7 @@ class VoicemailIntake:
             heard = await hear(self._speech, self._classifier, wav, self._lang, utterance=False)
         except (SpeechError, OSError) as exc:
             log.warning("voicemail %s not recognised: %s", wav.name, exc)
-            return "", None, 0.0, str(exc)
+            return "", None, 0.0, reviewer_reason(exc)
         t = heard.transcript
         return t.text, heard.classification, t.duration_s, ""
 
@@ -242,3 +242,13 @@ class VoicemailIntake:
             if ticket.channel == Channel.VOICEMAIL:
                 return ticket
         return self._tickets.create_voicemail(draft, actor=ACTOR)
+
+
+def reviewer_reason(exc: BaseException) -> str:
+    """Why a message was not recognised, in the reviewer's words (the desk is Chinese); the
+    technical detail (paths, the engine's message) goes to the log, not into the ticket."""
+    if isinstance(exc, SpeechUnavailable):
+        return "语音识别模型未安装或未加载（详见服务日志）"
+    if isinstance(exc, AudioError | OSError):
+        return "录音文件无法读取（详见服务日志）"
+    return "语音识别引擎出错（详见服务日志）"

@@ -77,7 +77,16 @@ async def answered(
         lambda ev: user_event("HotlineQueued")(ev) and ev.get("Caller") == caller, timeout=30
     )
     call_id = str(queued["CallId"])
-    return call_id, last(queued["Channel"]), await agent_leg(ami, call_id), queued
+    channel = last(queued["Channel"])
+    leg = await agent_leg(ami, call_id)
+    # Answered is not yet talking: the caller is still being moved out of the IVR into the
+    # agent's bridge, and a hang-up in that moment can be lost by Asterisk (issue 15's stuck
+    # channels). Talk starts when the caller's channel enters the bridge.
+    await ami.wait_event(
+        lambda ev: ev.get("Event") == "BridgeEnter" and last(ev.get("Channel", "")) == channel,
+        timeout=15,
+    )
+    return call_id, channel, leg, queued
 
 
 async def test_satisfaction_key_after_the_agent_hangs_up_is_on_the_record_and_report(

@@ -63,6 +63,9 @@ def test_calls_fall_in_the_interval_of_their_queue_entry_and_count_once() -> Non
     assert book.figures(T0).offered == 1
     assert book.figures(T0 + 900, "social").offered == 1
     assert book.skills(T0 + 900) == [ALL, "social"]
+    # "today" lists a skill busy earlier in the day, not only in the current interval
+    assert book.skills(T0, T0 + 86400) == [ALL, "consult", "social"]
+    assert book.skills(T0 + 900, T0 + 86400) == [ALL, "social"]
     day = book.totals(T0, T0 + 86400)
     assert day.offered == 2 and day.service_level == pytest.approx(0.5)
 

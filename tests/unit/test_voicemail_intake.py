@@ -141,3 +141,18 @@ def test_the_voicemail_event_says_when_the_message_is_an_emergency() -> None:
         assert shown == topic.replace("/private/", "/") and display["emergency"] is expected
         assert not {"caller", "transcript", "ticket", "recording"} & set(display)
         assert payload["emergency"] is expected and payload["ticket"] == "202611230000017"
+
+
+def test_the_reviewer_reads_why_a_message_was_not_recognised_in_chinese() -> None:
+    from hotline.speech.service import AudioError, SpeechError, SpeechUnavailable
+    from hotline.voicemail.service import reviewer_reason
+
+    reasons = {
+        reviewer_reason(SpeechUnavailable("speech intake off for zh: no model at /x")),
+        reviewer_reason(AudioError("/x.wav: not a readable PCM WAV file")),
+        reviewer_reason(OSError("disk")),
+        reviewer_reason(SpeechError("Vosk refused a recogniser")),
+    }
+    assert len(reasons) == 3  # the model, the file, the engine
+    for reason in reasons:
+        assert "/x" not in reason and not any("a" <= ch.lower() <= "z" for ch in reason), reason
