@@ -10,6 +10,7 @@ authenticates, this module authorises.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import subprocess
 import threading
@@ -26,6 +27,16 @@ from hotline.recordings.files import AudioRoots, BadRecordingPath
 from hotline.recordings.store import Recording, RecordingNotFound, RecordingStore
 
 log = logging.getLogger(__name__)
+
+# ``<call id>-<agent>`` or ``<call id>-dept-<leg>``; a cluster node's call id carries the node
+# (``b-1796626846.0``), so the call id is matched, not cut at the first dash.
+_RECORDING_NAME = re.compile(r"(?P<call>(?:[a-z][a-z0-9]{0,15}-)?[0-9]+\.[0-9]+)-(?P<rest>.+)")
+
+
+def recording_name(stem: str) -> tuple[str, str] | None:
+    """(call id, agent or ``dept-<leg>``) from a call recording's file name; None: not ours."""
+    m = _RECORDING_NAME.fullmatch(stem)
+    return (m.group("call"), m.group("rest")) if m else None
 
 
 class AccessDenied(PermissionError):
@@ -150,9 +161,10 @@ class RecordingService:
         adopted = []
         for wav in sorted(base.glob("*/*/*/*.wav")):
             stored = wav.relative_to(self.roots.recordings).as_posix()
-            call_id, dash, agent = wav.stem.partition("-")
-            if stored in known or not dash or not call_id:
+            named = recording_name(wav.stem)
+            if stored in known or named is None:
                 continue
+            call_id, agent = named
             if any(stored[: -len(".wav")] + "." + f in known for f in COMPRESS_FORMATS):
                 # Compressed, the row moved to the new file, the engine stopped before the WAV
                 # was removed: it is a leftover, not a recording without metadata.
