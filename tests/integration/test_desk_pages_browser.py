@@ -198,3 +198,92 @@ async def test_every_page_is_chinese_and_accessible_and_the_wall_reads_from_afar
     # The session's store is shared: super1 goes back to no phone for the tests after this one.
     back = hotline_user(engine, "edit", "super1", "--agent", "")
     assert back.returncode == 0, back.stderr
+
+
+# Every tile's figure and label measured where they are drawn: the text's own box (a Range over
+# it) must lie inside the tile and the element must not scroll sideways. With `widest` the
+# figures first take the widest text each can show (set and measured in one task, so a live
+# update cannot come between), then get their own text back.
+MEASURE_TILES = """(widest) => {
+  const tiles = [...document.querySelectorAll('#tiles .tile')];
+  const saved = tiles.map((t) => t.querySelector('.figure').textContent);
+  if (widest) tiles.forEach((t) => { t.querySelector('.figure').textContent = widest[t.id]; });
+  const out = [];
+  for (const tile of tiles) {
+    const box = tile.getBoundingClientRect();
+    const style = getComputedStyle(tile);
+    const left = box.left + parseFloat(style.borderLeftWidth);
+    const right = box.right - parseFloat(style.borderRightWidth);
+    for (const part of tile.querySelectorAll('.figure, .label')) {
+      const range = document.createRange();
+      range.selectNodeContents(part);
+      const text = range.getBoundingClientRect();
+      out.push({ tile: tile.id, part: part.className, text: part.textContent,
+                 font: parseFloat(getComputedStyle(part).fontSize),
+                 fits: text.left >= left - 0.5 && text.right <= right + 0.5
+                       && part.scrollWidth <= part.clientWidth,
+                 text_px: [text.left, text.right], tile_px: [left, right] });
+    }
+  }
+  if (widest) tiles.forEach((t, i) => { t.querySelector('.figure').textContent = saved[i]; });
+  return { parts: out, page_width: document.documentElement.scrollWidth,
+           view_width: window.innerWidth };
+}"""
+# The widest each figure can be: a rate at 100.0%, counts of a busy day, a wait of an hour.
+WIDEST = {
+    "tile-waiting": "888", "tile-longest": "8888", "tile-sl-today": "100.0%",
+    "tile-sl-interval": "100.0%", "tile-offered": "88888", "tile-answered": "88888",
+    "tile-abandoned": "8888", "tile-satisfaction": "100.0%",
+}  # fmt: skip
+
+
+async def test_every_wall_figure_fits_its_tile_on_a_laptop_and_on_a_wall(
+    engine: EngineProcess,
+    ami: AmiTestClient,
+    browser: Any,  # noqa: F811
+) -> None:
+    """At 1366x768 and 1920x1080, in the page and in full-screen mode, in Chinese and in English:
+    no figure or label runs out of its tile (the service level's "86.4%" did at 1366 px) and
+    the page never scrolls sideways; full-screen figures stay large enough for 3 m."""
+    add_test_users(engine)
+    board = await open_as(browser, engine, "super1", "/desk/wallboard")
+    await board.wait_for_selector('#conn[data-state="up"]')
+    # Real figures first: a call answered today gives the rates a value.
+    engine.agent("1001", "login")
+    engine.agent("1001", "ready")
+    await ami.call_12345(CALLER, dtmf="1", hold=2)
+    await board.wait_for_function(
+        "() => document.querySelector('#tile-sl-today .figure').textContent.includes('%')",
+        timeout=30_000,
+    )
+    bad: list[Any] = []
+    for lang in ("zh", "en"):
+        if lang == "en":  # the switch is in the header, which full-screen mode hides
+            await board.click("#fullscreen")
+            await board.wait_for_selector("body:not(.wall)")
+            await board.click("#lang-switch")
+            await board.wait_for_selector('html[lang="en"]')
+            await board.wait_for_selector('#conn[data-state="up"]')
+        for width, height in ((1366, 768), (1920, 1080)):
+            await board.set_viewport_size({"width": width, "height": height})
+            for wall in (False, True):
+                if wall != await board.evaluate("document.body.classList.contains('wall')"):
+                    await board.click("#fullscreen")
+                    await board.wait_for_function(
+                        f"() => document.body.classList.contains('wall') === {str(wall).lower()}"
+                    )
+                where = f"{lang} {width}x{height}{' full screen' if wall else ''}"
+                ARTIFACTS.mkdir(exist_ok=True)  # to look at; the measures below decide
+                await board.screenshot(path=str(ARTIFACTS / f"wall-{where.replace(' ', '-')}.png"))
+                for widest in (None, WIDEST):
+                    seen = await board.evaluate(MEASURE_TILES, widest)
+                    bad += [f"{where}: {p['tile']} {p['part']} {p['text']!r} "
+                            f"{p['text_px']} outside {p['tile_px']}"
+                            for p in seen["parts"] if not p["fits"]]  # fmt: skip
+                    if seen["page_width"] > seen["view_width"]:
+                        bad.append(f"{where}: the page is {seen['page_width']} px wide")
+                    if wall:
+                        small = [p for p in seen["parts"] if p["part"] == "figure"
+                                 and p["font"] < 56]  # fmt: skip
+                        bad += [f"{where}: {p['tile']} under 56 px" for p in small]
+    assert bad == [], "\n".join(bad)
