@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -71,9 +73,17 @@ async def check_page(page: Any, name: str) -> None:
     assert bad == [], (name, bad)
 
 
-async def open_as(browser: Any, engine: EngineProcess, name: str, lands_on: str) -> Any:  # noqa: F811
+async def open_as(
+    browser: Any,  # noqa: F811
+    engine: EngineProcess,
+    name: str,
+    lands_on: str,
+    **options: Any,
+) -> Any:
     # bypass_csp: axe-core is injected as a script the desktop's policy would refuse.
-    context = await browser.new_context(viewport={"width": 1366, "height": 768}, bypass_csp=True)
+    context = await browser.new_context(
+        viewport={"width": 1366, "height": 768}, bypass_csp=True, **options
+    )
     page = await context.new_page()
     await page.goto(engine.base + "/desk/login")
     await page.fill("#name", name)
@@ -246,8 +256,17 @@ async def test_every_wall_figure_fits_its_tile_on_a_laptop_and_on_a_wall(
     no figure or label runs out of its tile (the service level's "86.4%" did at 1366 px) and
     the page never scrolls sideways; full-screen figures stay large enough for 3 m."""
     add_test_users(engine)
-    board = await open_as(browser, engine, "super1", "/desk/wallboard")
+    # A browser set to New York and US English: the wall still tells the centre's time, 24-hour.
+    board = await open_as(browser, engine, "super1", "/desk/wallboard",
+                          timezone_id="America/New_York", locale="en-US")  # fmt: skip
     await board.wait_for_selector('#conn[data-state="up"]')
+    await board.wait_for_selector("#wall-clock:not(:empty)")
+    shown = await board.text_content("#wall-clock") or ""
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", shown), shown
+    centre = datetime.now(ZoneInfo("Asia/Shanghai"))
+    hh, mm, ss = (int(x) for x in shown.split(":"))
+    off = hh * 3600 + mm * 60 + ss - (centre.hour * 3600 + centre.minute * 60 + centre.second)
+    assert min(off % 86400, -off % 86400) < 120, (shown, centre)  # the wall ticks each update
     # Real figures first: a call answered today gives the rates a value.
     engine.agent("1001", "login")
     engine.agent("1001", "ready")
@@ -264,6 +283,11 @@ async def test_every_wall_figure_fits_its_tile_on_a_laptop_and_on_a_wall(
             await board.click("#lang-switch")
             await board.wait_for_selector('html[lang="en"]')
             await board.wait_for_selector('#conn[data-state="up"]')
+            await board.wait_for_selector("#tile-sl-today .figure:has-text('%')")
+            # English complete: no Chinese left in the English wall (no hot spot, no user data).
+            chinese = re.findall(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+",
+                                 await board.evaluate(READ_TEXT))  # fmt: skip
+            assert chinese == [], chinese
         for width, height in ((1366, 768), (1920, 1080)):
             await board.set_viewport_size({"width": width, "height": height})
             for wall in (False, True):

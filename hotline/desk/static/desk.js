@@ -473,8 +473,11 @@
     function render(b) {
       const warn = $("calendar-warning");
       warn.hidden = !b.calendar_warning;
+      // In the page's language from the year (the engine's own text is the operator's Chinese).
+      const said = b.calendar_provisional_year
+        ? t("calendar_provisional").replace("{year}", b.calendar_provisional_year) : b.calendar_warning || "";
       // The warning names the command that fixes it: shown as code, as the CLI spells it.
-      warn.replaceChildren(...(b.calendar_warning || "").split(/(hotline(?: [\w.\/=-]+)+)/)
+      warn.replaceChildren(...said.split(/(hotline(?: [\w.\/=-]+)+)/)
         .map((part, i) => (i % 2 ? el("code", part) : document.createTextNode(part))));
       // Hot spots (热点): many tickets on one subject in one area within the window.
       const spots = b.hotspots || [];
