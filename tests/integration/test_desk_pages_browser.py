@@ -147,6 +147,7 @@ async def test_every_page_is_chinese_and_accessible_and_the_wall_reads_from_afar
     await board.wait_for_selector('#waiting tr[data-level="amber"], #waiting tr[data-level="red"]',
                                   timeout=20_000)  # fmt: skip
     await check_page(board, "wallboard")
+    await board.set_viewport_size({"width": 1920, "height": 1080})  # a wall's screen
     await board.click("#fullscreen")
     await board.wait_for_selector("body.wall")
     assert await board.is_hidden("header")
@@ -156,6 +157,7 @@ async def test_every_page_is_chinese_and_accessible_and_the_wall_reads_from_afar
     assert figure >= 56, figure  # about 2 cm on a 55-inch wall: read at 3 m
     await shot(board, "wallboard-fullscreen.png")
     await board.click("#fullscreen")
+    await board.set_viewport_size({"width": 1366, "height": 768})
 
     # The ticket page: dispatched (a deadline runs), linked to a call.
     created = engine.api(
