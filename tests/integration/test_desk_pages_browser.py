@@ -143,6 +143,13 @@ async def test_every_page_is_chinese_and_accessible_and_the_wall_reads_from_afar
     await board.wait_for_selector(f'#waiting tr[data-caller="{MASKED}"]', timeout=10_000)
     assert CALLER not in (await board.content())  # the full number never reaches the wall
     await board.wait_for_selector("#chart[data-day]", state="attached")
+    # The chart has both axes, ticks on the y axis and the legend for its three series.
+    assert (
+        await board.locator('#chart line[data-axis="x"], #chart line[data-axis="y"]').count() == 2
+    )
+    assert await board.locator("#chart text.chart-label").count() >= 3
+    assert await board.locator("#chart-legend span").count() == 3
+    assert await board.locator('#chart polyline[data-series="staffed"]').count() == 1
     assert await board.is_visible("#spy-note")  # super1 has no phone: says so, and why
     await board.wait_for_selector('#waiting tr[data-level="amber"], #waiting tr[data-level="red"]',
                                   timeout=20_000)  # fmt: skip
