@@ -1006,6 +1006,45 @@ EDGE_ENDPOINT = "edge"
 """The PJSIP endpoint on every node that reaches the edge (agents' phones via its location)."""
 
 
+_OUTBOUND_DIALS = (
+    ("acd", "callback_dial", AcdConfig),
+    ("survey", "dial", SurveyConfig),
+    ("emergency", "dial", EmergencyConfig),
+)
+
+
+def _via_edge(dial: str) -> str:
+    return dial.removesuffix("@citizen-trunk") + f"@{EDGE_ENDPOINT}" if dial.endswith(
+        "@citizen-trunk"
+    ) else dial
+
+
+def outbound_through_edge(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a cluster's raw configuration) with every ``@citizen-trunk`` dial string,
+    given or default, sent ``@edge`` instead."""
+    data = dict(data)
+    for section, key, model in _OUTBOUND_DIALS:
+        values = data.get(section) or {}
+        if isinstance(values, dict):
+            default = model.model_fields[key].default
+            data[section] = {**values, key: _via_edge(str(values.get(key, default)))}
+    departments = data.get("departments") or {}
+    if isinstance(departments, dict):
+        lines = departments.get("lines")
+        if lines is None:
+            lines = [line.model_dump() for line in _default_departments()]
+        data["departments"] = {
+            **departments,
+            "lines": [
+                {**line, "dial": _via_edge(str(line.get("dial", "")))}
+                if isinstance(line, dict)
+                else line
+                for line in lines
+            ],
+        }
+    return data
+
+
 class EdgeConfig(_Section):
     """``[edge]``: Kamailio in front of the Asterisk nodes (only with ``[[nodes]]``): the
     registrar and location of the agents' phones and the dispatcher of citizens' calls."""
@@ -1019,6 +1058,13 @@ class EdgeConfig(_Section):
     """SIP OPTIONS to every node this often; one unanswered probe takes a node out."""
     probe_timeout_ms: int = Field(default=1500, ge=500, le=30000)
     """How long a probe (and a call to a node that says nothing) waits for an answer."""
+    carriers: list[str] = Field(default_factory=list, max_length=64)
+    """Who may send citizens' calls in (``ip`` or ``ip:port``): anyone else gets 403 from the
+    edge. Empty: nobody (a cluster's trunk is never open to the whole network)."""
+    outbound: str = Field(default="", pattern=r"^([0-9.]{7,15}(:[0-9]{1,5})?)?$")
+    """The carrier's gateway (``ip[:port]``) for calls a node places through the edge to a
+    number that is not an agent: department lines, transfers, callbacks, surveys, 110/119/120.
+    Empty: such calls are refused (480)."""
     kamailio: Path = Path("/usr/sbin/kamailio")
     modules_dir: Path = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules")
 
@@ -1186,6 +1232,15 @@ class Config(_Section):
                 for a in agents
             ]
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _outbound_through_the_edge(cls, data: Any) -> Any:
+        # A cluster node has no citizen-trunk endpoint (its trunk is citizen-<node>, inbound
+        # only): what it dials out goes through the edge, which sends it to the carrier.
+        if not isinstance(data, dict) or not data.get("nodes"):
+            return data
+        return outbound_through_edge(data)
 
     @model_validator(mode="after")
     def _nodes_distinct(self) -> Config:

@@ -22,7 +22,12 @@ def demo_cluster(cfg: Config) -> Config:
     if cfg.clustered:
         return cfg
     data: dict[str, Any] = cfg.model_dump()
-    data["edge"] = {**data["edge"], "listen": f"{DEMO_NET}.1.1"}
+    # The printed sipp carrier runs on the edge's own address: the one allowed in.
+    data["edge"] = {
+        **data["edge"],
+        "listen": f"{DEMO_NET}.1.1",
+        "carriers": data["edge"]["carriers"] or [f"{DEMO_NET}.1.1"],
+    }
     data["nodes"] = [
         {
             "name": name,

@@ -43,6 +43,44 @@ def agent_passwords(cfg: Config) -> str:
     return "\n".join(lines) if lines else "\t# (no agent has a sip_password)"
 
 
+def agent_ids(cfg: Config) -> str:
+    """The AGENTS route: a node's call to one of these goes to the location, never out."""
+    lines = []
+    for agent in cfg.agents:
+        if not _AGENT_ID.fullmatch(agent.id):
+            raise RenderError(f"agents.id {agent.id!r}: not usable as a SIP user")
+        lines.append(f'\tif ($rU == "{agent.id}") {{ $var(agent) = 1; }}')
+    return "\n".join(lines) if lines else "\t# (no agents)"
+
+
+def _host_port(value: str, key: str) -> tuple[str, int | None]:
+    host, _, port = value.partition(":")
+    address = _address(host, key)
+    if not port:
+        return address, None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise RenderError(f"{key}: {value!r} has no usable port")
+    return address, int(port)
+
+
+def carriers(cfg: Config) -> str:
+    """The CARRIERS route: the allow-list of sources of citizens' calls (ip or ip:port)."""
+    lines = []
+    for entry in cfg.edge.carriers:
+        address, port = _host_port(entry, "edge.carriers")
+        port_test = f" && $sp == {port}" if port else ""
+        lines.append(f'\tif ($si == "{address}"{port_test}) {{ $var(carrier) = 1; }}')
+    return "\n".join(lines) if lines else "\t# (no carriers: every call in is refused)"
+
+
+def outbound(cfg: Config) -> str:
+    """The OUTBOUND route: a node's call to a number goes to the carrier's gateway."""
+    if not cfg.edge.outbound:
+        return '\tsl_send_reply("480", "No outbound carrier ([edge] outbound)");\n\texit;'
+    address, port = _host_port(cfg.edge.outbound, "edge.outbound")
+    return f'\t$du = "sip:{address}:{port or 5060}";\n\troute(RELAY);'
+
+
 def node_uri(cfg: Config, node: NodeConfig) -> str:
     return f"sip:{_address(node.address, f'nodes.{node.name}.address')}:{cfg.asterisk.sip_port}"
 
@@ -67,6 +105,9 @@ def render(cfg: Config, run_dir: Path, config_dir: Path = CONFIG_DIR) -> dict[st
         "modules_dir": _plain_path(e.modules_dir, "edge.modules_dir"),
         "list_file": _plain_path(run_dir / "dispatcher.list", "paths.state_dir"),
         "agent_passwords": agent_passwords(cfg),
+        "agent_ids": agent_ids(cfg),
+        "carriers": carriers(cfg),
+        "outbound": outbound(cfg),
     }
     template = (config_dir / "kamailio.cfg").read_text(encoding="utf-8")
     return {

@@ -36,6 +36,11 @@ EDGE_PORT = PORTS["sip"] + 10
 AGENTS = ("2001", "2002")
 UAS_PORT = {agent: PORTS["sip"] + 20 + i for i, agent in enumerate(AGENTS)}
 CARRIER_PORT = PORTS["sip"] + 30
+# Only the carrier's ports may send calls in through the edge ([edge] carriers); the
+# carrier's gateway for calls out (department lines, callbacks) is a sipp that answers.
+CARRIERS = [f"{EDGE}:{CARRIER_PORT + i}" for i in range(10)]
+PSTN_PORT = PORTS["sip"] + 40
+NOT_A_CARRIER_PORT = PORTS["sip"] + 50
 
 
 def cluster_toml(state_dir: Path, db_url: str) -> str:
@@ -55,6 +60,7 @@ def cluster_toml(state_dir: Path, db_url: str) -> str:
     return (
         base
         + f'\n[edge]\nlisten = "{EDGE}"\nport = {EDGE_PORT}\n'
+        + f'carriers = {CARRIERS!r}\noutbound = "{EDGE}:{PSTN_PORT}"\n'
         + "\n[cluster]\nnode_lost_after_s = 2.0\n"
         + nodes
         + agents
@@ -119,6 +125,23 @@ class Cluster:
              "-timeout", f"{int(timeout)}s", "-nostdin", "-trace_err"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(self.setup.state_dir),
         )  # fmt: skip
+
+    def start_pstn(self) -> Path:
+        """The carrier's side of calls out through the edge (department lines, callbacks): a
+        sipp that answers every call; returns the file its SIP messages are traced to."""
+        sipp = shutil.which("sipp")
+        assert sipp is not None, "sipp is not installed (Debian package sip-tester)"
+        trace = self.setup.state_dir / "pstn-messages.log"
+        log = open(self.setup.state_dir / "pstn.log", "ab")
+        self.phones.append(
+            subprocess.Popen(
+                [sipp, "-sf", str(SIPP_DIR / "agent-uas.xml"), "-i", EDGE, "-p", str(PSTN_PORT),
+                 "-mi", EDGE, "-mp", str(PSTN_PORT + 400), "-trace_msg", "-message_file",
+                 str(trace), "-nostdin", "-trace_err"],
+                stdout=log, stderr=subprocess.STDOUT, cwd=str(self.setup.state_dir),
+            )
+        )  # fmt: skip
+        return trace
 
     def stop_phones(self) -> None:
         for proc in self.phones:
