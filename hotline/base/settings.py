@@ -1014,9 +1014,11 @@ _OUTBOUND_DIALS = (
 
 
 def _via_edge(dial: str) -> str:
-    return dial.removesuffix("@citizen-trunk") + f"@{EDGE_ENDPOINT}" if dial.endswith(
-        "@citizen-trunk"
-    ) else dial
+    return (
+        dial.removesuffix("@citizen-trunk") + f"@{EDGE_ENDPOINT}"
+        if dial.endswith("@citizen-trunk")
+        else dial
+    )
 
 
 def outbound_through_edge(data: dict[str, Any]) -> dict[str, Any]:

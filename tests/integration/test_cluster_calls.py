@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 
 from hotline.asterisk.ami.cluster import node_of
+from hotline.base.settings import load_config
 from hotline.calls.records import CallOutcome
 from hotline.calls.store import CallRecordStore
 from hotline.recordings.store import RecordingStore
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
+from tests.integration.test_voicemail import CLOSED
 from tests.support.cluster import (
     AGENTS,
     EDGE,
@@ -100,6 +102,17 @@ def _log_on_failure(request: pytest.FixtureRequest, cluster: Cluster) -> Iterato
 
 def agent_state(engine: EngineProcess) -> dict[str, Any]:
     return next(a for a in engine.status()["agents"] if a["agent_id"] == AGENT)
+
+
+def set_agent(engine: EngineProcess, state: str) -> None:
+    """The agent ``ready`` or ``not_ready`` once the last call's wrap-up is over."""
+    now = wait_for(
+        lambda: (st := agent_state(engine)["state"]) in ("ready", "not_ready") and st,
+        30,
+        "the agent off calls and wrap-up",
+    )
+    if now != state:
+        engine.agent(AGENT, state.replace("_", "-"))
 
 
 async def call_on_b(
@@ -204,7 +217,7 @@ async def test_a_call_on_node_b_listened_whispered_barged_then_transferred_to_a_
     cluster: Cluster, engine: EngineProcess, pstn: Path, desks: tuple[DeskClient, DeskClient]
 ) -> None:
     agent, boss = desks
-    engine.agent(AGENT, "ready")
+    set_agent(engine, "ready")
     call_id, carrier = await call_on_b(cluster, engine, agent, talk_ms=30_000)
     try:
         # The supervisor's phone (registered at the edge) is rung from node B: listen,
@@ -231,7 +244,8 @@ async def test_a_call_on_node_b_listened_whispered_barged_then_transferred_to_a_
         carrier_done(carrier)
     # The call ends with a record of node B's call and its recording, complete, over HTTP.
     record = wait_for(
-        lambda: (r := record_of(cluster, call_id)) is not None and r.ended_at and r, 30,
+        lambda: (r := record_of(cluster, call_id)) is not None and r.ended_at and r,
+        30,
         "the record of the B call",
     )
     assert record.node == "b" and record.agent_id == AGENT, record
@@ -240,28 +254,44 @@ async def test_a_call_on_node_b_listened_whispered_barged_then_transferred_to_a_
 
 
 async def assert_recording(cluster: Cluster, boss: DeskClient, call_id: str) -> None:
+    """The call's recordings on node B: the agent's leg and the department's leg, each
+    finished (a WAV whose header counts every byte) and played back over HTTP."""
     rows = wait_for(
-        lambda: [
-            r for r in recordings_of(cluster, call_id)
-            if r.kind == "call" and r.ended_at is not None and r.size_bytes
-        ],
+        lambda: (
+            len(r := [x for x in recordings_of(cluster, call_id) if x.ended_at is not None]) >= 2
+            and r
+        ),
         30,
-        f"the finished recording of {call_id}",
-    )  # fmt: skip
-    rec = rows[0]
-    assert rec.path.endswith(f"/{call_id}-{AGENT}.wav"), rec
-    async with boss.http.get(f"{boss.base}/desk/recordings/{rec.id}/audio") as resp:
-        assert resp.status == 200, await resp.text()
-        data = await resp.read()
-    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", data[:16]
-    assert len(data) == rec.size_bytes and len(data) > 16_000, (len(data), rec)
+        f"the finished recordings of {call_id}",
+    )
+    assert sorted(r.kind for r in rows) == ["call", "threeway"], rows
+    agent_leg = next(r for r in rows if r.kind == "call")
+    assert agent_leg.path.endswith(f"/{call_id}-{AGENT}.wav"), agent_leg
+    for rec in rows:
+        async with boss.http.get(f"{boss.base}/desk/recordings/{rec.id}/audio") as resp:
+            assert resp.status == 200, await resp.text()
+            data = await resp.read()
+        assert len(data) == rec.size_bytes, (len(data), rec)
+        assert_complete_wav(data, rec.path)
+
+
+def assert_complete_wav(data: bytes, name: str) -> None:
+    """A finished WAV: RIFF and data sizes that count the whole file (MixMonitor and
+    Record() write them when they close it), and some audio past the header."""
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", (name, data[:16])
+    riff = int.from_bytes(data[4:8], "little")
+    at = data.find(b"data", 12)
+    assert at > 0, (name, data[:64])
+    size = int.from_bytes(data[at + 4 : at + 8], "little")
+    assert riff == len(data) - 8 and size == len(data) - at - 8, (name, riff, size, len(data))
+    assert size > 0, f"{name}: no audio"
 
 
 async def test_a_call_on_node_b_blind_transferred_to_a_department_through_the_edge(
     cluster: Cluster, engine: EngineProcess, pstn: Path, desks: tuple[DeskClient, DeskClient]
 ) -> None:
     agent, _boss = desks
-    engine.agent(AGENT, "ready")
+    set_agent(engine, "ready")
     before = pstn.read_text(errors="replace").count("INVITE sip:12333@")
     call_id, carrier = await call_on_b(cluster, engine, agent, talk_ms=12_000)
     try:
@@ -282,7 +312,7 @@ async def test_a_call_on_node_b_blind_transferred_to_a_department_through_the_ed
 async def test_a_missed_call_on_node_b_is_called_back_from_node_b_through_the_edge(
     cluster: Cluster, engine: EngineProcess, pstn: Path
 ) -> None:
-    engine.agent(AGENT, "not_ready")
+    set_agent(engine, "not_ready")
     started = datetime.now(UTC)
     # The citizen waits 3 s with no agent ready and hangs up: a missed call. Calls go to the
     # nodes in turn, so of two callers one was on node B.
@@ -297,7 +327,7 @@ async def test_a_missed_call_on_node_b_is_called_back_from_node_b_through_the_ed
     )  # fmt: skip
     call_id = missed[0].unique_id
     number = missed[0].caller
-    engine.agent(AGENT, "ready")
+    set_agent(engine, "ready")
     # The callback: the agent's phone first (originated on node B, through the edge), then
     # the citizen's number out through the edge to the carrier.
     wait_for(
@@ -312,16 +342,72 @@ async def test_a_missed_call_on_node_b_is_called_back_from_node_b_through_the_ed
     finally:
         store.dispose()
     assert attempts[0]["agent_id"] == AGENT and attempts[0]["number"] == number, attempts
-    engine.agent(AGENT, "not_ready")
 
 
 def records_since(cluster: Cluster, since: datetime) -> list[Any]:
     store = CallRecordStore(cluster.cfg.database_url, cluster.cfg.spool_dir)
     try:
         return [
-            r
-            for r in store.list_between(since, datetime.now(UTC))
-            if r.caller.startswith("139")
+            r for r in store.list_between(since, datetime.now(UTC)) if r.caller.startswith("139")
         ]
     finally:
         store.dispose()
+
+
+async def test_out_of_hours_a_caller_on_node_b_leaves_a_message_that_becomes_a_ticket(
+    cluster: Cluster, engine: EngineProcess
+) -> None:
+    """Last in the module: the module's engine makes way for one whose clock is out of hours
+    (tests/integration/test_voicemail.py's calendar), on the same database and nodes."""
+    engine.stop()
+    path = cluster.setup.state_dir / "cluster-closed.toml"
+    path.write_text(cluster.setup.path.read_text(encoding="utf-8") + CLOSED, encoding="utf-8")
+    closed = EngineProcess(
+        HotlineSetup(load_config(path, environ={}), path, cluster.setup.state_dir),
+        "cluster-closed",
+    )
+    _flush_redis_prefix(closed.cfg)
+    closed.start()
+    boss = desk_client(closed)
+    try:
+        wait_for(lambda: all(closed.status()["nodes"].values()), 20, "the engine on both nodes")
+        assert (await boss.login("super2002")).status == 303
+        started = datetime.now(UTC)
+        # Two callers talk (the carrier plays speech) for 15 s: one of them is on node B.
+        carrier = cluster.calls(count=2, talk_ms=15_000, rate=2, timeout=60)
+        out = carrier_done(carrier)
+        record = wait_for(
+            lambda: next(
+                (r for r in records_since(cluster, started) if r.node == "b" and r.ended_at),
+                None,
+            ),
+            30,
+            f"the record of the call on node b; carrier:\n{out}",
+        )
+        assert record.outcome is CallOutcome.VOICEMAIL, record
+        assert record.ivr_path == "closed>voicemail", record
+        call_id = record.unique_id
+        tickets = wait_for(
+            lambda: [
+                t for t in closed.api("GET", "/api/v1/tickets?view=all")["tickets"]
+                if call_id in t["calls"]
+            ],
+            60,
+            f"the ticket of node b's message {call_id}",
+        )  # fmt: skip
+        assert len(tickets) == 1, tickets
+        ticket = closed.api("GET", f"/api/v1/tickets/{tickets[0]['number']}")
+        assert ticket["channel"] == "voicemail" and ticket["calls"] == [call_id], ticket
+        assert ticket["state"] == "voicemail_review", ticket
+        rows = wait_for(
+            lambda: [r for r in recordings_of(cluster, call_id) if r.kind == "voicemail"],
+            20,
+            "the message's recording row",
+        )
+        assert ticket["recordings"] == [rows[0].path], (ticket["recordings"], rows)
+        async with boss.http.get(f"{boss.base}/desk/recordings/{rows[0].id}/audio") as resp:
+            assert resp.status == 200, await resp.text()
+            assert_complete_wav(await resp.read(), rows[0].path)
+    finally:
+        await boss.close()
+        closed.stop()
