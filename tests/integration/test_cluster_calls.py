@@ -309,39 +309,64 @@ async def test_a_call_on_node_b_blind_transferred_to_a_department_through_the_ed
         carrier_done(carrier)
 
 
-async def test_a_missed_call_on_node_b_is_called_back_from_node_b_through_the_edge(
-    cluster: Cluster, engine: EngineProcess, pstn: Path
+async def test_missed_calls_are_called_back_from_their_own_node_through_the_edge(
+    cluster: Cluster, engine: EngineProcess, pstn: Path, desks: tuple[DeskClient, DeskClient]
 ) -> None:
+    agent, _boss = desks
     set_agent(engine, "not_ready")
     started = datetime.now(UTC)
-    # The citizen waits 3 s with no agent ready and hangs up: a missed call. Calls go to the
-    # nodes in turn, so of two callers one was on node B.
-    carrier = cluster.calls(count=2, talk_ms=3000, rate=2, timeout=60)
-    out, _ = carrier.communicate(timeout=60)
+    # Two citizens wait 6 s with no agent ready and hang up: missed calls. The edge gives the
+    # nodes one each.
+    carrier = cluster.calls(count=2, talk_ms=6000, rate=2, timeout=60)
+    out = carrier_done(carrier)
     missed = wait_for(
-        lambda: [
-            r for r in records_since(cluster, started) if r.node == "b" and r.ended_at
-        ],
+        lambda: len(r := [x for x in records_since(cluster, started) if x.ended_at]) == 2 and r,
         20,
-        f"the record of the missed call on node b; carrier:\n{out.decode()[-1500:]}",
-    )  # fmt: skip
-    call_id = missed[0].unique_id
-    number = missed[0].caller
-    set_agent(engine, "ready")
-    # The callback: the agent's phone first (originated on node B, through the edge), then
-    # the citizen's number out through the edge to the carrier.
-    wait_for(
-        lambda: f"INVITE sip:{number}@" in pstn.read_text(errors="replace"),
-        30,
-        f"the callback to {number} out through the edge",
+        f"the records of the two missed calls; carrier:\n{out}",
     )
-    wait_for(lambda: agent_state(engine)["call_id"] == call_id, 10, "the agent on the callback")
+    assert {node_of(r.unique_id) for r in missed} == {"a", "b"}, missed
+    set_agent(engine, "ready")
+    # Each callback: the agent's phone first, originated on the node that held the call
+    # (through the edge), then the citizen's number out through the edge to the carrier.
+    for _ in missed:
+        call_id = str(
+            wait_for(
+                lambda: (a := agent_state(engine))["state"] == "on_call" and a["call_id"],
+                30,
+                "the agent on a callback",
+            )
+        )
+        record = next(r for r in missed if r.unique_id == call_id)
+        invite = wait_for(
+            lambda number=record.caller: pstn_invite(pstn, number),
+            20,
+            f"the callback to {record.caller} out through the edge",
+        )
+        node = cluster.cfg.nodes[0 if node_of(call_id) == "a" else 1]
+        assert node.name == node_of(call_id)
+        assert f"Via: SIP/2.0/UDP {node.address}:" in invite, invite
+        resp = await agent.post_json("/desk/api/call/hangup")
+        assert resp.status == 200, await resp.text()
+        wait_for(
+            lambda done=call_id: agent_state(engine)["call_id"] != done,
+            20,
+            f"the callback {call_id} over",
+        )
     store = CallRecordStore(cluster.cfg.database_url, cluster.cfg.spool_dir)
     try:
-        attempts = wait_for(lambda: store.attempts(call_id), 20, "the callback attempt")
+        for record in missed:
+            attempts = store.attempts(record.unique_id)
+            assert [(a["agent_id"], a["number"]) for a in attempts] == [(AGENT, record.caller)], (
+                attempts
+            )
     finally:
         store.dispose()
-    assert attempts[0]["agent_id"] == AGENT and attempts[0]["number"] == number, attempts
+
+
+def pstn_invite(pstn: Path, number: str) -> str:
+    """The INVITE the carrier's gateway got for ``number`` (sipp's message trace), or ""."""
+    blocks = pstn.read_text(errors="replace").split("----------------------------------")
+    return next((b for b in blocks if f"INVITE sip:{number}@" in b), "")
 
 
 def records_since(cluster: Cluster, since: datetime) -> list[Any]:
@@ -373,8 +398,10 @@ async def test_out_of_hours_a_caller_on_node_b_leaves_a_message_that_becomes_a_t
         wait_for(lambda: all(closed.status()["nodes"].values()), 20, "the engine on both nodes")
         assert (await boss.login("super2002")).status == 303
         started = datetime.now(UTC)
-        # Two callers talk (the carrier plays speech) for 15 s: one of them is on node B.
-        carrier = cluster.calls(count=2, talk_ms=15_000, rate=2, timeout=60)
+        # Two callers talk (sample speech) for 28 s: one of them is on node B.
+        carrier = cluster.calls(
+            count=2, talk_ms=7000, rate=2, timeout=90, scenario="carrier-edge-talk-uac.xml"
+        )
         out = carrier_done(carrier)
         record = wait_for(
             lambda: next(

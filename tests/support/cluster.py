@@ -112,14 +112,22 @@ class Cluster:
         )  # fmt: skip
         assert reg.returncode == 0, f"agent {agent} did not register at the edge:\n{reg.stdout}"
 
-    def calls(self, count: int, talk_ms: int, rate: int = 1, timeout: float = 90) -> Any:
-        """The carrier: ``count`` calls to 12345 through the edge (sipp, in the background)."""
+    def calls(
+        self,
+        count: int,
+        talk_ms: int,
+        rate: int = 1,
+        timeout: float = 90,
+        scenario: str = "carrier-edge-uac.xml",
+    ) -> Any:
+        """The carrier: ``count`` calls to 12345 through the edge (sipp, in the background);
+        ``scenario`` another caller (carrier-edge-talk-uac.xml: one who talks)."""
         sipp = shutil.which("sipp")
         assert sipp is not None, "sipp is not installed (Debian package sip-tester)"
         self.carriers += 1
         port = CARRIER_PORT + self.carriers % 10
         return subprocess.Popen(
-            [sipp, f"{EDGE}:{EDGE_PORT}", "-sf", str(SIPP_DIR / "carrier-edge-uac.xml"),
+            [sipp, f"{EDGE}:{EDGE_PORT}", "-sf", str(SIPP_DIR / scenario),
              "-i", EDGE, "-p", str(port), "-mi", EDGE, "-mp", str(port + 600),
              "-m", str(count), "-r", str(rate), "-d", str(talk_ms),
              "-timeout", f"{int(timeout)}s", "-nostdin", "-trace_err"],
