@@ -144,6 +144,12 @@ class CallControl:
         return {"type": "hold", "call_id": call_id, "state": str(state)}
 
     async def hangup(self, agent_id: str) -> dict[str, Any]:
+        callback = self._threeway.callback_leg(agent_id)
+        if callback is not None:  # ending the agent's leg ends its Dial to the citizen
+            call_id, leg = callback
+            self._steps.record(call_id, agent_id, "hangup")
+            await self._ami.send({"Action": "Hangup", "Channel": leg, "Cause": "16"})
+            return {"type": "hangup", "call_id": call_id}
         call_id, caller, leg = self._threeway.current_call(agent_id)
         self._steps.record(call_id, agent_id, "hangup")
         bridged = call_id not in self._threeway.conferenced and call_id not in self.held

@@ -196,6 +196,19 @@ class ThreeWayService:
             raise ThreeWayError("the call's channels are not known (yet)")
         return view.call_id, call.channel, leg.leg_id
 
+    def callback_leg(self, agent_id: str) -> tuple[str, str] | None:
+        """(call id, agent leg) when the agent is on a callback: the citizen's leg hangs on the
+        agent leg's Dial, and the call it answers has no caller channel any more."""
+        view = self._acd.acd.agent(agent_id)
+        if view is None or str(view.state) != "on_call" or not view.call_id:
+            return None
+        leg = next(
+            (g for g in self._acd.legs.values()
+             if g.agent_id == agent_id and g.call_id == view.call_id and g.kind == "callback"),
+            None,
+        )  # fmt: skip
+        return (view.call_id, leg.leg_id) if leg is not None else None
+
     async def start(self, agent_id: str, number: str, *, consult: bool = False) -> ThreeWay:
         _name, dial = self.target(number)
         call_id, caller_channel, agent_leg = self.current_call(agent_id)

@@ -186,7 +186,9 @@ def _on_call_acd() -> Any:
     from types import SimpleNamespace
 
     view = SimpleNamespace(agent_id="1001", state="on_call", call_id="c1")
-    leg = SimpleNamespace(agent_id="1001", call_id="c1", answered=True, leg_id="leg-1")
+    leg = SimpleNamespace(
+        agent_id="1001", call_id="c1", answered=True, leg_id="leg-1", kind="offer"
+    )
     return SimpleNamespace(
         acd=SimpleNamespace(agents=lambda: [view], agent=lambda i: view if i == "1001" else None),
         legs={"leg-1": leg},
@@ -221,5 +223,28 @@ def test_a_held_citizen_is_hung_up_when_the_agent_hangs_up_and_joins_after_three
         await asyncio.sleep(0.05)
         assert ami.sent[-1] == {"Action": "Hangup", "Channel": "PJSIP/citizen-1", "Cause": "16"}
         assert "c1" not in control.held
+
+    asyncio.run(run())
+
+
+def test_hanging_up_a_callback_ends_the_agents_leg() -> None:
+    """A callback's citizen hangs on the agent leg's Dial and the call it answers has no caller
+    channel any more: the desktop's hang-up ends the agent's leg."""
+    from hotline.base.settings import DepartmentsConfig
+    from hotline.callcontrol.service import CallControl
+    from hotline.callcontrol.threeway import ThreeWayService
+
+    async def run() -> None:
+        acd = _on_call_acd()
+        acd.legs["leg-1"].kind = "callback"
+        acd.tracker.calls.clear()  # the citizen who was called back hung up long ago
+        ami, steps = _Ami(), StepRecorder(None, lambda _a, _m: None)
+        three = ThreeWayService(ami, acd, DepartmentsConfig(), lambda _a, _m: None)
+        control = CallControl(ami, three, EmergencyConfig(), steps)
+        assert await control.hangup("1001") == {"type": "hangup", "call_id": "c1"}
+        assert ami.sent == [{"Action": "Hangup", "Channel": "leg-1", "Cause": "16"}]
+        acd.legs["leg-1"].kind = "offer"  # an offer's call without its channels: refused
+        with pytest.raises(ThreeWayError, match="not known"):
+            await control.hangup("1001")
 
     asyncio.run(run())
