@@ -264,3 +264,50 @@ def test_a_node_may_have_its_own_ami_login(tmp_path: Path) -> None:
     assert "[eng]" in files["manager.conf"] and "secret = s3cret-a" in files["manager.conf"]
     shown = masked(cfg.model_dump(mode="json"))
     assert shown["nodes"][0]["ami_secret"] == MASK
+
+
+def test_the_edge_lets_only_the_carriers_in_and_sends_calls_out_to_the_gateway(
+    tmp_path: Path,
+) -> None:
+    edge = '[edge]\nlisten = "10.9.1.1"\nport = 5070\n'
+    listed = edge + 'carriers = ["203.0.113.7", "10.9.1.1:5090"]\noutbound = "203.0.113.8"\n'
+    text = render(cluster_cfg(tmp_path, NODES.replace(edge, listed)), tmp_path / "e")[
+        "kamailio.cfg"
+    ]
+    assert 'if ($si == "203.0.113.7") { $var(carrier) = 1; }' in text
+    assert 'if ($si == "10.9.1.1" && $sp == 5090) { $var(carrier) = 1; }' in text
+    assert '$du = "sip:203.0.113.8:5060";' in text
+    # The agents' ids stay on the location (a department number goes out, never theirs).
+    assert 'if ($rU == "2001") { $var(agent) = 1; }' in text
+    assert 'if ($rU == "2002") { $var(agent) = 1; }' in text
+    # Nothing configured: nobody calls in, nothing goes out.
+    bare = render(cluster_cfg(tmp_path), tmp_path / "e2")["kamailio.cfg"]
+    assert "# (no carriers: every call in is refused)" in bare and "$du =" not in bare
+    assert '"480", "No outbound carrier' in bare
+    for bad in ('carriers = ["10.9.1.1; exit"]', 'carriers = ["10.9.1.1:99999"]'):
+        with pytest.raises(RenderError, match="edge.carriers"):
+            render(cluster_cfg(tmp_path, NODES.replace(edge, edge + bad + "\n")), tmp_path / "e3")
+
+
+def test_a_node_dials_out_through_the_edge(tmp_path: Path) -> None:
+    """A node has no citizen-trunk endpoint: every call out goes to the edge, which sends it
+    to the carrier; dial strings of other endpoints are left alone."""
+    cfg = cluster_cfg(
+        tmp_path,
+        NODES + '\n[departments]\nlines = [{number = "12315", name = "市场监管", '
+        'dial = "PJSIP/12315@citizen-trunk"}, {number = "12333", name = "人社", '
+        'dial = "Local/12333@test-department"}]\n',
+    )
+    assert cfg.acd.callback_dial == "PJSIP/{number}@edge"
+    assert cfg.survey.dial == cfg.emergency.dial == "PJSIP/{number}@edge"
+    assert [d.dial for d in cfg.departments.lines] == [
+        "PJSIP/12315@edge", "Local/12333@test-department",
+    ]  # fmt: skip
+    defaults = cluster_cfg(tmp_path)
+    assert {d.dial for d in defaults.departments.lines} == {
+        f"PJSIP/{d.number}@edge" for d in defaults.departments.lines
+    }
+    # One Asterisk keeps its citizen-trunk.
+    path = tmp_path / "one.toml"
+    path.write_text(f'[paths]\nstate_dir = "{tmp_path}"\n', encoding="utf-8")
+    assert load_config(path, environ={}).acd.callback_dial == "PJSIP/{number}@citizen-trunk"
