@@ -285,7 +285,7 @@ def test_the_edge_lets_only_the_carriers_in_and_sends_calls_out_to_the_gateway(
     assert "# (no carriers: every call in is refused)" in bare and "$du =" not in bare
     assert '"480", "No outbound carrier' in bare
     for bad in ('carriers = ["10.9.1.1; exit"]', 'carriers = ["10.9.1.1:99999"]'):
-        with pytest.raises(RenderError, match="edge.carriers"):
+        with pytest.raises(RenderError, match=r"edge\.carriers"):
             render(cluster_cfg(tmp_path, NODES.replace(edge, edge + bad + "\n")), tmp_path / "e3")
 
 
