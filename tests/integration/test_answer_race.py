@@ -36,6 +36,8 @@ def engine(
 ) -> Iterator[EngineProcess]:
     """The agents may sit at the phones whose callers quit (set before the engine starts)."""
     monkeypatch.setenv("HOTLINE_ACD__SEATS", json.dumps(list(QUITS.values())))
+    if "rating" in request.node.name:  # the one-key rating after the call (一次一评) on
+        monkeypatch.setenv("HOTLINE_SATISFACTION__AFTER_CALL", "true")
     _flush_redis_prefix(hotline_setup.cfg)
     proc = EngineProcess(hotline_setup, request.node.name)
     proc.start()
@@ -210,11 +212,13 @@ async def test_a_caller_still_hanging_up_when_the_agent_answers_ends_the_call(
     assert records[call_id].outcome in (CallOutcome.ABANDONED_QUEUE, CallOutcome.ANSWERED)
 
 
+@pytest.mark.parametrize("after_call", ["plain", "rating"])
 async def test_a_call_whose_caller_was_lost_in_the_move_ends_with_the_agents_hang_up(
-    engine: EngineProcess, ami: AmiTestClient
+    engine: EngineProcess, ami: AmiTestClient, after_call: str
 ) -> None:
     """What still holds with the race above: the agent hears nothing and hangs up; then the
-    call has its one record, the agent is free and no channel is left."""
+    call has its one record, the agent is free and no channel is left (also when the caller,
+    gone, is sent on to the rating question: it ends unanswered)."""
     call_id = await _caller_lost_in_the_move(engine, ami)
     leg = await ami.wait_event(
         lambda ev: user_event("HotlineRecording")(ev) and ev.get("CallId") == call_id
