@@ -5,6 +5,7 @@ receipt so the legs Asterisk rang for each agent can be laid on one time line.""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ def overlapping_legs(legs: dict[str, list[tuple[float, float, str]]]) -> list[st
     """Each agent's legs that Asterisk had up at the same time (an agent offered two calls)."""
     found = []
     for agent, rows in legs.items():
-        for (_at, end, key), (nxt, _end, key2) in zip(rows, rows[1:], strict=False):
+        for (_at, end, key), (nxt, _end, key2) in itertools.pairwise(rows):
             if nxt < end:
                 found.append(f"agent {agent}: {key2} rung before {key} ended")
     return found
