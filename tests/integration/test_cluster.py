@@ -1,7 +1,8 @@
 """A cluster through its real parts: Kamailio as the edge, two Asterisk 22 nodes each in its
 own network namespace, one engine over both, sipp as the carrier and as agents' phones that
 register at the edge (tests/support/cluster.py). The last test runs two engines over the
-cluster, a leader and a standby (tests/support/cluster_standby.py), and kills the leader."""
+cluster, a leader and a standby as `hotline up --cluster` starts them
+(tests/support/cluster_standby.py), and kills the leader."""
 
 from __future__ import annotations
 
@@ -17,13 +18,13 @@ import pytest
 from hotline.asterisk.ami.cluster import node_of
 from hotline.calls.records import CallOutcome, CallRecord
 from hotline.calls.store import CallRecordStore
-from tests.conftest import PORTS, EngineProcess, HotlineSetup, _flush_redis_prefix
+from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_engine_restart import wait_waiting
 from tests.support.calls import MqttCollector, mqtt_collector
 from tests.support.cluster import AGENTS, Cluster, start_cluster, wait_for
 from tests.support.cluster_standby import (
     NodeWatch,
-    engine_setup,
+    cluster_engines,
     leads_both,
     overlapping_legs,
     until,
@@ -172,10 +173,7 @@ def engines(
     """Two engines over both nodes, "a" leading, "b" standing by; agents' phones at the edge."""
     _flush_redis_prefix(cluster.cfg)
     name = request.node.name[:40]
-    a, b = (
-        EngineProcess(engine_setup(cluster, tag, PORTS["http"] + i), f"{name}-{tag}")
-        for i, tag in enumerate("ab")
-    )
+    a, b = cluster_engines(cluster, name)
     try:
         a.start(ready=leads_both)
         b.start(ready=stands_by)

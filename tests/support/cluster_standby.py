@@ -1,6 +1,7 @@
-"""Two engines over the test cluster (tests/support/cluster.py): a leader and a standby on the
-same Redis and database, and the tests' own AMI login on every node, its events stamped on
-receipt so the legs Asterisk rang for each agent can be laid on one time line."""
+"""Two engines over the test cluster (tests/support/cluster.py), started as `hotline up
+--cluster` starts its two (``engine --cluster-engine a|b``, hotline/cluster/local.py), and the
+tests' own AMI login on every node, its events stamped on receipt so the legs Asterisk rang
+for each agent can be laid on one time line."""
 
 from __future__ import annotations
 
@@ -11,24 +12,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotline.base.settings import load_config
-from tests.conftest import PORTS, EngineProcess, HotlineSetup
+from hotline.cluster.local import ENGINE_TAGS, engine_pair
+from tests.conftest import EngineProcess, HotlineSetup
 from tests.support.calls import AmiTestClient
 from tests.support.cluster import Cluster
 
 
-def engine_setup(cluster: Cluster, name: str, http_port: int) -> HotlineSetup:
-    """One of the centre's two engines: the cluster's configuration, its own HTTP port, a
-    standby-capable engine named ``name`` (both engines are; the lease picks the leader)."""
-    text = cluster.setup.path.read_text(encoding="utf-8")
-    http = f"[http]\nport = {PORTS['http']}"
-    assert http in text and "\n[cluster]\n" in text, "the cluster configuration changed shape"
-    text = text.replace(http, f"[http]\nport = {http_port}")
-    text = text.replace("\n[cluster]\n", f'\n[cluster]\nstandby = true\nengine_id = "{name}"\n')
-    path = cluster.setup.path.with_name(f"cluster-engine-{name}.toml")
-    path.write_text(text, encoding="utf-8")
-    cfg = load_config(path, environ={})
-    return HotlineSetup(cfg=cfg, path=path, state_dir=cluster.setup.state_dir)
+def cluster_engines(cluster: Cluster, name: str) -> tuple[EngineProcess, EngineProcess]:
+    """Engines a and b of the cluster's configuration, each its own process."""
+    setups = (HotlineSetup(c, cluster.setup.path, cluster.setup.state_dir)
+              for c in engine_pair(cluster.cfg))  # fmt: skip
+    a, b = (
+        EngineProcess(setup, f"{name}-{tag}", ("--cluster-engine", tag))
+        for tag, setup in zip(ENGINE_TAGS, setups, strict=True)
+    )
+    return a, b
 
 
 def leads_both(status: dict[str, Any]) -> bool:
