@@ -100,6 +100,7 @@ class Engine:
         self.calendar = CalendarService(self.tickets)
         self.hours = BusinessHours(cfg.hours, self.calendar.calendar)
         self.calendar_warning: str | None = None
+        self.calendar_provisional_year: int | None = None  # the desktop words it per language
         self._catalogue_stamp: object = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.tickets.on_hotspot.append(self._hotspot)
@@ -553,6 +554,7 @@ class Engine:
             "metrics": self.metrics_now(),
             "speech": self.speech.status_lines(),
             "calendar_warning": self.calendar_warning,
+            "calendar_provisional_year": self.calendar_provisional_year,
             "hotspots": hotspot_banner(self.tickets.current_hotspots()),
             "calendar": self._calendar_years(),
             "cluster": self.cluster_status(),
@@ -662,10 +664,12 @@ class Engine:
                 )
         except Exception as exc:  # the store may be away: the calendar goes on as it was
             log.warning("calendar arrangements not loaded: %s", exc)
-        warning = self.calendar.warning(datetime.now(UTC))
+        now = datetime.now(UTC)
+        warning = self.calendar.warning(now)
         if warning and warning != self.calendar_warning:
             log.warning("calendar: %s", warning)
         self.calendar_warning = warning
+        self.calendar_provisional_year = self.calendar.provisional_year(now)
 
     async def _watch_calendar(self) -> None:
         while True:
