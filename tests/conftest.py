@@ -23,9 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from hotline.base.settings import Config, load_config
 from tests.support.pg_url import shared_pg_url
+
+# Property tests judge results, never time: hypothesis' default 200 ms deadline per example
+# failed a calendar property on a loaded 2-core machine (load 60), which says nothing of the code.
+settings.register_profile("hotline", deadline=None)
+settings.load_profile("hotline")
 
 RUN_ID = uuid.uuid4().hex[:8]
 CACHE_DIR = Path(os.environ.get("HOTLINE_TEST_CACHE_DIR", "/var/cache/hotline"))
