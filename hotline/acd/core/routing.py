@@ -32,6 +32,7 @@ from hotline.acd.core.rules import (
     OFFER,
     PLACE,
     agent_target,
+    borrow_cost,
     call_target,
     keeps_idle_reserve,
     passes_over,
@@ -40,7 +41,9 @@ from hotline.acd.events import Decision, OfferCall, PlaceCallback
 
 
 class Router(Estimator):
-    def _selector(self, call: Call, at: float) -> Callable[[Agent], Rank | None]:
+    def _selector(
+        self, call: Call, at: float, ready: Counter[str] | None = None
+    ) -> Callable[[Agent], Rank | None]:
         """The rank of an agent for this call now (lower is better), None if it may not take
         it: preferred agent, own skill before overflow skills, best level, longest idle, id."""
         rules = self._policy.rules(call.skill)
@@ -50,13 +53,20 @@ class Router(Estimator):
         if pref is not None and sticky and pref in self._agents:
 
             def only_preferred(agent: Agent) -> Rank | None:
-                return (-1, 0, agent.idle_since, agent.agent_id) if agent.agent_id == pref else None
+                return (-1, 0, 0, agent.idle_since, agent.agent_id) if agent.agent_id == pref else None
 
             return only_preferred
         widened, overflowed = self._stage(call, at)
         max_level = MAX_LEVEL if widened else rules.initial_max_level
         groups = self._policy.overflow.get(call.skill, ()) if overflowed else ()
         skill = call.skill
+        lend = self._policy.borrow_spare_first and ready is not None
+
+        def spare(agent: Agent, level: int) -> int:
+            """0 for an agent whose first skill (best level) is the call's; else, with
+            ``borrow_spare_first``, after those: the agent whose first skill keeps the most
+            ready agents first (``rules.borrow_cost``)."""
+            return borrow_cost(agent, level, ready) if lend and ready is not None else 0
 
         def rank(agent: Agent) -> Rank | None:
             tier, level = 0, agent.level(skill)
@@ -69,7 +79,7 @@ class Router(Estimator):
                     return None
             if agent.agent_id == pref:
                 tier = -1
-            return (tier, level, agent.idle_since, agent.agent_id)
+            return (tier, spare(agent, level), level, agent.idle_since, agent.agent_id)
 
         return rank
 
@@ -116,7 +126,7 @@ class Router(Estimator):
                 and not any(skills.get(group) for group in overflow.get(call.skill, ()))
             ):
                 continue
-            rank = self._selector(call, at)
+            rank = self._selector(call, at, skills)
             best: Agent | None = None
             best_rank: Rank | None = None
             for agent in ready:
