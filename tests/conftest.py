@@ -194,8 +194,14 @@ class EngineProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        # On a loaded machine (2 cores, several suites) a start can take minutes: ``timeout``
+        # counts only time in which the engine writes nothing to its log (a hang), and a start
+        # that keeps logging gets at most ten times that.
+        started = progress = time.monotonic()
+        size = -1
+        while (now := time.monotonic()) - progress < timeout and now - started < 10 * timeout:
+            if (grown := self.log_path.stat().st_size) != size:
+                size, progress = grown, now
             if self.proc.poll() is not None:
                 pytest.fail(f"engine exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
@@ -207,7 +213,10 @@ class EngineProcess:
         # Never leave it running: it holds the slot's ports and every later test would fail
         # with "address already in use" instead of saying what broke here.
         self.stop(kill=True)
-        pytest.fail(f"engine not ready within {timeout} s:\n{self.log_tail()}")
+        pytest.fail(
+            f"engine not ready: {timeout} s without a log line, or {10 * timeout} s in all:\n"
+            f"{self.log_tail()}"
+        )
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -227,8 +227,11 @@ def _banner(cfg: Config) -> str:
   agents         {agents}
 
 Place a test call:
-  1. register a softphone as agent {agent} (user {agent}, {softphone}, server
-     {cfg.asterisk.sip_bind}:{cfg.asterisk.sip_port}) and log the agent in:
+  1. the agent's phone: the desktop's browser softphone (log in as agent{agent}, then
+     用本浏览器签入坐席 / Log in with this browser), or baresip:
+     {me} softphone config {agent} --write DIR, or any
+     softphone as agent {agent} (user {agent}, {softphone}, server
+     {cfg.asterisk.sip_bind}:{cfg.asterisk.sip_port}); log the agent in:
        curl -H "Authorization: Bearer {token}" -X POST {api}/api/v1/agents/{agent}/login
        curl -H "Authorization: Bearer {token}" -X POST {api}/api/v1/agents/{agent}/ready
   2. dial 12345 from another agent's softphone, or from the Asterisk console:
