@@ -412,7 +412,7 @@ class AcdConfig(_Section):
     """... and at least this share of the skill's working agents (0.5: half)."""
     keep_first_skill: bool = True
     """An agent takes a call of its best-level skill before an older call of a lesser one."""
-    first_skill_max_wait_s: float | None = Field(default=15.0, ge=0)
+    first_skill_max_wait_s: float | None = Field(default=60.0, ge=0)
     """... until that older call has waited this long (None: no limit)."""
     borrow_spare_first: bool = _ON["borrow_spare_first"]
     """A call that its skill's own agents (those with it as their best skill) cannot take goes

@@ -109,7 +109,7 @@ class AcdPolicy:
     # (until that one has waited first_skill_max_wait_s), and, between skills at one level,
     # a call that can still be answered within service_target_s before one already past it.
     keep_first_skill: bool = True
-    first_skill_max_wait_s: float | None = 15.0  # issue 17: tuned on days 201-204
+    first_skill_max_wait_s: float | None = 60.0
     service_target_s: float = 15.0
     # A call that no agent of its own first skill takes goes to the lent agent whose first
     # skill keeps the most ready agents (before the level decides); off: the level decides.
