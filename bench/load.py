@@ -64,6 +64,9 @@ CARRIER_MEDIA = 35200
 PHONES_PORT = 35170
 PHONES_MEDIA = 35300
 TICK = os.sysconf("SC_CLK_TCK")
+# The edge grants a registration an hour at most (kamailio.cfg, max_expires): a cluster run
+# registers the phones again when the last registration is this old.
+REREGISTER_S = 1800.0
 NUMBERS = {"ours": "12345", "app_queue": "12399", "app_queue-norec": "12398"}
 
 
@@ -213,10 +216,13 @@ class Run:
         self.driver = AmiDriver(cfg)
         self.ready: set[str] = set()
         self.rec_dir = cfg.recordings.dir or cfg.audio_dir / "recordings"
+        self.credentials = [(a.agent_id, a.sip_password) for a in agents]
+        self.registered_at = 0.0
 
     async def start(self, ring_ms: int) -> None:
         self.phones.ring_ms = ring_ms
-        await self.phones.register(self.target, [(a.agent_id, a.sip_password) for a in self.agents])
+        await self.phones.register(self.target, self.credentials)
+        self.registered_at = time.monotonic()
         await self.phones.start(self.target)
         if self.cluster is None:  # a cluster's nodes get theirs when they start (use)
             await self.driver.connect()
@@ -228,9 +234,14 @@ class Run:
         await self.phones.stop()
 
     async def prepare(self, topology: str) -> None:
-        """A cluster: the nodes of this topology up, the others stopped."""
-        if self.cluster is not None and topology:
-            await self.cluster.use(topology, self.engine)
+        """A cluster: the nodes of this topology up, the others stopped; the phones'
+        registrations at the edge renewed before they run out."""
+        if self.cluster is None or not topology:
+            return
+        await self.cluster.use(topology, self.engine)
+        if time.monotonic() - self.registered_at > REREGISTER_S:
+            await self.phones.register(self.target, self.credentials, from_port=PHONES_PORT + 1)
+            self.registered_at = time.monotonic()
 
     def parts(self) -> dict[str, list[int]]:
         """The processes whose CPU and memory each step reports, by name."""

@@ -80,12 +80,17 @@ class AgentPhones:
         self.log_path = work_dir / f"phones-{port}.log"
         self.proc: asyncio.subprocess.Process | None = None
 
-    async def register(self, target: str, agents: Sequence[tuple[str, str]]) -> None:
-        """REGISTER every (agent, password) from this phones' port, before :meth:`start`."""
+    async def register(
+        self, target: str, agents: Sequence[tuple[str, str]], from_port: int | None = None
+    ) -> None:
+        """REGISTER every (agent, password) with this UAS as the contact: from its own port
+        before :meth:`start` (Asterisk takes the source address as the contact), or from
+        ``from_port`` while it runs (an edge that keeps the Contact as sent)."""
         for agent, password in agents:
             proc = await asyncio.create_subprocess_exec(
                 sipp_path(), target, "-sf", str(AGENT_REGISTER), "-s", agent,
-                "-au", agent, "-ap", password, "-i", self.local_ip, "-p", str(self.port),
+                "-au", agent, "-ap", password, "-key", "uas_port", str(self.port),
+                "-i", self.local_ip, "-p", str(from_port or self.port),
                 "-m", "1", "-timeout", "10s", "-timeout_error", "-nostdin",
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
                 cwd=str(self.work_dir),
