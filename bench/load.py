@@ -443,17 +443,23 @@ def limits(fig: StepFigures) -> list[str]:
     return broken
 
 
-def missed_goals(fig: StepFigures) -> list[str]:
-    """The goals a step must meet for its concurrency to count as reached: every call placed
-    and recorded, dispatch p95 <= 100 ms, AMI lag p99 <= 250 ms, no channel left, no agent
-    rung twice."""
+GOALS = (
+    "0 failed calls, every call recorded, every answered call with a sound recording, "
+    "dispatch p95 <= 100 ms, AMI lag p99 <= 250 ms, no channel left, no agent rung twice"
+)
+
+
+def missed_goals(fig: StepFigures, dispatch: bool = True) -> list[str]:
+    """The goals (GOALS) a step must meet for its concurrency to count as reached.
+    ``dispatch=False``: all but dispatch p95, the figure a shared machine's other load moves
+    most (a phone's ring waits for a core like everything else)."""
     broken = []
     if fig.failed:
         broken.append(f"{fig.failed} failed calls")
     if fig.sip_errors:
         broken.append(f"SIP errors {fig.sip_errors}")
     p95 = pct(fig.dispatch, 0.95)
-    if p95 is not None and p95 > 0.1:
+    if dispatch and p95 is not None and p95 > 0.1:
         broken.append(f"dispatch p95 {1000 * p95:.0f} ms > 100 ms")
     if fig.ami_lag_p99 is not None and fig.ami_lag_p99 > 0.25:
         broken.append(f"AMI lag p99 {1000 * fig.ami_lag_p99:.0f} ms > 250 ms")
@@ -506,7 +512,7 @@ def reached_at(results: list[tuple[int, bool]]) -> int | None:
     return reached
 
 
-def reached_lines(results: dict[str, list[tuple[int, bool]]]) -> list[str]:
+def reached_lines(results: dict[str, list[tuple[int, bool]]], goals: str = GOALS) -> list[str]:
     """The concurrency each variant reached at the goals; with two topologies, their ratio."""
     top = {label: max(c for c, _ in r) for label, r in results.items() if r}
     reached = {label: reached_at(r) for label, r in results.items()}
@@ -520,9 +526,8 @@ def reached_lines(results: dict[str, list[tuple[int, bool]]]) -> list[str]:
         return f"{label} {value}"
 
     lines = [
-        "concurrency reached at the goals (0 failed calls, every call recorded, every answered "
-        "call with a sound recording, dispatch p95 <= 100 ms, AMI lag p99 <= 250 ms, no "
-        "channel left, no agent rung twice): " + ", ".join(said(label) for label in results)
+        f"concurrency reached at the goals ({goals}): "
+        + ", ".join(said(label) for label in results)
     ]
     one, two = (StepFigures("ours", 0, 0, t).label for t in ("one", "two"))
     if one in reached and two in reached:
@@ -547,6 +552,7 @@ async def run_steps(run: Run, args: argparse.Namespace, steps: list[int]) -> Non
         variants = [(s.strip(), "") for s in args.sides.split(",") if s.strip()]
     first_limit: dict[str, str] = {}
     results: dict[str, list[tuple[int, bool]]] = {}
+    results_but_dispatch: dict[str, list[tuple[int, bool]]] = {}
     try:  # the phones' sipp is stopped whatever fails, their start too
         await run.start(int(args.ring * 1000))
         for concurrent in steps:
@@ -559,6 +565,9 @@ async def run_steps(run: Run, args: argparse.Namespace, steps: list[int]) -> Non
                 figs[fig.label] = fig
                 print(fig.row(), flush=True)
                 results.setdefault(fig.label, []).append((concurrent, not missed_goals(fig)))
+                results_but_dispatch.setdefault(fig.label, []).append(
+                    (concurrent, not missed_goals(fig, dispatch=False))
+                )
                 broken = limits(fig)
                 if broken:
                     print(f"          {fig.label} limits: {'; '.join(broken)}", flush=True)
@@ -576,6 +585,10 @@ async def run_steps(run: Run, args: argparse.Namespace, steps: list[int]) -> Non
             print(f"first limit reached ({label}): {limit}", flush=True)
     for line in reached_lines(results):
         print(line, flush=True)
+    if results_but_dispatch != results:
+        goals = GOALS.replace("dispatch p95 <= 100 ms, ", "") + "; dispatch p95 left out"
+        for line in reached_lines(results_but_dispatch, goals):
+            print(line, flush=True)
 
 
 def run(args: argparse.Namespace, steps: list[int]) -> None:

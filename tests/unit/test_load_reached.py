@@ -22,6 +22,7 @@ def test_a_step_meets_the_goals_only_with_every_call_recorded_and_fast_dispatch(
     assert missed_goals(_fig()) == []
     assert missed_goals(_fig(failed=2)) == ["2 failed calls"]
     assert missed_goals(_fig(dispatch=[0.02] * 18 + [0.3] * 2)) == ["dispatch p95 300 ms > 100 ms"]
+    assert missed_goals(_fig(dispatch=[0.3] * 20), dispatch=False) == []
     assert missed_goals(_fig(ami_lag_p99=0.26)) == ["AMI lag p99 260 ms > 250 ms"]
     assert missed_goals(_fig(records=149)) == ["149 call records for 150 calls"]
     assert missed_goals(_fig(recordings_loud=149)) == ["1 answered calls without a sound recording"]
