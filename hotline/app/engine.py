@@ -44,6 +44,7 @@ from hotline.calls.service import CallRecordService
 from hotline.calls.store import CallRecordStore
 from hotline.calls.tracker import CallTracker
 from hotline.cluster.nodes import fastagi_hosts, node_config
+from hotline.desk.guard import Desk
 from hotline.desk.plugin import add_desktop, build_desk
 from hotline.followup.dialer import SurveyDialer
 from hotline.followup.flows import SatisfactionFlow, SurveyFlow
@@ -77,6 +78,21 @@ def day_start(ts: float) -> float:
     """Midnight (China time) of the day `ts` falls in: "today" for a 12345 centre."""
     local = datetime.fromtimestamp(ts, CENTRE_TZ)
     return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def add_routes(
+    app: web.Application, desk: Desk, review: VoicemailReview, recordings: RecordingService
+) -> None:
+    """Every route of the engine's HTTP server but the standby's ``/api/v1/leader``, on the
+    bearer API ``app``. docs/openapi.yaml describes the JSON ones: tests/unit/test_openapi_routes.py
+    builds this table and fails on a route the description (or the list of pages) lacks."""
+    # Work orders and reports share the API (and its token) with the agent endpoints.
+    add_ticket_routes(app, desk.tickets)
+    add_review_routes(app, review)  # voicemail review: the queue, "call back"
+    # The web desktop: pages, its JSON API and a websocket under /desk/, fed by the ACD.
+    add_desktop(
+        app, desk, lambda sub: add_review_pages(sub, review, recordings, desk.tickets, desk.agents)
+    )
 
 
 class StartupError(Exception):
@@ -598,10 +614,6 @@ class Engine:
                 f"port {cfg.fastagi.port}: {exc}"
             ) from None
         app = make_app(api_token(cfg.paths.state_dir, cfg.http.api_token), self.agents, self.status)
-        # Work orders and reports share the API (and its token) with the agent endpoints.
-        add_ticket_routes(app, self.tickets)
-        add_review_routes(app, self.review)  # voicemail review: the queue, "call back"
-        # The web desktop (agents/web): pages and a websocket under /desk/, fed by the ACD.
         desk = build_desk(
             cfg,
             agents=self.agents,
@@ -613,13 +625,7 @@ class Engine:
             redis=self.redis,  # sessions survive an engine restart
             handoffs=self.handoffs,
         )
-        add_desktop(
-            app,
-            desk,
-            lambda sub: add_review_pages(
-                sub, self.review, self.recordings, desk.tickets, desk.agents
-            ),
-        )
+        add_routes(app, desk, self.review, self.recordings)
         if self.leader is not None:
             app.middlewares.append(self._standby_http)
             app.router.add_get("/api/v1/leader", self._leader_route)
