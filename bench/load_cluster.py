@@ -42,6 +42,8 @@ def cluster_toml(ami_port: int, sip_port: int) -> str:
     )
     return (
         f'\n[edge]\nlisten = "{EDGE}"\nport = {sip_port + 10}\n'
+        # The bench's carrier (sipp) calls from the edge's address ([edge] carriers).
+        f'carriers = ["{EDGE}"]\n'
         "\n[cluster]\nnode_lost_after_s = 2.0\n" + nodes
     )
 
