@@ -21,9 +21,11 @@ from hotline.asterisk.ami.cluster import node_of
 from hotline.base.settings import load_config
 from hotline.calls.records import CallOutcome
 from hotline.calls.store import CallRecordStore
+from hotline.cluster.nodes import node_config
 from hotline.recordings.store import RecordingStore
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.integration.test_voicemail import CLOSED
+from tests.support.calls import AmiTestClient
 from tests.support.cluster import (
     AGENTS,
     EDGE,
@@ -219,14 +221,37 @@ async def test_a_call_on_node_b_listened_whispered_barged_then_transferred_to_a_
     agent, boss = desks
     set_agent(engine, "ready")
     call_id, carrier = await call_on_b(cluster, engine, agent, talk_ms=30_000)
+    node_b = AmiTestClient(node_config(cluster.cfg, cluster.cfg.nodes[1]))
+    await node_b.connect()
     try:
         # The supervisor's phone (registered at the edge) is rung from node B: listen,
-        # whisper, barge, one after the other.
+        # whisper, barge, one after the other, each spying on the agent's leg there.
         for mode in ("listen", "whisper", "barge"):
             resp = await boss.post_json(f"/desk/api/agents/{AGENT}/spy/{mode}")
             assert resp.status == 200, await resp.text()
         steps = await wait_steps(boss, call_id, 3)
         assert steps == ["listen", "whisper", "barge"], steps
+        spies: list[dict[str, Any]] = []
+        for _ in range(3):
+            spies.append(
+                await node_b.wait_event(
+                    lambda ev: (
+                        ev.get("Event") == "ChanSpyStart"
+                        and ev.get("SpyerChannel") not in [s["SpyerChannel"] for s in spies]
+                    ),
+                    timeout=20,
+                )
+            )
+        # One spied channel, the agent's leg of this call (rung through the edge), and three
+        # supervisor's legs, each through the edge too.
+        (spied,) = {str(s["SpyeeChannel"]) for s in spies}
+        assert spied.startswith("PJSIP/edge-"), spies
+        found = await node_b.send(
+            {"Action": "Getvar", "Channel": spied, "Variable": "HOTLINE_CALL"}
+        )
+        found = found[0] if isinstance(found, list) else found
+        assert found.get("Value") == call_id, found
+        assert all(str(s["SpyerChannel"]).startswith("PJSIP/edge-") for s in spies), spies
         # Attended transfer: the department line (PJSIP/12315@edge on node B) goes out
         # through the edge to the carrier's gateway, answers; then the citizen is handed over.
         resp = await agent.post_json("/desk/api/threeway/consult", {"department": "12315"})
@@ -241,6 +266,7 @@ async def test_a_call_on_node_b_listened_whispered_barged_then_transferred_to_a_
         trace = pstn.read_text(errors="replace")
         assert f"INVITE sip:12315@{EDGE}" in trace, trace[-2000:]
     finally:
+        node_b.close()
         carrier_done(carrier)
     # The call ends with a record of node B's call and its recording, complete, over HTTP.
     record = wait_for(
