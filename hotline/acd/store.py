@@ -1,7 +1,8 @@
 """Where the ACD's state survives an engine restart: one JSON document in Redis.
 
-The whole state is written under one key after every event, so it is always one consistent
-snapshot (never half of one event applied), and a restarted engine reads it back in one GET.
+The whole state is written under one key (after events, coalesced by the service), so it is
+always one consistent snapshot (never half of one event applied), and a restarted engine reads
+it back in one GET.
 
 The document is signed (HMAC-SHA256 under a key in <state_dir>/secrets, bound to the Redis key)
 and checked before use: a snapshot someone else wrote into Redis, or a corrupt one, is refused
