@@ -47,9 +47,10 @@ from hotline.calls.tracker import CallTracker
 log = logging.getLogger(__name__)
 SAVE_TIMEOUT_S = 2.0
 # At most one snapshot per interval while events stream in: the encode costs as much as the
-# whole state (300 calls up: milliseconds), so a save per event made it the engine's largest
-# cost and grew with the event rate. A save someone waits for (write-ahead, persist) goes now.
-SAVE_INTERVAL_S = 0.05
+# whole state (300 calls up: about 10 ms on a busy core), so a save per event was the engine's
+# largest cost and grew with the event rate (py-spy at 300 up: 38-56 % of its CPU; at 50 ms
+# still 20 %). A save someone waits for (write-ahead of a leg, persist) goes at once.
+SAVE_INTERVAL_S = 0.25
 
 # Decisions also published on MQTT as calls/<id>/<kind> (wallboards, other systems).
 PUBLISHED = (
@@ -176,29 +177,23 @@ class AcdService:
         self._save_soon()
 
     def _save_soon(self, *, hurry: bool = False) -> None:
-        if self._saving:
-            self._changes += 1
-            self._dirty = True
-            if hurry:
-                self._hurry.set()
-        else:
-            self._spawn(self._save(hurry=hurry))
-
-    async def _save(self, *, hurry: bool = False) -> None:
-        """Save the latest state; saves asked for while one is running or due coalesce.
-
-        Under load a save per event would cost more than the events (the snapshot grows with
-        the queue): one loop writes the newest state at most once per interval, sooner when
-        someone waits for it. A restarted engine reconciles whatever the last save missed
-        with the channels Asterisk still holds.
-        """
+        """Ask for a save: the one save loop (started here if none runs) writes it."""
         self._changes += 1
         self._dirty = True
         if hurry:
             self._hurry.set()
-        if self._saving:
-            return
-        self._saving = True
+        if not self._saving:
+            self._saving = True  # claimed now: a second request before the task runs joins it
+            self._spawn(self._save_loop())
+
+    async def _save_loop(self) -> None:
+        """Save the latest state until no change is left; requests meanwhile coalesce.
+
+        Under load a save per event would cost more than the events (the snapshot grows with
+        the queue): the loop writes the newest state at most once per interval, sooner when
+        someone waits for it. A restarted engine reconciles whatever the last save missed
+        with the channels Asterisk still holds.
+        """
         try:
             while self._dirty:
                 due = self._last_save + self._save_interval_s - time.monotonic()
@@ -228,7 +223,7 @@ class AcdService:
 
     async def persist(self) -> bool:
         """Save the state as it is now and wait until Redis has it; False if it did not."""
-        await self._save(hurry=True)
+        self._save_soon(hurry=True)
         target = self._changes
         while self._saved_through < target:
             if not self._saving:  # the saves stopped short of it: Redis away, or not leading
@@ -240,8 +235,8 @@ class AcdService:
         """Before an action that creates a leg: with a standby engine, only once saved."""
         if not self._write_ahead:
             # Best effort, not waited for: one engine serves from memory when Redis is away,
-            # and a restart reconciles with Asterisk's channels.
-            self._save_soon(hurry=True)
+            # and a restart reconciles with Asterisk's channels (the leg is in the next save).
+            self._save_soon()
             return True
         return await self.persist()
 
