@@ -145,6 +145,17 @@ class StepFigures:
     left_behind: list[str] = field(default_factory=list)
     load_avg: str = ""
     rung_busy: int = 0
+    wall_s: float = 0.0
+
+    def cpu_per_call(self) -> str:
+        """CPU seconds per call placed of each part: steadier than % while the box is shared."""
+        if not self.placed:
+            return "-"
+        return " ".join(
+            f"{k} {v * self.wall_s / 100 / self.placed:.3f}"
+            for k, v in self.cpu.items()
+            if k != "machine"
+        )
 
     def row(self) -> str:
         d = self.dispatch
@@ -165,6 +176,7 @@ class StepFigures:
             + f" | records {rec} doubled {doubled}"
             f" | recordings {self.recordings} non-silent {self.recordings_loud} | left behind "
             f"{len(self.left_behind)} | rung while busy {self.rung_busy} | load {self.load_avg}"
+            f" | CPU s per call {self.cpu_per_call()}"
         )
 
 
@@ -260,6 +272,7 @@ class Run:
                         as_list=False,
                     )
         wall = time.monotonic() - t0
+        fig.wall_s = wall
         children1 = os.times()
         busy1 = machine_busy()
         fig.cpu = {
