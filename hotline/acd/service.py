@@ -51,6 +51,10 @@ SAVE_TIMEOUT_S = 2.0
 # largest cost and grew with the event rate (py-spy at 300 up: 38-56 % of its CPU; at 50 ms
 # still 20 %). A save someone waits for (write-ahead of a leg, persist) goes at once.
 SAVE_INTERVAL_S = 0.25
+# And no more than 1/SAVE_CPU_SHARE_INV of a core for it as the state grows (400 up: 12 ms of
+# CPU per encode, so one save per 0.6 s), never further apart than SAVE_INTERVAL_MAX_S.
+SAVE_CPU_SHARE_INV = 50
+SAVE_INTERVAL_MAX_S = 2.0
 
 # Decisions also published on MQTT as calls/<id>/<kind> (wallboards, other systems).
 PUBLISHED = (
@@ -196,7 +200,9 @@ class AcdService:
         """
         try:
             while self._dirty:
-                due = self._last_save + self._save_interval_s - time.monotonic()
+                cost = getattr(self._store, "last_encode_s", 0.0)  # test doubles: none
+                gap = min(SAVE_INTERVAL_MAX_S, SAVE_CPU_SHARE_INV * cost)
+                due = self._last_save + max(self._save_interval_s, gap) - time.monotonic()
                 if due > 0 and not self._hurry.is_set():
                     # Events arriving meanwhile only mark the state dirty: one encode for all.
                     with contextlib.suppress(TimeoutError):

@@ -65,3 +65,18 @@ async def test_ringing_an_agent_saves_the_leg_without_waiting_for_the_interval()
     assert "hl-2" not in store.saved[-1]["legs"]
     await one.persist()
     assert "hl-2" in store.saved[-1]["legs"]
+
+
+async def test_saves_are_spaced_by_what_an_encode_costs() -> None:
+    """A large state (an encode of 20 ms of CPU) is saved at most once a second: its share of
+    a core stays bounded however large the queue grows."""
+    store = _Store()
+    service = AcdService(Acd(), None, store, None, CallTracker(), save_interval_s=0.0)  # type: ignore[arg-type]
+    store.last_encode_s = 0.02  # type: ignore[attr-defined]
+    assert await service.persist() is True
+    await service.save()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert len(store.saved) == 1  # due 1 s after the first, not at once
+    assert await service.persist() is True  # a waiter still goes first
+    assert len(store.saved) == 2
