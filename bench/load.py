@@ -211,11 +211,24 @@ class Run:
     async def staff(self, n: int) -> None:
         want = {a.agent_id for a in self.agents[:n]}
         for agent_id in sorted(self.ready - want):
-            await asyncio.to_thread(self.engine.agent, agent_id, "logout")
+            await self._log_out(agent_id)
         for agent_id in sorted(want - self.ready):
             await asyncio.to_thread(self.engine.agent, agent_id, "login")
             await asyncio.to_thread(self.engine.agent, agent_id, "ready")
         self.ready = want
+
+    async def _log_out(self, agent_id: str, wait_s: float = 120.0) -> None:
+        """An engine behind its events after a step may still ring an agent: log it out once
+        that call is over (the core refuses a log-out while ringing or on a call)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                await asyncio.to_thread(self.engine.agent, agent_id, "logout")
+                return
+            except BenchSetupError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1.0)
 
     async def left_behind(self, wait_s: float = 20.0) -> list[str]:
         deadline = time.monotonic() + wait_s
