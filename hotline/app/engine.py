@@ -44,6 +44,7 @@ from hotline.calls.service import CallRecordService
 from hotline.calls.store import CallRecordStore
 from hotline.calls.tracker import CallTracker
 from hotline.cluster.nodes import fastagi_hosts, node_config
+from hotline.desk.guard import Desk
 from hotline.desk.plugin import add_desktop, build_desk
 from hotline.followup.dialer import SurveyDialer
 from hotline.followup.flows import SatisfactionFlow, SurveyFlow
@@ -79,6 +80,21 @@ def day_start(ts: float) -> float:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
+def add_routes(
+    app: web.Application, desk: Desk, review: VoicemailReview, recordings: RecordingService
+) -> None:
+    """Every route of the engine's HTTP server but the standby's ``/api/v1/leader``, on the
+    bearer API ``app``. docs/openapi.yaml describes the JSON ones: tests/unit/test_openapi_routes.py
+    builds this table and fails on a route the description (or the list of pages) lacks."""
+    # Work orders and reports share the API (and its token) with the agent endpoints.
+    add_ticket_routes(app, desk.tickets)
+    add_review_routes(app, review)  # voicemail review: the queue, "call back"
+    # The web desktop: pages, its JSON API and a websocket under /desk/, fed by the ACD.
+    add_desktop(
+        app, desk, lambda sub: add_review_pages(sub, review, recordings, desk.tickets, desk.agents)
+    )
+
+
 class StartupError(Exception):
     """A part the engine needs is not there; the message says which and where."""
 
@@ -100,6 +116,7 @@ class Engine:
         self.calendar = CalendarService(self.tickets)
         self.hours = BusinessHours(cfg.hours, self.calendar.calendar)
         self.calendar_warning: str | None = None
+        self.calendar_provisional_year: int | None = None  # the desktop words it per language
         self._catalogue_stamp: object = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.tickets.on_hotspot.append(self._hotspot)
@@ -553,6 +570,7 @@ class Engine:
             "metrics": self.metrics_now(),
             "speech": self.speech.status_lines(),
             "calendar_warning": self.calendar_warning,
+            "calendar_provisional_year": self.calendar_provisional_year,
             "hotspots": hotspot_banner(self.tickets.current_hotspots()),
             "calendar": self._calendar_years(),
             "cluster": self.cluster_status(),
@@ -596,10 +614,6 @@ class Engine:
                 f"port {cfg.fastagi.port}: {exc}"
             ) from None
         app = make_app(api_token(cfg.paths.state_dir, cfg.http.api_token), self.agents, self.status)
-        # Work orders and reports share the API (and its token) with the agent endpoints.
-        add_ticket_routes(app, self.tickets)
-        add_review_routes(app, self.review)  # voicemail review: the queue, "call back"
-        # The web desktop (agents/web): pages and a websocket under /desk/, fed by the ACD.
         desk = build_desk(
             cfg,
             agents=self.agents,
@@ -611,13 +625,7 @@ class Engine:
             redis=self.redis,  # sessions survive an engine restart
             handoffs=self.handoffs,
         )
-        add_desktop(
-            app,
-            desk,
-            lambda sub: add_review_pages(
-                sub, self.review, self.recordings, desk.tickets, desk.agents
-            ),
-        )
+        add_routes(app, desk, self.review, self.recordings)
         if self.leader is not None:
             app.middlewares.append(self._standby_http)
             app.router.add_get("/api/v1/leader", self._leader_route)
@@ -662,10 +670,12 @@ class Engine:
                 )
         except Exception as exc:  # the store may be away: the calendar goes on as it was
             log.warning("calendar arrangements not loaded: %s", exc)
-        warning = self.calendar.warning(datetime.now(UTC))
+        now = datetime.now(UTC)
+        warning = self.calendar.warning(now)
         if warning and warning != self.calendar_warning:
             log.warning("calendar: %s", warning)
         self.calendar_warning = warning
+        self.calendar_provisional_year = self.calendar.provisional_year(now)
 
     async def _watch_calendar(self) -> None:
         while True:

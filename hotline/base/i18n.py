@@ -282,10 +282,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "err_forbidden": "无权进行此操作",
         "err_unavailable": "服务暂时不可用，请稍后重试",
         "err_not_found": "未找到",
+        "err_unknown_seat": "本浏览器坐席未启用（webrtc.enabled = false）",
+        "err_softphone_off": "网页软电话未启用",
+        "err_softphone_missing": "网页软电话组件未安装，请管理员执行 make setup",
+        "calendar_provisional": (
+            "{year}年节假日安排尚未导入，期限按法定节假日暂定计算（hotline calendar import）"
+        ),
         # webrtc softphone (static/softphone.js)
         "softphone": "网页软电话",
-        "sp_seat": "本浏览器座席",
-        "sp_seat_login": "用本浏览器签入座席",
+        "sp_seat": "本浏览器坐席",
+        "sp_seat_login": "用本浏览器签入坐席",
         "sp_answer": "接听",
         "sp_hangup": "挂机",
         "sp_hold": "保持",
@@ -295,7 +301,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sp_off": "未启用",
         "sp_connecting": "正在连接话务服务器……",
         "sp_registered": "已就绪，来电会在这里振铃",
-        "sp_registered_elsewhere": "已连接；你的座席不是本浏览器，来电在座席电话上振铃",
+        "sp_registered_elsewhere": "已连接；你的坐席不是本浏览器，来电在坐席电话上振铃",
         "sp_unregistered": "未连接，来电无法在本浏览器接听",
         "sp_ringing": "来电振铃：",
         "sp_talking": "通话中",
@@ -306,7 +312,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sp_answer_failed": "接听失败，请再试一次",
         "sp_hangup_failed": "挂机失败，请再试一次",
         "sp_hold_failed": "保持/取消保持失败",
-        "sp_seat_login_failed": "用本浏览器签入失败：请先签出当前座席再试",
+        "sp_seat_login_failed": "用本浏览器签入失败：请先签出当前坐席再试",
         "sp_mic_denied": (
             "浏览器拒绝了麦克风：请在地址栏左侧的网站设置中允许使用麦克风，然后刷新页面"
         ),
@@ -630,6 +636,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "err_forbidden": "Not allowed",
         "err_unavailable": "Not available just now; try again shortly",
         "err_not_found": "Not found",
+        "err_unknown_seat": "This browser's seat is not enabled (webrtc.enabled = false)",
+        "err_softphone_off": "The browser softphone is off",
+        "err_softphone_missing": (
+            "The browser softphone is not installed: ask an administrator to run make setup"
+        ),
+        "calendar_provisional": (
+            "The {year} holiday arrangement is not imported yet: deadlines are counted "
+            "provisionally with the statutory holidays (hotline calendar import)"
+        ),
         # webrtc softphone (static/softphone.js)
         "softphone": "Browser softphone",
         "sp_seat": "This browser's seat",

@@ -78,14 +78,24 @@ class CalendarService:
     def warning(self, now: datetime) -> str | None:
         return next_year_warning(self.calendar, now)
 
+    def provisional_year(self, now: datetime) -> int | None:
+        return provisional_next_year(self.calendar, now)
 
-def next_year_warning(calendar: WorkCalendar, now: datetime) -> str | None:
-    """From 1 November: next year still provisional, said in the operator's words."""
+
+def provisional_next_year(calendar: WorkCalendar, now: datetime) -> int | None:
+    """From 1 November: next year, while its arrangement is still provisional."""
     today = local_date(now)
     if today.month < WARN_FROM_MONTH:
         return None
     if calendar.year_status(today.year + 1).source is not Source.PROVISIONAL:
         return None
-    return (
-        f"{today.year + 1}年节假日安排尚未导入，期限按法定节假日暂定计算（hotline calendar import）"
-    )
+    return today.year + 1
+
+
+def next_year_warning(calendar: WorkCalendar, now: datetime) -> str | None:
+    """The provisional next year said in the operator's words (the desktop says it in the
+    page's language from the year, hotline/base/i18n.py calendar_provisional)."""
+    year = provisional_next_year(calendar, now)
+    if year is None:
+        return None
+    return f"{year}年节假日安排尚未导入，期限按法定节假日暂定计算（hotline calendar import）"

@@ -111,6 +111,7 @@ def wallboard(
         "target_s": TARGET_S,
         "sl_goal": SERVICE_LEVEL_GOAL,
         "calendar_warning": status.get("calendar_warning"),
+        "calendar_provisional_year": status.get("calendar_provisional_year"),
         # Hot spots (热点): subject, area and count only (tickets.hotspots.banner).
         "hotspots": list(status.get("hotspots") or []),
         "skills": rows,

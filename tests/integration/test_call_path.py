@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,7 +14,7 @@ import pytest
 
 from hotline.calls.records import CallOutcome, CallRecord
 from hotline.calls.store import CallRecordStore
-from tests.conftest import EngineProcess
+from tests.conftest import EngineProcess, _no_channels
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
 
 pytestmark = pytest.mark.asterisk
@@ -82,6 +85,42 @@ async def test_answered_call_is_recorded_with_ordered_times_and_mqtt_events(
         assert "ready" in states and "ringing" in states and "on_call" in states, states
         ended = mqtt.find(f"/calls/{call_id}/ended")[0]
         assert ended["outcome"] == "answered" and ended["agent_id"] == "1001"
+
+
+async def test_in_the_ivr_falls_back_to_zero_after_three_answered_calls(
+    engine: EngineProcess, ami: AmiTestClient, asterisk: Any
+) -> None:
+    """`hotline status` said "in the IVR 3" after three answered calls with Asterisk holding
+    none (a running total): it counts the callers in the IVR now (issue 18)."""
+    engine.agent("1001", "login")
+    engine.agent("1001", "ready")
+    async with mqtt_collector(engine.cfg) as mqtt:
+        for n in range(3):
+            caller = f"1380013800{n}"
+            await ami.call_12345(caller, dtmf="1")
+            call_id = await arrived_call_id(mqtt, caller)
+            for _ in range(100):  # the key comes 3 s into the greeting: it is in the IVR
+                if engine.status()["ivr_sessions"] >= 1:
+                    break
+                await asyncio.sleep(0.1)
+            assert engine.status()["ivr_sessions"] >= 1, "the caller in the IVR is not counted"
+            _t, queued = await mqtt.wait_for(f"/calls/{call_id}/queued")
+            await mqtt.wait_for(f"/calls/{call_id}/answered", timeout=30)
+            await ami.hangup(queued["channel"])
+            await mqtt.wait_for(f"/calls/{call_id}/ended")
+    for _ in range(100):  # the IVR's sessions close as their channels go
+        if _no_channels(asterisk) and engine.status()["ivr_sessions"] == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert _no_channels(asterisk), asterisk.cli("core show channels")
+    assert engine.status()["ivr_sessions"] == 0, engine.status()["ivr_sessions"]
+    env = dict(os.environ, HOTLINE_CONFIG=str(engine.setup.path))
+    out = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "hotline", "status"],
+        env=env, capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "in the IVR 0" in out.stdout, out.stdout
 
 
 async def test_caller_hanging_up_in_queue_is_abandoned_with_wait_time(

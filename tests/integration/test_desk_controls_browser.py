@@ -170,11 +170,22 @@ async def test_controls_follow_the_agent_and_the_call_at_1366x768(
     await page.wait_for_selector("#agent-reason:empty", state="attached")
     await at_state(page, "on_call", pop=True)
 
+    # The subject from the tree by search: typing 供水 (water supply) chooses 02.01 and leaves
+    # it with its parent 02 (公用事业) in view; a branch without the word is hidden.
+    await page.fill("#f-subject-search", "供水")
+    assert await page.input_value("#f-subject_code") == "02.01"
+    tree = await page.evaluate(
+        """() => Object.fromEntries([...document.getElementById('f-subject_code').options]
+                 .map((o) => [o.value, !o.hidden]))"""
+    )
+    assert tree["02.01"] and tree["02"] and not tree["02.02"], tree
+    assert sum(tree.values()) < len(tree) / 2, tree
     # A ticket filed during the call: linked to it, so its page will offer the recording.
     await page.fill("#f-description", "市民反映小区停水")
     await page.click("#create-ticket")
     await page.wait_for_selector("#ticket-link:not(:empty)")
     number = await page.text_content("#ticket-link")
+    assert number
     await page.click("#call-hangup")
     await at_state(page, "wrap_up", pop=True)
     await page.wait_for_selector('#call-timer[data-kind="wrap_up"]')
@@ -217,6 +228,7 @@ async def test_controls_follow_the_agent_and_the_call_at_1366x768(
             break
         await page.wait_for_timeout(1000)
     assert await page.locator("#t-calls audio[data-recording]").count() >= 1
+    assert await page.get_attribute("#t-subject", "data-code") == "02.01"  # as searched
     await context.close()
     queued = [ev for ev in ami.events if user_event("HotlineQueued")(ev)]
     assert queued, "the citizen's call never queued"

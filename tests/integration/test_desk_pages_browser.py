@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -71,9 +73,17 @@ async def check_page(page: Any, name: str) -> None:
     assert bad == [], (name, bad)
 
 
-async def open_as(browser: Any, engine: EngineProcess, name: str, lands_on: str) -> Any:  # noqa: F811
+async def open_as(
+    browser: Any,  # noqa: F811
+    engine: EngineProcess,
+    name: str,
+    lands_on: str,
+    **options: Any,
+) -> Any:
     # bypass_csp: axe-core is injected as a script the desktop's policy would refuse.
-    context = await browser.new_context(viewport={"width": 1366, "height": 768}, bypass_csp=True)
+    context = await browser.new_context(
+        viewport={"width": 1366, "height": 768}, bypass_csp=True, **options
+    )
     page = await context.new_page()
     await page.goto(engine.base + "/desk/login")
     await page.fill("#name", name)
@@ -133,10 +143,18 @@ async def test_every_page_is_chinese_and_accessible_and_the_wall_reads_from_afar
     await board.wait_for_selector(f'#waiting tr[data-caller="{MASKED}"]', timeout=10_000)
     assert CALLER not in (await board.content())  # the full number never reaches the wall
     await board.wait_for_selector("#chart[data-day]", state="attached")
+    # The chart has both axes, ticks on the y axis and the legend for its three series.
+    assert (
+        await board.locator('#chart line[data-axis="x"], #chart line[data-axis="y"]').count() == 2
+    )
+    assert await board.locator("#chart text.chart-label").count() >= 3
+    assert await board.locator("#chart-legend span").count() == 3
+    assert await board.locator('#chart polyline[data-series="staffed"]').count() == 1
     assert await board.is_visible("#spy-note")  # super1 has no phone: says so, and why
     await board.wait_for_selector('#waiting tr[data-level="amber"], #waiting tr[data-level="red"]',
                                   timeout=20_000)  # fmt: skip
     await check_page(board, "wallboard")
+    await board.set_viewport_size({"width": 1920, "height": 1080})  # a wall's screen
     await board.click("#fullscreen")
     await board.wait_for_selector("body.wall")
     assert await board.is_hidden("header")
@@ -146,6 +164,7 @@ async def test_every_page_is_chinese_and_accessible_and_the_wall_reads_from_afar
     assert figure >= 56, figure  # about 2 cm on a 55-inch wall: read at 3 m
     await shot(board, "wallboard-fullscreen.png")
     await board.click("#fullscreen")
+    await board.set_viewport_size({"width": 1366, "height": 768})
 
     # The ticket page: dispatched (a deadline runs), linked to a call.
     created = engine.api(
@@ -198,3 +217,106 @@ async def test_every_page_is_chinese_and_accessible_and_the_wall_reads_from_afar
     # The session's store is shared: super1 goes back to no phone for the tests after this one.
     back = hotline_user(engine, "edit", "super1", "--agent", "")
     assert back.returncode == 0, back.stderr
+
+
+# Every tile's figure and label measured where they are drawn: the text's own box (a Range over
+# it) must lie inside the tile and the element must not scroll sideways. With `widest` the
+# figures first take the widest text each can show (set and measured in one task, so a live
+# update cannot come between), then get their own text back.
+MEASURE_TILES = """(widest) => {
+  const tiles = [...document.querySelectorAll('#tiles .tile')];
+  const saved = tiles.map((t) => t.querySelector('.figure').textContent);
+  if (widest) tiles.forEach((t) => { t.querySelector('.figure').textContent = widest[t.id]; });
+  const out = [];
+  for (const tile of tiles) {
+    const box = tile.getBoundingClientRect();
+    const style = getComputedStyle(tile);
+    const left = box.left + parseFloat(style.borderLeftWidth);
+    const right = box.right - parseFloat(style.borderRightWidth);
+    for (const part of tile.querySelectorAll('.figure, .label')) {
+      const range = document.createRange();
+      range.selectNodeContents(part);
+      const text = range.getBoundingClientRect();
+      out.push({ tile: tile.id, part: part.className, text: part.textContent,
+                 font: parseFloat(getComputedStyle(part).fontSize),
+                 fits: text.left >= left - 0.5 && text.right <= right + 0.5
+                       && part.scrollWidth <= part.clientWidth,
+                 text_px: [text.left, text.right], tile_px: [left, right] });
+    }
+  }
+  if (widest) tiles.forEach((t, i) => { t.querySelector('.figure').textContent = saved[i]; });
+  return { parts: out, page_width: document.documentElement.scrollWidth,
+           view_width: window.innerWidth };
+}"""
+# The widest each figure can be: a rate at 100.0%, counts of a busy day, a wait of an hour.
+WIDEST = {
+    "tile-waiting": "888", "tile-longest": "8888", "tile-sl-today": "100.0%",
+    "tile-sl-interval": "100.0%", "tile-offered": "88888", "tile-answered": "88888",
+    "tile-abandoned": "8888", "tile-satisfaction": "100.0%",
+}  # fmt: skip
+
+
+async def test_every_wall_figure_fits_its_tile_on_a_laptop_and_on_a_wall(
+    engine: EngineProcess,
+    ami: AmiTestClient,
+    browser: Any,  # noqa: F811
+) -> None:
+    """At 1366x768 and 1920x1080, in the page and in full-screen mode, in Chinese and in English:
+    no figure or label runs out of its tile (the service level's "86.4%" did at 1366 px) and
+    the page never scrolls sideways; full-screen figures stay large enough for 3 m."""
+    add_test_users(engine)
+    # A browser set to New York and US English: the wall still tells the centre's time, 24-hour.
+    board = await open_as(browser, engine, "super1", "/desk/wallboard",
+                          timezone_id="America/New_York", locale="en-US")  # fmt: skip
+    await board.wait_for_selector('#conn[data-state="up"]')
+    await board.wait_for_selector("#wall-clock:not(:empty)")
+    shown = await board.text_content("#wall-clock") or ""
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", shown), shown
+    centre = datetime.now(ZoneInfo("Asia/Shanghai"))
+    hh, mm, ss = (int(x) for x in shown.split(":"))
+    off = hh * 3600 + mm * 60 + ss - (centre.hour * 3600 + centre.minute * 60 + centre.second)
+    assert min(off % 86400, -off % 86400) < 120, (shown, centre)  # the wall ticks each update
+    # Real figures first: a call answered today gives the rates a value.
+    engine.agent("1001", "login")
+    engine.agent("1001", "ready")
+    await ami.call_12345(CALLER, dtmf="1", hold=2)
+    await board.wait_for_function(
+        "() => document.querySelector('#tile-sl-today .figure').textContent.includes('%')",
+        timeout=30_000,
+    )
+    bad: list[Any] = []
+    for lang in ("zh", "en"):
+        if lang == "en":  # the switch is in the header, which full-screen mode hides
+            await board.click("#fullscreen")
+            await board.wait_for_selector("body:not(.wall)")
+            await board.click("#lang-switch")
+            await board.wait_for_selector('html[lang="en"]')
+            await board.wait_for_selector('#conn[data-state="up"]')
+            await board.wait_for_selector("#tile-sl-today .figure:has-text('%')")
+            # English complete: no Chinese left in the English wall (no hot spot, no user data).
+            chinese = re.findall(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+",
+                                 await board.evaluate(READ_TEXT))  # fmt: skip
+            assert chinese == [], chinese
+        for width, height in ((1366, 768), (1920, 1080)):
+            await board.set_viewport_size({"width": width, "height": height})
+            for wall in (False, True):
+                if wall != await board.evaluate("document.body.classList.contains('wall')"):
+                    await board.click("#fullscreen")
+                    await board.wait_for_function(
+                        f"() => document.body.classList.contains('wall') === {str(wall).lower()}"
+                    )
+                where = f"{lang} {width}x{height}{' full screen' if wall else ''}"
+                ARTIFACTS.mkdir(exist_ok=True)  # to look at; the measures below decide
+                await board.screenshot(path=str(ARTIFACTS / f"wall-{where.replace(' ', '-')}.png"))
+                for widest in (None, WIDEST):
+                    seen = await board.evaluate(MEASURE_TILES, widest)
+                    bad += [f"{where}: {p['tile']} {p['part']} {p['text']!r} "
+                            f"{p['text_px']} outside {p['tile_px']}"
+                            for p in seen["parts"] if not p["fits"]]  # fmt: skip
+                    if seen["page_width"] > seen["view_width"]:
+                        bad.append(f"{where}: the page is {seen['page_width']} px wide")
+                    if wall:
+                        small = [p for p in seen["parts"] if p["part"] == "figure"
+                                 and p["font"] < 56]  # fmt: skip
+                        bad += [f"{where}: {p['tile']} under 56 px" for p in small]
+    assert bad == [], "\n".join(bad)

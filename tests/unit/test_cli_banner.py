@@ -22,6 +22,7 @@ def test_banner_names_the_desktop_and_the_first_account_never_the_token(tmp_path
     assert f"http://{cfg.http.host}:{cfg.http.port}/desk/" in text
     assert "no desktop account yet" in text and "user add agent" in text
     assert token not in text and "api-token" in text
+    assert "softphone config 1001" in text and "browser softphone" in text  # a phone's recipe
     upgrade(cfg.database_url)
     store = UserStore(cfg.database_url)
     store.add("ann", "supervisor", "ann-password-1")

@@ -53,3 +53,24 @@ def test_the_catalogue_is_complete_in_both_languages() -> None:
     acd_reasons = ("login", "ring_no_answer", "other_call", "supervisor", "callback")
     names += [f"reason_{r}" for r in (*REASONS, *acd_reasons)]
     assert [n for n in names if n not in MESSAGES["zh"]] == []
+
+
+def test_every_api_error_code_is_worded_in_both_languages_and_seat_spelt_one_way() -> None:
+    """The page shows err_<code> (desk.js apiError), never the server's English: every code the
+    server can send (an explicit code= or the status's default) has its words. 坐席, never 座席."""
+    import re
+    from pathlib import Path
+
+    from hotline.base.i18n import MESSAGES
+    from hotline.base.web.guard import STATUS_CODES
+
+    root = Path(__file__).resolve().parents[2] / "hotline"
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in root.rglob("*.py"))
+    codes = set(re.findall(r'\bcode="([a-z_]+)"', sources)) | set(STATUS_CODES.values())
+    codes |= {"not_on_call", "call_state"}  # callcontrol.http._call_code
+    assert len(codes) > 10, codes
+    for lang in ("zh", "en"):
+        assert sorted(c for c in codes if f"err_{c}" not in MESSAGES[lang]) == [], lang
+    assert [k for k, v in MESSAGES["zh"].items() if "座席" in v] == []
+    assert "{year}" in MESSAGES["zh"]["calendar_provisional"]
+    assert "{year}" in MESSAGES["en"]["calendar_provisional"]

@@ -298,14 +298,15 @@
     // first match is chosen (its parents stay visible so the tree still reads as a tree).
     function filterSubjects(text) {
       const words = text.trim().toLowerCase().split(/\s+/).filter((w) => w);
-      let first = null;
-      for (const option of $("f-subject_code").options) {
-        const hay = (option.dataset.words || "").toLowerCase();
-        const match = words.every((w) => hay.includes(w));
-        option.hidden = !match;
-        if (match && !first) first = option;
+      const options = [...$("f-subject_code").options];
+      const matched = options.filter((o) => words.every((w) => (o.dataset.words || "").toLowerCase().includes(w)));
+      const shown = new Set(matched.map((o) => o.value));
+      for (const o of matched) { // "02.01" keeps "02" above it
+        const parts = o.value.split(".");
+        for (let i = 1; i < parts.length; i++) shown.add(parts.slice(0, i).join("."));
       }
-      return first;
+      for (const o of options) o.hidden = !shown.has(o.value);
+      return matched[0] || null;
     }
     $("f-subject-search").addEventListener("input", () => {
       const first = filterSubjects($("f-subject-search").value);
@@ -473,8 +474,11 @@
     function render(b) {
       const warn = $("calendar-warning");
       warn.hidden = !b.calendar_warning;
+      // In the page's language from the year (the engine's own text is the operator's Chinese).
+      const said = b.calendar_provisional_year
+        ? t("calendar_provisional").replace("{year}", b.calendar_provisional_year) : b.calendar_warning || "";
       // The warning names the command that fixes it: shown as code, as the CLI spells it.
-      warn.replaceChildren(...(b.calendar_warning || "").split(/(hotline(?: [\w.\/=-]+)+)/)
+      warn.replaceChildren(...said.split(/(hotline(?: [\w.\/=-]+)+)/)
         .map((part, i) => (i % 2 ? el("code", part) : document.createTextNode(part))));
       // Hot spots (热点): many tickets on one subject in one area within the window.
       const spots = b.hotspots || [];
