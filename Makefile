@@ -71,15 +71,15 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 
-unit: venv
-	$(PY) -m pytest tests/unit tests/simulation
+# Tests live beside their feature (tests/<feature>/); the tiers are markers, not folders.
+unit: fast
 
 # Every test that needs no real part (markers read from the fixtures a test uses, tests/conftest.py).
 fast: venv
 	$(PY) -m pytest -p no:cacheprovider -m "not asterisk and not postgres and not redis and not mqtt and not browser" tests
 
 integration: setup asterisk
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest -p no:cacheprovider -m "asterisk or postgres or redis or mqtt or browser" tests
 
 bench: setup asterisk
 	$(PY) -m bench
