@@ -278,7 +278,9 @@ def _pending(desk: Desk) -> list[Pending]:
         proposed = str(data.get("proposed_unit", ""))
         suggested = ""
         try:
-            hint = desk.tickets.suggest_units(viewer, subject_code=rec.subject_code, area=rec.area)
+            hint = desk.tickets.suggest_units(
+                viewer, subject_code=rec.subject_code, address=rec.address, area=rec.area
+            )
             suggested = (hint["suggestion"] or {}).get("lead_unit", "")
         except (FieldError, AccessDenied):
             pass
