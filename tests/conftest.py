@@ -17,15 +17,21 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from hotline.base.settings import Config, load_config
 from tests.support.pg_url import shared_pg_url
+
+# Property tests judge results, never time: hypothesis' default 200 ms deadline per example
+# failed a calendar property on a loaded 2-core machine (load 60), which says nothing of the code.
+settings.register_profile("hotline", deadline=None)
+settings.load_profile("hotline")
 
 RUN_ID = uuid.uuid4().hex[:8]
 CACHE_DIR = Path(os.environ.get("HOTLINE_TEST_CACHE_DIR", "/var/cache/hotline"))
@@ -169,9 +175,10 @@ def asterisk(hotline_setup: HotlineSetup) -> Iterator[Any]:
 class EngineProcess:
     """`python -m hotline engine` with the test configuration, its log kept for failures."""
 
-    def __init__(self, setup: HotlineSetup, name: str) -> None:
+    def __init__(self, setup: HotlineSetup, name: str, engine_args: Sequence[str] = ()) -> None:
         self.setup = setup
         self.cfg = setup.cfg
+        self.engine_args = list(engine_args)  # after `engine` (`--cluster-engine b`)
         self.log_path = setup.state_dir / f"engine-{name}.log"
         self.base = f"http://127.0.0.1:{self.cfg.http.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -189,7 +196,7 @@ class EngineProcess:
         env = dict(os.environ, HOTLINE_CONFIG=str(self.setup.path))
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hotline", "-v", "engine"],
+                [sys.executable, "-m", "hotline", "-v", "engine", *self.engine_args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

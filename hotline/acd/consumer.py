@@ -310,9 +310,15 @@ class AmiConsumer:
             await self._reconcile_phones(live, self._clock())
         await self._adopt_ivr_calls(live)
         known = {view.call_id for view in self._service.acd.waiting_calls()}
-        for uid, chan in live.items():
-            if str(chan.get("Context")) == "hotline-queue" and uid not in known:
-                await self._requeue(uid, chan, node)
+        unknown = [
+            (uid, chan)
+            for uid, chan in live.items()
+            if str(chan.get("Context")) == "hotline-queue" and uid not in known
+        ]
+        # Asterisk lists its channels from a hash table, not in the order they came: queued
+        # again in the order they were created, the callers keep their order among themselves.
+        for uid, chan in sorted(unknown, key=lambda item: _created(item[0])):
+            await self._requeue(uid, chan, node)
         log.info(
             "reconciled with Asterisk %s: %d live channels, %d lost calls",
             node or "",
@@ -345,6 +351,8 @@ class AmiConsumer:
                 record = self._tracker.lose(call_id, now, cause, node_failed=node_failed)
                 if record is not None:
                     lost += 1
+                    # Each branch says what it did, with the ids: the fault tests check them.
+                    log.info("call %s lost: recorded as %s", call_id, record.outcome.value)
                     await self._finished(record)
         for leg in list(self._service.legs.values()):
             chan = live.get(leg.leg_id)
@@ -370,10 +378,18 @@ class AmiConsumer:
                         at=now,
                     )
                 )
+                log.info(
+                    "agent %s's leg %s for call %s lost: %s",
+                    leg.agent_id,
+                    leg.leg_id,
+                    leg.call_id,
+                    "call ended" if leg.answered else "offer failed",
+                )
                 await self._service.offer(event)
                 self._service.legs.pop(leg.leg_id, None)
         for view in self._service.acd.waiting_calls():
             if view.call_id not in live and mine(view.call_id):
+                log.info("waiting call %s gone: abandoned", view.call_id)
                 await self._service.offer(CallerHungUp(call_id=view.call_id, at=now))
         return lost
 
@@ -469,6 +485,16 @@ class AmiConsumer:
                 at=self._clock(),
             )
         )
+
+
+def _created(uid: str) -> tuple[float, int]:
+    """When a channel was made, from its Uniqueid ("[node-]<epoch>.<sequence>"): the epoch
+    second, then Asterisk's own counter within it (an id that is not one sorts first)."""
+    epoch, _, seq = uid.rpartition("-")[2].partition(".")
+    try:
+        return float(epoch), int(seq)
+    except ValueError:
+        return 0.0, 0
 
 
 def _seconds(duration: str) -> float:

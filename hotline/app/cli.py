@@ -109,7 +109,13 @@ async def _serve(cfg: Config) -> int:
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    return asyncio.run(_serve(_load(args)))
+    cfg = _load(args)
+    tag = getattr(args, "cluster_engine", None)
+    if tag:  # one of `up --cluster`'s two engines (hotline/cluster/local.py)
+        from hotline.cluster.local import ENGINE_TAGS, demo_cluster, engine_pair
+
+        cfg = engine_pair(demo_cluster(cfg))[ENGINE_TAGS.index(tag)]
+    return asyncio.run(_serve(cfg))
 
 
 def _managed(cfg: Config) -> Any:
@@ -121,7 +127,7 @@ def _managed(cfg: Config) -> Any:
 def cmd_up(args: argparse.Namespace) -> int:
     cfg = _load(args)
     if getattr(args, "cluster", False):
-        return _up_cluster(cfg)
+        return _up_cluster(cfg, args)
     from hotline.base.localservices import start_managed, stop_all
     from hotline.base.secrets import api_token
 
@@ -146,25 +152,42 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _up_cluster(cfg: Config) -> int:
-    """The edge, two Asterisk nodes in their own network namespaces, and the engine."""
+def _up_cluster(cfg: Config, args: argparse.Namespace) -> int:
+    """The edge, two Asterisk nodes in their own network namespaces, and two engines: "a" in
+    this process, "b" standing by in its own."""
     from hotline.base.localservices import start_managed, stop_all
     from hotline.base.secrets import api_token
-    from hotline.cluster.local import LocalCluster, demo_cluster
+    from hotline.cluster.local import LocalCluster, StandbyEngine, demo_cluster, engine_pair
 
     cfg = demo_cluster(cfg)
+    first, second = engine_pair(cfg)
     services = start_managed(cfg)
     cluster = LocalCluster(cfg)
+    standby = StandbyEngine(second, args.config, verbose=args.verbose)
     try:
         print("starting the edge (Kamailio) and the Asterisk nodes...")
         cluster.start()
         api_token(cfg.paths.state_dir, cfg.http.api_token)
-        print(_cluster_banner(cfg, cluster.banner()))
-        asyncio.run(_serve(cfg))
+        standby.start()
+        print(_cluster_banner(cfg, cluster.banner() + "\n" + _engines_banner(first, standby)))
+        asyncio.run(_serve(first))
     finally:
+        standby.stop()
         cluster.stop()
         stop_all(services)
     return 0
+
+
+def _engines_banner(first: Config, standby: Any) -> str:
+    b = standby.cfg
+    pid = standby.proc.pid if standby.proc is not None else "?"
+    return (
+        f"  engine a       this process, HTTP http://{first.http.host}:{first.http.port}\n"
+        f"  engine b       pid {pid}, HTTP http://{b.http.host}:{b.http.port}, "
+        f"log {standby.log_path}\n"
+        f"                 one leads (lease in Redis), the other stands by: kill -9 the leader\n"
+        f"                 and the other leads within 3 s; `{_me()} status` names the leader"
+    )
 
 
 def _cluster_banner(cfg: Config, parts: str) -> str:
@@ -175,9 +198,10 @@ def _cluster_banner(cfg: Config, parts: str) -> str:
     agent_id = agent.id if agent is not None else "1001"
     me = _me()
     return f"""
-12345 hotline cluster running (one engine over {len(cfg.nodes)} Asterisk nodes)
+12345 hotline cluster running (two engines, a leader and a standby, over {len(cfg.nodes)} \
+Asterisk nodes)
 {parts}
-  engine         FastAGI port {cfg.fastagi.port} on the nodes' side, HTTP {api}
+  engines        FastAGI port {cfg.fastagi.port} on the nodes' side (shared), HTTP {api}
                  (token in {state}/api-token, never printed)
   agents         {", ".join(f"{a.id} ({a.dial_string})" for a in cfg.agents)}
 
@@ -594,7 +618,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the edge (Kamailio) and two Asterisk nodes in network namespaces (docs/CLUSTER.md)",
     )
     up.set_defaults(func=cmd_up)
-    sub.add_parser("engine", help="run the engine only").set_defaults(func=cmd_engine)
+    engine = sub.add_parser("engine", help="run the engine only")
+    engine.add_argument(
+        "--cluster-engine",
+        choices=["a", "b"],
+        default=None,
+        help="be engine a or b of `up --cluster` (standby on the same lease; b: HTTP port + 1)",
+    )
+    engine.set_defaults(func=cmd_engine)
     ast = sub.add_parser("asterisk", help="manage the bundled Asterisk")
     ast.add_argument(
         "action", choices=["build", "start", "stop", "status", "cli", "install-config"]

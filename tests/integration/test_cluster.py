@@ -1,9 +1,12 @@
 """A cluster through its real parts: Kamailio as the edge, two Asterisk 22 nodes each in its
 own network namespace, one engine over both, sipp as the carrier and as agents' phones that
-register at the edge (tests/support/cluster.py)."""
+register at the edge (tests/support/cluster.py). The last test runs two engines over the
+cluster, a leader and a standby as `hotline up --cluster` starts them
+(tests/support/cluster_standby.py), and kills the leader."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -16,7 +19,17 @@ from hotline.asterisk.ami.cluster import node_of
 from hotline.calls.records import CallOutcome, CallRecord
 from hotline.calls.store import CallRecordStore
 from tests.conftest import EngineProcess, HotlineSetup, _flush_redis_prefix
+from tests.integration.test_engine_restart import wait_waiting
+from tests.support.calls import MqttCollector, mqtt_collector
 from tests.support.cluster import AGENTS, Cluster, start_cluster, wait_for
+from tests.support.cluster_standby import (
+    NodeWatch,
+    cluster_engines,
+    leads_both,
+    overlapping_legs,
+    until,
+)
+from tests.support.standby import first_at, stands_by
 
 pytestmark = pytest.mark.asterisk
 
@@ -151,3 +164,109 @@ def test_node_b_killed_then_back(cluster: Cluster, engine: EngineProcess) -> Non
         f"records of the calls after node b came back; carrier:\n{out.decode()[-2000:]}",
     )
     assert "b" in {r.node for r in back}, back
+
+
+@pytest.fixture
+def engines(
+    cluster: Cluster, request: pytest.FixtureRequest
+) -> Iterator[tuple[EngineProcess, EngineProcess]]:
+    """Two engines over both nodes, "a" leading, "b" standing by; agents' phones at the edge."""
+    _flush_redis_prefix(cluster.cfg)
+    name = request.node.name[:40]
+    a, b = cluster_engines(cluster, name)
+    try:
+        a.start(ready=leads_both)
+        b.start(ready=stands_by)
+        for agent in AGENTS:
+            cluster.start_phone(agent)
+            a.agent(agent, "login")
+        yield a, b
+    finally:
+        cluster.stop_phones()
+        for proc in (a, b):
+            proc.stop()
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            for proc in (a, b):
+                print(f"\n--- {proc.log_path.name} ---\n{proc.log_tail(120)}")
+
+
+async def queued_calls(mqtt: MqttCollector, count: int, timeout: float) -> dict[str, str]:
+    """call id -> caller channel of the first ``count`` calls queued from now on."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queued = {t.split("/")[-2]: str(p["channel"]) for t, p in mqtt.messages
+                  if t.endswith("/queued")}  # fmt: skip
+        if len(queued) >= count:
+            return queued
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{len(queued)} of {count} callers queued within {timeout} s")
+
+
+async def test_kill_9_of_the_leading_engine_with_20_callers_waiting_across_both_nodes(
+    cluster: Cluster, engines: tuple[EngineProcess, EngineProcess]
+) -> None:
+    a, b = engines
+    since = datetime.now(UTC)
+    watch = await NodeWatch.connect(cluster)
+    carrier = cluster.calls(count=20, talk_ms=170_000, rate=5, timeout=180)
+    try:
+        async with mqtt_collector(cluster.cfg) as mqtt:
+            # Nobody ready: the 20 callers wait, the edge spreading them over both nodes.
+            channels = await queued_calls(mqtt, 20, timeout=60)
+            order = await wait_waiting(a, 20, timeout=20)
+            assert sorted(order) == sorted(channels), order
+            assert {node_of(c) for c in order} == {"a", "b"}, order
+            # The standby keeps the leader's queue warm (read from Redis) before any failure.
+            await until(b, lambda s: [w["call_id"] for w in s["waiting"]] == order, 10,
+                        "the standby's copy of the queue")  # fmt: skip
+
+            # The first two callers are talking with the two agents when the leader dies.
+            for agent in AGENTS:
+                await asyncio.to_thread(a.agent, agent, "ready")
+            for call in order[:2]:
+                await mqtt.wait_for(f"/calls/{call}/answered", timeout=20)
+            await asyncio.sleep(0.5)  # the answers saved in Redis
+            killed_at = time.time()
+            a.stop(kill=True)
+            status = await until(b, leads_both, 10, "the standby leading on both nodes")
+            took_over = first_at(b.log_path, "leading with fencing token")
+            print(f"\nstandby leads {took_over - killed_at:.2f} s after kill -9 (cluster)")
+            assert took_over - killed_at < 3.0, f"took {took_over - killed_at:.2f} s"
+            assert status["cluster"]["token"] > 1
+            assert await wait_waiting(b, 18) == order[2:]
+            agents = {x["agent_id"]: x["state"] for x in status["agents"]}
+            assert agents == dict.fromkeys(AGENTS, "on_call"), agents
+
+            # Each caller hangs up once answered; the new leader serves the rest in order.
+            done: set[str] = set()
+            deadline = time.monotonic() + 90
+            while len(done) < len(order) and time.monotonic() < deadline:
+                for t, p in list(mqtt.messages):
+                    call = str(p.get("call_id", ""))
+                    if t.endswith("/answered") and call in channels and call not in done:
+                        done.add(call)
+                        await watch.hangup(call, channels[call])
+                await asyncio.sleep(0.1)
+            assert done == set(order), f"not answered: {set(order) - done}\n{b.log_tail(40)}"
+            for call in order:  # 'ended' goes out just after the record is stored
+                await mqtt.wait_for(f"/calls/{call}/ended", timeout=15)
+
+            offered = [p["call_id"] for t, p in mqtt.messages if t.endswith("/offered")]
+            assert offered == order, f"offers out of queue order or repeated: {offered}"
+            legs = watch.agent_legs()
+            assert set(legs) == set(AGENTS), legs  # every leg named its agent
+            assert sum(len(rows) for rows in legs.values()) == len(order), legs
+            assert overlapping_legs(legs) == [], overlapping_legs(legs)
+            ended = [p["call_id"] for t, p in mqtt.messages if t.endswith("/ended")]
+            assert sorted(ended) == sorted(order), "one 'ended' event per call"
+            per_call: dict[str, int] = {}
+            for record in records_since(cluster, since):
+                per_call[record.unique_id] = per_call.get(record.unique_id, 0) + 1
+                if record.unique_id in channels:
+                    assert record.outcome is CallOutcome.ANSWERED, record
+                    assert record.node == node_of(record.unique_id), record
+            assert {c: per_call.get(c) for c in order} == dict.fromkeys(order, 1)
+    finally:
+        carrier.kill()
+        carrier.wait()
+        watch.close()
