@@ -17,6 +17,11 @@ lag p99 (the engine's own figure), CPU % of one core for the engine, Asterisk an
 resident memory, recordings complete and non-silent, call records written against calls placed,
 channels left behind, the load average; then the ratio to app_queue and, at the end, the first
 limit the ramp reached. Figures only: nothing here passes or fails.
+
+``--topology one,two`` runs the same ramp against a cluster instead (bench/load_cluster.py):
+the agents' phones registered at the edge (Kamailio), the carrier through its dispatcher, one
+engine over the nodes; per step node a alone ("one"), then nodes a and b ("two"); at the end
+the concurrency each reached while meeting the goals, and the ratio two/one.
 """
 
 from __future__ import annotations
@@ -29,11 +34,14 @@ import os
 import sys
 import time
 import wave
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import bench.support_asterisk as support
+from bench import load_cluster
+from bench.load_cluster import TOPOLOGIES, ClusterNodes
 from bench.sipp_phones import (
     AGENT_PHONES,
     AgentPhones,
@@ -44,6 +52,7 @@ from bench.sipp_phones import (
     sipp_path,
 )
 from bench.support_asterisk import AmiDriver, BenchAgent, BenchSetupError, BenchSite, EngineProcess
+from hotline.base.settings import EDGE_ENDPOINT
 from hotline.calls.store import CallRecordStore
 from hotline.recordings.store import RecordingStore
 
@@ -55,38 +64,45 @@ CARRIER_MEDIA = 35200
 PHONES_PORT = 35170
 PHONES_MEDIA = 35300
 TICK = os.sysconf("SC_CLK_TCK")
+# The edge grants a registration an hour at most (kamailio.cfg, max_expires): a cluster run
+# registers the phones again when the last registration is this old.
+REREGISTER_S = 1800.0
 NUMBERS = {"ours": "12345", "app_queue": "12399", "app_queue-norec": "12398"}
 
 
 @dataclass(frozen=True)
 class SipAgent(BenchAgent):
-    """An agent whose seat is its own PJSIP endpoint, registered by the phones' sipp."""
+    """An agent whose seat is its own PJSIP endpoint, registered by the phones' sipp (in a
+    cluster: registered at the edge, reached from every node through it)."""
+
+    at_edge: bool = False
 
     @property
     def seat(self) -> str:
-        return f"PJSIP/{self.agent_id}"
+        return f"PJSIP/{self.agent_id}" + (f"@{EDGE_ENDPOINT}" if self.at_edge else "")
 
 
-def cpu_s(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+def cpu_s(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return total
 
 
-def rss_mb(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+def rss_mb(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
 def machine_busy() -> tuple[float, float]:
@@ -129,6 +145,7 @@ class StepFigures:
     side: str
     concurrent: int
     agents: int
+    topology: str = ""  # a cluster run's: one, two
     placed: int = 0
     answered: int = 0
     failed: int | None = None
@@ -145,6 +162,13 @@ class StepFigures:
     left_behind: list[str] = field(default_factory=list)
     load_avg: str = ""
     rung_busy: int = 0
+    by_node: dict[str, int] = field(default_factory=dict)  # call records per node (a cluster)
+
+    @property
+    def label(self) -> str:
+        if not self.topology:
+            return self.side
+        return f"{self.topology} node" + ("s" if TOPOLOGIES[self.topology] > 1 else "")
 
     def row(self) -> str:
         d = self.dispatch
@@ -153,8 +177,9 @@ class StepFigures:
         errs = ",".join(f"{k}x{v}" for k, v in sorted(self.sip_errors.items())) or "0"
         failed = "?" if self.failed is None else str(self.failed)
         doubled = "-" if self.doubled_records is None else str(self.doubled_records)
+        nodes = " ".join(f"{k} {v}" for k, v in sorted(self.by_node.items()))
         return (
-            f"{self.side:9s} {self.concurrent:4d} up {self.agents:3d} agents | placed "
+            f"{self.label:9s} {self.concurrent:4d} up {self.agents:3d} agents | placed "
             f"{self.placed:4d} answered {self.answered:4d} abandoned "
             f"{self.placed - self.answered:3d} failed {failed}"
             f" SIP errors {errs} | dispatch ms p50/95/99 {ms(pct(d, 0.5))}/{ms(pct(d, 0.95))}/"
@@ -163,13 +188,15 @@ class StepFigures:
             f"{cpu} | RSS MB "
             + " ".join(f"{k} {v:.0f}" for k, v in self.rss.items())
             + f" | records {rec} doubled {doubled}"
-            f" | recordings {self.recordings} non-silent {self.recordings_loud} | left behind "
+            + (f" (by node: {nodes})" if nodes else "")
+            + f" | recordings {self.recordings} non-silent {self.recordings_loud} | left behind "
             f"{len(self.left_behind)} | rung while busy {self.rung_busy} | load {self.load_avg}"
         )
 
 
 class Run:
-    """One bench-load instance: Asterisk, the engine, the agents' phones, an AMI driver."""
+    """One bench-load instance: Asterisk (or a cluster's edge and nodes), the engine, the
+    agents' phones, an AMI driver."""
 
     def __init__(
         self,
@@ -177,24 +204,60 @@ class Run:
         engine: EngineProcess,
         agents: list[SipAgent],
         phones_scenario: Path = AGENT_PHONES,
+        cluster: ClusterNodes | None = None,
     ) -> None:
-        self.site, self.engine, self.agents = site, engine, agents
+        self.site, self.engine, self.agents, self.cluster = site, engine, agents, cluster
         cfg = site.cfg
-        self.target = f"127.0.0.1:{cfg.asterisk.sip_port}"
-        self.phones = AgentPhones(site.state_dir, PHONES_PORT, PHONES_MEDIA, 0, phones_scenario)
+        self.target = f"127.0.0.1:{cfg.asterisk.sip_port}" if cluster is None else cluster.target
+        self.local_ip = "127.0.0.1" if cluster is None else cluster.local_ip
+        self.phones = AgentPhones(
+            site.state_dir, PHONES_PORT, PHONES_MEDIA, 0, phones_scenario, self.local_ip
+        )
         self.driver = AmiDriver(cfg)
         self.ready: set[str] = set()
         self.rec_dir = cfg.recordings.dir or cfg.audio_dir / "recordings"
+        self.credentials = [(a.agent_id, a.sip_password) for a in agents]
+        self.registered_at = 0.0
 
     async def start(self, ring_ms: int) -> None:
         self.phones.ring_ms = ring_ms
-        await self.phones.register(self.target, [(a.agent_id, a.sip_password) for a in self.agents])
+        await self.phones.register(self.target, self.credentials)
+        self.registered_at = time.monotonic()
         await self.phones.start(self.target)
-        await self.driver.connect()
+        if self.cluster is None:  # a cluster's nodes get theirs when they start (use)
+            await self.driver.connect()
 
     async def close(self) -> None:
         self.driver.close()
+        if self.cluster is not None:
+            self.cluster.close_drivers()
         await self.phones.stop()
+
+    async def prepare(self, topology: str) -> None:
+        """A cluster: the nodes of this topology up, the others stopped; the phones'
+        registrations at the edge renewed before they run out."""
+        if self.cluster is None or not topology:
+            return
+        await self.cluster.use(topology, self.engine)
+        if time.monotonic() - self.registered_at > REREGISTER_S:
+            await self.phones.register(self.target, self.credentials, from_port=PHONES_PORT + 1)
+            self.registered_at = time.monotonic()
+
+    def parts(self) -> dict[str, list[int]]:
+        """The processes whose CPU and memory each step reports, by name."""
+        engine = [self.engine.proc.pid] if self.engine.proc is not None else []
+        phones = [self.phones.proc.pid] if self.phones.proc is not None else []
+        if self.cluster is not None:
+            servers = self.cluster.parts()
+        else:
+            pid = self.site.asterisk.pid() if self.site.asterisk is not None else None
+            servers = {"Asterisk": [pid] if pid is not None else []}
+        return {"engine": engine, **servers, "phones": phones}
+
+    async def channels(self) -> list[str]:
+        if self.cluster is not None:
+            return await self.cluster.channels()
+        return [str(c.get("Channel", "")) for c in await self.driver.channels()]
 
     async def staff(self, n: int) -> None:
         want = {a.agent_id for a in self.agents[:n]}
@@ -209,17 +272,23 @@ class Run:
         deadline = time.monotonic() + wait_s
         names: list[str] = []
         while time.monotonic() < deadline:
-            names = [str(c.get("Channel", "")) for c in await self.driver.channels()]
+            names = await self.channels()
             if not names:
                 break
             await asyncio.sleep(1.0)
         return names
 
     async def step(
-        self, side: str, concurrent: int, share: float, hold_call_s: float, arrivals_s: float
+        self,
+        side: str,
+        concurrent: int,
+        share: float,
+        hold_call_s: float,
+        arrivals_s: float,
+        topology: str = "",
     ) -> StepFigures:
         n_agents = max(1, round(concurrent * share))
-        fig = StepFigures(side, concurrent, n_agents)
+        fig = StepFigures(side, concurrent, n_agents, topology)
         queue_members: list[str] = []
         if side == "ours":
             await self.staff(n_agents)
@@ -235,13 +304,11 @@ class Run:
         rate = concurrent / hold_call_s
         calls = max(concurrent, round(rate * arrivals_s))
         fig.placed = calls
-        ast_pid = self.site.asterisk.pid() if self.site.asterisk is not None else None
-        eng_pid = self.engine.proc.pid if self.engine.proc is not None else None
-        ph_pid = self.phones.proc.pid if self.phones.proc is not None else None
+        parts = self.parts()
         started = datetime.now(UTC)
         phone_lines0 = len(self.phones.lines())
         t0 = time.monotonic()
-        cpu0 = {"engine": cpu_s(eng_pid), "Asterisk": cpu_s(ast_pid), "phones": cpu_s(ph_pid)}
+        cpu0 = {name: cpu_s(pids) for name, pids in parts.items()}
         busy0 = machine_busy()
         children0 = os.times()
         try:
@@ -250,7 +317,8 @@ class Run:
                 calls=calls, rate=rate, limit=concurrent + 20, talk_ms=int(hold_call_s * 1000),
                 timeout_s=arrivals_s + hold_call_s + 120,
                 number=NUMBERS[side],
-                tag=f"carrier-{side}-{concurrent}",
+                tag=f"carrier-{side}{topology}-{concurrent}",
+                local_ip=self.local_ip,
             )  # fmt: skip
         finally:
             for interface in queue_members:
@@ -263,9 +331,7 @@ class Run:
         children1 = os.times()
         busy1 = machine_busy()
         fig.cpu = {
-            "engine": 100 * (cpu_s(eng_pid) - cpu0["engine"]) / wall,
-            "Asterisk": 100 * (cpu_s(ast_pid) - cpu0["Asterisk"]) / wall,
-            "phones": 100 * (cpu_s(ph_pid) - cpu0["phones"]) / wall,
+            **{name: 100 * (cpu_s(pids) - cpu0[name]) / wall for name, pids in parts.items()},
             "carrier": 100
             * (
                 children1.children_user + children1.children_system
@@ -275,7 +341,7 @@ class Run:
             "machine": 100 * (os.cpu_count() or 1)
             * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
         }  # fmt: skip
-        fig.rss = {"engine": rss_mb(eng_pid), "Asterisk": rss_mb(ast_pid)}
+        fig.rss = {name: rss_mb(pids) for name, pids in parts.items() if name != "phones"}
         fig.load_avg = " ".join(f"{x:.1f}" for x in os.getloadavg())
         fig.failed = carrier.failed
         fig.sip_errors = carrier.sip_errors()
@@ -324,6 +390,8 @@ class Run:
             fig.records = len(records)
             fig.recordings = fig.recordings_loud = 0
             fig.doubled_records = len(records) - len({r.caller for r in records})
+            if self.cluster is not None:
+                fig.by_node = dict(Counter(r.node for r in records))
             for r in records:
                 if r.answered_at is None:
                     continue
@@ -360,14 +428,38 @@ def rung_while_busy(phones: list[LogLine]) -> int:
 
 
 def limits(fig: StepFigures) -> list[str]:
-    """What this step broke of the issue's goal (figures the ramp names as the limit)."""
+    """What this step broke of the issue's goal (figures the ramp names as the limit): the
+    goals missed, then the parts near a core's worth of CPU."""
+    broken = missed_goals(fig)
+    for part, value in fig.cpu.items():
+        if part not in ("phones", "carrier", "machine") and value > 90:
+            broken.append(f"{part} at {value:.0f} % of a core")
+    # The machine is shared: its total (the neighbours' work too) is context, not our limit.
+    ours = sum(v for k, v in fig.cpu.items() if k != "machine")
+    if ours > 90 * (os.cpu_count() or 1):
+        broken.append(
+            f"the parts here at {ours:.0f} % of the machine's {100 * (os.cpu_count() or 1)} %"
+        )
+    return broken
+
+
+GOALS = (
+    "0 failed calls, every call recorded, every answered call with a sound recording, "
+    "dispatch p95 <= 100 ms, AMI lag p99 <= 250 ms, no channel left, no agent rung twice"
+)
+
+
+def missed_goals(fig: StepFigures, dispatch: bool = True) -> list[str]:
+    """The goals (GOALS) a step must meet for its concurrency to count as reached.
+    ``dispatch=False``: all but dispatch p95, the figure a shared machine's other load moves
+    most (a phone's ring waits for a core like everything else)."""
     broken = []
     if fig.failed:
         broken.append(f"{fig.failed} failed calls")
     if fig.sip_errors:
         broken.append(f"SIP errors {fig.sip_errors}")
     p95 = pct(fig.dispatch, 0.95)
-    if p95 is not None and p95 > 0.1:
+    if dispatch and p95 is not None and p95 > 0.1:
         broken.append(f"dispatch p95 {1000 * p95:.0f} ms > 100 ms")
     if fig.ami_lag_p99 is not None and fig.ami_lag_p99 > 0.25:
         broken.append(f"AMI lag p99 {1000 * fig.ami_lag_p99:.0f} ms > 250 ms")
@@ -381,15 +473,6 @@ def limits(fig: StepFigures) -> list[str]:
         broken.append(f"{len(fig.left_behind)} channels left behind ({fig.left_behind[:3]})")
     if fig.rung_busy:
         broken.append(f"{fig.rung_busy} rings at a busy phone")
-    for part in ("engine", "Asterisk"):
-        if fig.cpu.get(part, 0) > 90:
-            broken.append(f"{part} at {fig.cpu[part]:.0f} % of a core")
-    # The machine is shared: its total (the neighbours' work too) is context, not our limit.
-    ours = sum(fig.cpu.get(k, 0) for k in ("engine", "Asterisk", "phones", "carrier"))
-    if ours > 90 * (os.cpu_count() or 1):
-        broken.append(
-            f"the parts here at {ours:.0f} % of the machine's {100 * (os.cpu_count() or 1)} %"
-        )
     return broken
 
 
@@ -407,66 +490,156 @@ def ratio_line(ours: StepFigures, theirs: StepFigures) -> str:
     )
 
 
-def shift_ports() -> None:
+def shift_ports(by: int = PORT_SHIFT) -> None:
     if support.PORTS["sip"] < 30000:
         for name in support.PORTS:
-            support.PORTS[name] += PORT_SHIFT
+            support.PORTS[name] += by
         support.REDIS_URL = f"redis://127.0.0.1:{support.PORTS['redis']}/0"
         # 300 calls up with 200 agents are 500 channels, two RTP ports each: 1000 ports (the
-        # other benches' span) ran out at 300 (SIP 488). Above every test slot's ports.
+        # other benches' span) ran out at 300 (SIP 488). Above every test slot's ports (a
+        # cluster's nodes have theirs in their own network namespaces).
         support.PORTS["rtp"] = 40000
         support.RTP_SPAN = 6000
 
 
+def reached_at(results: list[tuple[int, bool]]) -> int | None:
+    """The highest step of the ramp whose goals were met, every step before it too."""
+    reached = None
+    for concurrent, met in results:
+        if not met:
+            break
+        reached = concurrent
+    return reached
+
+
+def reached_lines(results: dict[str, list[tuple[int, bool]]], goals: str = GOALS) -> list[str]:
+    """The concurrency each variant reached at the goals; with two topologies, their ratio."""
+    top = {label: max(c for c, _ in r) for label, r in results.items() if r}
+    reached = {label: reached_at(r) for label, r in results.items()}
+
+    def said(label: str) -> str:
+        value = reached[label]
+        if value is None:
+            return f"{label} none (the first step missed them)"
+        if value == top[label]:
+            return f"{label} >= {value} (every step met them)"
+        return f"{label} {value}"
+
+    lines = [
+        f"concurrency reached at the goals ({goals}): "
+        + ", ".join(said(label) for label in results)
+    ]
+    one, two = (StepFigures("ours", 0, 0, t).label for t in ("one", "two"))
+    if one in reached and two in reached:
+        r1, r2 = reached[one], reached[two]
+        if r1 is None or r2 is None:
+            ratio = "- (a topology missed the goals at the first step: add a lower one)"
+        elif r1 == top[one] and r2 == top[two]:
+            ratio = "- (neither reached a limit within these steps: add higher ones)"
+        else:
+            bound = ">= " if r2 == top[two] else "<= " if r1 == top[one] else ""
+            ratio = f"{bound}{r2 / r1:.2f} ({two} {r2} / {one} {r1})"
+        lines.append(f"ratio {two} / {one} at the goals: {ratio}")
+    return lines
+
+
 async def run_steps(run: Run, args: argparse.Namespace, steps: list[int]) -> None:
-    first_limit = ""
+    # Each step runs every variant: our ACD and app_queue on one Asterisk (sides), or our ACD
+    # on each topology of a cluster.
+    if run.cluster is not None:
+        variants = [("ours", t) for t in args.topologies]
+    else:
+        variants = [(s.strip(), "") for s in args.sides.split(",") if s.strip()]
+    first_limit: dict[str, str] = {}
+    results: dict[str, list[tuple[int, bool]]] = {}
+    results_but_dispatch: dict[str, list[tuple[int, bool]]] = {}
     try:  # the phones' sipp is stopped whatever fails, their start too
         await run.start(int(args.ring * 1000))
         for concurrent in steps:
-            sides = [s.strip() for s in args.sides.split(",") if s.strip()]
             figs = {}
-            for side in sides:
-                figs[side] = await run.step(
-                    side, concurrent, args.agents_share, args.hold_call, args.arrivals
+            for side, topology in variants:
+                await run.prepare(topology)
+                fig = await run.step(
+                    side, concurrent, args.agents_share, args.hold_call, args.arrivals, topology
                 )
-                print(figs[side].row(), flush=True)
-                broken = limits(figs[side])
+                figs[fig.label] = fig
+                print(fig.row(), flush=True)
+                results.setdefault(fig.label, []).append((concurrent, not missed_goals(fig)))
+                results_but_dispatch.setdefault(fig.label, []).append(
+                    (concurrent, not missed_goals(fig, dispatch=False))
+                )
+                broken = limits(fig)
                 if broken:
-                    print(f"          {side} limits: {'; '.join(broken)}", flush=True)
-                    if side == "ours" and not first_limit:
-                        first_limit = f"{concurrent} up: {'; '.join(broken)}"
+                    print(f"          {fig.label} limits: {'; '.join(broken)}", flush=True)
+                    if side == "ours":
+                        first_limit.setdefault(fig.label, f"{concurrent} up: {'; '.join(broken)}")
                 await asyncio.sleep(3.0)
             if "app_queue" in figs and "ours" in figs:
                 print(ratio_line(figs["ours"], figs["app_queue"]), flush=True)
     finally:
         await run.close()
-    print(f"first limit reached (ours): {first_limit or 'none within these steps'}", flush=True)
+    for side, topology in variants:
+        label = StepFigures(side, 0, 0, topology).label
+        if side == "ours":
+            limit = first_limit.get(label, "none within these steps")
+            print(f"first limit reached ({label}): {limit}", flush=True)
+    for line in reached_lines(results):
+        print(line, flush=True)
+    if results_but_dispatch != results:
+        goals = GOALS.replace("dispatch p95 <= 100 ms, ", "") + "; dispatch p95 left out"
+        for line in reached_lines(results_but_dispatch, goals):
+            print(line, flush=True)
 
 
 def run(args: argparse.Namespace, steps: list[int]) -> None:
-    shift_ports()
+    topologies = args.topologies
+    shift_ports(PORT_SHIFT + (load_cluster.PORT_SHIFT if topologies else 0))
     n_agents = max(1, round(max(steps) * args.agents_share))
     agents = [
-        SipAgent(str(3000 + n), {"general": 1}, sip_password=f"bench-load-{3000 + n}-pw")
+        SipAgent(
+            str(3000 + n), {"general": 1}, sip_password=f"bench-load-{3000 + n}-pw",
+            at_edge=bool(topologies),
+        )
         for n in range(1, n_agents + 1)
-    ]
-    site = BenchSite(agents, {"ring_timeout_s": 15, "wrapup_s": 0}, instance="bench-load")
+    ]  # fmt: skip
+    acd = {"ring_timeout_s": 15, "wrapup_s": 0}
+    if topologies:
+        ports = support.PORTS
+        site = BenchSite(
+            agents, acd, instance=f"bench-load{load_cluster.SLOT}",
+            extra_toml=load_cluster.cluster_toml(ports["ami"], ports["sip"]),
+        )  # fmt: skip
+    else:
+        site = BenchSite(agents, acd, instance="bench-load")
+    cluster = ClusterNodes(site.cfg) if topologies else None
     try:  # the set-up runs its own event loops (Redis/MQTT checks): outside ours
-        site.start_asterisk()
+        if cluster is None:
+            site.start_asterisk()
+        else:
+            site.start_services()
+            cluster.start()
         site.flush_redis()
         engine = EngineProcess(site)
         engine.start()
+        where = (
+            "Asterisk" if cluster is None
+            else f"the edge (Kamailio, {cluster.target}), topologies {', '.join(topologies)}"
+        )  # fmt: skip
         print(
-            f"sipp carrier -> citizen trunk; agents: {n_agents} registered SIP phones (one sipp "
-            f"UAS), ring {args.ring:.1f} s; each caller up {args.hold_call:.0f} s, "
-            f"{args.arrivals:.0f} s of arrivals per step; agents = {args.agents_share:.2f} x "
-            f"calls up; recording on, wrap-up 0; {os.cpu_count()} CPUs, load "
+            f"sipp carrier -> citizen trunk via {where}; agents: {n_agents} registered SIP "
+            f"phones (one sipp UAS), ring {args.ring:.1f} s; each caller up {args.hold_call:.0f}"
+            f" s, {args.arrivals:.0f} s of arrivals per step; agents = {args.agents_share:.2f}"
+            f" x calls up; recording on, wrap-up 0; {os.cpu_count()} CPUs, load "
             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; CPU in % of one core",
             flush=True,
         )
-        asyncio.run(run_steps(Run(site, engine, agents), args, steps))
+        asyncio.run(run_steps(Run(site, engine, agents, cluster=cluster), args, steps))
     finally:
-        site.close()
+        try:
+            site.close()  # the engine first, then the bench's Redis and Mosquitto
+        finally:
+            if cluster is not None:
+                cluster.stop()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -481,7 +654,16 @@ def main(argv: list[str] | None = None) -> None:
         default="ours,app_queue",
         help="of ours, app_queue, app_queue-norec (app_queue without recording: its cost)",
     )
+    parser.add_argument(
+        "--topology",
+        default="",
+        help="one,two: our ACD on a cluster behind the edge instead, node a alone then nodes a "
+        "and b, per step (the sides are then ignored: app_queue is one server's)",
+    )
     args = parser.parse_args(argv if argv is not None else [])
+    args.topologies = [t.strip() for t in args.topology.split(",") if t.strip()]
+    if set(args.topologies) - set(TOPOLOGIES):
+        raise SystemExit(f"bench.load: --topology takes {', '.join(TOPOLOGIES)}")
     try:
         sipp_path()
     except RuntimeError as exc:

@@ -70,18 +70,27 @@ class AgentPhones:
         media_port: int,
         ring_ms: int,
         scenario: Path = AGENT_PHONES,
+        local_ip: str = "127.0.0.1",
     ) -> None:
         self.work_dir, self.port, self.media_port = work_dir, port, media_port
         self.ring_ms, self.scenario = ring_ms, scenario
+        # The address the phones listen and send media on: a cluster's nodes, in their own
+        # network namespaces, reach the host on the edge's address, not on 127.0.0.1.
+        self.local_ip = local_ip
         self.log_path = work_dir / f"phones-{port}.log"
         self.proc: asyncio.subprocess.Process | None = None
 
-    async def register(self, target: str, agents: Sequence[tuple[str, str]]) -> None:
-        """REGISTER every (agent, password) from this phones' port, before :meth:`start`."""
+    async def register(
+        self, target: str, agents: Sequence[tuple[str, str]], from_port: int | None = None
+    ) -> None:
+        """REGISTER every (agent, password) with this UAS as the contact: from its own port
+        before :meth:`start` (Asterisk takes the source address as the contact), or from
+        ``from_port`` while it runs (an edge that keeps the Contact as sent)."""
         for agent, password in agents:
             proc = await asyncio.create_subprocess_exec(
                 sipp_path(), target, "-sf", str(AGENT_REGISTER), "-s", agent,
-                "-au", agent, "-ap", password, "-i", "127.0.0.1", "-p", str(self.port),
+                "-au", agent, "-ap", password, "-key", "uas_port", str(self.port),
+                "-i", self.local_ip, "-p", str(from_port or self.port),
                 "-m", "1", "-timeout", "10s", "-timeout_error", "-nostdin",
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
                 cwd=str(self.work_dir),
@@ -97,8 +106,8 @@ class AgentPhones:
         self.log_path.unlink(missing_ok=True)
         self.proc = await asyncio.create_subprocess_exec(
             sipp_path(), target, "-sf", str(self.scenario),
-            "-i", "127.0.0.1", "-p", str(self.port),
-            "-mi", "127.0.0.1", "-mp", str(self.media_port),
+            "-i", self.local_ip, "-p", str(self.port),
+            "-mi", self.local_ip, "-mp", str(self.media_port),
             "-d", str(self.ring_ms), "-trace_logs", "-log_file", str(self.log_path),
             "-trace_err", "-error_file", str(self.log_path.with_suffix(".errors")),
             "-nostdin",
@@ -162,6 +171,7 @@ async def run_carrier(
     scenario: Path = CARRIER,
     inject: Path | None = None,
     tag: str = "carrier",
+    local_ip: str = "127.0.0.1",
 ) -> CarrierRun:
     """sipp as the carrier: ``calls`` calls at ``rate`` a second, at most ``limit`` up."""
     log_path = work_dir / f"{tag}.log"
@@ -169,7 +179,7 @@ async def run_carrier(
     extra = ["-inf", str(inject)] if inject is not None else []
     proc = await asyncio.create_subprocess_exec(
         sipp_path(), target, "-sf", str(scenario), "-s", number,
-        "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1", "-mp", str(media_port),
+        "-i", local_ip, "-p", str(port), "-mi", local_ip, "-mp", str(media_port),
         "-m", str(calls), "-r", f"{rate:.3f}", "-l", str(limit), "-d", str(talk_ms),
         "-timeout", f"{int(timeout_s)}s", "-timeout_error", "-nostdin",
         "-trace_logs", "-log_file", str(log_path), "-trace_err",

@@ -68,6 +68,7 @@ def config_toml(
     agents: Sequence[BenchAgent],
     acd: Mapping[str, float],
     instance: str = "bench",
+    extra: str = "",
 ) -> str:
     acd_lines = "\n".join(f"{key} = {value}" for key, value in acd.items())
     agent_blocks = "\n".join(
@@ -116,20 +117,26 @@ topic_prefix = "hotline-bench-{run_id}"
 {acd_lines}
 
 {agent_blocks}
-"""
+{extra}"""
 
 
 class BenchSite:
     """The state directory and configuration of one bench run; `close()` removes them."""
 
     def __init__(
-        self, agents: Sequence[BenchAgent], acd: Mapping[str, float], instance: str = "bench"
+        self,
+        agents: Sequence[BenchAgent],
+        acd: Mapping[str, float],
+        instance: str = "bench",
+        extra_toml: str = "",
     ) -> None:
+        """``extra_toml``: sections added to the configuration (a cluster's edge and nodes)."""
         self.run_id = uuid.uuid4().hex[:8]
         self.state_dir = Path(tempfile.mkdtemp(prefix="hotline-bench-asterisk-"))
         self.config_path = self.state_dir / "hotline.toml"
         self.config_path.write_text(
-            config_toml(self.state_dir, self.run_id, agents, acd, instance), encoding="utf-8"
+            config_toml(self.state_dir, self.run_id, agents, acd, instance, extra_toml),
+            encoding="utf-8",
         )
         self.cfg: Config = load_config(self.config_path, environ={})
         self.asterisk: Any = None  # hotline.asterisk.instance.ManagedAsterisk once started
@@ -140,6 +147,19 @@ class BenchSite:
     def start_asterisk(self) -> None:
         from hotline.asterisk.instance import ManagedAsterisk
 
+        self.start_services()
+        instance = ManagedAsterisk(self.cfg)
+        self.asterisk = instance  # set first: close() stops a half-started instance too
+        try:
+            instance.start()
+        except Exception as exc:
+            raise BenchSetupError(
+                f"Asterisk: the managed bench instance did not start: {exc}"
+            ) from None
+
+    def start_services(self) -> None:
+        """The instance's lock, then the bench's own Redis and Mosquitto (no Asterisk: a
+        cluster's nodes are started by the caller)."""
         if os.geteuid() != 0:
             raise BenchSetupError("Asterisk: the managed instance needs root (chroot, mount)")
         # One lock per instance name: the load bench runs its own ("bench-load").
@@ -160,14 +180,6 @@ class BenchSite:
             self.services = start_managed(self.cfg)  # as `hotline up` does, with credentials
         except Exception as exc:
             raise BenchSetupError(f"Redis/Mosquitto of the bench did not start: {exc}") from None
-        instance = ManagedAsterisk(self.cfg)
-        self.asterisk = instance  # set first: close() stops a half-started instance too
-        try:
-            instance.start()
-        except Exception as exc:
-            raise BenchSetupError(
-                f"Asterisk: the managed bench instance did not start: {exc}"
-            ) from None
 
     def flush_redis(self) -> None:
         import redis

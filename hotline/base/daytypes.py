@@ -16,7 +16,9 @@ Rules (docs/CALENDAR.md):
       year by the ``holidays`` package (New Year, Spring Festival with its eve, Qingming,
       Labour Day, Dragon Boat, Mid-Autumn, National Day, and the in-lieu weekday when one falls
       on a weekend, as the 放假办法 requires), weekends as rest days, no make-up working days
-      (调休 cannot be guessed).
+      (调休 cannot be guessed) — unless that package already carries the year's official
+      substitute days: then each such day off comes with its make-up working day, never
+      alone (a bridged day off without the Saturday worked for it would be one day too many).
 2. A provisional answer is marked so (``Day.source``), so that a deadline computed across such a
    day can be shown as provisional and recomputed when the official arrangement arrives.
 3. Years outside ``FIRST_YEAR``..``LAST_YEAR`` raise ``CalendarOutOfRange`` unless configured:
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import importlib.metadata
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -107,11 +110,37 @@ def _package_knows(year: int) -> bool:
     return True
 
 
+# The holidays package names an official substitute day off "休息日（由 2026-01-04 调休）":
+# the date is the weekend day worked in exchange.
+_SWAPPED_FROM = re.compile(r"由\s*(\d{4}-\d{2}-\d{2})\s*调休")
+MAKEUP_NAME = "调休上班"
+
+
 @cache
-def _statutory(year: int) -> Mapping[date, str]:
-    """The statutory holidays of a year and their in-lieu days, names in Chinese."""
+def provisional_days(year: int, substitutes: bool = True) -> Mapping[date, tuple[DayType, str]]:
+    """A year's days off and make-up working days by the holidays package, names in Chinese:
+    the statutory holidays and their in-lieu weekdays; with ``substitutes``, also the official
+    substitute days off it carries for the year, each with the weekend day worked for it."""
     found = holidays_package.country_holidays("CN", years=year, language="zh_CN")
-    return MappingProxyType({d: str(name) for d, name in found.items() if d.year == year})
+    days: dict[date, tuple[DayType, str]] = {}
+    worked: set[date] = set()
+    for day, label in found.items():
+        if day.year != year:
+            continue
+        names = [n.strip() for n in str(label).split(";")]
+        swaps = [date.fromisoformat(m) for n in names for m in _SWAPPED_FROM.findall(n)]
+        statutory = [n for n in names if not _SWAPPED_FROM.search(n)]
+        if statutory:
+            days[day] = (DayType.HOLIDAY, "; ".join(statutory))
+        elif substitutes:
+            days[day] = (DayType.HOLIDAY, str(label))
+        if substitutes:
+            worked.update(swaps)
+    # A day worked for a day off in another year belongs to that year's table: left out here.
+    for day in sorted(worked):
+        if day.year == year and day not in days:
+            days[day] = (DayType.MAKEUP_WORKDAY, MAKEUP_NAME)
+    return MappingProxyType(days)
 
 
 def _weekday_type(day: date) -> DayType:
@@ -128,7 +157,14 @@ class ChinaCalendar:
         extra_workdays: Iterable[date] = (),
         extra_years: Iterable[int] = (),
         arrangements: Iterable[Arrangement] = (),
+        packages_until: int | None = None,
     ) -> None:
+        """``packages_until``: the last year whose official data is taken from the packages
+        (chinese-calendar's arrangement, the holidays package's substitute days); later years
+        are provisional. None: whatever the installed packages know. Given like a clock: a
+        test fixes it so that a package release does not change which years it sees as
+        provisional (docs/CALENDAR.md)."""
+        self.packages_until = packages_until
         self.extra_holidays = frozenset(extra_holidays)
         self.extra_workdays = frozenset(extra_workdays)
         self.extra_years = frozenset(extra_years)
@@ -183,12 +219,18 @@ class ChinaCalendar:
             if day in imported.workdays:
                 return Day(day, DayType.MAKEUP_WORKDAY, Source.OFFICIAL, imported.workdays[day])
             return Day(day, _weekday_type(day), Source.OFFICIAL)
-        if _package_knows(day.year):
+        if self._package_knows(day.year):
             return self._from_package(day)
-        name = _statutory(day.year).get(day)
-        if name is not None:
-            return Day(day, DayType.HOLIDAY, Source.PROVISIONAL, name)
+        found = provisional_days(day.year, self._packages_cover(day.year)).get(day)
+        if found is not None:
+            return Day(day, found[0], Source.PROVISIONAL, found[1])
         return Day(day, _weekday_type(day), Source.PROVISIONAL)
+
+    def _packages_cover(self, year: int) -> bool:
+        return self.packages_until is None or year <= self.packages_until
+
+    def _package_knows(self, year: int) -> bool:
+        return self._packages_cover(year) and _package_knows(year)
 
     @staticmethod
     def _from_package(day: date) -> Day:
@@ -218,14 +260,15 @@ class ChinaCalendar:
         imported = self._arrangements.get(year)
         if imported is not None:
             return YearStatus(year, Source.OFFICIAL, f"imported: {imported.origin}")
-        if _package_knows(year):
+        if self._package_knows(year):
             version = _version("chinese-calendar")
             return YearStatus(year, Source.OFFICIAL, f"chinese-calendar {version}")
         version = _version("holidays")
+        days = provisional_days(year, self._packages_cover(year)).values()
+        makeup = sum(kind is DayType.MAKEUP_WORKDAY for kind, _ in days)
+        found = f"{makeup} make-up working days" if makeup else "no make-up working days"
         return YearStatus(
-            year,
-            Source.PROVISIONAL,
-            f"statutory holidays computed by holidays {version}; no make-up working days",
+            year, Source.PROVISIONAL, f"statutory holidays computed by holidays {version}; {found}"
         )
 
     def is_provisional_year(self, year: int) -> bool:

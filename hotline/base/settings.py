@@ -414,6 +414,9 @@ class AcdConfig(_Section):
     """An agent takes a call of its best-level skill before an older call of a lesser one."""
     first_skill_max_wait_s: float | None = Field(default=60.0, ge=0)
     """... until that older call has waited this long (None: no limit)."""
+    borrow_spare_first: bool = _ON["borrow_spare_first"]
+    """A call that its skill's own agents (those with it as their best skill) cannot take goes
+    to the lent agent whose first skill keeps the most ready agents; false: the level decides."""
     service_target_s: float = Field(default=15.0, ge=0, le=600)
     """The service-level target; between two skills at one level an agent takes a call still
     within it before one already past it."""

@@ -138,6 +138,21 @@ class ManagedKamailio:
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def pids(self) -> list[int]:
+        """The main process and its children (its own session: they share its group)."""
+        if not self.is_running() or self._proc is None:
+            return []
+        group = self._proc.pid
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(fields[2]) == group:  # pgrp
+                found.append(int(stat.parent.name))
+        return sorted(found)
+
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:

@@ -47,7 +47,12 @@ def test_an_import_reaches_the_running_engine_and_provisional_is_shown(
     # is new: nothing imported yet).
     expected = WorkCalendar().year_status(now.year + 1).source.value
     assert before["calendar"][next_year]["source"] == expected
-    assert before["calendar_warning"] == next_year_warning(WorkCalendar(), now)
+    warning = next_year_warning(WorkCalendar(), now)
+    assert before["calendar_warning"] == warning
+    # From 1 November, with next year still provisional, the engine said so at start.
+    said = [line for line in engine.log_path.read_text().splitlines() if "尚未导入" in line]
+    assert len(said) == (warning is not None), said
+    assert warning is None or said[0].endswith(f"WARNING hotline.app.engine: calendar: {warning}")
 
     made = engine.api(
         "POST", "/api/v1/tickets",

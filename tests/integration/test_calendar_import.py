@@ -7,6 +7,7 @@ Dates are given (2026-12 to 2027-02), never today's, so the test means the same 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,9 +21,10 @@ from hotline.app.migrate import upgrade
 from hotline.base.daytypes import CENTRE_TZ, Source
 from hotline.calendar.service import CalendarService
 from hotline.tickets.lifecycle import DEADLINE_RECOMPUTED, Dispatch, SignFor, TicketState, rebuild
-from hotline.tickets.service import TicketService
+from hotline.tickets.service import TicketService, TicketSettings
 from hotline.tickets.store import TicketStore
 from hotline.tickets.values import Channel, TicketDraft, Viewer
+from hotline.tickets.workdays import DeadlinePolicy, WorkCalendar
 
 from .test_ticket_store import fresh_pg_database
 
@@ -52,6 +54,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             yield url
 
 
+def knowing(store: TicketStore, packages_until: int | None) -> TicketService:
+    """A service on the store whose packages know the years up to ``packages_until`` (as in
+    December 2026 for 2026: whatever release is installed, 2027 stays provisional)."""
+    policy = DeadlinePolicy(calendar=WorkCalendar(packages_until=packages_until))
+    return TicketService(store, TicketSettings(policy=policy))
+
+
 def dispatched(service: TicketService, category: str, when: datetime) -> str:
     draft = TicketDraft(
         category=category, subject_code="02.01", description="路灯不亮", channel=Channel.PHONE,
@@ -63,7 +72,7 @@ def dispatched(service: TicketService, category: str, when: datetime) -> str:
 
 
 def test_an_import_recomputes_open_provisional_deadlines_and_logs_each(store_url: str) -> None:
-    service = TicketService(TicketStore(store_url))
+    service = knowing(TicketStore(store_url), 2026)
     calendar = CalendarService(service)
     try:
         calendar.load()
@@ -116,6 +125,33 @@ def test_an_import_recomputes_open_provisional_deadlines_and_logs_each(store_url
         service.store.dispose()
 
 
+def test_a_package_that_learnt_the_year_recomputes_at_the_next_start(store_url: str) -> None:
+    # Tickets counted while the packages knew 2025 only, 2026 provisional: Spring Festival
+    # 2026 by its statutory days (16-19 Feb off, no make-up Saturday).
+    before = knowing(TicketStore(store_url), 2025)
+    after = knowing(TicketStore(store_url), None)  # the engine restarted on the new release
+    try:
+        number = dispatched(before, "consultation", at(2026, 2, 12))
+        rec = before.store.get(number)
+        assert rec.deadline_provisional and rec.reply_due_at == eod(2026, 2, 20)
+        # What the engine does at start (Engine._load_calendar): nothing imported, and yet
+        # the provisional deadlines are counted again on what the packages now know.
+        calendar = CalendarService(after)
+        assert calendar.load() is False
+        assert calendar.recompute("official calendar available", now=at(2026, 2, 13)) == 1
+        rec = after.store.get(number)
+        # Official: Sat 14 Feb is a make-up working day.
+        assert rec.reply_due_at == eod(2026, 2, 14) and not rec.deadline_provisional
+        last = after.store.events(number)[-1]
+        assert last.action == DEADLINE_RECOMPUTED and last.actor == "calendar"
+        assert last.data["provisional"] is False
+        assert last.data["reply_due_at"]["to"] == eod(2026, 2, 14).isoformat()
+        assert calendar.recompute("again", now=at(2026, 2, 13)) == 0
+    finally:
+        before.store.dispose()
+        after.store.dispose()
+
+
 def hotline(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hotline", "--config", str(config), *args],
@@ -127,9 +163,21 @@ def test_the_calendar_command_imports_and_refuses_with_the_line(tmp_path: Path) 
     url = f"sqlite:///{tmp_path / 'tickets.db'}"
     upgrade(url)
     config = tmp_path / "hotline.toml"
-    config.write_text(f'[paths]\nstate_dir = "{tmp_path}"\n\n[database]\nurl = "{url}"\n')
+    config.write_text(
+        f'[paths]\nstate_dir = "{tmp_path}"\n\n[database]\nurl = "{url}"\n\n'
+        "[tickets]\nextra_years = [2099]\n"
+    )
     status = hotline(config, "calendar", "status", "--json")
     assert status.returncode == 0, status.stderr
+    years = {y["year"]: y for y in json.loads(status.stdout)}
+    this_year = datetime.now(CENTRE_TZ).year  # the command's clock (moved by make test-years)
+    assert set(years) == {*range(this_year - 1, this_year + 3), 2099}
+    # Each year with its source: configured by the centre, official where a package knows
+    # it, provisional two years ahead (no notice is published that early).
+    assert years[2099]["source"] == "configured"
+    assert years[this_year + 2]["source"] == "provisional", years
+    for year in range(this_year - 1, this_year + 3):
+        assert years[year]["source"] == WorkCalendar().year_status(year).source.value
     bad = tmp_path / "bad.txt"
     bad.write_text("year 2027\nholiday 2027-02-14 春节\nworkday 2027-02-14 调休\n")
     refused = hotline(config, "calendar", "import", str(bad))

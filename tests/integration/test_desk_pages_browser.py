@@ -30,7 +30,8 @@ from tests.integration.test_desktop_browser import browser  # noqa: F401  (the f
 from tests.support.calls import AmiTestClient, user_event
 from tests.support.desk import PASSWORDS, add_test_users, add_user, hotline_user
 
-pytestmark = pytest.mark.asterisk
+# The deadline card of a dispatched ticket: issue 12, also run in 2027 and 2028.
+pytestmark = [pytest.mark.asterisk, pytest.mark.calendar]
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"

@@ -71,6 +71,7 @@ async def log_in(browser: Any, engine: EngineProcess, name: str, lands_on: str) 
     return page
 
 
+@pytest.mark.calendar  # the wall's provisional-calendar warning: issue 12
 async def test_agent_gets_screen_pop_before_answer_and_wallboard_follows_the_call(
     engine: EngineProcess, ami: AmiTestClient, browser: Any
 ) -> None:

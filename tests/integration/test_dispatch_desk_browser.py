@@ -30,7 +30,8 @@ from tests.integration.test_desk_pages_browser import check_page, open_as, shot
 from tests.integration.test_desktop_browser import browser  # noqa: F401  (the fixture)
 from tests.support.desk import add_test_users
 
-pytestmark = pytest.mark.asterisk
+# A dispatch through the engine counts a deadline: issue 12, also run in 2027 and 2028.
+pytestmark = [pytest.mark.asterisk, pytest.mark.calendar]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "dispatch-catalogue.json"
 
@@ -66,6 +67,16 @@ async def display_feed(engine: EngineProcess) -> AsyncIterator[list[tuple[str, d
             await task
 
 
+def open_ended(example: Path, to: Path) -> Path:
+    """The shipped catalogue with no row ending: its 甘井子区 row ends on 2026-12-31, and the
+    engine suggests by today's date (a test meaning the same in any year, issue 12)."""
+    catalogue = json.loads(example.read_text(encoding="utf-8"))
+    for row in catalogue["entries"]:
+        row.pop("valid_to", None)
+    to.write_text(json.dumps(catalogue, ensure_ascii=False), encoding="utf-8")
+    return to
+
+
 def suggest(engine: EngineProcess, address: str) -> dict[str, Any]:
     q = urllib.parse.urlencode({"subject_code": "02.01", "address": address})
     found: dict[str, Any] = engine.api("GET", f"/api/v1/catalogue/suggest?{q}")
@@ -75,12 +86,14 @@ def suggest(engine: EngineProcess, address: str) -> dict[str, Any]:
 async def test_catalogue_hot_spot_banner_and_unit_ranking(
     engine: EngineProcess,
     browser: Any,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     add_test_users(engine)
+    catalogue = open_ended(EXAMPLE, tmp_path / "catalogue.json")
     done = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "hotline", "-c", str(engine.setup.path), "catalogue", "import",
-         str(EXAMPLE), "--by", "test"],
+         str(catalogue), "--by", "test"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -39,6 +39,8 @@ from hotline.tickets.values import FieldError, TicketDraft, Viewer
 
 from .test_ticket_store import fresh_pg_database
 
+pytestmark = pytest.mark.calendar  # deadlines from given dates: issue 12, also run in 2027, 2028
+
 S = TicketState
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "dispatch-catalogue.json"
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=CENTRE_TZ)  # a Monday

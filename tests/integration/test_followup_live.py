@@ -253,6 +253,7 @@ def reviewed_ticket(engine: EngineProcess, caller: str) -> str:
         store.dispose()
 
 
+@pytest.mark.calendar  # deadlines counted from now: issue 12
 async def test_a_survey_call_answered_with_keys_moves_the_ticket(
     followup_engine: EngineProcess, ami: AmiTestClient
 ) -> None:

@@ -16,7 +16,8 @@ from tests.integration.test_call_path import arrived_call_id, wait_record
 from tests.support.baresip import wav_rms
 from tests.support.calls import AmiTestClient, mqtt_collector, user_event
 
-pytestmark = pytest.mark.asterisk
+# Opening hours by day type (National Day 2026): issue 12, also run in 2027 and 2028.
+pytestmark = [pytest.mark.asterisk, pytest.mark.calendar]
 
 # A centre staffed 08:00-22:00 (09:00-17:00 on public holidays), its clock set to 03:00 on
 # National Day 2026: out of hours by the configurable clock, not by an always-closed table.

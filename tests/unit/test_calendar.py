@@ -8,13 +8,14 @@ and from tests/data/calendar-2027-sample.txt (春节 5-12 Feb, make-up Sunday 14
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import chinese_calendar
 import pytest
 
 from hotline.acd.staffing import plan_day
-from hotline.base.daytypes import CENTRE_TZ, Arrangement, DayType, Source
+from hotline.base.daytypes import CENTRE_TZ, Arrangement, DayType, Source, provisional_days
 from hotline.calendar.file import ArrangementError, format_arrangement, parse_arrangement
 from hotline.calendar.service import next_year_warning
 from hotline.ivr.hours import BusinessHours, HoursConfig
@@ -38,11 +39,15 @@ def official_2027() -> Arrangement:
     return parse_arrangement(SAMPLE.read_bytes(), "sample")
 
 
-PROVISIONAL = WorkCalendar()
+# What the packages knew in December 2026 (chinese-calendar 1.11.0: 2004-2026, the holidays
+# package no 2027 substitute days), given like a clock: a release that learns 2027 changes
+# the centre's calendar, not these tests.
+KNOWN = 2026
+PROVISIONAL = WorkCalendar(packages_until=KNOWN)
 
 
 def imported() -> WorkCalendar:
-    return WorkCalendar(arrangements=[official_2027()])
+    return WorkCalendar(arrangements=[official_2027()], packages_until=KNOWN)
 
 
 # -- sources and their order -------------------------------------------------------------------
@@ -90,8 +95,40 @@ def test_configured_dates_win_over_every_source() -> None:
     assert described.is_workday(date(2027, 1, 1))  # the centre said Monday-Friday
 
 
+def test_what_the_packages_know_is_given_like_a_clock() -> None:
+    # 2026 as it looked before its notice: statutory days only, no make-up working day.
+    before = WorkCalendar(packages_until=2025)
+    assert before.year_status(2026).source is Source.PROVISIONAL
+    assert before.is_workday(date(2026, 1, 2))  # bridged by the notice, provisionally worked
+    assert not before.is_workday(date(2026, 1, 4))  # a Sunday; the notice made it a work day
+    assert WorkCalendar().year_status(2026).source is Source.OFFICIAL
+    assert not WorkCalendar().is_workday(date(2026, 1, 2))
+
+
+@pytest.mark.parametrize("year", range(2018, KNOWN + 1))
+def test_substitute_days_the_holidays_package_carries_come_with_their_make_up_days(
+    year: int,
+) -> None:
+    # Where the holidays package has a year's notice (休息日（由 X 调休）), the provisional
+    # calendar takes each bridged day off with the weekend day X worked for it, and so is
+    # the official calendar day by day (checked against chinese-calendar's).
+    days = provisional_days(year)
+    day, wrong = date(year, 1, 1), []
+    while day.year == year:
+        kind = days.get(day, (DayType.WORKDAY if day.weekday() < 5 else DayType.REST_DAY, ""))[0]
+        if (kind in (DayType.WORKDAY, DayType.MAKEUP_WORKDAY)) != chinese_calendar.is_workday(day):
+            wrong.append(day)
+        day += timedelta(days=1)
+    assert wrong == []
+    # Without them (a year after packages_until): statutory days only, never a bridged day
+    # off without its make-up day.
+    statutory = provisional_days(year, substitutes=False)
+    assert all(kind is DayType.HOLIDAY for kind, _ in statutory.values())
+    assert set(statutory) < set(days)
+
+
 def test_an_arrangement_can_replace_the_one_in_use() -> None:
-    cal = WorkCalendar()
+    cal = WorkCalendar(packages_until=KNOWN)
     policy = DeadlinePolicy(calendar=cal)
     assert policy.reply_deadline(Category.CONSULTATION, at(2027, 2, 10)) == eod(2027, 2, 12)
     cal.set_arrangements([official_2027()])  # what a running engine does after an import

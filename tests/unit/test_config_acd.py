@@ -39,6 +39,7 @@ BAD: dict[str, list[str]] = {
     "callback_min_idle_share": ["-0.1", "1", "1.5", '"x"'],
     "keep_first_skill": ['"maybe"', "2"],
     "first_skill_max_wait_s": ["-1", '"x"'],
+    "borrow_spare_first": ['"maybe"', "2"],
     "service_target_s": ["-1", "601", "nan"],
     "per_skill": ["{ social = { bogus = 1 } }", "{ social = 3 }"],
     "callback_dial": ['"PJSIP/1000@citizen-trunk"', '"PJSIP/{number}\\n@x"'],
@@ -101,7 +102,8 @@ GOOD: list[str] = [
     "[acd.per_skill.social]\nwiden_after_s = 5\nvoicemail_after_s = 120\n",
     "[acd]\nmissed_callback_after_s = 5\nmissed_callback_priority = -1\n",
     "[acd]\ncallback_min_idle_agents = 0\ncallback_min_idle_share = 0.5\n"
-    "keep_first_skill = false\nfirst_skill_max_wait_s = 30\nservice_target_s = 20\n",
+    "keep_first_skill = false\nfirst_skill_max_wait_s = 30\nservice_target_s = 20\n"
+    "borrow_spare_first = false\n",
     "[acd]\nmissed_callback_after_s = false\nwiden_after_s = false\n"
     "[acd.per_skill.social]\nmissed_callback_after_s = false\n",
 ]
@@ -128,10 +130,11 @@ def test_a_new_centre_gets_the_15_second_rules_on() -> None:
     policy = AcdPolicy.from_config(AcdConfig())
     assert policy == AcdPolicy(**CENTRE_DEFAULTS)
     assert policy.missed_callback_after_s is not None and policy.widen_after_s is not None
-    assert policy.announce_every_s > 0 and policy.keep_first_skill
+    assert policy.announce_every_s > 0 and policy.keep_first_skill and policy.borrow_spare_first
     assert policy.has_level_timers and policy.has_prompts
     # Every rule can still be switched off.
     off = AcdConfig(initial_max_level=10, widen_after_s=None, announce_every_s=0,
                     missed_callback_after_s=None, callback_min_idle_agents=0,
-                    callback_min_idle_share=0, keep_first_skill=False)  # fmt: skip
+                    callback_min_idle_share=0, keep_first_skill=False,
+                    borrow_spare_first=False)  # fmt: skip
     assert AcdPolicy.from_config(off) == AcdPolicy(keep_first_skill=False)

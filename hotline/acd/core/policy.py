@@ -30,6 +30,7 @@ CENTRE_DEFAULTS: dict[str, Any] = {
     "missed_callback_after_s": 0.0,  # every caller who hung up in the queue is called back ...
     "callback_min_idle_agents": 3,  # ... when 3 agents of the skill stay ready after it
     "callback_min_idle_share": 0.5,  # ... and half of its working agents (the trough)
+    "borrow_spare_first": True,  # a lent agent comes from the skill with the most to spare
 }
 
 # --- policy -----------------------------------------------------------------------------------
@@ -110,6 +111,9 @@ class AcdPolicy:
     keep_first_skill: bool = True
     first_skill_max_wait_s: float | None = 60.0
     service_target_s: float = 15.0
+    # A call that no agent of its own first skill takes goes to the lent agent whose first
+    # skill keeps the most ready agents (before the level decides); off: the level decides.
+    borrow_spare_first: bool = False
     # Callbacks (accepted and missed-call).
     missed_callback_priority: int | None = None  # None: after every live call
     callback_max_attempts: int = 3
@@ -147,10 +151,9 @@ class AcdPolicy:
             raise ValueError(f"callback_min_idle_share must be in [0, 1), not {share!r}")
         _check_seconds("first_skill_max_wait_s", self.first_skill_max_wait_s, optional=True)
         _check_seconds("service_target_s", self.service_target_s, optional=False)
-        if not isinstance(self.keep_first_skill, bool):
-            raise ValueError(
-                f"keep_first_skill must be true or false, not {self.keep_first_skill!r}"
-            )
+        for flag in ("keep_first_skill", "borrow_spare_first"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be true or false, not {getattr(self, flag)!r}")
         _check_seconds("rejoin_within_s", self.rejoin_within_s, optional=True)
         _check_int("rejoin_memory", self.rejoin_memory, 1)
         if self.missed_callback_priority is not None:

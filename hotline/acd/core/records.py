@@ -142,7 +142,7 @@ def is_name(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-Rank: TypeAlias = tuple[int, int, float, str]
+Rank: TypeAlias = tuple[int, int, int, float, str]
 Estimates: TypeAlias = dict[str, tuple[int, float | None]]
 
 

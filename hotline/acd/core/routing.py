@@ -13,7 +13,12 @@ oldest call it may take whatever its level there, so a specialist freed at a pea
 the general queue (which has many other agents) while its own subject's callers, whom few
 others can take, waited; app_queue's penalties keep specialists on their first skill. A pass
 that leaves an agent ready while a call it may take waits is followed by a pass without the
-rule, so the rule never idles an agent. Callbacks also keep the idle reserve
+rule, so the rule never idles an agent. With ``borrow_spare_first`` (issue 17,
+``rules.borrow_cost``), a call goes to the agents whose first skill is its own before agents
+lent from another first skill, and of those to the one whose first skill keeps the most ready
+agents (the level breaks ties): a small team with the general skill at level 2 no longer
+answers the general overflow before a large team at level 3 while its own subject waits.
+Callbacks also keep the idle reserve
 (``rules.keeps_idle_reserve``). A live call is offered (``OfferCall``); a
 callback or missed call is placed (``PlaceCallback``), unless callbacks are paused or its retry
 time has not come.
@@ -32,6 +37,7 @@ from hotline.acd.core.rules import (
     OFFER,
     PLACE,
     agent_target,
+    borrow_cost,
     call_target,
     keeps_idle_reserve,
     passes_over,
@@ -40,9 +46,13 @@ from hotline.acd.events import Decision, OfferCall, PlaceCallback
 
 
 class Router(Estimator):
-    def _selector(self, call: Call, at: float) -> Callable[[Agent], Rank | None]:
+    def _selector(
+        self, call: Call, at: float, ready: Counter[str] | None = None
+    ) -> Callable[[Agent], Rank | None]:
         """The rank of an agent for this call now (lower is better), None if it may not take
-        it: preferred agent, own skill before overflow skills, best level, longest idle, id."""
+        it: preferred agent, own skill before overflow skills, (with ``borrow_spare_first``
+        and ``ready``, the ready agents by skill: agents of the call's first skill before
+        lent ones, these by ``rules.borrow_cost``), best level, longest idle, id."""
         rules = self._policy.rules(call.skill)
         pref = call.preferred_agent
         waited = at - call.queued_at
@@ -50,13 +60,16 @@ class Router(Estimator):
         if pref is not None and sticky and pref in self._agents:
 
             def only_preferred(agent: Agent) -> Rank | None:
-                return (-1, 0, agent.idle_since, agent.agent_id) if agent.agent_id == pref else None
+                if agent.agent_id != pref:
+                    return None
+                return (-1, 0, 0, agent.idle_since, agent.agent_id)
 
             return only_preferred
         widened, overflowed = self._stage(call, at)
         max_level = MAX_LEVEL if widened else rules.initial_max_level
         groups = self._policy.overflow.get(call.skill, ()) if overflowed else ()
         skill = call.skill
+        spares = ready if self._policy.borrow_spare_first else None
 
         def rank(agent: Agent) -> Rank | None:
             tier, level = 0, agent.level(skill)
@@ -69,7 +82,8 @@ class Router(Estimator):
                     return None
             if agent.agent_id == pref:
                 tier = -1
-            return (tier, level, agent.idle_since, agent.agent_id)
+            lent = borrow_cost(agent, level, spares) if spares is not None else 0
+            return (tier, lent, level, agent.idle_since, agent.agent_id)
 
         return rank
 
@@ -116,7 +130,7 @@ class Router(Estimator):
                 and not any(skills.get(group) for group in overflow.get(call.skill, ()))
             ):
                 continue
-            rank = self._selector(call, at)
+            rank = self._selector(call, at, skills)
             best: Agent | None = None
             best_rank: Rank | None = None
             for agent in ready:

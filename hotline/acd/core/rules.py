@@ -115,7 +115,10 @@ Matching runs after every change that can free an agent or make a call eligible.
 taken in service order (live calls and accepted callbacks: priority, higher first, then queue
 sequence, FIFO; then the missed-call list in the same order) and each goes to the ready agent
 it may take with, in order: the preferred agent; its own skill (best level, lowest number)
-before overflow skills; longest idle; lowest agent_id. An agent in several skills takes, of
+before overflow skills; longest idle; lowest agent_id. With ``borrow_spare_first`` (issue 17,
+``borrow_cost``), agents whose first skill is the call's come before agents lent from another
+first skill, and of those the one whose first skill keeps the most ready agents goes first
+(the level then breaks ties). An agent in several skills takes, of
 the calls it may take, the first in service order (priority, then time in the queue), except
 that, with ``keep_first_skill`` (issue 17, ``passes_over``), within one priority it leaves a
 call for a later one of a skill it has at a better level (its first skill; until the call has
@@ -244,6 +247,25 @@ def passes_over(
         return limit is None or waited < limit
     target = policy.service_target_s
     return other_level == level and waited >= target > waited_since(at, other_queued_at)
+
+
+def borrow_cost(agent: Agent, level: int, ready: Mapping[str, int]) -> int:
+    """Where a ready agent who may take a call at ``level`` stands among those who may
+    (``policy.borrow_spare_first``; lower goes first; the level only breaks ties): 0 if the
+    call's skill is one of its first skills (its best level); else it is lent from its first
+    skill, and goes after those, the more so the fewer ``ready`` agents (by skill, itself
+    included) that skill keeps. Why: with the level alone deciding, a small team of
+    specialists who have the general skill at level 2 answered every general call the
+    generalists could not, before a large team at level 3 did, and their own subject's
+    callers, whom few others can take, waited (a generated day lost 19 points of 15-second
+    service level in that subject against app_queue, which has no levels)."""
+    best = min((lvl for _, lvl in agent.skills), default=level)
+    if level <= best:
+        return 0
+    return _LENT - max(ready.get(name, 0) for name, lvl in agent.skills if lvl == best)
+
+
+_LENT = 1_000_000  # above any ready count: a lent agent after every one of the call's own
 
 
 def keeps_idle_reserve(call: Call, policy: AcdPolicy, ready: int, working: int) -> bool:
