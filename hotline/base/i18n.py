@@ -269,6 +269,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "role_unit": "承办单位",
         "role_admin": "管理员",
         # -- disputes, re-dispatch, merging, 双非 on the desk (issue 17)
+        "unit_tickets": "本单位在办工单",
+        "no_unit_tickets": "本单位目前没有在办工单",
         "dispute_h": "派单异议（退单）",
         "dispute_reason": "异议理由",
         "dispute_proposed": "建议承办单位（可不填）",
@@ -678,6 +680,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "role_unit": "Unit",
         "role_admin": "Administrator",
         # -- disputes, re-dispatch, merging, 双非 on the desk (issue 17)
+        "unit_tickets": "Your unit's open tickets",
+        "no_unit_tickets": "Your unit has no open ticket",
         "dispute_h": "Dispute the dispatch (return it)",
         "dispute_reason": "Why the dispatch is wrong",
         "dispute_proposed": "The unit you think responsible (optional)",

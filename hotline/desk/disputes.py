@@ -33,7 +33,14 @@ from hotline.tickets.lifecycle import (
     TicketState,
 )
 from hotline.tickets.service import MERGE_LEAD_STATES
-from hotline.tickets.values import AccessDenied, FieldError, TicketNotFound, TicketRecord, Viewer
+from hotline.tickets.values import (
+    UNIT_OPEN_STATES,
+    AccessDenied,
+    FieldError,
+    TicketNotFound,
+    TicketRecord,
+    Viewer,
+)
 
 # Where a ticket may be merged from (the lifecycle's table: MergeInto).
 MERGE_FROM = frozenset(
@@ -70,6 +77,30 @@ def dispute_panel(rec: TicketRecord, unit: str | None, now: datetime) -> Dispute
     if snap.dispute_until is not None and now > snap.dispute_until:
         return DisputePanel(False, "window", until)
     return DisputePanel(True, "", until)
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    number: str
+    state: str
+    subject: str
+    until: str  # the dispute window's end while it is dispatched to the unit, else ""
+
+
+def unit_tickets(desk: Desk, session: Session) -> list[UnitRow]:
+    """The unit's open orders (lead or co-unit), newest first: the unit's way to its tickets."""
+    viewer = viewer_of(session)
+    found = desk.tickets.tickets(viewer, states=UNIT_OPEN_STATES, limit=200)
+    names = desk.tickets.settings.subjects.names
+    rows = []
+    for rec in found:
+        until = rec.snapshot.dispute_until
+        may = rec.state is TicketState.DISPATCHED and rec.unit == session.unit
+        shown = when(until) if until is not None and may else ""
+        rows.append(
+            UnitRow(rec.number, rec.state.value, subject_words(rec.subject_code, names), shown)
+        )
+    return rows
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

@@ -25,7 +25,7 @@ from hotline.base.web.guard import (
     set_cookie,
 )
 from hotline.base.web.security import new_token
-from hotline.desk.disputes import MERGE_FROM, dispute_panel, viewer_of
+from hotline.desk.disputes import MERGE_FROM, dispute_panel, unit_tickets, viewer_of
 from hotline.desk.guard import DESK_KEY, REASONS, Desk
 from hotline.desk.login_limits import Busy
 from hotline.desk.ticketview import deadline, event_lines, subject_words, when
@@ -43,6 +43,10 @@ async def root(request: web.Request) -> web.StreamResponse:
         return redirect(f"{PREFIX}/wallboard")
     if role == "reviewer":
         return redirect(f"{PREFIX}/review")  # the night-shift voicemail review
+    if role == "unit":  # its own open orders, each a link to its page (sign, dispute...)
+        desk: Desk = request.config_dict[DESK_KEY]
+        rows = await asyncio.to_thread(unit_tickets, desk, session_of(request))
+        return render(request, "home.html.j2", {"unit_tickets": rows})
     return render(request, "home.html.j2", {})
 
 

@@ -144,8 +144,15 @@ async def test_a_unit_disputes_and_the_supervisor_decides(
       body: "{}"})).status""", f"/desk/api/tickets/{mine}/dispute")  # fmt: skip
     assert status == 403
 
-    # Its own ticket, within the window: a reason is required, then the dispute is sent.
-    await unit.goto(engine.base + f"/desk/tickets/{mine}")
+    # Its own ticket, within the window, from the unit's list of open tickets (its home page):
+    # a reason is required, then the dispute is sent.
+    await unit.goto(engine.base + "/desk/")
+    listed = unit.locator(f'#unit-tickets tr[data-number="{mine}"]')
+    assert "已派单" in (await listed.text_content() or "")
+    assert await unit.locator(f'#unit-tickets tr[data-number="{foreign}"]').count() == 0
+    await check_page(unit, "unit home")
+    await listed.locator("a").click()
+    await unit.wait_for_url(f"**/desk/tickets/{mine}")
     assert await unit.is_enabled("#dispute-submit")
     assert await unit.is_visible("#dispute-until")
     await check_page(unit, "ticket, dispute open")
