@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 import redis
@@ -44,6 +45,9 @@ async def test_kill_9_with_callers_on_hold_loses_no_call_and_keeps_their_order(
             # (it looks up the caller's last agent in Redis first): wait for the status to agree.
             waiting = await wait_waiting(engine, len(queued))
             assert waiting == [c for c, _ in queued], waiting
+            # Saves are coalesced (at most one per SAVE_INTERVAL_S): the last caller reaches
+            # Redis shortly after the status shows it; the test takes it out again below.
+            await wait_saved(engine, queued[-1][0])
 
             engine.stop(kill=True)  # SIGKILL: no clean shutdown, nothing flushed on the way out
             await asyncio.sleep(1.0)
@@ -81,6 +85,25 @@ async def wait_waiting(engine: EngineProcess, count: int, timeout: float = 10.0)
             break
         await asyncio.sleep(0.2)
     return waiting
+
+
+async def wait_saved(engine: EngineProcess, call_id: str, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if call_id in [c["call_id"] for c in _saved(engine)["acd"].get("calls", [])]:
+            return
+        await asyncio.sleep(0.1)
+
+
+def _saved(engine: EngineProcess) -> dict[str, Any]:
+    client = redis.Redis.from_url(
+        engine.cfg.redis.url, socket_connect_timeout=3, **redis_client_kwargs(engine.cfg)
+    )
+    try:
+        raw = client.get(f"{engine.cfg.redis.key_prefix}acd:snapshot") or b".{}"
+        saved: dict[str, Any] = json.loads(raw.partition(b".")[2]) or {"acd": {}}
+        return saved
+    finally:
+        client.close()
 
 
 def drop_from_saved_queue(engine: EngineProcess, call_id: str) -> None:

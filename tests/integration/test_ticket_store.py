@@ -572,3 +572,23 @@ def test_a_voicemail_ticket_is_reviewed_then_worked_like_any_other(service: Tick
     )
     assert dismissed.state == TicketState.ARCHIVED
     assert_rebuilds(service, other.number)
+
+
+def test_the_screen_pop_look_up_does_not_queue_behind_a_writer(ticket_sqlite_url: str) -> None:
+    """A read-only look-up (once per call) begins deferred on SQLite: a writer holding the
+    write lock (recording rows, call records) does not hold it up (issue 15)."""
+    wipe(ticket_sqlite_url)
+    store = TicketStore(ticket_sqlite_url)
+    service = TicketService(store, TicketSettings(), clock=lambda: T0)
+    number = service.create(draft(), actor="a", at=T0).number
+    writer = create_engine(ticket_sqlite_url, poolclass=NullPool)
+    try:
+        with writer.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # another writer holds the lock
+            # Taking the write lock to read would wait out the busy timeout and fail.
+            check = service.repeat_check("13800138000", AGENT, at=T0)
+            assert [t.number for t in check.tickets] == [number]
+            conn.exec_driver_sql("ROLLBACK")
+    finally:
+        writer.dispose()
+        store.dispose()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -113,10 +115,25 @@ def test_a_broken_sidecar_is_moved_aside_and_its_message_found_again(tmp_path: P
     (tmp_path / MSG.file).write_bytes(b"RIFF")
     (tmp_path / f"{MSG.file}.json").write_text("{not json", encoding="utf-8")
     (tmp_path / "notes.wav").write_bytes(b"RIFF")  # not a message of ours
-    [found] = store.scan(now=(tmp_path / MSG.file).stat().st_mtime + 5)
+    last_written = time.time() - 5
+    os.utime(tmp_path / MSG.file, (last_written, last_written))
+    [found] = store.scan(now=0.0)  # the engine's clock is not the one that stamps files
     assert (found.call_id, found.message, round(found.idle_s)) == ("1763880000.42", None, 5)
     assert (tmp_path / f"{MSG.file}.json.bad").exists()
     assert SidecarStore(tmp_path / "missing").scan(now=0) == []
+
+
+def test_a_message_being_recorded_is_not_idle_whatever_the_engines_clock_says(
+    tmp_path: Path,
+) -> None:
+    # The engine's clock a year ahead (libfaketime in make test-years) or behind (a skewed
+    # host): a WAV just written is idle for about 0 s on the clock that stamped it.
+    store = SidecarStore(tmp_path)
+    (tmp_path / MSG.file).write_bytes(b"RIFF")
+    for engine_now in (time.time() + 365 * 86400, time.time() - 365 * 86400):
+        [found] = store.scan(now=engine_now)
+        assert found.idle_s < 5
+    assert [p.name for p in tmp_path.glob("*.wav")] == [MSG.file]  # the marker is no message
 
 
 def test_the_voicemail_event_says_when_the_message_is_an_emergency() -> None:
