@@ -32,6 +32,7 @@ PAGES = {
     ("GET", "/desk/wallboard"),
     ("GET", "/desk/tickets/{number}"),
     ("GET", "/desk/units"),
+    ("GET", "/desk/disputes"),
     ("GET", "/desk/ws"),
     ("GET", "/desk/static"),
     ("GET", "/desk/vendor/sip.js"),
