@@ -20,6 +20,11 @@ def main(argv: list[str]) -> int:
     names = sorted(
         m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
     )
+    if len(argv) > 1 and argv[0] in names and argv[1].startswith("-"):
+        # One bench with its own options (``python -m bench load --steps 300``): pass them on.
+        module = importlib.import_module(f"bench.{argv[0]}")
+        module.main(argv[1:])
+        return 0
     unknown = sorted(set(argv) - set(names))
     if unknown:
         raise SystemExit(f"unknown bench {', '.join(unknown)}; there are: {', '.join(names)}")

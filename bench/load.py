@@ -162,7 +162,18 @@ class StepFigures:
     left_behind: list[str] = field(default_factory=list)
     load_avg: str = ""
     rung_busy: int = 0
+    wall_s: float = 0.0
     by_node: dict[str, int] = field(default_factory=dict)  # call records per node (a cluster)
+
+    def cpu_per_call(self) -> str:
+        """CPU seconds per call placed of each part: steadier than % while the box is shared."""
+        if not self.placed:
+            return "-"
+        return " ".join(
+            f"{k} {v * self.wall_s / 100 / self.placed:.3f}"
+            for k, v in self.cpu.items()
+            if k != "machine"
+        )
 
     @property
     def label(self) -> str:
@@ -191,6 +202,7 @@ class StepFigures:
             + (f" (by node: {nodes})" if nodes else "")
             + f" | recordings {self.recordings} non-silent {self.recordings_loud} | left behind "
             f"{len(self.left_behind)} | rung while busy {self.rung_busy} | load {self.load_avg}"
+            f" | CPU s per call {self.cpu_per_call()}"
         )
 
 
@@ -262,11 +274,24 @@ class Run:
     async def staff(self, n: int) -> None:
         want = {a.agent_id for a in self.agents[:n]}
         for agent_id in sorted(self.ready - want):
-            await asyncio.to_thread(self.engine.agent, agent_id, "logout")
+            await self._log_out(agent_id)
         for agent_id in sorted(want - self.ready):
             await asyncio.to_thread(self.engine.agent, agent_id, "login")
             await asyncio.to_thread(self.engine.agent, agent_id, "ready")
         self.ready = want
+
+    async def _log_out(self, agent_id: str, wait_s: float = 120.0) -> None:
+        """An engine behind its events after a step may still ring an agent: log it out once
+        that call is over (the core refuses a log-out while ringing or on a call)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                await asyncio.to_thread(self.engine.agent, agent_id, "logout")
+                return
+            except BenchSetupError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1.0)
 
     async def left_behind(self, wait_s: float = 20.0) -> list[str]:
         deadline = time.monotonic() + wait_s
@@ -328,6 +353,7 @@ class Run:
                         as_list=False,
                     )
         wall = time.monotonic() - t0
+        fig.wall_s = wall
         children1 = os.times()
         busy1 = machine_busy()
         fig.cpu = {

@@ -1,13 +1,15 @@
 """The live ACD: feeds the sans-I/O core, saves its state, carries out its decisions over AMI.
 
 One lock serialises events into the core, so decisions follow the exact order events arrived.
-After every event the core's snapshot (plus the agent legs we rang) goes to Redis; a restarted
-engine loads it and reconciles with the channels Asterisk still has.
+After events the core's snapshot (plus the agent legs we rang) goes to Redis, at most once per
+SAVE_INTERVAL_S however fast events come; a restarted engine loads it and reconciles with the
+channels Asterisk still has.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import re
@@ -44,6 +46,15 @@ from hotline.calls.tracker import CallTracker
 
 log = logging.getLogger(__name__)
 SAVE_TIMEOUT_S = 2.0
+# At most one snapshot per interval while events stream in: the encode costs as much as the
+# whole state (300 calls up: about 10 ms on a busy core), so a save per event was the engine's
+# largest cost and grew with the event rate (py-spy at 300 up: 38-56 % of its CPU; at 50 ms
+# still 20 %). A save someone waits for (write-ahead of a leg, persist) goes at once.
+SAVE_INTERVAL_S = 0.25
+# And no more than 1/SAVE_CPU_SHARE_INV of a core for it as the state grows (400 up: 12 ms of
+# CPU per encode, so one save per 0.6 s), never further apart than SAVE_INTERVAL_MAX_S.
+SAVE_CPU_SHARE_INV = 50
+SAVE_INTERVAL_MAX_S = 2.0
 
 # Decisions also published on MQTT as calls/<id>/<kind> (wallboards, other systems).
 PUBLISHED = (
@@ -101,6 +112,7 @@ class AcdService:
         attempts: CallbackLog | None = None,
         seats: frozenset[str] | None = None,
         write_ahead: bool = False,
+        save_interval_s: float = SAVE_INTERVAL_S,
     ) -> None:
         self.attempts = attempts
         # With a standby engine: an agent is rung only once the leg is in Redis, so the engine
@@ -110,6 +122,9 @@ class AcdService:
         self._changes = 0  # state changes asked to be saved
         self._saved_through = 0  # the newest change known to be in Redis
         self._save_done = asyncio.Event()  # pulsed after every save attempt
+        self._save_interval_s = save_interval_s
+        self._last_save = -math.inf  # time.monotonic() when the last save started
+        self._hurry = asyncio.Event()  # someone waits for the next save: skip the interval
         self._withdrawn: set[str] = set()  # legs whose offer was cancelled while being placed
         self._seats = seats  # None: any (tests of the core's plumbing); the engine passes its own
         self._callback_dial = callback_dial
@@ -162,30 +177,40 @@ class AcdService:
         return await self._store.load()
 
     async def save(self) -> None:
-        await self._save()
+        """Ask for the state to be saved soon; returns at once (persist() waits for Redis)."""
+        self._save_soon()
 
-    def _save_soon(self) -> None:
-        if self._saving:
-            self._dirty = True
-        else:
-            self._spawn(self._save())
-
-    async def _save(self) -> None:
-        """Save the latest state; saves requested while one is running coalesce into one.
-
-        Under load a save per event would cost more than the events (the snapshot grows with
-        the queue); the state written is always the newest, and a restarted engine reconciles
-        whatever the last save missed with the channels Asterisk still holds.
-        """
+    def _save_soon(self, *, hurry: bool = False) -> None:
+        """Ask for a save: the one save loop (started here if none runs) writes it."""
         self._changes += 1
         self._dirty = True
-        if self._saving:
-            return
-        self._saving = True
+        if hurry:
+            self._hurry.set()
+        if not self._saving:
+            self._saving = True  # claimed now: a second request before the task runs joins it
+            self._spawn(self._save_loop())
+
+    async def _save_loop(self) -> None:
+        """Save the latest state until no change is left; requests meanwhile coalesce.
+
+        Under load a save per event would cost more than the events (the snapshot grows with
+        the queue): the loop writes the newest state at most once per interval, sooner when
+        someone waits for it. A restarted engine reconciles whatever the last save missed
+        with the channels Asterisk still holds.
+        """
         try:
             while self._dirty:
+                cost = getattr(self._store, "last_encode_s", 0.0)  # test doubles: none
+                gap = min(SAVE_INTERVAL_MAX_S, SAVE_CPU_SHARE_INV * cost)
+                due = self._last_save + max(self._save_interval_s, gap) - time.monotonic()
+                if due > 0 and not self._hurry.is_set():
+                    # Events arriving meanwhile only mark the state dirty: one encode for all.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._hurry.wait(), due)
+                self._hurry.clear()
                 self._dirty = False
                 change = self._changes
+                self._last_save = time.monotonic()
                 try:
                     # Bounded: Redis unreachable without a refusal (a cut link) would hold the
                     # save, and whoever awaits it, until TCP gives up, minutes later.
@@ -204,7 +229,7 @@ class AcdService:
 
     async def persist(self) -> bool:
         """Save the state as it is now and wait until Redis has it; False if it did not."""
-        await self._save()
+        self._save_soon(hurry=True)
         target = self._changes
         while self._saved_through < target:
             if not self._saving:  # the saves stopped short of it: Redis away, or not leading
@@ -215,7 +240,9 @@ class AcdService:
     async def _save_ahead(self) -> bool:
         """Before an action that creates a leg: with a standby engine, only once saved."""
         if not self._write_ahead:
-            await self._save()  # best effort: one engine serves from memory when Redis is away
+            # Best effort, not waited for: one engine serves from memory when Redis is away,
+            # and a restart reconciles with Asterisk's channels (the leg is in the next save).
+            self._save_soon()
             return True
         return await self.persist()
 

@@ -1,7 +1,8 @@
 """Where the ACD's state survives an engine restart: one JSON document in Redis.
 
-The whole state is written under one key after every event, so it is always one consistent
-snapshot (never half of one event applied), and a restarted engine reads it back in one GET.
+The whole state is written under one key (after events, coalesced by the service), so it is
+always one consistent snapshot (never half of one event applied), and a restarted engine reads
+it back in one GET.
 
 The document is signed (HMAC-SHA256 under a key in <state_dir>/secrets, bound to the Redis key)
 and checked before use: a snapshot someone else wrote into Redis, or a corrupt one, is refused
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -117,10 +119,15 @@ class RedisAcdStore:
         """None: one engine. Else (lease key, our lease value), or None while not leading."""
         self._fenced_set = client.register_script(_FENCED_SET)
         self.refused_saves = 0
+        self.last_encode_s = 0.0
+        """CPU seconds the last encode took (the service spaces its saves by it)."""
 
     def encode(self, snapshot: dict[str, Any]) -> bytes:
+        started = time.thread_time()
         data = json.dumps(snapshot, separators=(",", ":")).encode()
-        return sign(self._signing_key, self.key, data).encode() + b"." + data
+        signed = sign(self._signing_key, self.key, data).encode() + b"." + data
+        self.last_encode_s = time.thread_time() - started
+        return signed
 
     async def save(self, snapshot: dict[str, Any]) -> None:
         # Serialise before touching Redis: a state that is not JSON fails here, loudly, and

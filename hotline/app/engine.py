@@ -84,7 +84,7 @@ def add_routes(
     app: web.Application, desk: Desk, review: VoicemailReview, recordings: RecordingService
 ) -> None:
     """Every route of the engine's HTTP server but the standby's ``/api/v1/leader``, on the
-    bearer API ``app``. docs/openapi.yaml describes the JSON ones: tests/unit/test_openapi_routes.py
+    bearer API ``app``. docs/openapi.yaml describes the JSON ones: tests/app/test_openapi_routes.py
     builds this table and fails on a route the description (or the list of pages) lacks."""
     # Work orders and reports share the API (and its token) with the agent endpoints.
     add_ticket_routes(app, desk.tickets)

@@ -22,6 +22,7 @@ from hotline.desk.live import LiveHub
 from hotline.desk.login_limits import LoginGuard, PasswordChecks
 from hotline.desk.session_store import DeskSessions
 from hotline.desk.users import UserStore
+from hotline.followup.store import FollowupStore
 from hotline.kb.service import KbStore
 from hotline.tickets.service import TicketService
 from hotline.wallboard.chart import ChartSource
@@ -49,6 +50,7 @@ class Desk:
     gate: UserGate  # sessions end when their user is disabled or its password reset
     handled: HandledCalls  # the calls each agent handled (the only ones it may link)
     softphone: SoftphoneSettings | None = None  # webrtc: the agent page's softphone
+    followups: FollowupStore | None = None  # 110 handoffs: the 双非 flag on the ticket page
 
 
 DESK_KEY = web.AppKey("desk", Desk)

@@ -25,11 +25,11 @@ from hotline.base.web.guard import (
     set_cookie,
 )
 from hotline.base.web.security import new_token
-from hotline.base.web.sessions import Session
+from hotline.desk.disputes import MERGE_FROM, dispute_panel, unit_tickets, viewer_of
 from hotline.desk.guard import DESK_KEY, REASONS, Desk
 from hotline.desk.login_limits import Busy
 from hotline.desk.ticketview import deadline, event_lines, subject_words, when
-from hotline.tickets.values import TICKET_CATEGORIES, FieldError, Viewer
+from hotline.tickets.values import TICKET_CATEGORIES, FieldError
 from hotline.wallboard.rules import SERVICE_LEVEL_GOAL
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,10 @@ async def root(request: web.Request) -> web.StreamResponse:
         return redirect(f"{PREFIX}/wallboard")
     if role == "reviewer":
         return redirect(f"{PREFIX}/review")  # the night-shift voicemail review
+    if role == "unit":  # its own open orders, each a link to its page (sign, dispute...)
+        desk: Desk = request.config_dict[DESK_KEY]
+        rows = await asyncio.to_thread(unit_tickets, desk, session_of(request))
+        return render(request, "home.html.j2", {"unit_tickets": rows})
     return render(request, "home.html.j2", {})
 
 
@@ -166,12 +170,6 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
     return render(request, "wallboard.html.j2", context)
 
 
-def viewer_of(session: Session) -> Viewer:
-    if session.role == "unit":
-        return Viewer("unit", session.unit)
-    return Viewer("agent" if session.role == "agent" else "supervisor")
-
-
 @allow("agent", "supervisor", "admin", "reviewer", "unit")
 async def ticket_page(request: web.Request) -> web.StreamResponse:
     desk: Desk = request.config_dict[DESK_KEY]
@@ -196,8 +194,23 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
         datetime.now(UTC),
         lambda at, now: settings.policy.due_status(at, now, settings.due_soon_workdays),
     )
+    session = session_of(request)
+    role = session.role
+    from_110 = {}
+    if show_calls and desk.followups is not None:
+        from_110 = await asyncio.to_thread(desk.followups.from_110, ticket.calls)
     context = {
         "ticket": ticket,
+        "role": role,
+        # The unit's dispute button, with why it is off; the platform's merge and 双非 forms.
+        "dispute": dispute_panel(ticket, session.unit, datetime.now(UTC))
+        if role == "unit"
+        else None,
+        "may_merge": role in ("agent", "supervisor", "admin")
+        and ticket.state in MERGE_FROM
+        and not merged,
+        "from_110": sorted(from_110.items()),
+        "may_judge": role in ("supervisor", "admin"),
         "steps": steps,
         "show_calls": show_calls,  # the page's script adds each call's recordings (if allowed)
         "subject": subject_words(ticket.subject_code, settings.subjects.names),

@@ -54,6 +54,7 @@ from hotline.callcontrol.threeway import ThreeWayService
 from hotline.calls.store import CallRecordStore
 from hotline.desk.access import UserGate
 from hotline.desk.dispatchview import catalogue_suggest, units_page
+from hotline.desk.disputes import add_dispute_routes
 from hotline.desk.guard import DESK_KEY, Desk
 from hotline.desk.live import AmiSender, LiveHub
 from hotline.desk.login_limits import LoginGuard, PasswordChecks
@@ -117,6 +118,7 @@ def make_desk_app(desk: Desk) -> web.Application:
     r.add_post("/api/agents/{agent_id}/spy/{mode}", spy)
     r.add_post("/api/tickets", create_ticket)
     r.add_get("/ws", websocket)
+    add_dispute_routes(app)  # 退单/改派, 并单, 双非 (issue 17)
     add_softphone(app, desk.softphone)  # webrtc: /api/softphone and SIP.js
     r.add_static("/static/", HERE / "static")
 
@@ -216,6 +218,7 @@ def build_desk(
         chart=chart,
         kb=KbStore(cfg.database_url),
         softphone=softphone_settings(cfg),
+        followups=handoffs.store if handoffs is not None else None,
     )
 
 

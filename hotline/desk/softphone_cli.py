@@ -1,6 +1,6 @@
 """``hotline softphone config AGENT``: a working baresip configuration for an agent's desk seat.
 
-What was found to work with Debian 12's baresip 1.0 (tests/integration/test_softphone_config.py
+What was found to work with Debian 12's baresip 1.0 (tests/desk/test_softphone_config.py
 runs the written files against the real Asterisk):
 * ``sip_listen`` on the SIP bind's own address and a port of its own: ``net_interface lo``
   fails, and the default port 5060 is Asterisk's when both run on one machine.

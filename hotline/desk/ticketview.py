@@ -71,10 +71,31 @@ class EventLine:
     from_state: str
     to_state: str
     note: str
+    detail: str = ""  # the unit re-dispatched to or proposed, the lead merged into
+    flag: bool = False  # a 双非 judgement: set (True) or cleared
+
+
+# The field an action names its other party in (shown as a code beside the action's words).
+DETAIL = {"Redispatch": "unit", "Dispute": "proposed_unit", "MergeInto": "lead"}
 
 
 def event_lines(events: Sequence[TransitionEvent]) -> list[EventLine]:
-    return [
-        EventLine(when(e.at), e.actor, e.action, str(e.from_state), str(e.to_state), e.note)
-        for e in events
-    ]
+    lines = []
+    for e in events:
+        # A dispute and its confirmation carry their reason as a field, not as the note.
+        note = e.note or str(e.data.get("reason", ""))
+        detail = str(e.data.get(DETAIL.get(e.action, ""), ""))
+        flag = bool(e.data.get("double_non", False))
+        lines.append(
+            EventLine(
+                when(e.at),
+                e.actor,
+                e.action,
+                str(e.from_state),
+                str(e.to_state),
+                note,
+                detail,
+                flag,
+            )
+        )
+    return lines

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hotline.base.db import lease_engine
+from hotline.calls.models import CallRecordRow
 from hotline.followup.models import HandoffRow, SurveyCallRow
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,37 @@ class FollowupStore:
             query = query.where(HandoffRow.at < until)
         with Session(self.engine) as session:
             return [_handoff(r) for r in session.scalars(query)]
+
+    def from_110(self, call_ids: Iterable[str]) -> dict[str, bool]:
+        """Which of these calls 110 transferred in, each with its 双非 flag (the latest row)."""
+        wanted = list(call_ids)
+        if not wanted:
+            return {}
+        query = (
+            select(HandoffRow.call_id, HandoffRow.double_non)
+            .where(HandoffRow.call_id.in_(wanted), HandoffRow.direction == "in")
+            .order_by(HandoffRow.id)
+        )
+        with Session(self.engine) as session:
+            return {call_id: bool(flag) for call_id, flag in session.execute(query)}
+
+    def set_double_non(self, call_id: str, flag: bool) -> bool:
+        """A supervisor's judgement of a call from 110: the handoff row the report counts and
+        the call's record, in one transaction; False when 110 did not transfer that call."""
+        with Session(self.engine) as session, session.begin():
+            done = session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.call_id == call_id, HandoffRow.direction == "in")
+                .values(double_non=flag)
+            )
+            if not getattr(done, "rowcount", 0):
+                return False
+            session.execute(
+                update(CallRecordRow)
+                .where(CallRecordRow.unique_id == call_id)
+                .values(double_non=flag)
+            )
+            return True
 
     # -- survey calls -----------------------------------------------------------------------
     def survey_attempts(self, ticket: str) -> list[dict[str, Any]]:

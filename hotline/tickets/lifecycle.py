@@ -422,9 +422,22 @@ DEFAULT_RULES = Rules()
 
 
 class IllegalTransition(ValueError):
-    def __init__(self, state: TicketState, action: Action | str, why: str = "") -> None:
+    """A step the table or a guard refuses. ``code`` and ``params`` let a page say why in the
+    reader's language (err_<code> in hotline/base/i18n.py); the message is the English."""
+
+    def __init__(
+        self,
+        state: TicketState,
+        action: Action | str,
+        why: str = "",
+        *,
+        code: str = "",
+        params: Mapping[str, str] | None = None,
+    ) -> None:
         self.state = state
         self.action = action if isinstance(action, str) else action.name
+        self.code = code or "transition_state"
+        self.params = {"action": self.action, "state": state.value, **(params or {})}
         message = f"{self.action} is not allowed in state {state.value}"
         super().__init__(f"{message}: {why}" if why else message)
 
@@ -504,17 +517,20 @@ def _archive_uninformed(snap: TicketSnapshot, action: Action, rules: Rules) -> T
 def _return(snap: TicketSnapshot, action: Action, rules: Rules) -> TicketState:
     if snap.disputed:
         why = "the dispatcher confirmed this dispatch after the unit's dispute"
-        raise IllegalTransition(snap.state, action, why)
+        raise IllegalTransition(snap.state, action, why, code="dispute_confirmed")
     return TicketState.RETURNED
 
 
 def _dispute(snap: TicketSnapshot, action: Action, rules: Rules) -> TicketState:
     if snap.disputed:
         why = "this dispatch was already disputed and the dispatcher confirmed it"
-        raise IllegalTransition(snap.state, action, why)
+        raise IllegalTransition(snap.state, action, why, code="dispute_confirmed")
     if snap.dispute_until is not None and action.at > snap.dispute_until:
-        why = f"the return window ended at {snap.dispute_until.isoformat()}"
-        raise IllegalTransition(snap.state, action, why)
+        until = snap.dispute_until.isoformat()
+        why = f"the return window ended at {until}"
+        raise IllegalTransition(
+            snap.state, action, why, code="dispute_window", params={"until": until}
+        )
     return TicketState.DISPUTED
 
 
@@ -522,7 +538,7 @@ def _redispatch(snap: TicketSnapshot, action: Action, rules: Rules) -> TicketSta
     assert isinstance(action, Redispatch)
     if action.unit == snap.unit:
         why = f"{action.unit} disputed it: confirm the dispatch instead of re-dispatching"
-        raise IllegalTransition(snap.state, action, why)
+        raise IllegalTransition(snap.state, action, why, code="redispatch_same_unit")
     return TicketState.DISPATCHED
 
 

@@ -821,6 +821,27 @@ class TicketService:
                 continue
         return changed
 
+    def log_fact(
+        self, number: str, viewer: Viewer, *, action: str, actor: str, note: str,
+        data: Mapping[str, Any], at: datetime | None = None,
+    ) -> TicketRecord:  # fmt: skip
+        """A fact about the order in its event log without a transition (the state stays):
+        e.g. a supervisor setting a linked call's 双非 flag, with the reason as the note."""
+        if viewer.is_unit:
+            raise AccessDenied(f"{action} is for the hotline platform, not a handling unit")
+        actor = clean_text("actor", actor, LIMITS["actor"], required=True)
+        note = clean_text("note", note, LIMITS["note"], multiline=True, required=True)
+        when = self._at(at)
+
+        def plan(current: TicketRecord) -> TransitionPlan:
+            snap, event = bookkeeping_event(
+                current.snapshot, action=action, actor=actor, at=max(when, current.updated_at),
+                note=note, data=data,
+            )  # fmt: skip
+            return TransitionPlan(snap, event, current.reply_due_at, {}, None)
+
+        return redact(self.store.transition(ticket_number(number), plan), viewer)
+
     def notices(self, viewer: Viewer) -> list[Notice]:
         return self.store.notices(unit=viewer.unit if viewer.is_unit else None)
 

@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hotline.base.db import lease_engine
+from hotline.base.db import READ_ONLY, lease_engine
 from hotline.tickets.lifecycle import SurveyOutcome, TicketState, TransitionEvent
 from hotline.tickets.models import (
     CalendarYearRow,
@@ -140,6 +140,7 @@ class TicketStore:
         # write lock at BEGIN (hotline.base.db._sqlite_rules), as this store needs.
         self._lease = lease_engine(url)
         self.engine = self._lease.engine
+        self._reader = self.engine.execution_options(**{READ_ONLY: True})
 
     def dispose(self) -> None:
         self._lease.release()
@@ -147,6 +148,12 @@ class TicketStore:
     @contextmanager
     def _tx(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A transaction that only reads (the screen pop's look-up, once per call)."""
+        with Session(self._reader, expire_on_commit=False) as session, session.begin():
             yield session
 
     def _locked(self, session: Session, number: str) -> TicketRow:
@@ -352,7 +359,7 @@ class TicketStore:
         if merged_into is not None:
             stmt = stmt.where(TicketRow.merged_into == merged_into)
         stmt = stmt.order_by(TicketRow.created_at.desc(), TicketRow.id.desc()).limit(limit)
-        with self._tx() as session:
+        with self._read() as session:
             return [_record(row) for row in session.scalars(stmt)]
 
     # -- changes -----------------------------------------------------------------------------

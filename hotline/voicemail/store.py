@@ -66,17 +66,40 @@ class SidecarStore:
             os.replace(path, bad)
             return None
 
+    def file_clock(self, fallback: float) -> float:
+        """Now on the clock that stamps the files here (``fallback`` if it cannot be read).
+
+        A WAV's modification time is stamped by the file system (the kernel, or an NFS server
+        for a remote Asterisk), not by the engine's clock: comparing it with the engine's time
+        judged a message still being recorded months old whenever the two clocks differ (an
+        engine under libfaketime, a skewed host). Touching a marker beside the messages reads
+        the same clock that stamped them.
+        """
+        marker = self.directory / ".clock"
+        try:
+            # A write, not utime(): the kernel stamps a write as it stamps Asterisk's, while
+            # utime(None) goes through libc (where libfaketime moves it too).
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, b"\n")
+                return os.fstat(fd).st_mtime
+            finally:
+                os.close(fd)
+        except OSError:
+            return fallback
+
     def scan(self, now: float) -> list[Found]:
         """Every message WAV with its sidecar (if any), oldest first."""
         if not self.directory.is_dir():
             return []
+        files_now = self.file_clock(now)
         found = []
         for wav in sorted(self.directory.glob("*.wav")):
             call_id = call_id_of(wav.name)
             if call_id is None:
                 continue  # not a message file of ours
             try:
-                idle = max(0.0, now - wav.stat().st_mtime)
+                idle = max(0.0, files_now - wav.stat().st_mtime)
             except FileNotFoundError:
                 continue  # deleted meanwhile
             found.append(Found(wav, call_id, self.load(wav.name), idle))

@@ -138,7 +138,7 @@ calls is no bigger than in version 1. ``restore`` also reads version-1 snapshots
 How the rules are kept (after h11 and ``hotline/tickets/lifecycle.py``): ``AGENT_TRANSITIONS`` and
 ``CALL_TRANSITIONS`` below are the whole of what is legal. An entry's target is a state, or a
 tuple of ``(guard, state)`` branches whose guards are pure functions of the record, the policy
-and the event's time; exactly one guard of an entry holds (tests/unit/test_acd_transitions.py
+and the event's time; exactly one guard of an entry holds (tests/acd/test_acd_transitions.py
 walks the tables). The handlers (machine.py, agent_handlers.py, callback_handlers.py) and
 routing ask ``agent_target`` / ``call_target`` and never change what they answer. A move an
 agent makes because it asked for "not ready after this call" (the ``asked_not_ready``

@@ -45,8 +45,27 @@
   }
   const skillText = (skill) => (skill === "*" ? t("all") : T["skill_" + skill] || skill);
   // An API error: its code in the catalogue (err_<code>) when the page knows it, else the text.
+  // A refusal's parameters fill its {placeholders}: a state and an action in words.
+  function fill(text, params) {
+    return text.replace(/\{(\w+)\}/g, (whole, name) => {
+      const value = params && params[name];
+      if (value === undefined) return whole;
+      if (name === "state") return t("tstate_" + value);
+      if (name === "action") return T["act_" + value] || value;
+      if (name === "until") return when(value);
+      return String(value);
+    });
+  }
+  // An ISO time in the centre's zone, as the server's pages show it (YYYY-MM-DD HH:MM).
+  function when(iso) {
+    const d = new Date(iso);
+    if (isNaN(d)) return iso;
+    const parts = new Intl.DateTimeFormat("sv-SE", { timeZone: TZ, hour12: false, year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).format(d);
+    return parts.replace("T", " ");
+  }
   function apiError(data, resp) {
-    const known = data && data.code && T["err_" + data.code];
+    const known = data && data.code && T["err_" + data.code] && fill(T["err_" + data.code], data.params);
     const err = new Error(known || (data && data.error) || resp.statusText);
     err.code = data && data.code;
     return err;
@@ -652,6 +671,97 @@
     }
   }
 
+  // -- disputes, merging, 双非 (issue 17) -------------------------------------------------------
+  // Each form posts one lifecycle step; the refusal (its code) is shown in the page's language.
+  function ticketSteps() {
+    const dispute = $("dispute-form");
+    if (dispute) {
+      dispute.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        showError("dispute-error", null);
+        try {
+          await post("/desk/api/tickets/" + encodeURIComponent(dispute.dataset.number) + "/dispute",
+            { reason: $("dispute-reason").value, proposed_unit: $("dispute-proposed").value });
+          location.reload();
+        } catch (err) { showError("dispute-error", err); }
+      });
+    }
+    const find = $("merge-find");
+    if (find) {
+      let lead = "";
+      find.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        showError("merge-error", null);
+        $("merge-found").hidden = true;
+        const number = $("merge-lead").value.trim();
+        try {
+          const resp = await fetch("/desk/api/tickets/" + encodeURIComponent(number) + "/brief",
+            { credentials: "same-origin" });
+          let data = {};
+          try { data = await resp.json(); } catch (e) { data = {}; }
+          if (!resp.ok) throw apiError(data, resp);
+          lead = data.number;
+          $("merge-brief").textContent = fill(t("merge_found"), { number: data.number,
+            state: data.state, subject: data.subject, caller: callerText(data.caller_number),
+            merged: data.merged });
+          $("merge-brief").dataset.lead = data.number;
+          $("merge-found").hidden = false;
+          $("merge-submit").disabled = !data.open;
+          if (!data.open) showError("merge-error", new Error(t("err_merge_lead_closed")));
+        } catch (err) { showError("merge-error", err); }
+      });
+      $("merge-submit").addEventListener("click", async () => {
+        showError("merge-error", null);
+        try {
+          await post("/desk/api/tickets/" + encodeURIComponent(find.dataset.number) + "/merge",
+            { lead: lead, note: $("merge-note").value });
+          location.assign("/desk/tickets/" + encodeURIComponent(lead));
+        } catch (err) { showError("merge-error", err); }
+      });
+    }
+    for (const form of document.querySelectorAll(".double-non-form")) {
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const out = form.querySelector(".dn-error");
+        out.hidden = true;
+        try {
+          await post("/desk/api/tickets/" + encodeURIComponent(form.dataset.number) + "/double-non",
+            { call_id: form.dataset.call, double_non: form.dataset.flag === "true",
+              reason: form.querySelector(".dn-reason").value });
+          location.reload();
+        } catch (err) { out.hidden = false; out.textContent = t("error") + ": " + err.message; }
+      });
+    }
+  }
+
+  function disputesPage() {
+    for (const box of document.querySelectorAll("section.dispute")) {
+      const number = box.dataset.number;
+      const out = box.querySelector(".d-error");
+      const fail = (err) => { out.hidden = false; out.textContent = t("error") + ": " + err.message; };
+      const base = "/desk/api/tickets/" + encodeURIComponent(number);
+      box.querySelector(".redispatch-form").addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        out.hidden = true;
+        const other = box.querySelector(".rd-other").value.trim();
+        const picked = box.querySelector('input[type="radio"]:checked');
+        try {
+          await post(base + "/redispatch", { unit: other || (picked ? picked.value : ""),
+            note: box.querySelector(".rd-note").value });
+          location.reload();
+        } catch (err) { fail(err); }
+      });
+      box.querySelector(".confirm-form").addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        out.hidden = true;
+        try {
+          await post(base + "/confirm", { reason: box.querySelector(".cf-reason").value });
+          location.reload();
+        } catch (err) { fail(err); }
+      });
+    }
+  }
+
   // Pages without a live feed have no connection to show.
   if (page !== "agent" && page !== "wallboard") {
     const conn = document.querySelector("header .conn");
@@ -659,5 +769,6 @@
   }
   if (page === "agent") agentPage();
   else if (page === "wallboard") wallboardPage();
-  else if (page === "ticket") ticketPage();
+  else if (page === "ticket") { ticketPage(); ticketSteps(); }
+  else if (page === "disputes") disputesPage();
 })();
