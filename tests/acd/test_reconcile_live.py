@@ -23,7 +23,7 @@ import pytest
 
 from hotline.base.settings import load_config
 from hotline.calls.records import CallOutcome
-from tests.app.test_engine_restart import drop_from_saved_queue, wait_waiting
+from tests.app.test_engine_restart import drop_from_saved_queue, wait_saved, wait_waiting
 from tests.calls.test_call_path import arrived_call_id, wait_record
 from tests.conftest import PORTS, EngineProcess, HotlineSetup, _flush_redis_prefix
 from tests.support.calls import AmiTestClient, MqttCollector, mqtt_collector
@@ -146,6 +146,9 @@ async def test_engine_killed_with_its_last_saves_lost_requeues_several_callers_i
             queued = [await place(ami, mqtt, f"1396666000{n}") for n in range(5)]
             order = [c for c, _ in queued]
             assert await wait_waiting(engine, 5) == order
+            # Saves are coalesced (at most one per SAVE_INTERVAL_S): the snapshot holds all five
+            # before the test stands in for losing the last three.
+            await wait_saved(engine, order[-1])
 
             engine.stop(kill=True)
             for call_id in order[2:]:  # the last three saves never reached Redis
