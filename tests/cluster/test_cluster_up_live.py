@@ -35,9 +35,13 @@ def up(hotline_setup: HotlineSetup, tmp_path: Path) -> Iterator[tuple[HotlineSet
     """The configuration `up --cluster` is given, and the file its output goes to; whatever
     it left running (after a kill -9 of its own process) is stopped and removed afterwards."""
     path = tmp_path / "up-cluster.toml"
-    path.write_text(
-        cluster_toml(hotline_setup.state_dir, f"sqlite:///{tmp_path / 'up.db'}"), encoding="utf-8"
-    )
+    text = cluster_toml(hotline_setup.state_dir, f"sqlite:///{tmp_path / 'up.db'}")
+    # The session's Redis and Mosquitto serve `up` as services someone else runs: managed, `up`
+    # took them for its own leftovers, restarted them and stopped them on SIGTERM, and every
+    # later test of the session lost its Redis and its broker.
+    text = text.replace("[redis]\n", "[redis]\nmanaged = false\n", 1)
+    text = text.replace("[mqtt]\n", "[mqtt]\nmanaged = false\n", 1)
+    path.write_text(text, encoding="utf-8")
     setup = HotlineSetup(load_config(path, environ={}), path, hotline_setup.state_dir)
     _flush_redis_prefix(setup.cfg)
     yield setup, tmp_path / "up.out"
