@@ -35,6 +35,7 @@ from tests.conftest import (
     RUN_ID,
     EngineProcess,
     HotlineSetup,
+    _flush_redis_prefix,
     config_toml,
 )
 from tests.recordings.test_call_recording import wait_finished
@@ -136,6 +137,9 @@ async def play(engine: EngineProcess, recording_id: int) -> tuple[int, bytes]:
 def start_both(setup: HotlineSetup, name: str) -> tuple[ManagedAsterisk, EngineProcess]:
     instance = ManagedAsterisk(setup.cfg)
     instance.start()
+    # A clean ACD: the session's Redis may hold an earlier test's snapshot with agent 1001
+    # logged in (a full run's log-in here answered 409).
+    _flush_redis_prefix(setup.cfg)
     engine = EngineProcess(setup, name)
     try:
         engine.start()
