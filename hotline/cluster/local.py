@@ -79,7 +79,7 @@ class LocalCluster:
             node.stop()
         self.edge.stop()
         for net in node_nets(self.cfg):
-            netns.remove(net.netns)
+            netns.remove(net)
 
     def banner(self) -> str:
         e = self.cfg.edge

@@ -196,7 +196,7 @@ def _teardown(cluster: Cluster) -> None:
             print(f"node {node.cfg.asterisk.instance} did not stop cleanly: {exc}")
     cluster.edge.stop()
     for net in NETS.values():
-        netns.remove(net.netns)
+        netns.remove(net)
 
 
 def wait_for(predicate: Any, timeout: float, what: str, every: float = 0.2) -> Any:
