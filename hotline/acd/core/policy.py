@@ -31,6 +31,7 @@ CENTRE_DEFAULTS: dict[str, Any] = {
     "callback_min_idle_agents": 3,  # ... when 3 agents of the skill stay ready after it
     "callback_min_idle_share": 0.5,  # ... and half of its working agents (the trough)
     "borrow_spare_first": True,  # a lent agent comes from the skill with the most to spare
+    "target_first": True,  # a call that can still make the target before one already past it
 }
 
 # --- policy -----------------------------------------------------------------------------------
@@ -114,6 +115,9 @@ class AcdPolicy:
     # A call that no agent of its own first skill takes goes to the lent agent whose first
     # skill keeps the most ready agents (before the level decides); off: the level decides.
     borrow_spare_first: bool = False
+    # With keep_first_skill: a call already past service_target_s is left, whatever the
+    # levels, for a later one of another skill the agent has that can still make it.
+    target_first: bool = False
     # Callbacks (accepted and missed-call).
     missed_callback_priority: int | None = None  # None: after every live call
     callback_max_attempts: int = 3
@@ -151,7 +155,7 @@ class AcdPolicy:
             raise ValueError(f"callback_min_idle_share must be in [0, 1), not {share!r}")
         _check_seconds("first_skill_max_wait_s", self.first_skill_max_wait_s, optional=True)
         _check_seconds("service_target_s", self.service_target_s, optional=False)
-        for flag in ("keep_first_skill", "borrow_spare_first"):
+        for flag in ("keep_first_skill", "borrow_spare_first", "target_first"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be true or false, not {getattr(self, flag)!r}")
         _check_seconds("rejoin_within_s", self.rejoin_within_s, optional=True)

@@ -158,8 +158,9 @@ class Router(Estimator):
         skill it has (``rules.passes_over``): the next such call of each of its skills."""
         level = agent.level(call.skill) or MAX_LEVEL + 1  # an overflow skill: after any own
         band = call.key[:2]
+        any_level = self._policy.target_first
         for name, other in agent.skills:
-            if other > level or name == call.skill:
+            if (other > level and not any_level) or name == call.skill:
                 continue
             keys = self._queued_keys.get(name)
             if not keys:

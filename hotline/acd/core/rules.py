@@ -242,10 +242,12 @@ def passes_over(
     - a worse level: never.
     """
     waited = waited_since(at, call.queued_at)
+    target = policy.service_target_s
+    if policy.target_first and waited >= target > waited_since(at, other_queued_at):
+        return True
     if other_level < level:
         limit = policy.first_skill_max_wait_s
         return limit is None or waited < limit
-    target = policy.service_target_s
     return other_level == level and waited >= target > waited_since(at, other_queued_at)
 
 
