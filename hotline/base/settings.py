@@ -409,11 +409,17 @@ class AcdConfig(_Section):
     """A callback (missed or accepted) is placed only if this many ready agents of its skill
     stay ready after it, so it never takes the agent the next live caller needs ..."""
     callback_min_idle_share: float = Field(default=_ON["callback_min_idle_share"], ge=0, lt=1)
-    """... and at least this share of the skill's working agents (0.5: half)."""
+    """... and at least this share of the skill's working agents (0.5: half) ..."""
+    callback_reserve_live: bool = _ON["callback_reserve_live"]
+    """... but never more than the live calls ringing or answered in the whole centre: when
+    no one calls (after closing, a lull of the whole centre) every agent may call back."""
     keep_first_skill: bool = True
     """An agent takes a call of its best-level skill before an older call of a lesser one."""
     first_skill_max_wait_s: float | None = Field(default=60.0, ge=0)
     """... until that older call has waited this long (None: no limit)."""
+    target_first: bool = _ON["target_first"]
+    """With keep_first_skill: an agent leaves a call already past service_target_s for a later
+    call of another of its skills that can still be answered within it, whatever the levels."""
     borrow_spare_first: bool = _ON["borrow_spare_first"]
     """A call that its skill's own agents (those with it as their best skill) cannot take goes
     to the lent agent whose first skill keeps the most ready agents; false: the level decides."""

@@ -205,10 +205,12 @@ policy_rules = st.builds(
     per_skill=st.sampled_from([{}, {"tax": {"initial_max_level": 10, "widen_after_s": None}}]),
     keep_first_skill=st.booleans(),
     borrow_spare_first=st.booleans(),
+    target_first=st.booleans(),
     first_skill_max_wait_s=st.sampled_from([None, 10.0]),
     service_target_s=st.sampled_from([0.0, 15.0]),
     callback_min_idle_agents=st.sampled_from([0, 1]),
     callback_min_idle_share=st.sampled_from([0.0, 0.5]),
+    callback_reserve_live=st.booleans(),
 )
 policies = st.one_of(first_policies, policy_rules)
 

@@ -40,6 +40,8 @@ BAD: dict[str, list[str]] = {
     "keep_first_skill": ['"maybe"', "2"],
     "first_skill_max_wait_s": ["-1", '"x"'],
     "borrow_spare_first": ['"maybe"', "2"],
+    "target_first": ['"maybe"', "2"],
+    "callback_reserve_live": ['"maybe"', "2"],
     "service_target_s": ["-1", "601", "nan"],
     "per_skill": ["{ social = { bogus = 1 } }", "{ social = 3 }"],
     "callback_dial": ['"PJSIP/1000@citizen-trunk"', '"PJSIP/{number}\\n@x"'],
@@ -103,7 +105,7 @@ GOOD: list[str] = [
     "[acd]\nmissed_callback_after_s = 5\nmissed_callback_priority = -1\n",
     "[acd]\ncallback_min_idle_agents = 0\ncallback_min_idle_share = 0.5\n"
     "keep_first_skill = false\nfirst_skill_max_wait_s = 30\nservice_target_s = 20\n"
-    "borrow_spare_first = false\n",
+    "borrow_spare_first = false\ntarget_first = false\ncallback_reserve_live = false\n",
     "[acd]\nmissed_callback_after_s = false\nwiden_after_s = false\n"
     "[acd.per_skill.social]\nmissed_callback_after_s = false\n",
 ]
@@ -131,10 +133,12 @@ def test_a_new_centre_gets_the_15_second_rules_on() -> None:
     assert policy == AcdPolicy(**CENTRE_DEFAULTS)
     assert policy.missed_callback_after_s is not None and policy.widen_after_s is not None
     assert policy.announce_every_s > 0 and policy.keep_first_skill and policy.borrow_spare_first
+    assert policy.target_first and policy.callback_reserve_live
     assert policy.has_level_timers and policy.has_prompts
     # Every rule can still be switched off.
     off = AcdConfig(initial_max_level=10, widen_after_s=None, announce_every_s=0,
                     missed_callback_after_s=None, callback_min_idle_agents=0,
                     callback_min_idle_share=0, keep_first_skill=False,
-                    borrow_spare_first=False)  # fmt: skip
+                    borrow_spare_first=False, target_first=False,
+                    callback_reserve_live=False)  # fmt: skip
     assert AcdPolicy.from_config(off) == AcdPolicy(keep_first_skill=False)

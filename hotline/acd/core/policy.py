@@ -30,6 +30,7 @@ CENTRE_DEFAULTS: dict[str, Any] = {
     "missed_callback_after_s": 0.0,  # every caller who hung up in the queue is called back ...
     "callback_min_idle_agents": 3,  # ... when 3 agents of the skill stay ready after it
     "callback_min_idle_share": 0.5,  # ... and half of its working agents (the trough)
+    "callback_reserve_live": True,  # ... at most as many as its live calls now
     "borrow_spare_first": True,  # a lent agent comes from the skill with the most to spare
     "target_first": True,  # a call that can still make the target before one already past it
 }
@@ -128,6 +129,9 @@ class AcdPolicy:
     # ... and at least this share of the skill's working agents (0: off): a big skill keeps a
     # reserve in proportion, as its arrivals come in proportion too.
     callback_min_idle_share: float = 0.0
+    # ... but never more ready agents than the skill has live calls ringing or answered: a
+    # reserve larger than the live load it protects only holds callbacks back (after the day).
+    callback_reserve_live: bool = False
     # Rejoin: a caller who hung up and calls again within this time gets their old place.
     rejoin_within_s: float | None = None
     rejoin_memory: int = 1000  # abandons remembered at most
@@ -155,7 +159,8 @@ class AcdPolicy:
             raise ValueError(f"callback_min_idle_share must be in [0, 1), not {share!r}")
         _check_seconds("first_skill_max_wait_s", self.first_skill_max_wait_s, optional=True)
         _check_seconds("service_target_s", self.service_target_s, optional=False)
-        for flag in ("keep_first_skill", "borrow_spare_first", "target_first"):
+        for flag in ("keep_first_skill", "borrow_spare_first", "target_first",
+                     "callback_reserve_live"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be true or false, not {getattr(self, flag)!r}")
         _check_seconds("rejoin_within_s", self.rejoin_within_s, optional=True)

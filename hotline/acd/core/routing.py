@@ -13,13 +13,17 @@ oldest call it may take whatever its level there, so a specialist freed at a pea
 the general queue (which has many other agents) while its own subject's callers, whom few
 others can take, waited; app_queue's penalties keep specialists on their first skill. A pass
 that leaves an agent ready while a call it may take waits is followed by a pass without the
-rule, so the rule never idles an agent. With ``borrow_spare_first`` (issue 17,
+rule, so the rule never idles an agent. With ``target_first`` (issue 17), a call already past
+the service target is left, at any level, for a later one of another skill the agent has that
+can still make it (a specialist's first skill no longer keeps it on lost calls while young
+general calls pass 15 s). With ``borrow_spare_first`` (issue 17,
 ``rules.borrow_cost``), a call goes to the agents whose first skill is its own before agents
 lent from another first skill, and of those to the one whose first skill keeps the most ready
 agents (the level breaks ties): a small team with the general skill at level 2 no longer
 answers the general overflow before a large team at level 3 while its own subject waits.
 Callbacks also keep the idle reserve
-(``rules.keeps_idle_reserve``). A live call is offered (``OfferCall``); a
+(``rules.keeps_idle_reserve``; with ``callback_reserve_live`` never more than the centre's live
+calls ringing or answered, ``_live_load``). A live call is offered (``OfferCall``); a
 callback or missed call is placed (``PlaceCallback``), unless callbacks are paused or its retry
 time has not come.
 """
@@ -32,7 +36,7 @@ from collections.abc import Callable
 
 from hotline.acd.core.estimates import Estimator
 from hotline.acd.core.policy import MAX_LEVEL
-from hotline.acd.core.records import Agent, Call, CallState, Rank, by_key
+from hotline.acd.core.records import BUSY, Agent, Call, CallState, Rank, by_key
 from hotline.acd.core.rules import (
     OFFER,
     PLACE,
@@ -43,6 +47,8 @@ from hotline.acd.core.rules import (
     passes_over,
 )
 from hotline.acd.events import Decision, OfferCall, PlaceCallback
+
+LIVE_REASONS = frozenset({"offered", "answered"})  # an agent's reason while on a live call
 
 
 class Router(Estimator):
@@ -113,16 +119,18 @@ class Router(Estimator):
         restricted = self._core is not self._all
         core = Counter(n for a in ready for n in self._core_names(a)) if restricted else skills
         overflow = self._policy.overflow
+        live: int | None = None
         for call in self._queue_order():
             if not ready:
                 return False
-            if call.state is not CallState.WAITING and not (
-                self._placeable(call, at)
-                and keeps_idle_reserve(
-                    call, self._policy, skills[call.skill], self._all.staffed.get(call.skill, 0)
-                )
-            ):
-                continue
+            if call.state is not CallState.WAITING:
+                if not self._placeable(call, at):
+                    continue
+                if live is None and self._policy.callback_reserve_live:
+                    live = self._live_load()
+                working = self._all.staffed.get(call.skill, 0)
+                if not keeps_idle_reserve(call, self._policy, skills[call.skill], working, live):
+                    continue
             own = core if restricted and not self._stage(call, at)[0] else skills
             if (
                 not own.get(call.skill)
@@ -152,6 +160,15 @@ class Router(Estimator):
             else:
                 self._place(call, best, at, out)
         return passed and bool(ready)
+
+    def _live_load(self) -> int:
+        """Live calls ringing an agent or answered, in the whole centre (not callbacks being
+        placed or connected): the load the callbacks' idle reserve protects."""
+        return sum(
+            1
+            for agent in self._agents.values()
+            if agent.state in BUSY and agent.reason in LIVE_REASONS
+        )
 
     def _better_call_waits(self, agent: Agent, call: Call, at: float) -> bool:
         """The agent should leave this call for a later one of the same priority, of another
