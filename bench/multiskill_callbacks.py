@@ -10,17 +10,23 @@ calls (common random numbers) go through:
   takes the oldest call it may take whatever its level there;
 - ``callback, no reserve``: the old routing with missed-call callback on, placed whenever an
   agent is free and no live call it may take waits (what issue 17 found costs inbound);
+- ``second round``: the new defaults as of the second round of issue 17, without
+  ``target_first`` and ``callback_reserve_live`` (for the paired comparison);
 - ``new defaults``: ``CENTRE_DEFAULTS`` (hotline/acd/core/policy.py, the ``[acd]`` defaults): missed
-  calls called back only while ``callback_min_idle_agents`` agents of the skill stay ready,
-  widening, announcements, the first-skill routing rule and ``borrow_spare_first`` (a call
-  its own agents cannot take goes to the lent agent whose first skill keeps the most ready).
+  calls called back only while ``callback_min_idle_agents`` agents of the skill stay ready
+  (never more than the centre's live calls: ``callback_reserve_live``), widening,
+  announcements, the first-skill routing rule with ``target_first`` (a call already past 15 s
+  gives way to one of another skill the agent has that can still make it) and
+  ``borrow_spare_first`` (a call its own agents cannot take goes to the lent agent whose first
+  skill keeps the most ready).
 
 Callbacks may be placed from the first call until two hours after the last arrival (working
 hours; ``CallbacksPaused`` after that); a missed call not reached by then counts as not called
 back. Printed per day and load: answered-or-called-back % (answered + called back / offered)
 and the 15-second service level (answered within 15 s / offered); then the means. Figures are
 printed, never judged. ``MULTISKILL_DAYS=107-112`` plays other days (the rules were tuned on
-201-204; 101-106 are the days the README reports).
+201-204 and 301-312; 101-112 are the days the README reports); ``MULTISKILL_RUNS`` picks
+columns by label, comma-separated (e.g. ``fifo-per-queue,new defaults``), to keep a run short.
 """
 
 from __future__ import annotations
@@ -48,8 +54,14 @@ RUNS: tuple[tuple[str, str, AcdPolicy], ...] = (
     ("fifo-per-queue", "fifo-per-queue", OLD),
     ("old defaults", "ours", OLD),
     ("callback, no reserve", "ours", CALLBACK_NO_RESERVE),
+    ("second round", "ours", AcdPolicy(**{**CENTRE_DEFAULTS, **BASE, "target_first": False,
+                                          "callback_reserve_live": False})),
     ("new defaults", "ours", AcdPolicy(**{**CENTRE_DEFAULTS, **BASE})),
 )  # fmt: skip
+_PICK = os.environ.get("MULTISKILL_RUNS")
+if _PICK:
+    _WANTED = {label.strip() for label in _PICK.split(",")}
+    RUNS = tuple(r for r in RUNS if r[0] in _WANTED)
 
 
 def run(shape: DayShape, router: str, policy: AcdPolicy, load: float) -> SimulationResult:
@@ -87,10 +99,13 @@ def main() -> None:
         print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
         if n == 0 or n == len(rows) - 2:
             print("-" * (sum(widths) + 2 * len(widths) - 2))
-    new, fifo = level["new defaults"], level["fifo-per-queue"]
-    diffs = [a - b for a, b in zip(new, fifo, strict=True)]
-    se = statistics.stdev(diffs) / len(diffs) ** 0.5
-    print(f"new defaults - fifo-per-queue: SL 15 s {100 * statistics.fmean(diffs):+.2f} "
-          f"+- {100 * se:.2f} points (paired), worst {100 * min(diffs):+.2f}; days below fifo: "
-          f"{sum(d < 0 for d in diffs)}/{len(diffs)}; answered-or-called-back >= 95 %: "
-          f"{sum(x >= 0.95 for x in served['new defaults'])}/{len(diffs)}")  # fmt: skip
+    fifo = level.get("fifo-per-queue")
+    for label in ("second round", "new defaults"):
+        if fifo is None or label not in level or len(fifo) < 2:
+            continue
+        diffs = [a - b for a, b in zip(level[label], fifo, strict=True)]
+        se = statistics.stdev(diffs) / len(diffs) ** 0.5
+        print(f"{label} - fifo-per-queue: SL 15 s {100 * statistics.fmean(diffs):+.2f} "
+              f"+- {100 * se:.2f} points (paired), worst {100 * min(diffs):+.2f}; days below "
+              f"fifo: {sum(d < 0 for d in diffs)}/{len(diffs)}; answered-or-called-back "
+              f">= 95 %: {sum(x >= 0.95 for x in served[label])}/{len(diffs)}")  # fmt: skip

@@ -159,8 +159,8 @@ class AcdPolicy:
             raise ValueError(f"callback_min_idle_share must be in [0, 1), not {share!r}")
         _check_seconds("first_skill_max_wait_s", self.first_skill_max_wait_s, optional=True)
         _check_seconds("service_target_s", self.service_target_s, optional=False)
-        for flag in ("keep_first_skill", "borrow_spare_first", "target_first",
-                     "callback_reserve_live"):
+        flags = ("keep_first_skill", "borrow_spare_first", "target_first", "callback_reserve_live")
+        for flag in flags:
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be true or false, not {getattr(self, flag)!r}")
         _check_seconds("rejoin_within_s", self.rejoin_within_s, optional=True)

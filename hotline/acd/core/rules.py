@@ -126,9 +126,10 @@ that, with ``keep_first_skill`` (issue 17, ``passes_over``), within one priority
 call for a later one of a skill it has at a better level (its first skill; until the call has
 waited ``first_skill_max_wait_s``), and a call already past ``service_target_s`` for a later
 one of a skill at the same level still within it (with ``target_first``, issue 17: at any
-level, so a specialist leaves its first skill's lost call for a young one of its second). Whatever it passes over, an agent is never
-left ready while a call it may take waits (a second pass without the rule). Nothing depends
-on the order events raced in or on dict order. A call that no ready agent
+level, so a specialist leaves its first skill's lost call for a young one of its second).
+Whatever it passes over, an agent is never left ready while a call it may take waits (a
+second pass without the rule). Nothing depends on the order events raced in or on dict
+order. A call that no ready agent
 may take does not hold up later calls. An agent has at most one call at a time.
 
 An event that does not fit raises ``AcdError`` and changes nothing: every handler checks all
