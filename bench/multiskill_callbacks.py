@@ -26,13 +26,17 @@ back. Printed per day and load: answered-or-called-back % (answered + called bac
 and the 15-second service level (answered within 15 s / offered); then the means. Figures are
 printed, never judged. ``MULTISKILL_DAYS=107-112`` plays other days (the rules were tuned on
 201-204 and 301-312; 101-112 are the days the README reports); ``MULTISKILL_RUNS`` picks
-columns by label, comma-separated (e.g. ``fifo-per-queue,new defaults``), to keep a run short.
+columns by label, comma-separated (e.g. ``fifo-per-queue,new defaults``), to keep a run short;
+``MULTISKILL_DRAWS=5`` plays each day-load with five arrival draws (seeds day, 1000 + day, ...;
+every column on the same draws) and prints their means, as one draw of a day-load moves by
+up to a point of 15-s SL with a perturbation of a few calls.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+from dataclasses import replace
 
 from hotline.acd.core import CENTRE_DEFAULTS, AcdPolicy
 from hotline.simulation.daygen import WRAPUP_S, DayShape, generated_day, scenario
@@ -64,18 +68,25 @@ if _PICK:
     RUNS = tuple(r for r in RUNS if r[0] in _WANTED)
 
 
-def run(shape: DayShape, router: str, policy: AcdPolicy, load: float) -> SimulationResult:
+DRAWS = int(os.environ.get("MULTISKILL_DRAWS", "1"))  # arrival draws per day-load
+
+
+def run(
+    shape: DayShape, router: str, policy: AcdPolicy, load: float, draw: int = 0
+) -> SimulationResult:
+    """One day-load; ``draw`` k > 0 plays other arrivals (seed 1000 k + day) of the same shape."""
     end = WARMUP_S + HOURS * 3600.0
     hours = (0.0, end + AFTER_S)
     sc = scenario(shape, router, policy, hours=HOURS, warmup_s=WARMUP_S, load=load,
                   callback_hours_s=hours, drain_limit_s=AFTER_S)  # fmt: skip
-    return simulate(sc)
+    return simulate(replace(sc, seed=shape.seed + 1000 * draw) if draw else sc)
 
 
 def main() -> None:
     print(f"days {SEEDS} x loads {LOADS} of plan; {HOURS:.0f} h after {WARMUP_S / 60:.0f} min "
           f"warm-up; callbacks until {AFTER_S / 3600:.0f} h after the last arrival")  # fmt: skip
-    print("cells: answered-or-called-back % / 15-s service level %")
+    print("cells: answered-or-called-back % / 15-s service level %"
+          + (f", each the mean of {DRAWS} arrival draws" if DRAWS > 1 else ""))  # fmt: skip
     labels = [label for label, _, _ in RUNS]
     served: dict[str, list[float]] = {label: [] for label in labels}
     level: dict[str, list[float]] = {label: [] for label in labels}
@@ -87,9 +98,9 @@ def main() -> None:
         for load in LOADS:
             cells = [f"{seed} x{load:.1f}"]
             for label, router, policy in RUNS:
-                f = run(shape, router, policy, load).figures
-                served[label].append(f.served_rate or 0.0)
-                level[label].append(f.service_level_15s or 0.0)
+                figs = [run(shape, router, policy, load, k).figures for k in range(DRAWS)]
+                served[label].append(statistics.fmean(f.served_rate or 0.0 for f in figs))
+                level[label].append(statistics.fmean(f.service_level_15s or 0.0 for f in figs))
                 cells.append(f"{100 * served[label][-1]:.1f} / {100 * level[label][-1]:.1f}")
             rows.append(tuple(cells))
     rows.append(("mean", *(f"{100 * statistics.fmean(served[k]):.1f} / "
