@@ -1,4 +1,5 @@
-"""Issue 15: a caller who hangs up at the very moment an agent answers, through the real Asterisk.
+"""Issue 15: a caller who hangs up at the very moment an agent answers, through the real Asterisk
+(fixed: the caller's own channel dials the agent, [hotline-ring-agent]).
 
 The probe at 200 concurrent calls left ``Surrogate/...`` channels behind, and a hang-up while the
 caller was being moved into the agent's bridge was never heard: the engine kept the call (no
