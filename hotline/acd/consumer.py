@@ -267,14 +267,15 @@ class AmiConsumer:
 
     def _offer_on_seat(self, linked_id: str, seat: str) -> Any:
         """The offer leg of the call with this Linkedid to the agent at this seat, if any."""
-        if not linked_id:
+        agent_id = self._agent_at(seat) if linked_id else None
+        if agent_id is None:
             return None
         for leg in self._service.legs.values():
-            if leg.kind != "offer":
+            if leg.kind != "offer" or leg.agent_id != agent_id:
                 continue
             call = self._tracker.calls.get(leg.call_id)
             linked = call.linked_id if call is not None else leg.call_id
-            if linked_id in (linked, leg.call_id) and self._seat_of_agent(leg.agent_id) == seat:
+            if linked_id in (linked, leg.call_id):
                 return leg
         return None
 
@@ -338,15 +339,10 @@ class AmiConsumer:
             await self._reconcile_phones(live, self._clock())
         await self._adopt_ivr_calls(live)
         known = {view.call_id for view in self._service.acd.waiting_calls()}
-        # A caller ringing an agent whose offer the engine lost (its last saves) waits too.
-        offered = {leg.call_id for leg in self._service.legs.values()}
         unknown = [
             (uid, chan)
             for uid, chan in live.items()
-            if (
-                str(chan.get("Context")) == "hotline-queue"
-                or (str(chan.get("Context")) == RING_CONTEXT and uid not in offered)
-            )
+            if (str(chan.get("Context")) == "hotline-queue" or self._ringing_unknown(uid, chan))
             and uid not in known
         ]
         # Asterisk lists its channels from a hash table, not in the order they came: queued
@@ -358,6 +354,15 @@ class AmiConsumer:
             node or "",
             len(live),
             lost,
+        )
+
+    def _ringing_unknown(self, uid: str, chan: Any) -> bool:
+        """A caller still ringing an agent (its Dial not answered: in no bridge) whose offer
+        the engine lost with its last saves: it waits too. One already talking is not."""
+        return (
+            str(chan.get("Context")) == RING_CONTEXT
+            and not str(chan.get("BridgeId") or "")
+            and all(leg.call_id != uid for leg in self._service.legs.values())
         )
 
     async def _send(self, action: dict[str, Any], node: str) -> Any:

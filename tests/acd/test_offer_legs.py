@@ -200,3 +200,31 @@ async def test_a_ringing_agent_channel_for_an_offer_no_longer_held_is_hung_up() 
     )  # fmt: skip
     assert [a["Channel"] for a in asterisk.actions("Hangup")] == [AGENT_UID]
     assert service.legs == {}
+
+
+def test_after_a_lost_state_a_caller_still_ringing_an_agent_is_queued_again_not_one_talking() -> (
+    None
+):
+    """The engine's last saves lost the offer: the caller in [hotline-ring-agent] whose Dial
+    has not been answered (in no bridge) waits, so it is queued again; one already talking to
+    the agent (in a bridge) is not put back in the queue."""
+    from hotline.acd.consumer import AmiConsumer
+    from hotline.acd.core import Acd
+    from hotline.acd.notifier import AcdNotifier
+    from hotline.acd.service import AcdService
+    from hotline.asterisk.ami.client import Reconnected
+    from hotline.calls.tracker import CallTracker
+    from tests.app.test_bad_input import _Asterisk
+
+    def caller(uid: str, bridge: str) -> dict[str, str]:
+        return {"Event": "CoreShowChannel", "Uniqueid": uid, "Channel": f"PJSIP/trunk-{uid}",
+                "Context": "hotline-ring-agent", "Application": "Dial", "BridgeId": bridge,
+                "CallerIDNum": "139", "Duration": "0:0:5"}  # fmt: skip
+
+    asterisk = _Asterisk([caller("1796654304.5", ""), caller("1796654304.7", "b-1")])
+    tracker = CallTracker()
+    notifier = AcdNotifier(_Bus())  # type: ignore[arg-type]
+    service = AcdService(Acd(), asterisk, _Store(), notifier, tracker)  # type: ignore[arg-type]
+    consumer = AmiConsumer(asterisk, service, tracker, notifier, lambda _r: None)  # type: ignore[arg-type]
+    asyncio.run(consumer.dispatch(Reconnected(at=50.0)))
+    assert [view.call_id for view in service.acd.waiting_calls()] == ["1796654304.5"]
