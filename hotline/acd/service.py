@@ -43,6 +43,7 @@ from hotline.acd.events import (
 from hotline.acd.notifier import AcdNotifier
 from hotline.acd.store import RedisAcdStore
 from hotline.asterisk.ami.client import DECISION_TOKEN, AmiActionError, AmiClient, originate
+from hotline.asterisk.ami.cluster import node_of
 from hotline.asterisk.ami.events import AgentLegRinging, OfferNotAnswered
 from hotline.calls.tracker import CallTracker
 
@@ -449,7 +450,8 @@ class AcdService:
             # the agent's phone rings. Asterisk runs one login's actions in the order they
             # came, so the Redirect finds the variables set.
             sent = await asyncio.gather(
-                *(self._ami.send(action) for action in actions), return_exceptions=True
+                *(self._to_call(offer.call_id, action) for action in actions),
+                return_exceptions=True,
             )
             for result in sent:
                 if isinstance(result, AmiActionError):  # the caller is gone, or going (issue 15)
@@ -509,20 +511,31 @@ class AcdService:
     ) -> None:
         try:
             for name, value in variables.items():
-                await self._ami.send(
-                    {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+                await self._to_call(
+                    call_id,
+                    {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value},
                 )
-            await self._ami.send(
+            await self._to_call(
+                call_id,
                 {
                     "Action": "Redirect",
                     "Channel": channel,
                     "Context": context,
                     "Exten": "s",
                     "Priority": "1",
-                }
+                },
             )
         except AmiActionError as exc:  # the caller may just have hung up
             log.info("call %s: redirect to %s failed: %s", call_id, context, exc)
+
+    async def _to_call(self, call_id: str, action: dict[str, Any]) -> Any:
+        """An action on a caller's channel, to the node of its call in a cluster (its id
+        names it; the channel's name does not, and an engine that took over never saw the
+        channel made)."""
+        node = node_of(call_id)
+        if node:
+            return await self._ami.send(action, node=node)
+        return await self._ami.send(action)
 
     async def _place_callback(self, place: PlaceCallback) -> None:
         leg_id = f"hl-cb-{uuid.uuid4().hex[:17]}"
