@@ -30,7 +30,7 @@ CENTRE_DEFAULTS: dict[str, Any] = {
     "missed_callback_after_s": 0.0,  # every caller who hung up in the queue is called back ...
     "callback_min_idle_agents": 3,  # ... when 3 agents of the skill stay ready after it
     "callback_min_idle_share": 0.5,  # ... and half of its working agents (the trough)
-    "callback_reserve_live": True,  # ... at most as many as its live calls now
+    "callback_reserve_live": True,  # ... at most as many as the centre's live calls now
     "borrow_spare_first": True,  # a lent agent comes from the skill with the most to spare
     "target_first": True,  # a call that can still make the target before one already past it
 }
@@ -129,8 +129,9 @@ class AcdPolicy:
     # ... and at least this share of the skill's working agents (0: off): a big skill keeps a
     # reserve in proportion, as its arrivals come in proportion too.
     callback_min_idle_share: float = 0.0
-    # ... but never more ready agents than the skill has live calls ringing or answered: a
-    # reserve larger than the live load it protects only holds callbacks back (after the day).
+    # ... but never more ready agents than the whole centre has live calls ringing or answered
+    # (a cap by the skill's own live calls cost service level on the tuning days): a reserve
+    # larger than the live load it protects only holds callbacks back (after the day).
     callback_reserve_live: bool = False
     # Rejoin: a caller who hung up and calls again within this time gets their old place.
     rejoin_within_s: float | None = None
