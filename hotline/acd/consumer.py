@@ -34,11 +34,12 @@ from hotline.acd.events import (
 )
 from hotline.acd.notifier import AcdNotifier
 from hotline.acd.phones import PhoneWatch, seat_of
-from hotline.acd.service import AcdService
+from hotline.acd.service import RING_CONTEXT, AcdService
 from hotline.asterisk.ami.client import AmiActionError, AmiClient, NodeLost, Reconnected
 from hotline.asterisk.ami.cluster import ClusterAmi, node_of
 from hotline.asterisk.ami.events import (
     AgentLegAnswered,
+    AgentLegRinging,
     AmiEvent,
     AsteriskBooted,
     CallArrived,
@@ -51,6 +52,7 @@ from hotline.asterisk.ami.events import (
     ChannelCreated,
     ChannelHungUp,
     HandoffEnded,
+    OfferNotAnswered,
     RecordingStarted,
     ReviewCallbackResult,
     SpeechHeard,
@@ -144,8 +146,14 @@ class AmiConsumer:
                     preferred_agent=await self._sticky(event.caller),
                 )
             )
+        elif isinstance(event, AgentLegRinging):
+            await self._service.leg_ringing(event)
+        elif isinstance(event, OfferNotAnswered):
+            await self._service.offer_not_answered(event)
         elif isinstance(event, AgentLegAnswered):
-            await self._service.leg_answered(event.unique_id, event.call_id, event.agent_id)
+            await self._service.leg_answered(
+                event.leg_id, event.call_id, event.agent_id, event.unique_id
+            )
             await self._service.offer(
                 AgentAnswered(call_id=event.call_id, agent_id=event.agent_id, at=event.at)
             )
@@ -246,12 +254,33 @@ class AmiConsumer:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    def _is_acd_leg(self, unique_id: str, linked_id: str) -> bool:
+    def _is_acd_leg(self, unique_id: str, linked_id: str, channel: str = "") -> bool:
         legs = self._service.legs
-        return unique_id.split(";")[0] in legs or (bool(linked_id) and linked_id in legs)
+        if unique_id.split(";")[0] in legs or (bool(linked_id) and linked_id in legs):
+            return True  # a callback's leg: Originate's ChannelId (a Local's ;2: its Linkedid)
+        if self._service.leg(unique_id) is not None:
+            return True
+        # An offer's agent channel is made by the caller's Dial: it shares the call's Linkedid
+        # (both halves of a Local seat too), and its Newchannel comes before the engine learns
+        # its Uniqueid (HotlineAgentRinging).
+        return bool(channel) and self._offer_on_seat(linked_id, seat_of(channel)) is not None
+
+    def _offer_on_seat(self, linked_id: str, seat: str) -> Any:
+        """The offer leg of the call with this Linkedid to the agent at this seat, if any."""
+        agent_id = self._agent_at(seat) if linked_id else None
+        if agent_id is None:
+            return None
+        for leg in self._service.legs.values():
+            if leg.kind != "offer" or leg.agent_id != agent_id:
+                continue
+            call = self._tracker.calls.get(leg.call_id)
+            linked = call.linked_id if call is not None else leg.call_id
+            if linked_id in (linked, leg.call_id):
+                return leg
+        return None
 
     async def _channel_created(self, event: ChannelCreated) -> None:
-        if self._is_acd_leg(event.unique_id, event.linked_id):
+        if self._is_acd_leg(event.unique_id, event.linked_id, event.channel):
             return
         seat = seat_of(event.channel)
         if not self._phones.channel_up(seat, event.unique_id):
@@ -278,7 +307,7 @@ class AmiConsumer:
             elif leg.kind == "callback":
                 # The agent answered, the citizen did not: CallbackFailed already told the core.
                 self._service.legs.pop(leg.leg_id, None)
-            return  # an unanswered offer ends through its Originate result
+            return  # an unanswered offer ends through the caller's Dial (or its hang-up)
         await self._service.offer(CallerHungUp(call_id=event.unique_id, at=event.at))
 
     async def _finished(self, record: CallRecord) -> None:
@@ -313,7 +342,8 @@ class AmiConsumer:
         unknown = [
             (uid, chan)
             for uid, chan in live.items()
-            if str(chan.get("Context")) == "hotline-queue" and uid not in known
+            if (str(chan.get("Context")) == "hotline-queue" or self._ringing_unknown(uid, chan))
+            and uid not in known
         ]
         # Asterisk lists its channels from a hash table, not in the order they came: queued
         # again in the order they were created, the callers keep their order among themselves.
@@ -324,6 +354,15 @@ class AmiConsumer:
             node or "",
             len(live),
             lost,
+        )
+
+    def _ringing_unknown(self, uid: str, chan: Any) -> bool:
+        """A caller still ringing an agent (its Dial not answered: in no bridge) whose offer
+        the engine lost with its last saves: it waits too. One already talking is not."""
+        return (
+            str(chan.get("Context")) == RING_CONTEXT
+            and not str(chan.get("BridgeId") or "")
+            and all(leg.call_id != uid for leg in self._service.legs.values())
         )
 
     async def _send(self, action: dict[str, Any], node: str) -> Any:
@@ -355,7 +394,10 @@ class AmiConsumer:
                     log.info("call %s lost: recorded as %s", call_id, record.outcome.value)
                     await self._finished(record)
         for leg in list(self._service.legs.values()):
-            chan = live.get(leg.leg_id)
+            if leg.kind == "offer" and not leg.channel:
+                # Rung while no engine listened (a restart): its channel by the call and seat.
+                leg.channel = self._live_agent_channel(leg, live)
+            chan = live.get(leg.agent_channel)
             if chan is not None and self._answered_unheard(leg, chan):
                 # The agent answered while no engine listened (a takeover): as if heard now.
                 await self.dispatch(
@@ -364,10 +406,11 @@ class AmiConsumer:
                         call_id=leg.call_id,
                         agent_id=leg.agent_id,
                         channel=str(chan.get("Channel", "")),
-                        unique_id=leg.leg_id,
+                        unique_id=leg.agent_channel,
+                        leg_id=leg.leg_id,
                     )
                 )
-            if leg.leg_id not in live and mine(leg.call_id):
+            if leg.agent_channel not in live and mine(leg.call_id):
                 event: Any = (
                     CallEnded(call_id=leg.call_id, agent_id=leg.agent_id, at=now)
                     if leg.answered
@@ -393,15 +436,26 @@ class AmiConsumer:
                 await self._service.offer(CallerHungUp(call_id=view.call_id, at=now))
         return lost
 
+    def _live_agent_channel(self, leg: Any, live: dict[str, Any]) -> str:
+        """The Uniqueid of an offer's agent channel among the live ones ("" if none): on the
+        agent's seat with the call's Linkedid (a Local seat: its first half)."""
+        seat = self._seat_of_agent(leg.agent_id)
+        call = self._tracker.calls.get(leg.call_id)
+        linked = call.linked_id if call is not None else leg.call_id
+        for uid, chan in live.items():
+            name = str(chan.get("Channel", ""))
+            if (
+                str(chan.get("Linkedid", "")) in (linked, leg.call_id)
+                and seat_of(name) == seat
+                and not name.endswith(";2")
+            ):
+                return uid
+        return ""
+
     @staticmethod
     def _answered_unheard(leg: Any, chan: Any) -> bool:
-        # An offer's leg runs hotline-agent-connect only once the agent has answered.
-        return (
-            leg.kind == "offer"
-            and not leg.answered
-            and str(chan.get("Context")) == "hotline-agent-connect"
-            and str(chan.get("ChannelState")) == "6"
-        )
+        # An offer's agent channel is up only once the agent has answered.
+        return leg.kind == "offer" and not leg.answered and str(chan.get("ChannelState")) == "6"
 
     async def _adopt_ivr_calls(self, live: dict[str, Any]) -> None:
         """Citizens in the IVR whose arrival no engine heard (it came while the engine was
@@ -429,7 +483,8 @@ class AmiConsumer:
             (uid, str(chan.get("Linkedid", "")), str(chan.get("Channel", "")))
             for uid, chan in live.items()
         ]
-        self._phones.reset(channels, self._is_acd_leg)
+        names = {uid: name for uid, _linked, name in channels}
+        self._phones.reset(channels, lambda uid, linked: self._is_acd_leg(uid, linked, names[uid]))
         seats = self._phones.busy_seats()
         snapshot = self._service.acd.snapshot()["agents"]
         busy = {a["agent_id"] for a in snapshot if a["seat"] in seats}

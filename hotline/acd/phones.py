@@ -3,11 +3,12 @@
 An agent may be on a call the ACD knows nothing of: a call transferred to the seat from the
 desktop, a consultation dialled to it, a call the agent dialled, a personal call already going
 when the agent logs in. The ACD must not offer that agent a call meanwhile, so the AMI consumer
-watches the channels of every seat: a channel that is not one of the ACD's own legs (whose ids
-the ACD chose, ``ChannelId`` of its Originate, also the ``Linkedid`` of a Local channel's second
-half) makes the seat busy; when the last such channel hangs up it is free. The consumer turns
-that into ``AgentPhoneBusy`` / ``AgentPhoneFree`` for the agent logged in at the seat, also
-when an agent logs in at a seat that is busy already.
+watches the channels of every seat: a channel that is not one of the ACD's own legs (a
+callback's ``ChannelId`` of its Originate, also the ``Linkedid`` of a Local channel's second
+half; an offer's channel, dialled by the caller, carries the call's ``Linkedid`` on the offered
+agent's seat) makes the seat busy; when the last such channel hangs up it is free. The
+consumer turns that into ``AgentPhoneBusy`` / ``AgentPhoneFree`` for the agent logged in at
+the seat, also when an agent logs in at a seat that is busy already.
 
 Channels, not device states: device state is computed in its own thread in Asterisk and may
 arrive after the hang-up of the ACD's own call, which would look like another call.

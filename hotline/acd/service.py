@@ -15,6 +15,7 @@ import math
 import re
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -42,6 +43,8 @@ from hotline.acd.events import (
 from hotline.acd.notifier import AcdNotifier
 from hotline.acd.store import RedisAcdStore
 from hotline.asterisk.ami.client import DECISION_TOKEN, AmiActionError, AmiClient, originate
+from hotline.asterisk.ami.cluster import node_of
+from hotline.asterisk.ami.events import AgentLegRinging, OfferNotAnswered
 from hotline.calls.tracker import CallTracker
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,8 @@ PUBLISHED = (
     CallLeft,
 )
 CALLBACK_NUMBER = re.compile(r"\+?[0-9]{3,20}")
+# Where the caller's own channel dials the agent (asterisk-config/extensions.conf).
+RING_CONTEXT = "hotline-ring-agent"
 
 
 class CallbackLog(Protocol):
@@ -94,6 +99,14 @@ class AgentLeg:
     """"offer": rings the agent for a waiting caller; "callback": agent first, then the citizen."""
     attempt: int = 0
     """For a callback: which attempt this is (1 for the first)."""
+    channel: str = ""
+    """The Uniqueid of the agent's channel: an offer's is Asterisk's own, learned when the
+    caller's Dial makes it ("" until then); a callback's is its leg id (Originate's ChannelId)."""
+
+    @property
+    def agent_channel(self) -> str:
+        """What AMI actions on the agent's channel name (a Uniqueid: Asterisk accepts one)."""
+        return self.channel or self.leg_id
 
 
 class AcdService:
@@ -126,6 +139,10 @@ class AcdService:
         self._last_save = -math.inf  # time.monotonic() when the last save started
         self._hurry = asyncio.Event()  # someone waits for the next save: skip the interval
         self._withdrawn: set[str] = set()  # legs whose offer was cancelled while being placed
+        # One move of a caller's channel at a time (an announcement decided before the offer
+        # must not land after it: its Redirect would end the caller's Dial to the agent).
+        self._moves: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._watchdogs: set[asyncio.Task[None]] = set()
         self._seats = seats  # None: any (tests of the core's plumbing); the engine passes its own
         self._callback_dial = callback_dial
         self._callback_ring_s = callback_ring_s
@@ -282,15 +299,66 @@ class AcdService:
             self.legs = {k: v for k, v in self.legs.items() if v.call_id != event.call_id}
 
     def leg(self, leg_id: str) -> AgentLeg | None:
-        return self.legs.get(leg_id)
+        """A leg by its id or by the Uniqueid of its agent's channel."""
+        found = self.legs.get(leg_id)
+        if found is not None or not leg_id:
+            return found
+        return next((leg for leg in self.legs.values() if leg.channel == leg_id), None)
 
-    async def leg_answered(self, leg_id: str, call_id: str, agent_id: str) -> None:
+    async def leg_answered(
+        self, leg_id: str, call_id: str, agent_id: str, channel: str = ""
+    ) -> None:
+        """The agent answered; ``channel``: the Uniqueid of the agent's channel."""
         async with self._lock:
-            leg = self.legs.get(leg_id)
-            if leg is None:  # e.g. answered just after a restart lost the originate
-                self.legs[leg_id] = AgentLeg(leg_id, call_id, agent_id, answered=True)
+            leg = self.legs.get(leg_id) or self.leg(channel)
+            if leg is None:  # e.g. answered just after a restart lost the offer
+                self.legs[leg_id or channel] = AgentLeg(
+                    leg_id or channel, call_id, agent_id, answered=True, channel=channel
+                )
             else:
                 leg.answered = True
+                leg.channel = leg.channel or channel
+        self._save_soon()
+
+    async def leg_ringing(self, event: AgentLegRinging) -> None:
+        """The caller's Dial made the agent's channel: the leg is that channel from now on.
+        A channel for an offer no longer held (withdrawn meanwhile) is hung up at once."""
+        async with self._lock:
+            leg = self.legs.get(event.leg_id)
+            known = leg is not None and leg.call_id == event.call_id and not leg.channel
+            if leg is not None and known:
+                leg.channel = event.unique_id
+        if not known:
+            log.info(
+                "call %s: agent %s's phone rang for an offer no longer held (%s); hung up",
+                event.call_id,
+                event.agent_id,
+                event.leg_id,
+            )
+            await self.hangup(event.unique_id)
+            return
+        self._save_soon()
+
+    async def offer_not_answered(self, event: OfferNotAnswered) -> None:
+        """The caller's Dial to the agent ended unanswered: the offer failed."""
+        async with self._lock:
+            leg = self.legs.get(event.leg_id)
+            if leg is not None and leg.call_id == event.call_id and not leg.answered:
+                del self.legs[event.leg_id]
+            elif leg is not None or any(x.call_id == event.call_id for x in self.legs.values()):
+                return  # not this offer's (or already answered)
+        # A leg we do not hold (withdrawn, or lost with a restart): the core judges.
+        log.info(
+            "agent %s did not take call %s: %s", event.agent_id, event.call_id, event.dial_status
+        )
+        await self.offer(
+            OfferFailed(
+                call_id=event.call_id,
+                agent_id=event.agent_id,
+                reason=f"no answer ({event.dial_status})",
+                at=event.at,
+            )
+        )
 
     # -- decisions out ---------------------------------------------------
     def _execute(self, decision: Any) -> None:
@@ -331,7 +399,7 @@ class AcdService:
         leg_id = f"hl-{uuid.uuid4().hex[:20]}"
         self.legs[leg_id] = AgentLeg(leg_id, offer.call_id, offer.agent_id)
         try:
-            reason = await self._originate(offer, leg_id)
+            reason = await self._ring(offer, leg_id)
         finally:
             self._withdrawn.discard(leg_id)
         if reason:
@@ -345,38 +413,83 @@ class AcdService:
                     at=self._clock(),
                 )
             )
+            return
+        watchdog = asyncio.ensure_future(self._watch_offer(offer, leg_id))
+        self._watchdogs.add(watchdog)
+        watchdog.add_done_callback(self._watchdogs.discard)
 
-    async def _originate(self, offer: OfferCall, leg_id: str) -> str:
-        """Ring the agent; why it did not take the call ("" if it did)."""
+    async def _ring(self, offer: OfferCall, leg_id: str) -> str:
+        """Send the caller to ring the agent (its own Dial, [hotline-ring-agent]); why it
+        could not ("" if it went). Whether the agent answers comes as events."""
         if not await self._save_ahead():
             return "state not saved"
-        # The offer may have been withdrawn (the caller hung up) while the leg was saved: the
-        # hang-up found no channel then, and an Originate now would ring the agent for nobody
-        # while the ACD offers the agent the next call.
-        if leg_id in self._withdrawn:
-            return "withdrawn before the agent was rung"
-        self._notifier.call_offered(offer)
-        caller = offer.caller or "12345"
-        try:
-            rang = await originate(
-                self._ami,
-                offer.seat,
-                "hotline-agent-connect",
-                ring_s=offer.ring_timeout_s,
-                caller=(caller, caller),
-                channel_id=leg_id,
-                variables=[
-                    f"HOTLINE_CALL={offer.call_id}",
-                    f"HOTLINE_CALL_CHANNEL={offer.channel}",
-                    f"HOTLINE_AGENT={offer.agent_id}",
-                ],
-                margin_s=self._action_timeout_s,
+        if self._seats is not None and offer.seat not in self._seats:
+            return f"seat {offer.seat[:80]!r} is not a configured dial string"
+        ring_s = str(max(1, math.ceil(offer.ring_timeout_s)))
+        async with self._move_lock(offer.call_id):
+            # The offer may have been withdrawn (the caller hung up) while the leg was saved or
+            # an earlier move of the caller finished: sent now, the caller would ring the agent
+            # for nobody while the ACD offers the agent the next call.
+            if leg_id in self._withdrawn or leg_id not in self.legs:
+                return "withdrawn before the agent was rung"
+            self._notifier.call_offered(offer)
+            actions: list[dict[str, Any]] = [
+                {"Action": "Setvar", "Channel": offer.channel, "Variable": name, "Value": value}
+                for name, value in (
+                    ("HOTLINE_OFFER_LEG", leg_id),
+                    ("HOTLINE_OFFER_AGENT", offer.agent_id),
+                    ("HOTLINE_OFFER_DIAL", offer.seat),
+                    ("HOTLINE_OFFER_RING", ring_s),
+                )
+            ]
+            actions.append(
+                {"Action": "Redirect", "Channel": offer.channel, "Context": RING_CONTEXT,
+                 "Exten": "s", "Priority": "1"}
+            )  # fmt: skip
+            # Written back to back, answers awaited together: one round trip, not five, before
+            # the agent's phone rings. Asterisk runs one login's actions in the order they
+            # came, so the Redirect finds the variables set.
+            sent = await asyncio.gather(
+                *(self._to_call(offer.call_id, action) for action in actions),
+                return_exceptions=True,
             )
-        except AmiActionError as exc:
-            return str(exc)
-        if not rang.answered:
-            return f"no answer (reason {rang.reason})"
+            for result in sent:
+                if isinstance(result, AmiActionError):  # the caller is gone, or going (issue 15)
+                    return f"caller not sent to the agent: {result}"
+                if isinstance(result, BaseException):
+                    raise result
         return ""
+
+    async def _watch_offer(self, offer: OfferCall, leg_id: str) -> None:
+        """The caller's Dial says how the offer went; if nothing came (its channel was moved
+        away meanwhile), the offer fails after the ring time and a margin."""
+        await asyncio.sleep(offer.ring_timeout_s + self._action_timeout_s)
+        leg = self.legs.get(leg_id)
+        if leg is None or leg.answered:
+            return
+        log.warning(
+            "call %s: no word from Asterisk on agent %s's offer %s; failed",
+            offer.call_id,
+            offer.agent_id,
+            leg_id,
+        )
+        self.legs.pop(leg_id, None)
+        if leg.channel:
+            await self.hangup(leg.channel)
+        await self.offer(
+            OfferFailed(
+                call_id=offer.call_id,
+                agent_id=offer.agent_id,
+                reason="no outcome from Asterisk",
+                at=self._clock(),
+            )
+        )
+
+    def _move_lock(self, call_id: str) -> asyncio.Lock:
+        lock = self._moves.get(call_id)
+        if lock is None:
+            lock = self._moves[call_id] = asyncio.Lock()
+        return lock
 
     def _caller_channel(self, call_id: str) -> str | None:
         call = self.tracker.calls.get(call_id)
@@ -390,22 +503,39 @@ class AcdService:
         if channel is None:
             log.info("call %s: no channel to redirect to %s", call_id, context)
             return
+        async with self._move_lock(call_id):
+            await self._redirect_channel(call_id, channel, context, variables)
+
+    async def _redirect_channel(
+        self, call_id: str, channel: str, context: str, variables: dict[str, str]
+    ) -> None:
         try:
             for name, value in variables.items():
-                await self._ami.send(
-                    {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+                await self._to_call(
+                    call_id,
+                    {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value},
                 )
-            await self._ami.send(
+            await self._to_call(
+                call_id,
                 {
                     "Action": "Redirect",
                     "Channel": channel,
                     "Context": context,
                     "Exten": "s",
                     "Priority": "1",
-                }
+                },
             )
-        except AmiActionError as exc:  # the caller may just have hung up or been bridged
+        except AmiActionError as exc:  # the caller may just have hung up
             log.info("call %s: redirect to %s failed: %s", call_id, context, exc)
+
+    async def _to_call(self, call_id: str, action: dict[str, Any]) -> Any:
+        """An action on a caller's channel, to the node of its call in a cluster (its id
+        names it; the channel's name does not, and an engine that took over never saw the
+        channel made)."""
+        node = node_of(call_id)
+        if node:
+            return await self._ami.send(action, node=node)
+        return await self._ami.send(action)
 
     async def _place_callback(self, place: PlaceCallback) -> None:
         leg_id = f"hl-cb-{uuid.uuid4().hex[:17]}"
@@ -414,7 +544,12 @@ class AcdService:
             reason = f"not a diallable number: {place.number!r}"
         else:
             self.legs[leg_id] = AgentLeg(
-                leg_id, place.call_id, place.agent_id, kind="callback", attempt=place.attempt
+                leg_id,
+                place.call_id,
+                place.agent_id,
+                kind="callback",
+                attempt=place.attempt,
+                channel=leg_id,
             )
         if not reason and not await self._save_ahead():
             reason = "state not saved"
@@ -462,7 +597,13 @@ class AcdService:
         for leg in list(self.legs.values()):
             if leg.call_id == cancel.call_id and leg.agent_id == cancel.agent_id:
                 self._withdrawn.add(leg.leg_id)  # not rung yet: it never will be
-                await self.hangup(leg.leg_id)
+                if leg.kind == "offer" and not leg.answered:
+                    # Its agent channel, if the caller's Dial made one already, is hung up
+                    # here (or dies with the caller's Dial); one made later is hung up when
+                    # its ringing event finds no leg (leg_ringing).
+                    self.legs.pop(leg.leg_id, None)
+                if leg.channel:
+                    await self.hangup(leg.channel)
 
     async def hangup(self, channel: str) -> None:
         try:
@@ -471,6 +612,9 @@ class AcdService:
             log.info("hangup of %s: %s", channel, exc)
 
     async def drain(self) -> None:
-        """Wait for in-flight AMI work (used on shutdown and in tests)."""
+        """Wait for in-flight AMI work (used on shutdown and in tests); the offers' watchdogs,
+        which only wait, are cancelled."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        for watchdog in list(self._watchdogs):
+            watchdog.cancel()

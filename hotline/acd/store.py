@@ -43,6 +43,7 @@ class _Leg(_Strict):
     answered: bool = False
     kind: str = "offer"
     attempt: int = 0
+    channel: str = ""
 
 
 class _Tracked(_Strict):

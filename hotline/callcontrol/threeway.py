@@ -194,7 +194,7 @@ class ThreeWayService:
         call = self._acd.tracker.calls.get(view.call_id)
         if leg is None or call is None:
             raise ThreeWayError("the call's channels are not known (yet)")
-        return view.call_id, call.channel, leg.leg_id
+        return view.call_id, call.channel, leg.agent_channel
 
     def callback_leg(self, agent_id: str) -> tuple[str, str] | None:
         """(call id, agent leg) when the agent is on a callback: the citizen's leg hangs on the
@@ -207,7 +207,7 @@ class ThreeWayService:
              if g.agent_id == agent_id and g.call_id == view.call_id and g.kind == "callback"),
             None,
         )  # fmt: skip
-        return (view.call_id, leg.leg_id) if leg is not None else None
+        return (view.call_id, leg.agent_channel) if leg is not None else None
 
     async def start(self, agent_id: str, number: str, *, consult: bool = False) -> ThreeWay:
         _name, dial = self.target(number)

@@ -1,4 +1,5 @@
-"""Issue 15: a caller who hangs up at the very moment an agent answers, through the real Asterisk.
+"""Issue 15: a caller who hangs up at the very moment an agent answers, through the real Asterisk
+(fixed: the caller's own channel dials the agent, [hotline-ring-agent]).
 
 The probe at 200 concurrent calls left ``Surrogate/...`` channels behind, and a hang-up while the
 caller was being moved into the agent's bridge was never heard: the engine kept the call (no
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.asterisk
 
 QUITS = {"1001": "Local/1001@test-phone-caller-quits", "1002": "Local/1002@test-phone-caller-quits"}
 CALLS = 30
+AGENT_SEAT = "Local/1001@test-phone"
 HANGUP_BUSY_S = 20.0
 """How long the lost caller's channel is held hanging up: the agent must answer meanwhile."""
 
@@ -153,11 +155,15 @@ async def test_callers_hanging_up_around_the_answer_moment_leave_nothing_behind(
     assert outcomes <= {CallOutcome.ANSWERED, CallOutcome.ABANDONED_QUEUE}, outcomes
 
 
-async def _caller_lost_in_the_move(engine: EngineProcess, ami: AmiTestClient) -> str:
+async def _caller_still_hanging_up_when_an_agent_is_free(
+    engine: EngineProcess, ami: AmiTestClient
+) -> str:
     """A waiting caller hangs up; while its channel is still taking the hang-up (held in its h
     extension, as a loaded machine holds it between taking a hang-up and finishing it) an
-    agent becomes free and answers: the agent's leg pulls a channel that is hanging up. The
-    call id."""
+    agent becomes free and the ACD, which still holds the call (its Hangup has not come yet),
+    offers it to the agent. Before the fix the agent's leg pulled that channel into its bridge
+    and the hang-up was lost with the old channel object. Returns when the offer is settled;
+    the call id."""
     caller = "13715009999"
     busy = {"TEST_HANGUP_BUSY_S": str(int(HANGUP_BUSY_S))}
     await ami.call_12345(caller, dtmf="1", dtmf_delay=0.5, hold=60, variables=busy)
@@ -184,53 +190,64 @@ async def _caller_lost_in_the_move(engine: EngineProcess, ami: AmiTestClient) ->
     await ami.hangup(channel[:-2] + ";1")  # the citizen's phone hangs up
     assert await _until(hanging_up, 10), "the caller's channel is not in its h extension"
     held_since = time.monotonic()
-    # Now an agent becomes free: the ACD still holds the call (its Hangup has not come yet).
-    engine.agent("1001", "login", {"seat": "Local/1001@test-phone"})
+    # Now an agent becomes free: the ACD still holds the call and offers it.
+    engine.agent("1001", "login", {"seat": AGENT_SEAT})
     engine.agent("1001", "ready")
+
+    async def offer_settled() -> bool:
+        agents = (await asyncio.to_thread(engine.status))["agents"]
+        state = next(a["state"] for a in agents if a["agent_id"] == "1001")
+        return state not in ("ready", "ringing")
+
+    assert await _until(offer_settled, 30), f"the offer did not settle\n{engine.log_tail(40)}"
+    if time.monotonic() - held_since > HANGUP_BUSY_S - 3:
+        # Not an outcome: the scenario did not happen (RuntimeError, not an AssertionError),
+        # so a slow machine cannot pass for a fixed race.
+        raise RuntimeError("the offer settled after the caller had finished hanging up")
+    return call_id
+
+
+def _seat_channels(ami: AmiTestClient) -> list[str]:
+    """Channels made on the agent's seat so far (the agent's phone rang)."""
+    return [
+        str(ev.get("Channel"))
+        for ev in ami.events
+        if ev.get("Event") == "Newchannel"
+        and str(ev.get("Channel", "")).startswith(AGENT_SEAT + "-")
+    ]
+
+
+async def test_a_caller_still_hanging_up_when_an_agent_is_free_ends_the_call(
+    engine: EngineProcess, ami: AmiTestClient
+) -> None:
+    """Issue 15, fixed: the caller's own channel dials the agent ([hotline-ring-agent]), so
+    nothing pulls a channel that is hanging up; its hang-up alone ends the call."""
+    call_id = await _caller_still_hanging_up_when_an_agent_is_free(engine, ami)
+    # Nobody acts: the caller's hang-up alone ends the call within the time it takes.
+    records = await _assert_nothing_left(engine, ami, [call_id], HANGUP_BUSY_S + 5)
+    assert records[call_id].outcome is CallOutcome.ABANDONED_QUEUE
+    assert not _seat_channels(ami), "the agent's phone rang for a caller who had hung up"
+
+
+@pytest.mark.parametrize("after_call", ["plain", "rating"])
+async def test_an_agent_offered_a_caller_who_hung_up_serves_the_next_caller(
+    engine: EngineProcess, ami: AmiTestClient, after_call: str
+) -> None:
+    """After such an offer (the caller could not be sent to ring the agent: ring-no-answer, as
+    for any offer that fails) the agent, ready again, takes the next call, which ends with its
+    one record (with the one-key rating after the call on too); nothing is left."""
+    lost = await _caller_still_hanging_up_when_an_agent_is_free(engine, ami)
+    await _assert_nothing_left(engine, ami, [lost], HANGUP_BUSY_S + 5)
+    engine.agent("1001", "ready")
+    caller = "13715009998"
+    await ami.call_12345(caller, dtmf="1", dtmf_delay=0.5, hold=60)
+    queued = await _queued(ami, caller)
+    call_id, channel = str(queued["CallId"]), _last(queued["Channel"])
     await ami.wait_event(
         lambda ev: user_event("HotlineAgentAnswered")(ev) and ev.get("CallId") == call_id,
         timeout=30,
     )
-    if time.monotonic() - held_since > HANGUP_BUSY_S - 3:
-        # Not an outcome: the scenario did not happen (RuntimeError, not the xfail's
-        # AssertionError), so a slow machine cannot pass for a fixed race.
-        raise RuntimeError("the agent answered after the caller had finished hanging up")
-    return call_id
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "issue 15, Asterisk's Bridge() yank: the agent's leg pulls a caller whose channel is "
-        "still hanging up; the masquerade moves the caller's line into a new channel in the "
-        "bridge and the old one (which had the hang-up) ends as Surrogate/...: the caller's "
-        "channel never hangs up and the agent stays on a dead call until the agent hangs up. "
-        "The fix is not to pull the caller at all (the caller's own channel dials the agent, "
-        "as app_queue does); see the issue notes"
-    ),
-)
-async def test_a_caller_still_hanging_up_when_the_agent_answers_ends_the_call(
-    engine: EngineProcess, ami: AmiTestClient
-) -> None:
-    call_id = await _caller_lost_in_the_move(engine, ami)
-    # Nobody acts: the caller's hang-up alone ends the call within the time it takes.
-    records = await _assert_nothing_left(engine, ami, [call_id], 15)
-    assert records[call_id].outcome in (CallOutcome.ABANDONED_QUEUE, CallOutcome.ANSWERED)
-
-
-@pytest.mark.parametrize("after_call", ["plain", "rating"])
-async def test_a_call_whose_caller_was_lost_in_the_move_ends_with_the_agents_hang_up(
-    engine: EngineProcess, ami: AmiTestClient, after_call: str
-) -> None:
-    """What still holds with the race above: the agent hears nothing and hangs up; then the
-    call has its one record, the agent is free and no channel is left (also when the caller,
-    gone, is sent on to the rating question: it ends unanswered)."""
-    call_id = await _caller_lost_in_the_move(engine, ami)
-    leg = await ami.wait_event(
-        lambda ev: user_event("HotlineRecording")(ev) and ev.get("CallId") == call_id
-    )
-    await ami.hangup(_last(leg["Channel"]))
+    await ami.hangup(channel[:-2] + ";1")  # the citizen hangs up
     records = await _assert_nothing_left(engine, ami, [call_id], 30)
     assert records[call_id].outcome is CallOutcome.ANSWERED
     assert records[call_id].agent_id == "1001"

@@ -187,7 +187,12 @@ def _on_call_acd() -> Any:
 
     view = SimpleNamespace(agent_id="1001", state="on_call", call_id="c1")
     leg = SimpleNamespace(
-        agent_id="1001", call_id="c1", answered=True, leg_id="leg-1", kind="offer"
+        agent_id="1001",
+        call_id="c1",
+        answered=True,
+        leg_id="leg-1",
+        agent_channel="leg-1",
+        kind="offer",
     )
     return SimpleNamespace(
         acd=SimpleNamespace(agents=lambda: [view], agent=lambda i: view if i == "1001" else None),

@@ -321,5 +321,7 @@ async def test_an_offer_withdrawn_while_its_leg_is_saved_never_rings_the_agent()
     await asyncio.sleep(0.01)  # the leg is being saved
     await service._cancel(CancelOffer(call_id="c1", agent_id="1001"))  # the caller hung up
     await ringing
-    assert ami.sent == ["Hangup"], ami.sent  # no Originate after the withdrawal
+    # Not rung: the caller was not sent to dial the agent (no Setvar/Redirect), and there was
+    # no agent channel yet to hang up.
+    assert ami.sent == [], ami.sent
     assert service.legs == {}

@@ -80,28 +80,36 @@ class NodeWatch:
             client.close()
 
     def agent_legs(self) -> dict[str, list[tuple[float, float, str]]]:
-        """Per agent, (rung at, ended at, node:leg) for every leg the engines originated
-        (channel id ``hl-...``, the agent named by its HOTLINE_AGENT variable)."""
+        """Per agent, (rung at, ended at, node:leg) for every leg the engines rang: the agent
+        channels the callers' Dials made, each named with its agent by the dialplan's
+        HotlineAgentRinging (its Uniqueid is the channel's)."""
         agent_of: dict[str, str] = {}
+        for _at, node, ev in self.stamped:
+            if (
+                ev.get("Event") == "UserEvent"
+                and _last(ev.get("UserEvent")) == "HotlineAgentRinging"
+            ):
+                agent_of[f"{node}:{_last(ev.get('Uniqueid'))}"] = str(_last(ev.get("Agent")))
         opened: dict[str, float] = {}
         closed: dict[str, float] = {}
         for at, node, ev in self.stamped:
-            uid = str(ev.get("Uniqueid", ""))
-            if not uid.startswith("hl-"):
+            key = f"{node}:{_last(ev.get('Uniqueid', ''))}"
+            if key not in agent_of:
                 continue
-            key = f"{node}:{uid}"
             kind = ev.get("Event")
-            if kind == "VarSet" and ev.get("Variable") == "HOTLINE_AGENT":
-                agent_of[key] = str(ev.get("Value"))
-            elif kind == "Newchannel":
+            if kind == "Newchannel":
                 opened.setdefault(key, at)
             elif kind == "Hangup":
                 closed[key] = at
         legs: dict[str, list[tuple[float, float, str]]] = {}
         for key, at in opened.items():
-            agent = agent_of.get(key, "?")
-            legs.setdefault(agent, []).append((at, closed.get(key, float("inf")), key))
+            legs.setdefault(agent_of[key], []).append((at, closed.get(key, float("inf")), key))
         return {agent: sorted(rows) for agent, rows in legs.items()}
+
+
+def _last(value: Any) -> str:
+    """A header our UserEvent repeats after the channel's (a list): the last value."""
+    return str(value[-1] if isinstance(value, list) and value else value)
 
 
 def overlapping_legs(legs: dict[str, list[tuple[float, float, str]]]) -> list[str]:

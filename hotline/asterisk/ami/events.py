@@ -150,11 +150,36 @@ class CallbackLegFailed(AmiEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class AgentLegRinging(AmiEvent):
+    """The caller's Dial made the agent's channel (its pre-dial handler): the agent's phone
+    rings; ``leg_id`` is the engine's id of the offer, ``unique_id`` the channel's."""
+
+    call_id: str
+    agent_id: str
+    leg_id: str
+    channel: str
+    unique_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentLegAnswered(AmiEvent):
     call_id: str
     agent_id: str
     channel: str
     unique_id: str
+    leg_id: str = ""
+    """The engine's id of the offer ("" from a dialplan older than the caller's Dial)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OfferNotAnswered(AmiEvent):
+    """The caller's Dial to the agent ended unanswered (``dial_status``: NOANSWER, BUSY,
+    CHANUNAVAIL, CONGESTION, ...); the caller is back on hold."""
+
+    call_id: str
+    agent_id: str
+    leg_id: str
+    dial_status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +300,15 @@ _USER_EVENTS: dict[str, tuple[type[AmiEvent], tuple[_Field, ...]]] = {
     )),
     "hotlineagentanswered": (AgentLegAnswered, (
         _CALL_ID, _required("agent_id", "Agent"), _required("channel", "Channel"),
-        _required("unique_id", "Uniqueid"),
+        _required("unique_id", "Uniqueid"), _text("leg_id", "Leg"),
+    )),
+    "hotlineagentringing": (AgentLegRinging, (
+        _CALL_ID, _required("agent_id", "Agent"), _required("leg_id", "Leg"),
+        _required("channel", "Channel"), _required("unique_id", "Uniqueid"),
+    )),
+    "hotlineofferfailed": (OfferNotAnswered, (
+        _CALL_ID, _required("agent_id", "Agent"), _text("leg_id", "Leg"),
+        _text("dial_status", "DialStatus", "FAILED"),
     )),
     "hotlinevoicemail": (VoicemailStarted, (_CALL_ID, _required("file", "File"))),
     "hotlinerecording": (RecordingStarted, (
