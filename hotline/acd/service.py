@@ -73,6 +73,13 @@ PUBLISHED = (
 CALLBACK_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 # Where the caller's own channel dials the agent (asterisk-config/extensions.conf).
 RING_CONTEXT = "hotline-ring-agent"
+# Asterisk's answers to a Setvar/Redirect of a channel that is hanging up or gone (manager.c:
+# "Redirect failed, channel not up.", "Channel does not exist: ...", "No such channel").
+CALLER_GOING = re.compile(r"channel not up|does not exist|no such channel", re.IGNORECASE)
+CALLER_GONE = "caller hanging up"
+# How long an offer whose caller was hanging up waits for that caller's Hangup before it
+# fails anyway: a hang-up still unfinished after this is not one being finished.
+CALLER_GONE_WAIT_S = 60.0
 
 
 class CallbackLog(Protocol):
@@ -402,7 +409,19 @@ class AcdService:
             reason = await self._ring(offer, leg_id)
         finally:
             self._withdrawn.discard(leg_id)
-        if reason:
+        if reason == CALLER_GONE:
+            # The caller is hanging up (Asterisk refused to move a channel with a hang-up
+            # pending, or it is gone): the agent's phone never rang, so this is no ring-no-
+            # answer. The offer stands until the caller's Hangup ends it (CallerHungUp: the
+            # agent is ready again, the call an abandon); offered again meanwhile, the call
+            # would be refused again by every ready agent in turn. If no Hangup comes, the
+            # watchdog fails the offer after CALLER_GONE_WAIT_S.
+            log.info(
+                "call %s: the caller is hanging up; agent %s's offer waits for its hang-up",
+                offer.call_id,
+                offer.agent_id,
+            )
+        if reason and reason != CALLER_GONE:
             log.info("agent %s did not take call %s: %s", offer.agent_id, offer.call_id, reason)
             self.legs.pop(leg_id, None)
             await self.offer(
@@ -414,7 +433,10 @@ class AcdService:
                 )
             )
             return
-        watchdog = asyncio.ensure_future(self._watch_offer(offer, leg_id))
+        wait_s = offer.ring_timeout_s + self._action_timeout_s
+        if reason == CALLER_GONE:
+            wait_s = max(wait_s, CALLER_GONE_WAIT_S)
+        watchdog = asyncio.ensure_future(self._watch_offer(offer, leg_id, wait_s))
         self._watchdogs.add(watchdog)
         watchdog.add_done_callback(self._watchdogs.discard)
 
@@ -454,16 +476,18 @@ class AcdService:
                 return_exceptions=True,
             )
             for result in sent:
-                if isinstance(result, AmiActionError):  # the caller is gone, or going (issue 15)
+                if isinstance(result, AmiActionError):
+                    if CALLER_GOING.search(str(result)):
+                        return CALLER_GONE
                     return f"caller not sent to the agent: {result}"
                 if isinstance(result, BaseException):
                     raise result
         return ""
 
-    async def _watch_offer(self, offer: OfferCall, leg_id: str) -> None:
+    async def _watch_offer(self, offer: OfferCall, leg_id: str, wait_s: float) -> None:
         """The caller's Dial says how the offer went; if nothing came (its channel was moved
-        away meanwhile), the offer fails after the ring time and a margin."""
-        await asyncio.sleep(offer.ring_timeout_s + self._action_timeout_s)
+        away meanwhile), the offer fails after ``wait_s`` (the ring time and a margin)."""
+        await asyncio.sleep(wait_s)
         leg = self.legs.get(leg_id)
         if leg is None or leg.answered:
             return

@@ -194,17 +194,28 @@ async def _caller_still_hanging_up_when_an_agent_is_free(
     engine.agent("1001", "login", {"seat": AGENT_SEAT})
     engine.agent("1001", "ready")
 
-    async def offer_settled() -> bool:
-        agents = (await asyncio.to_thread(engine.status))["agents"]
-        state = next(a["state"] for a in agents if a["agent_id"] == "1001")
-        return state not in ("ready", "ringing")
+    def refused() -> bool:
+        return "the caller is hanging up" in engine.log_tail(400)
 
-    assert await _until(offer_settled, 30), f"the offer did not settle\n{engine.log_tail(40)}"
+    async def offer_refused() -> bool:
+        return await asyncio.to_thread(refused)
+
+    assert await _until(offer_refused, 30), (
+        f"the engine did not see the caller's move refused\n{engine.log_tail(40)}"
+    )
     if time.monotonic() - held_since > HANGUP_BUSY_S - 3:
         # Not an outcome: the scenario did not happen (RuntimeError, not an AssertionError),
         # so a slow machine cannot pass for a fixed race.
-        raise RuntimeError("the offer settled after the caller had finished hanging up")
+        raise RuntimeError("the offer was made after the caller had finished hanging up")
+    assert await _agent_state(engine, "1001") == "ringing", (
+        "the offer of a caller who is hanging up did not wait for the hang-up"
+    )
     return call_id
+
+
+async def _agent_state(engine: EngineProcess, agent_id: str) -> str:
+    agents = (await asyncio.to_thread(engine.status))["agents"]
+    return str(next(a["state"] for a in agents if a["agent_id"] == agent_id))
 
 
 def _seat_channels(ami: AmiTestClient) -> list[str]:
@@ -227,18 +238,21 @@ async def test_a_caller_still_hanging_up_when_an_agent_is_free_ends_the_call(
     records = await _assert_nothing_left(engine, ami, [call_id], HANGUP_BUSY_S + 5)
     assert records[call_id].outcome is CallOutcome.ABANDONED_QUEUE
     assert not _seat_channels(ami), "the agent's phone rang for a caller who had hung up"
+    # The phone never rang: no ring-no-answer; the caller's hang-up made the agent ready.
+    assert await _agent_state(engine, "1001") == "ready"
 
 
 @pytest.mark.parametrize("after_call", ["plain", "rating"])
 async def test_an_agent_offered_a_caller_who_hung_up_serves_the_next_caller(
     engine: EngineProcess, ami: AmiTestClient, after_call: str
 ) -> None:
-    """After such an offer (the caller could not be sent to ring the agent: ring-no-answer, as
-    for any offer that fails) the agent, ready again, takes the next call, which ends with its
-    one record (with the one-key rating after the call on too); nothing is left."""
+    """After such an offer (the caller could not be sent to ring the agent; the offer ended
+    with the caller's hang-up) the agent, ready again by itself, takes the next call, which
+    ends with its one record (with the one-key rating after the call on too); nothing is
+    left."""
     lost = await _caller_still_hanging_up_when_an_agent_is_free(engine, ami)
     await _assert_nothing_left(engine, ami, [lost], HANGUP_BUSY_S + 5)
-    engine.agent("1001", "ready")
+    assert await _agent_state(engine, "1001") == "ready"
     caller = "13715009998"
     await ami.call_12345(caller, dtmf="1", dtmf_delay=0.5, hold=60)
     queued = await _queued(ami, caller)

@@ -39,11 +39,12 @@ class _Asterisk:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
         self.gone: set[str] = set()
+        self.refuse = "Redirect failed, channel not up."
 
     async def send(self, action: dict[str, Any], timeout_s: float | None = None) -> Any:
         self.sent.append(action)
         if action["Action"] == "Redirect" and action["Channel"] in self.gone:
-            raise AmiActionError("Redirect: Redirect failed, channel not up.")
+            raise AmiActionError(f"Redirect: {self.refuse}")
         if action["Action"] == "CoreShowChannels":
             return []
         return _Msg({"Response": "Success"})
@@ -158,14 +159,33 @@ async def test_an_unanswered_dial_fails_the_offer_and_the_call_waits_on() -> Non
 
 
 async def test_a_caller_that_cannot_be_moved_is_not_put_through() -> None:
-    """Issue 15: the caller is hanging up (Asterisk refuses its Redirect): the offer fails at
-    once and the agent's phone never rings."""
+    """Issue 15: the caller is hanging up (Asterisk refuses its Redirect): the agent's phone
+    never rings, and the offer stands, without a ring-no-answer, until the caller's hang-up
+    ends it: the agent is ready again and nobody else is offered the call meanwhile."""
     service, consumer, asterisk = _setup()
     asterisk.gone.add(CALLER_CHANNEL)
     await _offered_without_leg(service, consumer)
-    assert state_of(service.acd, "1001").state is AgentState.NOT_READY
-    assert service.legs == {}
+    assert state_of(service.acd, "1001").state is AgentState.RINGING
+    assert len(asterisk.actions("Redirect")) == 1, "offered again while the caller hangs up"
     assert not asterisk.actions("Hangup")
+    await consumer.dispatch(_hung_up(5.0, CALL, CALLER_CHANNEL, 16))
+    await asyncio.sleep(0.05)
+    assert state_of(service.acd, "1001").state is AgentState.READY
+    assert service.legs == {}
+    assert not service.acd.waiting_calls()
+
+
+async def test_a_move_refused_for_another_reason_fails_the_offer_at_once() -> None:
+    """Not a hang-up (e.g. an action refused for a reason Asterisk does not give a channel
+    that is going): the offer fails as a ring-no-answer and the caller keeps its place."""
+    service, consumer, asterisk = _setup()
+    asterisk.gone.add(CALLER_CHANNEL)
+    asterisk.refuse = "Permission denied"
+    await _offered_without_leg(service, consumer)
+    view = state_of(service.acd, "1001")
+    assert (view.state, view.reason) == (AgentState.NOT_READY, "ring_no_answer")
+    assert [c.call_id for c in service.acd.waiting_calls()] == [CALL]
+    assert service.legs == {}
 
 
 async def _offered_without_leg(service: Any, consumer: Any) -> None:
