@@ -52,6 +52,7 @@ from hotline.asterisk.ami.events import (
     ChannelCreated,
     ChannelHungUp,
     HandoffEnded,
+    IvrExited,
     OfferNotAnswered,
     RecordingStarted,
     ReviewCallbackResult,
@@ -135,6 +136,8 @@ class AmiConsumer:
             self._notifier.call_queued(
                 event.call_id, event.skill, event.priority, event.channel, event.at
             )
+            if event.ivr_path and changed is not None and changed.ivr_exit_at is None:
+                self._service.caller_in_ivr(event.call_id)  # queued by the IVR, still in it
             await self._service.offer(
                 CallQueued(
                     call_id=event.call_id,
@@ -146,6 +149,8 @@ class AmiConsumer:
                     preferred_agent=await self._sticky(event.caller),
                 )
             )
+        elif isinstance(event, IvrExited):
+            await self._service.ivr_exited(event.call_id)
         elif isinstance(event, AgentLegRinging):
             await self._service.leg_ringing(event)
         elif isinstance(event, OfferNotAnswered):

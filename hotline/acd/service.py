@@ -80,6 +80,13 @@ CALLER_GONE = "caller hanging up"
 # How long an offer whose caller was hanging up waits for that caller's Hangup before it
 # fails anyway: a hang-up still unfinished after this is not one being finished.
 CALLER_GONE_WAIT_S = 60.0
+# _ring's answer for a caller still in the IVR (the direct flow queues it as the greeting
+# starts): the agent is held and sees the pop; the caller rings it when the IVR ends.
+PARKED = "caller still in the IVR"
+# How long an offer may wait for its caller to leave the IVR before the caller is sent to the
+# agent anyway (the direct flow's greeting and sentence take well under a minute; a lost
+# HotlineIvrExit must not hold an agent for ever).
+PARKED_WAIT_S = 180.0
 
 
 class CallbackLog(Protocol):
@@ -146,6 +153,12 @@ class AcdService:
         self._last_save = -math.inf  # time.monotonic() when the last save started
         self._hurry = asyncio.Event()  # someone waits for the next save: skip the interval
         self._withdrawn: set[str] = set()  # legs whose offer was cancelled while being placed
+        # Callers the IVR queued itself (the direct flow) and still runs (no HotlineIvrExit
+        # yet), and the offers waiting for them to leave it: moved to the agent at once, the
+        # caller would lose the rest of the greeting and the sentence it is saying (which the
+        # agent's pop fills in with), so its phone rings when the IVR ends (ivr_exited).
+        self._in_ivr: set[str] = set()
+        self._parked: dict[str, tuple[OfferCall, str]] = {}
         # One move of a caller's channel at a time (an announcement decided before the offer
         # must not land after it: its Redirect would end the caller's Dial to the agent).
         self._moves: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -274,6 +287,9 @@ class AcdService:
     async def handle(self, event: Any) -> list[Any]:
         """Feed one core event; raises AcdError (nothing changed) if it does not fit."""
         async with self._lock:
+            if isinstance(event, CallEnded | CallerHungUp):
+                self._in_ivr.discard(event.call_id)  # even if the core no longer knows it
+                self._parked.pop(event.call_id, None)
             decisions = self.acd.handle(event)
             if isinstance(event, CallEnded | CallerHungUp):
                 self._forget_legs(event)
@@ -402,13 +418,40 @@ class AcdService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def caller_in_ivr(self, call_id: str) -> None:
+        """The IVR queued this caller itself and goes on running (the direct flow)."""
+        self._in_ivr.add(call_id)
+
+    async def ivr_exited(self, call_id: str) -> None:
+        """The caller's IVR ended (HotlineIvrExit): an offer held for it rings the agent now."""
+        self._in_ivr.discard(call_id)  # before the lock: an offer deciding now rings at once
+        async with self._move_lock(call_id):
+            parked = self._parked.pop(call_id, None)
+        if parked is not None:
+            offer, leg_id = parked
+            if leg_id in self.legs and leg_id not in self._withdrawn:
+                self._spawn(self._ring_and_watch(offer, leg_id, announce=False))
+
     async def _ring_agent(self, offer: OfferCall) -> None:
         leg_id = f"hl-{uuid.uuid4().hex[:20]}"
         self.legs[leg_id] = AgentLeg(leg_id, offer.call_id, offer.agent_id)
+        await self._ring_and_watch(offer, leg_id, announce=True)
+
+    async def _ring_and_watch(self, offer: OfferCall, leg_id: str, *, announce: bool) -> None:
         try:
-            reason = await self._ring(offer, leg_id)
+            reason = await self._ring(offer, leg_id, announce=announce)
         finally:
             self._withdrawn.discard(leg_id)
+        if reason == PARKED:
+            log.info(
+                "call %s: agent %s waits for the caller to leave the IVR",
+                offer.call_id,
+                offer.agent_id,
+            )
+            watchdog = asyncio.ensure_future(self._watch_parked(offer, leg_id))
+            self._watchdogs.add(watchdog)
+            watchdog.add_done_callback(self._watchdogs.discard)
+            return
         if reason == CALLER_GONE:
             # The caller is hanging up (Asterisk refused to move a channel with a hang-up
             # pending, or it is gone): the agent's phone never rang, so this is no ring-no-
@@ -440,9 +483,28 @@ class AcdService:
         self._watchdogs.add(watchdog)
         watchdog.add_done_callback(self._watchdogs.discard)
 
-    async def _ring(self, offer: OfferCall, leg_id: str) -> str:
+    async def _watch_parked(self, offer: OfferCall, leg_id: str) -> None:
+        """A caller that never leaves the IVR (its HotlineIvrExit lost) is sent anyway."""
+        await asyncio.sleep(PARKED_WAIT_S)
+        async with self._move_lock(offer.call_id):
+            parked = self._parked.get(offer.call_id)
+            if parked is None or parked[1] != leg_id:
+                return
+            del self._parked[offer.call_id]
+            self._in_ivr.discard(offer.call_id)
+        log.warning(
+            "call %s: no IVR exit after %.0f s; agent %s is rung now",
+            offer.call_id,
+            PARKED_WAIT_S,
+            offer.agent_id,
+        )
+        if leg_id in self.legs and leg_id not in self._withdrawn:
+            await self._ring_and_watch(offer, leg_id, announce=False)
+
+    async def _ring(self, offer: OfferCall, leg_id: str, *, announce: bool = True) -> str:
         """Send the caller to ring the agent (its own Dial, [hotline-ring-agent]); why it
-        could not ("" if it went). Whether the agent answers comes as events."""
+        could not ("" if it went, PARKED if the caller is still in the IVR). Whether the
+        agent answers comes as events."""
         if not await self._save_ahead():
             return "state not saved"
         if self._seats is not None and offer.seat not in self._seats:
@@ -454,7 +516,11 @@ class AcdService:
             # for nobody while the ACD offers the agent the next call.
             if leg_id in self._withdrawn or leg_id not in self.legs:
                 return "withdrawn before the agent was rung"
-            self._notifier.call_offered(offer)
+            if announce:
+                self._notifier.call_offered(offer)  # the agent's pop, ringing or held
+            if offer.call_id in self._in_ivr:
+                self._parked[offer.call_id] = (offer, leg_id)
+                return PARKED
             actions: list[dict[str, Any]] = [
                 {"Action": "Setvar", "Channel": offer.channel, "Variable": name, "Value": value}
                 for name, value in (
@@ -621,6 +687,10 @@ class AcdService:
         for leg in list(self.legs.values()):
             if leg.call_id == cancel.call_id and leg.agent_id == cancel.agent_id:
                 self._withdrawn.add(leg.leg_id)  # not rung yet: it never will be
+                parked = self._parked.get(leg.call_id)
+                if parked is not None and parked[1] == leg.leg_id:
+                    del self._parked[leg.call_id]  # its caller never rings it
+                    self._withdrawn.discard(leg.leg_id)
                 if leg.kind == "offer" and not leg.answered:
                     # Its agent channel, if the caller's Dial made one already, is hung up
                     # here (or dies with the caller's Dial); one made later is hung up when

@@ -7,10 +7,10 @@ Rule: whatever happens here, the caller ends up in the agent queue, never in dea
 - A broken handshake (garbage, a client that never finishes its headers) is cut off by a
   size limit and a time-out without touching any call.
 
-A session that ends with the channel gone is not always a caller hanging up: when an agent
-takes the call during the greeting, the agent leg's ``Bridge()`` pulls the caller's channel out
-of the AGI, which sees a hang-up. ``agent_of`` (the ACD's own legs: the engine placed the
-agent's call before the bridge could happen) tells the two apart in the log.
+A session that ends with the channel gone is not always a caller hanging up: a waiting-key
+script on the hold music is cut when the ACD moves the caller to ring an agent (the direct
+flow's IVR is not: its offer waits for the IVR to end). ``agent_of`` (the ACD's own legs)
+tells the two apart in the log.
 """
 
 from __future__ import annotations

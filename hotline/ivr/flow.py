@@ -9,7 +9,9 @@ recognises it while the caller is already waiting and the classifier refines the
 the queue (``HotlineLeftQueue``) and sends it to 119/120/110/122. A key pressed during the
 greeting is a waiting key (below). Path ``direct`` then ``speech:<subject>/<category>``,
 ``speech>emergency:<kind>``, ``speech:none`` or ``key:<k>``. An agent who becomes free during
-the greeting takes the call at once: the greeting is cut, the caller is served.
+the greeting is held for the caller and sees its pop at once (the sentence fills it in); the
+agent's phone rings as the IVR ends (hotline/acd/service.py, ``PARKED``): the caller is never
+cut off mid-sentence, and the agent knows the matter before answering.
 
 Menu flow (``flow = "menu"``): greeting; an optional language choice (``[ivr.languages]``; a
 language in ``language_skills`` goes straight to its agents); the main menu

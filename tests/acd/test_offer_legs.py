@@ -17,9 +17,11 @@ from hotline.asterisk.ami.events import (
     AgentLegAnswered,
     AgentLegRinging,
     CallArrived,
+    CallLeftQueue,
     CallQueuedInAsterisk,
     ChannelCreated,
     ChannelHungUp,
+    IvrExited,
     OfferNotAnswered,
 )
 from tests.acd.test_acd_core import login, state_of
@@ -96,6 +98,80 @@ async def _offered(service: Any, consumer: Any) -> str:
     await asyncio.sleep(0.05)  # the service's AMI work runs in the background
     (leg_id,) = service.legs
     return str(leg_id)
+
+
+async def _queued_by_the_ivr(service: Any, consumer: Any) -> str:
+    """Agent 1001 ready; the direct flow queues a caller as its greeting starts: the leg id."""
+    await service.handle(login("1001", 0.0))
+    await service.handle(AgentReady(agent_id="1001", at=0.0))
+    await consumer.dispatch(
+        CallArrived(at=1.0, call_id=CALL, linked_id=LINKED, caller="139", dialled="12345",
+                    channel=CALLER_CHANNEL)
+    )  # fmt: skip
+    await consumer.dispatch(
+        CallQueuedInAsterisk(at=2.0, call_id=CALL, skill="general", priority=0,
+                             channel=CALLER_CHANNEL, caller="139", ivr_path="direct")
+    )  # fmt: skip
+    await asyncio.sleep(0.05)
+    (leg_id,) = service.legs
+    return str(leg_id)
+
+
+def _ivr_exit(at: float) -> IvrExited:
+    return IvrExited(
+        at=at, call_id=CALL, ivr_path="direct>speech:none", skill="general", priority=0,
+        agi_status="SUCCESS",
+    )  # fmt: skip
+
+
+async def test_a_caller_still_in_the_ivr_rings_the_agent_when_the_ivr_ends() -> None:
+    """The direct flow: the agent is held (and sees the pop) while the caller hears the
+    greeting and says its sentence; the caller is moved to dial it when the IVR ends, not
+    before (a Redirect would cut the IVR's AGI short)."""
+    service, consumer, asterisk = _setup()
+    leg_id = await _queued_by_the_ivr(service, consumer)
+    assert state_of(service.acd, "1001").state is AgentState.RINGING
+    assert not asterisk.actions("Redirect") and not asterisk.actions("Setvar")
+    await consumer.dispatch(_ivr_exit(9.0))
+    await asyncio.sleep(0.05)
+    (redirect,) = asterisk.actions("Redirect")
+    assert redirect["Context"] == "hotline-ring-agent"
+    variables = {a["Variable"]: a["Value"] for a in asterisk.actions("Setvar")}
+    assert variables["HOTLINE_OFFER_LEG"] == leg_id
+    await service.drain()
+
+
+async def test_an_offer_decided_after_the_ivr_ended_rings_at_once() -> None:
+    service, consumer, asterisk = _setup()
+    await consumer.dispatch(
+        CallArrived(at=1.0, call_id=CALL, linked_id=LINKED, caller="139", dialled="12345",
+                    channel=CALLER_CHANNEL)
+    )  # fmt: skip
+    await consumer.dispatch(
+        CallQueuedInAsterisk(at=2.0, call_id=CALL, skill="general", priority=0,
+                             channel=CALLER_CHANNEL, caller="139", ivr_path="direct")
+    )  # fmt: skip
+    await consumer.dispatch(_ivr_exit(9.0))
+    await service.handle(login("1001", 10.0))
+    await service.handle(AgentReady(agent_id="1001", at=10.0))
+    await asyncio.sleep(0.05)
+    assert len(asterisk.actions("Redirect")) == 1
+    await service.drain()
+
+
+async def test_a_caller_that_leaves_the_queue_in_the_ivr_never_rings_its_held_agent() -> None:
+    """An emergency heard in the sentence: the call leaves the queue before the IVR ends; the
+    held agent is free again and the caller, on its way to 119, is not moved to it."""
+    service, consumer, asterisk = _setup()
+    await _queued_by_the_ivr(service, consumer)
+    await consumer.dispatch(CallLeftQueue(at=8.0, call_id=CALL, reason="emergency"))
+    await asyncio.sleep(0.05)
+    assert state_of(service.acd, "1001").state is AgentState.READY
+    await consumer.dispatch(_ivr_exit(9.0))
+    await asyncio.sleep(0.05)
+    assert not asterisk.actions("Redirect")
+    assert not service.legs
+    await service.drain()
 
 
 async def test_the_caller_is_sent_to_dial_the_agent_and_the_leg_follows_its_events() -> None:

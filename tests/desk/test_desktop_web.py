@@ -336,8 +336,9 @@ def test_a_socket_that_falls_behind_is_closed_not_waited_for() -> None:
 
 
 async def test_a_sentence_heard_after_the_pop_completes_it() -> None:
-    """Direct flow: the agent is rung during the greeting, before the caller has spoken; the
-    transcript and the classifier's findings follow in a pop_speech message to that agent."""
+    """Direct flow: the agent is offered the call during the greeting, before the caller has
+    spoken; the transcript and the classifier's findings follow in a pop_speech message to that
+    agent."""
     from hotline.acd.events import OfferCall
     from hotline.calls.tracker import CallInProgress
     from hotline.desk.live import LiveHub, Subscriber

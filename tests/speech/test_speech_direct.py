@@ -187,9 +187,10 @@ async def test_a_pop_shown_during_the_greeting_is_completed_when_the_sentence_is
     asterisk: Any,
     browser: Any,  # noqa: F811  (the fixture, imported above)
 ) -> None:
-    """The default flow rings a free agent as the greeting starts, before the caller has said
-    anything: the desktop's pop comes without speech, and the transcript and the classifier's
-    findings fill it in when they come (the agent's phone here rings on without answering)."""
+    """The default flow offers the call to a free agent as the greeting starts, before the
+    caller has said anything: the desktop's pop comes without speech, and the transcript and
+    the classifier's findings fill it in when they come; the agent's phone rings when the IVR
+    ends (and here rings on without answering)."""
     engine = refine_engine
     prompt = korean_prompt(asterisk)
     await speech_on(engine)

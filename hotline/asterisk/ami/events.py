@@ -49,8 +49,8 @@ class CallQueuedInAsterisk(AmiEvent):
     channel: str
     caller: str
     ivr_path: str = ""
-    """The IVR path so far, when the IVR queues the call itself (the direct flow): an agent
-    who answers during the greeting cuts the IVR short, and the record still says how it came."""
+    """The IVR path so far, when the IVR queues the call itself (the direct flow): the caller
+    is still in the IVR, so an offer waits for its HotlineIvrExit before the agent is rung."""
 
 
 @dataclass(frozen=True, slots=True)
