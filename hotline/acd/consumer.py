@@ -53,6 +53,7 @@ from hotline.asterisk.ami.events import (
     ChannelHungUp,
     HandoffEnded,
     IvrExited,
+    IvrListening,
     OfferNotAnswered,
     RecordingStarted,
     ReviewCallbackResult,
@@ -136,8 +137,6 @@ class AmiConsumer:
             self._notifier.call_queued(
                 event.call_id, event.skill, event.priority, event.channel, event.at
             )
-            if event.ivr_path and changed is not None and changed.ivr_exit_at is None:
-                self._service.caller_in_ivr(event.call_id)  # queued by the IVR, still in it
             await self._service.offer(
                 CallQueued(
                     call_id=event.call_id,
@@ -149,6 +148,9 @@ class AmiConsumer:
                     preferred_agent=await self._sticky(event.caller),
                 )
             )
+        elif isinstance(event, IvrListening):
+            if event.call_id in self._tracker.calls:
+                self._service.caller_listened_to(event.call_id)
         elif isinstance(event, IvrExited):
             await self._service.ivr_exited(event.call_id)
         elif isinstance(event, AgentLegRinging):

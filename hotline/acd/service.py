@@ -80,13 +80,13 @@ CALLER_GONE = "caller hanging up"
 # How long an offer whose caller was hanging up waits for that caller's Hangup before it
 # fails anyway: a hang-up still unfinished after this is not one being finished.
 CALLER_GONE_WAIT_S = 60.0
-# _ring's answer for a caller still in the IVR (the direct flow queues it as the greeting
-# starts): the agent is held and sees the pop; the caller rings it when the IVR ends.
-PARKED = "caller still in the IVR"
+# _ring's answer for a queued caller the IVR is listening to (the direct flow's sentence): the
+# agent is held and sees the pop; the caller rings it when the IVR ends.
+PARKED = "caller still saying its sentence"
 # How long an offer may wait for its caller to leave the IVR before the caller is sent to the
-# agent anyway (the direct flow's greeting and sentence take well under a minute; a lost
+# agent anyway (the sentence takes at most [speech] max_s, 10 s by default; a lost
 # HotlineIvrExit must not hold an agent for ever).
-PARKED_WAIT_S = 180.0
+PARKED_WAIT_S = 60.0
 
 
 class CallbackLog(Protocol):
@@ -153,10 +153,11 @@ class AcdService:
         self._last_save = -math.inf  # time.monotonic() when the last save started
         self._hurry = asyncio.Event()  # someone waits for the next save: skip the interval
         self._withdrawn: set[str] = set()  # legs whose offer was cancelled while being placed
-        # Callers the IVR queued itself (the direct flow) and still runs (no HotlineIvrExit
-        # yet), and the offers waiting for them to leave it: moved to the agent at once, the
-        # caller would lose the rest of the greeting and the sentence it is saying (which the
-        # agent's pop fills in with), so its phone rings when the IVR ends (ivr_exited).
+        # Queued callers the IVR is listening to (the direct flow's sentence, HotlineListening
+        # to HotlineIvrExit), and the offers waiting for them: moved to the agent at once, the
+        # caller would be cut off mid-sentence and the agent's pop would never fill in with
+        # it, so the agent's phone rings when the IVR ends (ivr_exited). During the greeting
+        # the caller is moved at once: the greeting is cut, the caller served.
         self._in_ivr: set[str] = set()
         self._parked: dict[str, tuple[OfferCall, str]] = {}
         # One move of a caller's channel at a time (an announcement decided before the offer
@@ -418,8 +419,8 @@ class AcdService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def caller_in_ivr(self, call_id: str) -> None:
-        """The IVR queued this caller itself and goes on running (the direct flow)."""
+    def caller_listened_to(self, call_id: str) -> None:
+        """The IVR listens to this queued caller's sentence until it exits (HotlineListening)."""
         self._in_ivr.add(call_id)
 
     async def ivr_exited(self, call_id: str) -> None:
@@ -484,7 +485,8 @@ class AcdService:
         watchdog.add_done_callback(self._watchdogs.discard)
 
     async def _watch_parked(self, offer: OfferCall, leg_id: str) -> None:
-        """A caller that never leaves the IVR (its HotlineIvrExit lost) is sent anyway."""
+        """A caller that never leaves the IVR (its HotlineIvrExit lost) is sent anyway.
+        Logged as a warning: the IVR's listening is bounded well below this."""
         await asyncio.sleep(PARKED_WAIT_S)
         async with self._move_lock(offer.call_id):
             parked = self._parked.get(offer.call_id)

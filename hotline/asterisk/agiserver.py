@@ -8,9 +8,9 @@ Rule: whatever happens here, the caller ends up in the agent queue, never in dea
   size limit and a time-out without touching any call.
 
 A session that ends with the channel gone is not always a caller hanging up: a waiting-key
-script on the hold music is cut when the ACD moves the caller to ring an agent (the direct
-flow's IVR is not: its offer waits for the IVR to end). ``agent_of`` (the ACD's own legs)
-tells the two apart in the log.
+script on the hold music, or the direct flow's greeting, is cut when the ACD moves the caller
+to ring an agent (the sentence the caller is saying is not: that offer waits for the IVR's
+exit). ``agent_of`` (the ACD's own legs) tells the two apart in the log.
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ recognises it while the caller is already waiting and the classifier refines the
 the queue (``HotlineLeftQueue``) and sends it to 119/120/110/122. A key pressed during the
 greeting is a waiting key (below). Path ``direct`` then ``speech:<subject>/<category>``,
 ``speech>emergency:<kind>``, ``speech:none`` or ``key:<k>``. An agent who becomes free during
-the greeting is held for the caller and sees its pop at once (the sentence fills it in); the
-agent's phone rings as the IVR ends (hotline/acd/service.py, ``PARKED``): the caller is never
-cut off mid-sentence, and the agent knows the matter before answering.
+the greeting takes the call at once: the greeting is cut, the caller is served. One free while
+the caller says its sentence (``HotlineListening`` to the IVR's exit) is held for the caller
+and sees the pop at once; its phone rings when the sentence is heard (hotline/acd/service.py,
+``PARKED``): the caller is not cut off mid-sentence and the pop fills in with what was said.
 
 Menu flow (``flow = "menu"``): greeting; an optional language choice (``[ivr.languages]``; a
 language in ``language_skills`` goes straight to its agents); the main menu
@@ -365,6 +366,9 @@ class DirectFlow(IvrFlow):
             await self._need(channel, outcome.skill, outcome.priority)
             return outcome
         if key is None and self.listening():
+            # An offer decided from now on waits for the sentence (the agent's pop fills in
+            # with it) instead of moving the caller to ring the agent at once.
+            await channel.user_event("HotlineListening", CallId=channel.unique_id)
             heard = await self.listen(channel, path)
             key = heard.key
             found = heard.outcome

@@ -22,6 +22,7 @@ from hotline.asterisk.ami.events import (
     ChannelCreated,
     ChannelHungUp,
     IvrExited,
+    IvrListening,
     OfferNotAnswered,
 )
 from tests.acd.test_acd_core import login, state_of
@@ -100,10 +101,9 @@ async def _offered(service: Any, consumer: Any) -> str:
     return str(leg_id)
 
 
-async def _queued_by_the_ivr(service: Any, consumer: Any) -> str:
-    """Agent 1001 ready; the direct flow queues a caller as its greeting starts: the leg id."""
-    await service.handle(login("1001", 0.0))
-    await service.handle(AgentReady(agent_id="1001", at=0.0))
+async def _queued_by_the_ivr(consumer: Any, *, listening: bool) -> None:
+    """The direct flow queues a caller as its greeting starts; ``listening``: the greeting
+    is over and the IVR listens to the caller's sentence (HotlineListening)."""
     await consumer.dispatch(
         CallArrived(at=1.0, call_id=CALL, linked_id=LINKED, caller="139", dialled="12345",
                     channel=CALLER_CHANNEL)
@@ -112,9 +112,14 @@ async def _queued_by_the_ivr(service: Any, consumer: Any) -> str:
         CallQueuedInAsterisk(at=2.0, call_id=CALL, skill="general", priority=0,
                              channel=CALLER_CHANNEL, caller="139", ivr_path="direct")
     )  # fmt: skip
-    await asyncio.sleep(0.05)
-    (leg_id,) = service.legs
-    return str(leg_id)
+    if listening:
+        await consumer.dispatch(IvrListening(at=7.0, call_id=CALL))
+
+
+async def _agent_ready(service: Any, at: float) -> None:
+    await service.handle(login("1001", at))
+    await service.handle(AgentReady(agent_id="1001", at=at))
+    await asyncio.sleep(0.05)  # the service's AMI work runs in the background
 
 
 def _ivr_exit(at: float) -> IvrExited:
@@ -124,15 +129,27 @@ def _ivr_exit(at: float) -> IvrExited:
     )  # fmt: skip
 
 
-async def test_a_caller_still_in_the_ivr_rings_the_agent_when_the_ivr_ends() -> None:
-    """The direct flow: the agent is held (and sees the pop) while the caller hears the
-    greeting and says its sentence; the caller is moved to dial it when the IVR ends, not
-    before (a Redirect would cut the IVR's AGI short)."""
+async def test_a_caller_in_its_greeting_is_moved_to_ring_a_free_agent_at_once() -> None:
+    """The greeting is cut and the caller served: no reason to keep a free agent waiting."""
     service, consumer, asterisk = _setup()
-    leg_id = await _queued_by_the_ivr(service, consumer)
+    await _queued_by_the_ivr(consumer, listening=False)
+    await _agent_ready(service, 3.0)
+    (redirect,) = asterisk.actions("Redirect")
+    assert redirect["Context"] == "hotline-ring-agent"
+    await service.drain()
+
+
+async def test_a_caller_saying_its_sentence_rings_the_agent_when_the_ivr_ends() -> None:
+    """The agent is held (and sees the pop) while the caller says its sentence; the caller is
+    moved to dial it when the IVR ends, not before (a Redirect would cut the IVR's AGI
+    short, and the pop would never fill in with what was said)."""
+    service, consumer, asterisk = _setup()
+    await _queued_by_the_ivr(consumer, listening=True)
+    await _agent_ready(service, 8.0)
+    (leg_id,) = service.legs
     assert state_of(service.acd, "1001").state is AgentState.RINGING
     assert not asterisk.actions("Redirect") and not asterisk.actions("Setvar")
-    await consumer.dispatch(_ivr_exit(9.0))
+    await consumer.dispatch(_ivr_exit(12.0))
     await asyncio.sleep(0.05)
     (redirect,) = asterisk.actions("Redirect")
     assert redirect["Context"] == "hotline-ring-agent"
@@ -143,18 +160,9 @@ async def test_a_caller_still_in_the_ivr_rings_the_agent_when_the_ivr_ends() -> 
 
 async def test_an_offer_decided_after_the_ivr_ended_rings_at_once() -> None:
     service, consumer, asterisk = _setup()
-    await consumer.dispatch(
-        CallArrived(at=1.0, call_id=CALL, linked_id=LINKED, caller="139", dialled="12345",
-                    channel=CALLER_CHANNEL)
-    )  # fmt: skip
-    await consumer.dispatch(
-        CallQueuedInAsterisk(at=2.0, call_id=CALL, skill="general", priority=0,
-                             channel=CALLER_CHANNEL, caller="139", ivr_path="direct")
-    )  # fmt: skip
-    await consumer.dispatch(_ivr_exit(9.0))
-    await service.handle(login("1001", 10.0))
-    await service.handle(AgentReady(agent_id="1001", at=10.0))
-    await asyncio.sleep(0.05)
+    await _queued_by_the_ivr(consumer, listening=True)
+    await consumer.dispatch(_ivr_exit(12.0))
+    await _agent_ready(service, 13.0)
     assert len(asterisk.actions("Redirect")) == 1
     await service.drain()
 
@@ -163,11 +171,13 @@ async def test_a_caller_that_leaves_the_queue_in_the_ivr_never_rings_its_held_ag
     """An emergency heard in the sentence: the call leaves the queue before the IVR ends; the
     held agent is free again and the caller, on its way to 119, is not moved to it."""
     service, consumer, asterisk = _setup()
-    await _queued_by_the_ivr(service, consumer)
-    await consumer.dispatch(CallLeftQueue(at=8.0, call_id=CALL, reason="emergency"))
+    await _queued_by_the_ivr(consumer, listening=True)
+    await _agent_ready(service, 8.0)
+    assert len(service.legs) == 1
+    await consumer.dispatch(CallLeftQueue(at=10.0, call_id=CALL, reason="emergency"))
     await asyncio.sleep(0.05)
     assert state_of(service.acd, "1001").state is AgentState.READY
-    await consumer.dispatch(_ivr_exit(9.0))
+    await consumer.dispatch(_ivr_exit(12.0))
     await asyncio.sleep(0.05)
     assert not asterisk.actions("Redirect")
     assert not service.legs

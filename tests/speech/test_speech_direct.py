@@ -182,29 +182,30 @@ def ami_need_events(ami: AmiTestClient) -> list[dict[str, Any]]:
     return [e for e in ami.events if user_event("HotlineNeed")(e)]
 
 
-async def test_a_pop_shown_during_the_greeting_is_completed_when_the_sentence_is_heard(
+async def test_a_pop_shown_while_the_caller_speaks_is_completed_when_the_sentence_is_heard(
     refine_engine: EngineProcess,
     asterisk: Any,
     browser: Any,  # noqa: F811  (the fixture, imported above)
 ) -> None:
-    """The default flow offers the call to a free agent as the greeting starts, before the
-    caller has said anything: the desktop's pop comes without speech, and the transcript and
-    the classifier's findings fill it in when they come; the agent's phone rings when the IVR
-    ends (and here rings on without answering)."""
+    """An agent free while the caller says its sentence (the direct flow queued the call as
+    the greeting started) is offered the call at once: the desktop's pop comes without speech,
+    the transcript and the classifier's findings fill it in when they come, and only then does
+    the agent's phone ring (here it rings on without answering): the caller is not cut off
+    mid-sentence. (An agent free during the greeting cuts it: tests/acd/test_offer_legs.py.)"""
     engine = refine_engine
     prompt = korean_prompt(asterisk)
     await speech_on(engine)
     add_test_users(engine)
     page = await log_in(browser, engine, "agent1001", "/desk/agent")
     engine.agent("1001", "login", {"seat": "Local/1001@test-noanswer"})
-    engine.agent("1001", "ready")
-    await page.wait_for_selector('#agent-state[data-state="ready"]')
     ami = AmiTestClient(engine.cfg)
     await ami.connect()
     try:
         await ami.call_12345(
             "13977770003", dtmf="", dtmf_delay=0, hold=40, variables={"TEST_PLAY": prompt}
         )
+        listening = await ami.wait_event(user_event("HotlineListening"), timeout=30)
+        engine.agent("1001", "ready")
         await page.wait_for_selector("#pop:not([hidden])", timeout=15_000)
         assert (await page.text_content("#pop-speech")) == "—"  # nothing said yet
         await page.fill("#f-caller_name", "王")  # the agent types meanwhile: kept
@@ -216,8 +217,13 @@ async def test_a_pop_shown_during_the_greeting_is_completed_when_the_sentence_is
         description = await page.input_value("#f-description")
         assert "엄마" in description.replace(" ", ""), description
         assert await page.input_value("#f-caller_name") == "王"
+        # The phone rang once the IVR was done with the caller, not before.
+        exit_ = await ami.wait_event(user_event("HotlineIvrExit"), timeout=30)
+        ringing = await ami.wait_event(user_event("HotlineAgentRinging"), timeout=30)
+        assert ringing["CallId"] == exit_["CallId"] == listening["CallId"]
+        assert ami.events.index(exit_) < ami.events.index(ringing)
         # The agent's phone was not answered: the pop says so rather than "ringing" for ever.
-        await page.wait_for_selector('#agent-state[data-state="not_ready"]')
+        await page.wait_for_selector('#agent-state[data-state="not_ready"]', timeout=40_000)
         assert await page.text_content("#pop-status") == "未接通"
         await page.screenshot(path=str(ARTIFACTS / "desktop-pop-speech.png"), full_page=True)
     finally:

@@ -49,8 +49,8 @@ class CallQueuedInAsterisk(AmiEvent):
     channel: str
     caller: str
     ivr_path: str = ""
-    """The IVR path so far, when the IVR queues the call itself (the direct flow): the caller
-    is still in the IVR, so an offer waits for its HotlineIvrExit before the agent is rung."""
+    """The IVR path so far, when the IVR queues the call itself (the direct flow): an agent
+    free during the greeting cuts the IVR short, and the record still says how it came."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,14 @@ class CallNeedLearned(AmiEvent):
     call_id: str
     skill: str
     priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class IvrListening(AmiEvent):
+    """The direct flow's IVR listens to the queued caller's sentence until its HotlineIvrExit:
+    an offer meanwhile waits for it rather than cut it off."""
+
+    call_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +341,7 @@ _USER_EVENTS: dict[str, tuple[type[AmiEvent], tuple[_Field, ...]]] = {
     "hotlineneed": (CallNeedLearned, (
         _CALL_ID, _required("skill", "Skill"), _number("priority", "CallPriority"),
     )),
+    "hotlinelistening": (IvrListening, (_CALL_ID,)),
     "hotlineleftqueue": (CallLeftQueue, (_CALL_ID, _text("reason", "Reason", "left"))),
     "hotlinesatisfaction": (SatisfactionGiven, (_CALL_ID, _text("answer", "Answer"))),
     "hotlinehandoffended": (HandoffEnded, (_CALL_ID, _text("dial_status", "DialStatus"))),
