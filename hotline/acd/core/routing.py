@@ -17,10 +17,11 @@ rule, so the rule never idles an agent. With ``target_first`` (issue 17), a call
 the service target is left, at any level, for a later one of another skill the agent has that
 can still make it (a specialist's first skill no longer keeps it on lost calls while young
 general calls pass 15 s). With ``borrow_spare_first`` (issue 17,
-``rules.borrow_cost``), a call goes to the agents whose first skill is its own before agents
-lent from another first skill, and of those to the one whose first skill keeps the most ready
-agents (the level breaks ties): a small team with the general skill at level 2 no longer
-answers the general overflow before a large team at level 3 while its own subject waits.
+``rules.borrow_cost``), a call goes to the agents whose only first skill is its own before agents
+lent from another first skill (a dual specialist is lent from its other subject), and of those
+to the one whose first skill keeps the most ready agents (the level breaks ties): a small team
+with the general skill at level 2 no longer answers the general overflow before a large team
+at level 3 while its own subject waits.
 Callbacks also keep the idle reserve
 (``rules.keeps_idle_reserve``; with ``callback_reserve_live`` never more than the centre's live
 calls ringing or answered, ``_live_load``). A live call is offered (``OfferCall``); a
@@ -78,17 +79,17 @@ class Router(Estimator):
         spares = ready if self._policy.borrow_spare_first else None
 
         def rank(agent: Agent) -> Rank | None:
-            tier, level = 0, agent.level(skill)
+            tier, name, level = 0, skill, agent.level(skill)
             if not 0 < level <= max_level:
-                tier, level = next(
-                    ((n, lvl) for n, g in enumerate(groups, 1) if (lvl := agent.level(g))),
-                    (0, 0),
+                tier, name, level = next(
+                    ((n, g, lvl) for n, g in enumerate(groups, 1) if (lvl := agent.level(g))),
+                    (0, skill, 0),
                 )
                 if not tier:
                     return None
             if agent.agent_id == pref:
                 tier = -1
-            lent = borrow_cost(agent, level, spares) if spares is not None else 0
+            lent = borrow_cost(agent, name, level, spares) if spares is not None else 0
             return (tier, lent, level, agent.idle_since, agent.agent_id)
 
         return rank

@@ -118,12 +118,13 @@ taken in service order (live calls and accepted callbacks: priority, higher firs
 sequence, FIFO; then the missed-call list in the same order) and each goes to the ready agent
 it may take with, in order: the preferred agent; its own skill (best level, lowest number)
 before overflow skills; longest idle; lowest agent_id. With ``borrow_spare_first`` (issue 17,
-``borrow_cost``), agents whose first skill is the call's come before agents lent from another
-first skill, and of those the one whose first skill keeps the most ready agents goes first
-(the level then breaks ties). An agent in several skills takes, of
-the calls it may take, the first in service order (priority, then time in the queue), except
-that, with ``keep_first_skill`` (issue 17, ``passes_over``), within one priority it leaves a
-call for a later one of a skill it has at a better level (its first skill; until the call has
+``borrow_cost``), agents whose only first skill is the call's come before agents lent from
+another first skill (a dual specialist is lent from its other subject), and of those the one
+whose first skill keeps the most ready agents goes first (the level then breaks ties). An
+agent in several skills takes, of the calls it may take, the first in service order
+(priority, then time in the queue), except that, with ``keep_first_skill`` (issue 17,
+``passes_over``), within one priority it leaves a call for a later one of a skill it has at a
+better level (its first skill; until the call has
 waited ``first_skill_max_wait_s``), and a call already past ``service_target_s`` for a later
 one of a skill at the same level still within it (with ``target_first``, issue 17: at any
 level, so a specialist leaves its first skill's lost call for a young one of its second).
@@ -264,20 +265,29 @@ def passes_over(
     return other_level == level and waited >= target > waited_since(at, other_queued_at)
 
 
-def borrow_cost(agent: Agent, level: int, ready: Mapping[str, int]) -> int:
-    """Where a ready agent who may take a call at ``level`` stands among those who may
-    (``policy.borrow_spare_first``; lower goes first; the level only breaks ties): 0 if the
-    call's skill is one of its first skills (its best level); else it is lent from its first
+def borrow_cost(agent: Agent, skill: str, level: int, ready: Mapping[str, int]) -> int:
+    """Where a ready agent who may take a call of ``skill`` at ``level`` stands among those
+    who may (``policy.borrow_spare_first``; lower goes first; the level only breaks ties): 0
+    if ``skill`` is its only first skill (its best level); else it is lent from another first
     skill, and goes after those, the more so the fewer ``ready`` agents (by skill, itself
     included) that skill keeps. Why: with the level alone deciding, a small team of
     specialists who have the general skill at level 2 answered every general call the
     generalists could not, before a large team at level 3 did, and their own subject's
     callers, whom few others can take, waited (a generated day lost 19 points of 15-second
-    service level in that subject against app_queue, which has no levels)."""
+    service level in that subject against app_queue, which has no levels).
+
+    A dual specialist (two subjects at its best level) is lent too, from its other first
+    skill: before, it counted as the call's own agent, so when the call's single specialists
+    were busy it answered the call before a generalist who has the skill at level 2, and left
+    its other subject, which few others can take, short (issue 17, day 101: traffic calls went
+    to the three traffic-and-market specialists rather than to the 15 generalists with traffic
+    at level 2, while market, 57 % of the calls and served only by its specialists, was
+    overloaded; app_queue, without levels, gives those calls to whoever was idle longest)."""
     best = min((lvl for _, lvl in agent.skills), default=level)
-    if level <= best:
+    first = [name for name, lvl in agent.skills if lvl == best and name != skill]
+    if not first:
         return 0
-    return _LENT - max(ready.get(name, 0) for name, lvl in agent.skills if lvl == best)
+    return _LENT - max(ready.get(name, 0) for name in first)
 
 
 _LENT = 1_000_000  # above any ready count: a lent agent after every one of the call's own
