@@ -417,6 +417,8 @@ class AmiConsumer:
                         leg_id=leg.leg_id,
                     )
                 )
+            if self._service.parked(leg.leg_id) and leg.call_id in live:
+                continue  # held while its caller speaks: no agent channel yet, none lost
             if leg.agent_channel not in live and mine(leg.call_id):
                 event: Any = (
                     CallEnded(call_id=leg.call_id, agent_id=leg.agent_id, at=now)

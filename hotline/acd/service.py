@@ -423,6 +423,10 @@ class AcdService:
         """The IVR listens to this queued caller's sentence until it exits (HotlineListening)."""
         self._in_ivr.add(call_id)
 
+    def parked(self, leg_id: str) -> bool:
+        """Is this offer held for a caller still saying its sentence (no agent channel yet)?"""
+        return any(held == leg_id for _offer, held in self._parked.values())
+
     async def ivr_exited(self, call_id: str) -> None:
         """The caller's IVR ended (HotlineIvrExit): an offer held for it rings the agent now."""
         self._in_ivr.discard(call_id)  # before the lock: an offer deciding now rings at once

@@ -167,6 +167,31 @@ async def test_an_offer_decided_after_the_ivr_ended_rings_at_once() -> None:
     await service.drain()
 
 
+async def test_a_held_offer_survives_a_reconcile_while_its_caller_speaks() -> None:
+    """After an AMI reconnect the engine checks every leg against Asterisk's channels: a held
+    offer has no agent channel yet, and is not an offer lost (its caller is still there);
+    with the caller gone it fails as any other."""
+    service, consumer, asterisk = _setup()
+    await _queued_by_the_ivr(consumer, listening=True)
+    await _agent_ready(service, 8.0)
+    caller = {"Channel": CALLER_CHANNEL, "Context": "citizen", "Linkedid": LINKED}
+    await consumer._settle("", {CALL: caller}, "reconnected")
+    assert len(service.legs) == 1
+    assert state_of(service.acd, "1001").state is AgentState.RINGING
+    await consumer.dispatch(_ivr_exit(12.0))
+    await asyncio.sleep(0.05)
+    assert len(asterisk.actions("Redirect")) == 1
+    await service.drain()
+
+    service, consumer, asterisk = _setup()
+    await _queued_by_the_ivr(consumer, listening=True)
+    await _agent_ready(service, 8.0)
+    await consumer._settle("", {}, "reconnected")
+    assert not service.legs
+    assert state_of(service.acd, "1001").state is not AgentState.RINGING
+    await service.drain()
+
+
 async def test_a_caller_that_leaves_the_queue_in_the_ivr_never_rings_its_held_agent() -> None:
     """An emergency heard in the sentence: the call leaves the queue before the IVR ends; the
     held agent is free again and the caller, on its way to 119, is not moved to it."""
