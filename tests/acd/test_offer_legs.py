@@ -12,6 +12,7 @@ import asyncio
 from typing import Any
 
 from hotline.acd.events import AgentReady, AgentState
+from hotline.acd.service import MOVE_ATTEMPTS, MOVE_RETRY_S
 from hotline.asterisk.ami.client import AmiActionError
 from hotline.asterisk.ami.events import (
     AgentLegAnswered,
@@ -276,14 +277,34 @@ async def test_a_caller_that_cannot_be_moved_is_not_put_through() -> None:
     service, consumer, asterisk = _setup()
     asterisk.gone.add(CALLER_CHANNEL)
     await _offered_without_leg(service, consumer)
+    await asyncio.sleep(MOVE_ATTEMPTS * MOVE_RETRY_S + 0.1)  # the refused move's retries
     assert state_of(service.acd, "1001").state is AgentState.RINGING
-    assert len(asterisk.actions("Redirect")) == 1, "offered again while the caller hangs up"
+    redirects = asterisk.actions("Redirect")
+    assert len(redirects) == MOVE_ATTEMPTS, "offered again while the caller hangs up"
+    legs = {a["Value"] for a in asterisk.actions("Setvar") if a["Variable"] == "HOTLINE_OFFER_LEG"}
+    assert len(legs) == 1, "one offer, tried again; not a new offer"
     assert not asterisk.actions("Hangup")
     await consumer.dispatch(_hung_up(5.0, CALL, CALLER_CHANNEL, 16))
     await asyncio.sleep(0.05)
     assert state_of(service.acd, "1001").state is AgentState.READY
     assert service.legs == {}
     assert not service.acd.waiting_calls()
+
+
+async def test_a_move_refused_while_an_earlier_one_is_carried_out_goes_on_the_next_try() -> None:
+    """Asterisk refuses a Redirect with "channel not up" while an earlier Redirect of the
+    channel (a position announcement) is still being carried out: the move is tried again a
+    moment later and the agent rings; the caller was not hanging up."""
+    service, consumer, asterisk = _setup()
+    asterisk.gone.add(CALLER_CHANNEL)
+    asyncio.get_running_loop().call_later(0.15, asterisk.gone.discard, CALLER_CHANNEL)
+    await _offered_without_leg(service, consumer)
+    await asyncio.sleep(MOVE_ATTEMPTS * MOVE_RETRY_S)
+    redirects = asterisk.actions("Redirect")
+    assert 1 < len(redirects) < MOVE_ATTEMPTS, redirects
+    assert state_of(service.acd, "1001").state is AgentState.RINGING
+    assert len(service.legs) == 1
+    await service.drain()
 
 
 async def test_a_move_refused_for_another_reason_fails_the_offer_at_once() -> None:
