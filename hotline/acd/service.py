@@ -162,7 +162,7 @@ class AcdService:
         # caller would be cut off mid-sentence and the agent's pop would never fill in with
         # it, so the agent's phone rings when the IVR ends (ivr_exited). During the greeting
         # the caller is moved at once: the greeting is cut, the caller served.
-        self._in_ivr: set[str] = set()
+        self._listening: set[str] = set()
         self._parked: dict[str, tuple[OfferCall, str]] = {}
         # One move of a caller's channel at a time (an announcement decided before the offer
         # must not land after it: its Redirect would end the caller's Dial to the agent).
@@ -293,7 +293,7 @@ class AcdService:
         """Feed one core event; raises AcdError (nothing changed) if it does not fit."""
         async with self._lock:
             if isinstance(event, CallEnded | CallerHungUp):
-                self._in_ivr.discard(event.call_id)  # even if the core no longer knows it
+                self._listening.discard(event.call_id)  # even if the core no longer knows it
                 self._parked.pop(event.call_id, None)
             decisions = self.acd.handle(event)
             if isinstance(event, CallEnded | CallerHungUp):
@@ -425,7 +425,7 @@ class AcdService:
 
     def caller_listened_to(self, call_id: str) -> None:
         """The IVR listens to this queued caller's sentence until it exits (HotlineListening)."""
-        self._in_ivr.add(call_id)
+        self._listening.add(call_id)
 
     def parked(self, leg_id: str) -> bool:
         """Is this offer held for a caller still saying its sentence (no agent channel yet)?"""
@@ -433,7 +433,7 @@ class AcdService:
 
     async def ivr_exited(self, call_id: str) -> None:
         """The caller's IVR ended (HotlineIvrExit): an offer held for it rings the agent now."""
-        self._in_ivr.discard(call_id)  # before the lock: an offer deciding now rings at once
+        self._listening.discard(call_id)  # before the lock: an offer deciding now rings at once
         async with self._move_lock(call_id):
             parked = self._parked.pop(call_id, None)
         if parked is not None:
@@ -501,7 +501,7 @@ class AcdService:
             if parked is None or parked[1] != leg_id:
                 return
             del self._parked[offer.call_id]
-            self._in_ivr.discard(offer.call_id)
+            self._listening.discard(offer.call_id)
         log.warning(
             "call %s: no IVR exit after %.0f s; agent %s is rung now",
             offer.call_id,
@@ -528,7 +528,7 @@ class AcdService:
                 return "withdrawn before the agent was rung"
             if announce:
                 self._notifier.call_offered(offer)  # the agent's pop, ringing or held
-            if offer.call_id in self._in_ivr:
+            if offer.call_id in self._listening:
                 self._parked[offer.call_id] = (offer, leg_id)
                 return PARKED
             actions: list[dict[str, Any]] = [

@@ -85,18 +85,31 @@ def _hung_up(at: float, unique_id: str, channel: str, cause: int) -> ChannelHung
     )
 
 
-async def _offered(service: Any, consumer: Any) -> str:
-    """Agent 1001 ready, a caller queued: the offer is sent; its leg id."""
-    await service.handle(login("1001", 0.0))
-    await service.handle(AgentReady(agent_id="1001", at=0.0))
+async def _arrive(consumer: Any, ivr_path: str = "") -> None:
+    """A caller arrives and is queued (by the IVR itself when ``ivr_path``: the direct flow)."""
     await consumer.dispatch(
         CallArrived(at=1.0, call_id=CALL, linked_id=LINKED, caller="139", dialled="12345",
                     channel=CALLER_CHANNEL)
     )  # fmt: skip
     await consumer.dispatch(
         CallQueuedInAsterisk(at=2.0, call_id=CALL, skill="general", priority=0,
-                             channel=CALLER_CHANNEL, caller="139")
+                             channel=CALLER_CHANNEL, caller="139", ivr_path=ivr_path)
     )  # fmt: skip
+
+
+async def _ringing(consumer: Any, leg_id: str) -> None:
+    """The caller's Dial made the agent's channel (HotlineAgentRinging)."""
+    await consumer.dispatch(
+        AgentLegRinging(at=3.0, call_id=CALL, agent_id="1001", leg_id=leg_id,
+                        channel=AGENT_CHANNEL, unique_id=AGENT_UID)
+    )  # fmt: skip
+
+
+async def _offered(service: Any, consumer: Any) -> str:
+    """Agent 1001 ready, a caller queued: the offer is sent; its leg id."""
+    await service.handle(login("1001", 0.0))
+    await service.handle(AgentReady(agent_id="1001", at=0.0))
+    await _arrive(consumer)
     await asyncio.sleep(0.05)  # the service's AMI work runs in the background
     (leg_id,) = service.legs
     return str(leg_id)
@@ -105,14 +118,7 @@ async def _offered(service: Any, consumer: Any) -> str:
 async def _queued_by_the_ivr(consumer: Any, *, listening: bool) -> None:
     """The direct flow queues a caller as its greeting starts; ``listening``: the greeting
     is over and the IVR listens to the caller's sentence (HotlineListening)."""
-    await consumer.dispatch(
-        CallArrived(at=1.0, call_id=CALL, linked_id=LINKED, caller="139", dialled="12345",
-                    channel=CALLER_CHANNEL)
-    )  # fmt: skip
-    await consumer.dispatch(
-        CallQueuedInAsterisk(at=2.0, call_id=CALL, skill="general", priority=0,
-                             channel=CALLER_CHANNEL, caller="139", ivr_path="direct")
-    )  # fmt: skip
+    await _arrive(consumer, ivr_path="direct")
     if listening:
         await consumer.dispatch(IvrListening(at=7.0, call_id=CALL))
 
@@ -232,10 +238,7 @@ async def test_the_caller_is_sent_to_dial_the_agent_and_the_leg_follows_its_even
     await consumer.dispatch(ChannelCreated(at=3.0, unique_id=AGENT_UID, linked_id=LINKED,
                                            channel=AGENT_CHANNEL))  # fmt: skip
     assert consumer.seats_on_other_calls() == []
-    await consumer.dispatch(
-        AgentLegRinging(at=3.0, call_id=CALL, agent_id="1001", leg_id=leg_id,
-                        channel=AGENT_CHANNEL, unique_id=AGENT_UID)
-    )  # fmt: skip
+    await _ringing(consumer, leg_id)
     assert service.legs[leg_id].channel == AGENT_UID
     assert service.leg(AGENT_UID) is service.legs[leg_id]
 
@@ -254,10 +257,7 @@ async def test_the_caller_is_sent_to_dial_the_agent_and_the_leg_follows_its_even
 async def test_an_unanswered_dial_fails_the_offer_and_the_call_waits_on() -> None:
     service, consumer, _asterisk = _setup()
     leg_id = await _offered(service, consumer)
-    await consumer.dispatch(
-        AgentLegRinging(at=3.0, call_id=CALL, agent_id="1001", leg_id=leg_id,
-                        channel=AGENT_CHANNEL, unique_id=AGENT_UID)
-    )  # fmt: skip
+    await _ringing(consumer, leg_id)
     await consumer.dispatch(_hung_up(18.0, AGENT_UID, AGENT_CHANNEL, 19))
     assert state_of(service.acd, "1001").state is AgentState.RINGING  # the Dial says how
     await consumer.dispatch(
@@ -333,10 +333,7 @@ async def _offered_without_leg(service: Any, consumer: Any) -> None:
 async def test_the_caller_hanging_up_while_the_agent_rings_cancels_the_offer() -> None:
     service, consumer, asterisk = _setup()
     leg_id = await _offered(service, consumer)
-    await consumer.dispatch(
-        AgentLegRinging(at=3.0, call_id=CALL, agent_id="1001", leg_id=leg_id,
-                        channel=AGENT_CHANNEL, unique_id=AGENT_UID)
-    )  # fmt: skip
+    await _ringing(consumer, leg_id)
     await consumer.dispatch(_hung_up(5.0, CALL, CALLER_CHANNEL, 16))
     await asyncio.sleep(0.05)
     assert state_of(service.acd, "1001").state is AgentState.READY
